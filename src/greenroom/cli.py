@@ -1,0 +1,102 @@
+"""``greenroom serve | coverage | models-path``."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import socket
+import sys
+from pathlib import Path
+
+
+def serve(args) -> int:
+    import uvicorn
+
+    from .core import store
+    from .emulator import Emulator
+    from .server import App
+
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()),
+                        format="%(asctime)s %(name)s %(message)s")
+    if args.ephemeral:
+        db_url, where = None, "in memory (--ephemeral)"
+    elif args.db_url:
+        db_url, where = args.db_url, args.db_url
+    else:
+        data_dir = Path(args.data_dir) if args.data_dir else store.default_data_dir()
+        db_url, where = store.sqlite_url(data_dir), str(data_dir)
+    emulator = Emulator(db_url, default_account=args.account, seed=args.seed)
+    # Bind before saying we listen: connections that arrive while the server starts wait in
+    # the socket's backlog instead of being refused.
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((args.host, args.port))
+    listener.listen(2048)
+    port = listener.getsockname()[1]
+    print(f"greenroom listening on http://{args.host}:{port} (state: {where})", flush=True)
+    config = uvicorn.Config(App(emulator), log_level="warning", access_log=False, lifespan="on")
+    uvicorn.Server(config).run(sockets=[listener])
+    return 0
+
+
+def coverage(args) -> int:
+    from .core.operations import coverage as operation_coverage
+    from .services import load_all
+
+    load_all()
+    report = operation_coverage()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    for service, entry in report.items():
+        print(f"{service}: {entry['implemented']}/{entry['total']} operations")
+        if entry["missing"] and not args.summary:
+            print("  missing: " + ", ".join(entry["missing"]))
+    implemented = sum(entry["implemented"] for entry in report.values())
+    total = sum(entry["total"] for entry in report.values())
+    print(f"total: {implemented}/{total}")
+    return 0
+
+
+def models_path(_args) -> int:
+    from .protocol.models import MODELS_DIR
+
+    print(MODELS_DIR)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="greenroom", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("serve", help="run the HTTP server")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=4580)
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--data-dir", help="directory of the SQLite state (default: $XDG_DATA_HOME/greenroom)")
+    where.add_argument("--ephemeral", action="store_true", help="keep state in memory only")
+    where.add_argument("--db-url", help="database URL, e.g. postgresql://user@host/db")
+    run.add_argument("--account", default="000000000000",
+                     help="account for access keys that are not 12-digit account ids")
+    run.add_argument("--seed", type=int, help="seed the id generators (reproducible ids)")
+    run.add_argument("--log-level", default="info")
+    run.set_defaults(func=serve)
+
+    cover = commands.add_parser("coverage", help="implemented vs total operations per service")
+    cover.add_argument("--json", action="store_true")
+    cover.add_argument("--summary", action="store_true", help="counts only")
+    cover.set_defaults(func=coverage)
+
+    paths = commands.add_parser("models-path", help="print a directory usable as AWS_DATA_PATH")
+    paths.set_defaults(func=models_path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

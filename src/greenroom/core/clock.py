@@ -1,0 +1,44 @@
+"""The one source of "now" (epoch seconds): real time, or a manual clock tests move."""
+from __future__ import annotations
+
+import threading
+import time
+
+
+class Clock:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._manual_time: float | None = None  # None: follow real time
+
+    @property
+    def mode(self) -> str:
+        return "real" if self._manual_time is None else "manual"
+
+    def now(self) -> float:
+        manual = self._manual_time
+        return time.time() if manual is None else manual
+
+    def set(self, epoch_seconds: float) -> None:
+        """Freeze the clock at a given time (manual mode)."""
+        with self._lock:
+            self._manual_time = float(epoch_seconds)
+
+    def advance(self, seconds: float) -> float:
+        """Move time forward; a real clock becomes manual, starting from the real now."""
+        if seconds < 0:
+            raise ValueError("the clock only moves forward")
+        with self._lock:
+            self._manual_time = (self._manual_time if self._manual_time is not None else time.time()) + seconds
+            return self._manual_time
+
+    def freeze(self) -> None:
+        with self._lock:
+            if self._manual_time is None:
+                self._manual_time = time.time()
+
+    def use_real_time(self) -> None:
+        with self._lock:
+            self._manual_time = None
+
+    def describe(self) -> dict:
+        return {"mode": self.mode, "now": self.now()}

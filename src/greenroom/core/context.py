@@ -1,0 +1,56 @@
+"""What a handler gets besides its request: who is calling, where, when, and the store."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from sqlalchemy.engine import Connection
+
+from .ids import arn
+from .pagination import Page
+from .store import Resources
+
+if TYPE_CHECKING:
+    from ..emulator import Emulator
+
+
+@dataclass
+class RequestContext:
+    emulator: "Emulator"
+    service: str
+    operation: str
+    account: str
+    region: str
+    request_id: str
+    now: float              # epoch seconds, fixed for the whole request
+    conn: Connection        # the request's transaction
+    base_url: str           # how the caller reached greenroom; endpoints we hand out use it
+
+    @property
+    def resources(self) -> Resources:
+        return Resources(self.conn, self.account, self.region)
+
+    @property
+    def ids(self):
+        return self.emulator.ids
+
+    def arn(self, service: str, resource: str) -> str:
+        return arn(service, self.region, self.account, resource)
+
+    def schedule(self, delay: str, kind: str, resource_id: str, action: str = "update", **args: Any) -> float:
+        """Run ``action`` on a resource after the named, configurable delay; returns when."""
+        due_at = self.now + self.emulator.delays[delay]
+        self.emulator.scheduler.schedule(
+            self.conn, self.account, self.region, due_at, action, kind, resource_id, args
+        )
+        return due_at
+
+    def page(self, *, filters: dict, token: str | None, page_size: int,
+             fetch: Callable[[Any, int], list[tuple[Any, Any]]]) -> Page:
+        """A page of a list operation; the token is bound to this operation, scope and filters."""
+        query = {"op": f"{self.service}:{self.operation}", "account": self.account,
+                 "region": self.region, **filters}
+        return self.emulator.paginator.page(
+            query=query, token=token, page_size=page_size, fetch=fetch,
+            error_code=self.emulator.validation_error_code(self.service),
+        )

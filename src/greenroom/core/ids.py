@@ -1,0 +1,60 @@
+"""Identifiers and ARNs in the services' own formats; seedable so tests can predict them."""
+from __future__ import annotations
+
+import random
+import secrets
+import string
+
+ALPHANUMERIC = string.ascii_letters + string.digits
+LOWER_ALPHANUMERIC = string.ascii_lowercase + string.digits
+HEX = "0123456789abcdef"
+BASE64URL = string.ascii_letters + string.digits + "-_"
+
+
+class Ids:
+    def __init__(self, seed: int | None = None):
+        self._random = random.Random(seed) if seed is not None else secrets.SystemRandom()
+
+    def reseed(self, seed: int | None) -> None:
+        self._random = random.Random(seed) if seed is not None else secrets.SystemRandom()
+
+    def chars(self, alphabet: str, length: int) -> str:
+        return "".join(self._random.choice(alphabet) for _ in range(length))
+
+    def alphanumeric(self, length: int) -> str:
+        """Mixed-case letters and digits (IVS stage ids, GameLift Streams ids)."""
+        return self.chars(ALPHANUMERIC, length)
+
+    def lower_alphanumeric(self, length: int) -> str:
+        return self.chars(LOWER_ALPHANUMERIC, length)
+
+    def hex(self, length: int) -> str:
+        return self.chars(HEX, length)
+
+    def base64url(self, length: int) -> str:
+        """Nimble's 22-character resource ids."""
+        return self.chars(BASE64URL, length)
+
+    def uuid(self) -> str:
+        value = self._random.getrandbits(128)
+        value = (value & ~(0xF000 << 64)) | (0x4000 << 64)  # version 4
+        value = (value & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
+        text = f"{value:032x}"
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def arn(service: str, region: str, account: str, resource: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+
+
+def parse_arn(value: str) -> dict | None:
+    """Split an ARN into its parts; None if it is not one."""
+    parts = value.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return None
+    _, partition, service, region, account, resource = parts
+    resource_type, _, resource_id = resource.partition("/")
+    return {
+        "partition": partition, "service": service, "region": region, "account": account,
+        "resource": resource, "resource_type": resource_type, "resource_id": resource_id,
+    }

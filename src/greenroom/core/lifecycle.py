@@ -1,0 +1,118 @@
+"""Scheduled state transitions: lifecycles that move with (real or manual) time.
+
+A service schedules ``action`` on a resource ``delay`` seconds from now; the delay is named so
+users can configure it (``Delays``). Due transitions are applied, in due order, inside the
+transaction of any request before its handler reads state, and by the server in the background,
+so a Get, a List filtered by status and a waiter always agree.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import sqlalchemy as sa
+
+from .store import Resources, transitions
+
+# action name -> function(resources, kind, resource_id, args, due_at)
+_ACTIONS: dict[str, Callable] = {}
+
+
+def transition(name: str):
+    """Register a transition action (``@transition("gameliftstreams.session.activate")``)."""
+
+    def register(function):
+        if name in _ACTIONS and _ACTIONS[name] is not function:
+            raise ValueError(f"transition {name} registered twice")
+        _ACTIONS[name] = function
+        return function
+
+    return register
+
+
+@transition("update")
+def update_fields(resources: Resources, kind: str, resource_id: str, args: dict, due_at: float) -> None:
+    """The common transition: set fields, if the resource still exists and is in the expected state."""
+    data = resources.get(kind, resource_id)
+    if data is None:
+        return
+    if any(data.get(field) != value for field, value in args.get("expect", {}).items()):
+        return
+    data.update(args["set"])
+    resources.update(kind, resource_id, data)
+
+
+class Delays:
+    """Named delays in seconds; services declare defaults, users override them."""
+
+    def __init__(self) -> None:
+        self._defaults: dict[str, float] = {}
+        self._overrides: dict[str, float] = {}
+
+    def declare(self, name: str, default_seconds: float) -> None:
+        self._defaults[name] = default_seconds
+
+    def __getitem__(self, name: str) -> float:
+        if name in self._overrides:
+            return self._overrides[name]
+        return self._defaults[name]
+
+    def set(self, name: str, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"delay {name} must not be negative")
+        self._overrides[name] = float(seconds)
+
+    def reset(self) -> None:
+        self._overrides.clear()
+
+    def describe(self) -> dict[str, float]:
+        return {name: self[name] for name in sorted(self._defaults.keys() | self._overrides.keys())}
+
+
+class Scheduler:
+    def __init__(self, shared_store: bool):
+        # For a store only this process writes, remember the earliest due time so requests skip
+        # the query while nothing is due; a shared store must always be asked.
+        self._cache_next_due = not shared_store
+        self._next_due: float | None = None
+        self._lock = threading.Lock()
+
+    def forget(self) -> None:
+        with self._lock:
+            self._next_due = None
+
+    def schedule(self, conn, account: str, region: str, due_at: float, action: str,
+                 kind: str, resource_id: str, args: dict) -> None:
+        if action not in _ACTIONS:
+            raise ValueError(f"unknown transition action {action}")
+        conn.execute(transitions.insert().values(
+            account=account, region=region, due_at=due_at, action=action, kind=kind,
+            resource_id=resource_id, args=args,
+        ))
+        with self._lock:
+            if self._next_due is not None and due_at < self._next_due:
+                self._next_due = due_at
+
+    def apply_due(self, conn, now: float) -> int:
+        """Apply every transition due at ``now`` (all accounts), oldest first; return how many."""
+        if self._cache_next_due and self._next_due is not None and now < self._next_due:
+            return 0
+        applied = 0
+        while True:
+            # Actions may schedule further transitions that are already due: loop until none is.
+            rows = conn.execute(
+                sa.select(transitions).where(transitions.c.due_at <= now)
+                .order_by(transitions.c.due_at, transitions.c.pk).limit(500)
+            ).all()
+            if not rows:
+                break
+            for row in rows:
+                _ACTIONS[row.action](Resources(conn, row.account, row.region), row.kind,
+                                     row.resource_id, row.args, row.due_at)
+                conn.execute(transitions.delete().where(transitions.c.pk == row.pk))
+                applied += 1
+        if self._cache_next_due:
+            next_due = conn.execute(sa.select(sa.func.min(transitions.c.due_at))).scalar()
+            with self._lock:
+                self._next_due = float("inf") if next_due is None else next_due
+        return applied

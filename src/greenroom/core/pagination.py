@@ -1,0 +1,78 @@
+"""The one pagination helper.
+
+Tokens are keyset cursors (the sort key of the last item returned), so items inserted or
+deleted between pages neither repeat nor vanish. A token is bound to its query (operation,
+account, region and filters) and signed with a key kept in the store, so it stays valid across
+restarts; a token that was altered or belongs to another query is a ValidationException.
+Tokens are standard base64, the alphabet every model's NextToken pattern accepts.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import ServiceError
+
+SIGNATURE_BYTES = 16
+
+
+@dataclass
+class Page:
+    items: list
+    next_token: str | None
+
+
+class Paginator:
+    def __init__(self, key: bytes):
+        self._key = key
+
+    def _digest(self, query: dict) -> str:
+        canonical = json.dumps(query, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def encode(self, query: dict, position: Any) -> str:
+        payload = json.dumps({"q": self._digest(query), "p": position}, separators=(",", ":")).encode()
+        signature = hmac.new(self._key, payload, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+        return base64.b64encode(signature + payload).decode()
+
+    def decode(self, query: dict, token: str, error_code: str) -> Any:
+        try:
+            raw = base64.b64decode(token.encode(), validate=True)
+            signature, payload = raw[:SIGNATURE_BYTES], raw[SIGNATURE_BYTES:]
+            expected = hmac.new(self._key, payload, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+            if not hmac.compare_digest(signature, expected):
+                raise ValueError("signature")
+            content = json.loads(payload)
+        except ValueError:
+            raise ServiceError(error_code, "The pagination token is invalid.") from None
+        if content.get("q") != self._digest(query):
+            raise ServiceError(
+                error_code, "The pagination token does not belong to this request's parameters."
+            )
+        return content["p"]
+
+    def page(
+        self,
+        *,
+        query: dict,
+        token: str | None,
+        page_size: int,
+        fetch: Callable[[Any, int], list[tuple[Any, Any]]],
+        error_code: str = "ValidationException",
+    ) -> Page:
+        """One page of results.
+
+        ``query`` names the request (operation, scope, filters) the token is bound to;
+        ``fetch(after, limit)`` returns up to ``limit`` (sort key, item) pairs whose sort key
+        comes after ``after`` (None: from the start), in sort-key order. Sort keys must be
+        JSON-serializable and unique.
+        """
+        after = self.decode(query, token, error_code) if token else None
+        rows = fetch(after, page_size + 1)
+        items = [item for _, item in rows[:page_size]]
+        next_token = self.encode(query, rows[page_size - 1][0]) if len(rows) > page_size else None
+        return Page(items, next_token)

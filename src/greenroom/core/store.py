@@ -1,0 +1,216 @@
+"""The relational store (SQLAlchemy Core): SQLite by default, PostgreSQL for shared state.
+
+Services keep their resources as JSON documents in one ``resources`` table, addressed by
+(account, region, kind, id); ``pk`` gives every row a stable creation order, which the
+pagination helper uses as its keyset. High-volume data gets tables of its own, declared on
+``metadata`` by the service that owns them.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+
+metadata = sa.MetaData()
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("pk", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("id", sa.String(2048), nullable=False),
+    # The owning resource (a stage for its participants, a stream group for its sessions).
+    sa.Column("parent", sa.String(2048), nullable=False, server_default=""),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.UniqueConstraint("account", "region", "kind", "id", name="resources_identity"),
+    sa.Index("resources_by_parent", "account", "region", "kind", "parent", "pk"),
+)
+
+# Scheduled lifecycle transitions (see core.lifecycle).
+transitions = sa.Table(
+    "transitions",
+    metadata,
+    sa.Column("pk", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("due_at", sa.Float, nullable=False),
+    sa.Column("action", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("resource_id", sa.String(2048), nullable=False),
+    sa.Column("args", sa.JSON, nullable=False),
+    sa.Index("transitions_by_due", "due_at"),
+)
+
+# Process-independent settings (the pagination token key, the schema version).
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+SCHEMA_VERSION = "1"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "greenroom"
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{data_dir / 'greenroom.db'}"
+
+
+def _tune_sqlite(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never block the writer. synchronous=NORMAL in WAL mode keeps every
+    # committed transaction across a killed process (only power loss can drop the last ones).
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def create_engine(url: str | None) -> Engine:
+    """``None`` is an in-memory SQLite database (tests, ``--ephemeral``)."""
+    if url is None:
+        return sa.create_engine(
+            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("sqlite:///"):
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False})
+        sa.event.listen(engine, "connect", _tune_sqlite)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    def __init__(self, url: str | None = None):
+        self.url = url
+        self.engine = create_engine(url)
+        # Several processes may share a PostgreSQL store, so nothing about its contents may
+        # be cached in this process; a SQLite store belongs to one greenroom process.
+        self.shared = self.engine.dialect.name != "sqlite"
+        self.upgrade()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def upgrade(self) -> None:
+        """Create missing tables; record the schema version (future upgrades key on it)."""
+        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if self._setting(conn, "schema_version") is None:
+                self._put_setting(conn, "schema_version", SCHEMA_VERSION)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def reset(self) -> None:
+        """Forget every resource and scheduled transition (settings such as keys stay)."""
+        with self.engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                if table is not settings:
+                    conn.execute(table.delete())
+
+    def setting(self, name: str, default_factory) -> str:
+        """Read a setting, creating it once with ``default_factory()`` if absent."""
+        with self.engine.begin() as conn:
+            value = self._setting(conn, name)
+            if value is None:
+                value = default_factory()
+                self._put_setting(conn, name, value)
+                value = self._setting(conn, name)  # another process may have won the race
+            return value
+
+    @staticmethod
+    def _setting(conn: Connection, name: str) -> str | None:
+        return conn.execute(sa.select(settings.c.value).where(settings.c.name == name)).scalar()
+
+    def _put_setting(self, conn: Connection, name: str, value: str) -> None:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        conn.execute(insert(settings).values(name=name, value=value).on_conflict_do_nothing())
+
+
+class Resources:
+    """The resources of one (account, region), inside one request's transaction."""
+
+    def __init__(self, conn: Connection, account: str, region: str):
+        self.conn = conn
+        self.account = account
+        self.region = region
+
+    def _scope(self, kind: str):
+        return sa.and_(
+            resources.c.account == self.account,
+            resources.c.region == self.region,
+            resources.c.kind == kind,
+        )
+
+    def get(self, kind: str, id: str) -> dict | None:
+        return self.conn.execute(
+            sa.select(resources.c.data).where(self._scope(kind), resources.c.id == id)
+        ).scalar()
+
+    def insert(self, kind: str, id: str, data: dict, *, parent: str = "") -> None:
+        self.conn.execute(
+            resources.insert().values(
+                account=self.account, region=self.region, kind=kind, id=id, parent=parent, data=data
+            )
+        )
+
+    def update(self, kind: str, id: str, data: dict) -> None:
+        self.conn.execute(
+            resources.update().where(self._scope(kind), resources.c.id == id).values(data=data)
+        )
+
+    def delete(self, kind: str, id: str) -> bool:
+        result = self.conn.execute(resources.delete().where(self._scope(kind), resources.c.id == id))
+        return result.rowcount > 0
+
+    def list(
+        self,
+        kind: str,
+        *,
+        parent: str | None = None,
+        where: dict[str, Any] | None = None,
+        starts_with: dict[str, str] | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[int, dict]]:
+        """(pk, data) in creation order; ``where`` and ``starts_with`` test top-level string fields."""
+        query = sa.select(resources.c.pk, resources.c.data).where(self._scope(kind))
+        if parent is not None:
+            query = query.where(resources.c.parent == parent)
+        for field, value in (where or {}).items():
+            query = query.where(resources.c.data[field].as_string() == value)
+        for field, prefix in (starts_with or {}).items():
+            query = query.where(resources.c.data[field].as_string().startswith(prefix, autoescape=True))
+        if after is not None:
+            query = query.where(resources.c.pk > after)
+        query = query.order_by(resources.c.pk)
+        if limit is not None:
+            query = query.limit(limit)
+        return [(row.pk, row.data) for row in self.conn.execute(query)]
+
+    def count(self, kind: str, *, parent: str | None = None) -> int:
+        query = sa.select(sa.func.count()).select_from(resources).where(self._scope(kind))
+        if parent is not None:
+            query = query.where(resources.c.parent == parent)
+        return self.conn.execute(query).scalar_one()

@@ -1,0 +1,160 @@
+"""The emulator: one ``handle()`` for the network server and the in-process mock alike.
+
+HTTP request -> route -> parse -> validate -> context -> handler -> serialize -> HTTP response.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import re
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+from .core import lifecycle
+from .core.clock import Clock
+from .core.context import RequestContext
+from .core.errors import NotImplementedOperation, ServiceError
+from .core.ids import Ids
+from .core.operations import HANDLERS, coverage
+from .core.pagination import Paginator
+from .core.store import Store
+from .protocol import models, restjson
+from .protocol.http import HttpRequest, HttpResponse
+from .protocol.routing import Router
+from .protocol.validation import validate, validation_message
+
+log = logging.getLogger("greenroom")
+access_log = logging.getLogger("greenroom.access")
+
+DEFAULT_ACCOUNT = "000000000000"
+DEFAULT_REGION = "us-east-1"
+
+# "Credential=AKID/20260101/us-east-1/ivs/aws4_request" in a header or presigned query.
+_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
+_QUERY_CREDENTIAL = re.compile(r"(?:^|&)X-Amz-Credential=([^&]+)")
+
+
+@dataclass(frozen=True)
+class Caller:
+    account: str
+    region: str
+    signing_name: str | None
+
+
+def identify(request: HttpRequest, default_account: str) -> Caller:
+    """Account from the access key id (a 12-digit key id *is* the account), region and
+    signing name from the SigV4 credential scope."""
+    found = _CREDENTIAL.search(request.headers.get("authorization", ""))
+    if found is None:
+        presigned = _QUERY_CREDENTIAL.search(request.query_string)
+        if presigned:
+            from urllib.parse import unquote
+            found = _CREDENTIAL.search("Credential=" + unquote(presigned.group(1)))
+    if found is None:
+        return Caller(default_account, DEFAULT_REGION, None)
+    access_key, region, signing_name = found.groups()
+    account = access_key if len(access_key) == 12 and access_key.isdigit() else default_account
+    return Caller(account, region, signing_name)
+
+
+class Emulator:
+    def __init__(self, db_url: str | None = None, *, default_account: str = DEFAULT_ACCOUNT,
+                 seed: int | None = None, clock: Clock | None = None):
+        from . import services
+        services.load_all()
+        self.store = Store(db_url)
+        self.clock = clock or Clock()
+        self.ids = Ids(seed)
+        self.delays = lifecycle.Delays()
+        services.declare_delays(self.delays)
+        self.scheduler = lifecycle.Scheduler(shared_store=self.store.shared)
+        self.router = Router()
+        self.paginator = Paginator(bytes.fromhex(
+            self.store.setting("pagination_key", lambda: secrets.token_hex(32))
+        ))
+        self.default_account = default_account
+
+    # ------------------------------------------------------------------ admin
+    def reset(self) -> None:
+        self.store.reset()
+        self.scheduler.forget()
+        self.delays.reset()
+
+    def apply_due_transitions(self) -> int:
+        with self.store.transaction() as conn:
+            return self.scheduler.apply_due(conn, self.clock.now())
+
+    def health(self) -> dict:
+        return {"status": "ok", "store": self.store.dialect, "services": {
+            service: {"implemented": report["implemented"], "total": report["total"]}
+            for service, report in coverage().items()
+        }}
+
+    @functools.cache
+    def validation_error_code(self, service: str) -> str:
+        return restjson.validation_error_code(models.service_model(service))
+
+    # ------------------------------------------------------------------ requests
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        service, operation_name = None, None
+        try:
+            caller = identify(request, self.default_account)
+            match = self.router.resolve(request.method, request.raw_path, request.query(),
+                                        request.host, caller.signing_name)
+            service, operation = match.service, match.operation
+            operation_name = operation.name
+            status, headers, body = self._call(request, caller, match, request_id)
+        except ServiceError as error:
+            status, headers, body = restjson.serialize_error(
+                models.service_model(service) if service else None, error)
+        headers["x-amzn-RequestId"] = request_id
+        access_log.info("%s %s %s %s %d %.1fms", request.method, request.raw_path,
+                        service or "-", operation_name or "-", status,
+                        (time.perf_counter() - started) * 1000)
+        return HttpResponse(status, headers, body)
+
+    def _call(self, request: HttpRequest, caller: Caller, match, request_id: str):
+        service, operation = match.service, match.operation
+        params, unreadable = restjson.parse_request(
+            operation, match.uri_params, request.query(), request.headers, request.body)
+        problems = [
+            f"Value '{text}' at '{member}' failed to satisfy constraint: Member must be of type {kind}"
+            for member, text, kind in unreadable
+        ]
+        if operation.input_shape is not None:
+            unreadable_members = {member for member, _, _ in unreadable}
+            problems += [p for p in validate(operation.input_shape, params)
+                         if _problem_member(p) not in unreadable_members]
+        if problems:
+            raise ServiceError(self.validation_error_code(service), validation_message(problems))
+        handler = HANDLERS.get((service, operation.name))
+        if handler is None:
+            raise NotImplementedOperation(service, operation.name)
+        now = self.clock.now()
+        try:
+            # Transitions are events in time: they apply whatever this request's outcome.
+            self.apply_due_transitions()
+            with self.store.transaction() as conn:
+                ctx = RequestContext(self, service, operation.name, caller.account, caller.region,
+                                     request_id, now, conn, request.base_url)
+                output = handler(ctx, params) or {}
+            return restjson.serialize_output(operation, output)
+        except ServiceError:
+            raise
+        except Exception:
+            log.exception("handler %s %s failed (request %s)", service, operation.name, request_id)
+            raise ServiceError(
+                restjson.internal_error_code(models.service_model(service)),
+                f"Internal error in greenroom while handling {operation.name} (request {request_id})",
+                status=500,
+            ) from None
+
+
+def _problem_member(problem: str) -> str:
+    """The top-level member a validation problem is about ("Value ... at 'a.b' ...")."""
+    found = re.search(r" at '([^'.]*)", problem)
+    return found.group(1) if found else ""

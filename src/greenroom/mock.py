@@ -1,0 +1,182 @@
+"""In-process greenroom: boto3/botocore clients created inside ``greenroom.mock()`` are answered
+by a fresh in-memory emulator through botocore's ``before-send`` event. No sockets; nothing is
+ever sent to AWS (requests for services greenroom does not emulate are refused).
+"""
+from __future__ import annotations
+
+import functools
+import io
+import os
+import threading
+from urllib.parse import urlsplit
+
+import botocore.session
+from botocore.awsrequest import AWSResponse, HeadersDict
+
+from .emulator import Emulator
+from .protocol.http import HttpRequest
+from .protocol.models import MODELS_DIR
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "greenroomtesting",
+    "AWS_SECRET_ACCESS_KEY": "greenroomtesting",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+_patch_lock = threading.Lock()
+
+
+class NotEmulatedError(Exception):
+    """A client inside the mock called a service greenroom does not emulate."""
+
+
+class _RawBody:
+    """What botocore reads a response body from (``stream()`` and ``read()``, like urllib3's)."""
+
+    def __init__(self, body):
+        self._chunks = iter([body] if isinstance(body, (bytes, bytearray)) else body)
+        self._buffer = bytearray()
+
+    def read(self, amt=None, decode_content=True) -> bytes:
+        while amt is None or len(self._buffer) < amt:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        size = len(self._buffer) if amt is None else amt
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def stream(self, amt=65536, decode_content=True):
+        while chunk := self.read(amt):
+            yield chunk
+
+
+def _request_body(body) -> bytes:
+    if body is None:
+        return b""
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if hasattr(body, "read"):
+        data = body.read()
+        return data.encode("utf-8") if isinstance(data, str) else data
+    return bytes(body)
+
+
+class MockGreenroom:
+    """A fresh in-memory greenroom for the clients created while it is active.
+
+    Use as a context manager (``with greenroom.mock() as gr:``) or a decorator. ``client(name)``
+    makes a boto3 client; ``clock``, ``delays``, ``reset()`` steer the emulator.
+    """
+
+    def __init__(self, *, seed: int | None = None, default_account: str | None = None):
+        self._options = {"seed": seed}
+        if default_account:
+            self._options["default_account"] = default_account
+        self.emulator: Emulator | None = None
+        self._saved_create_client = None
+        self._saved_environment: dict[str, str | None] = {}
+
+    # ------------------------------------------------------------------ steering
+    @property
+    def clock(self):
+        return self.emulator.clock
+
+    @property
+    def delays(self):
+        return self.emulator.delays
+
+    def reset(self) -> None:
+        self.emulator.reset()
+
+    def client(self, service_name: str, **kwargs):
+        import boto3
+        kwargs.setdefault("region_name", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+        return boto3.session.Session().client(service_name, **kwargs)
+
+    # ------------------------------------------------------------------ activation
+    def start(self) -> "MockGreenroom":
+        with _patch_lock:
+            if self._saved_create_client is not None:
+                raise RuntimeError("this greenroom mock is already active")
+            self.emulator = Emulator(None, **self._options)
+            for name, value in FAKE_CREDENTIALS.items():
+                self._saved_environment[name] = os.environ.get(name)
+                os.environ.setdefault(name, value)
+            self._saved_create_client = botocore.session.Session.create_client
+            original, answer = self._saved_create_client, self._answer
+
+            @functools.wraps(original)
+            def create_client(session, *args, **kwargs):
+                _make_models_loadable(session)
+                client = original(session, *args, **kwargs)
+                client.meta.events.register_first("before-send", answer)
+                return client
+
+            botocore.session.Session.create_client = create_client
+        return self
+
+    def stop(self) -> None:
+        with _patch_lock:
+            if self._saved_create_client is None:
+                return
+            botocore.session.Session.create_client = self._saved_create_client
+            self._saved_create_client = None
+            for name, value in self._saved_environment.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            self._saved_environment.clear()
+
+    def __enter__(self) -> "MockGreenroom":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def __call__(self, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            with self:
+                return function(*args, **kwargs)
+
+        return wrapper
+
+    def _answer(self, request, **_) -> AWSResponse:
+        url = urlsplit(request.url)
+        headers = {name.lower(): value.decode() if isinstance(value, bytes) else value
+                   for name, value in request.headers.items()}
+        headers["host"] = url.netloc
+        response = self.emulator.handle(HttpRequest(
+            method=request.method.upper(),
+            raw_path=url.path or "/",
+            query_string=url.query,
+            headers=headers,
+            body=_request_body(request.body),
+            scheme=url.scheme,
+        ))
+        if response.headers.get("x-amzn-ErrorType") == "UnrecognizedService":
+            # The caller's protocol may not be rest-json (S3 speaks XML): refuse in Python.
+            raise NotEmulatedError(response.json_body()["message"])
+        response_headers = HeadersDict(response.headers)
+        if isinstance(response.body, (bytes, bytearray)):
+            response_headers["Content-Length"] = str(len(response.body))
+        return AWSResponse(request.url, response.status, response_headers, _RawBody(response.body))
+
+
+def _make_models_loadable(session: botocore.session.Session) -> None:
+    """Let this session's loader find the models greenroom ships (nimble)."""
+    loader = session.get_component("data_loader")
+    if str(MODELS_DIR) not in loader.search_paths:
+        loader.search_paths.append(str(MODELS_DIR))
+        # The loader memoises its list of known services; it must be read again.
+        for key in [key for key in loader._cache if key[0] == "list_available_services"]:
+            del loader._cache[key]
+
+
+def mock(*, seed: int | None = None, default_account: str | None = None) -> MockGreenroom:
+    """``with greenroom.mock() as gr:`` / ``@greenroom.mock()``: an in-process greenroom."""
+    return MockGreenroom(seed=seed, default_account=default_account)

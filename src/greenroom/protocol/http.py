@@ -1,0 +1,38 @@
+"""The plain HTTP exchange the engine works on, whoever carries it (ASGI server or mock)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    raw_path: str                 # still percent-encoded: labels may contain %2F
+    query_string: str = ""
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+    scheme: str = "http"
+
+    @property
+    def host(self) -> str:
+        return self.headers.get("host", "")
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(self.query_string, keep_blank_values=True)
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: Any = b""               # bytes, or an iterable of bytes for streamed bodies
+
+    def json_body(self):
+        import json
+        return json.loads(self.body)

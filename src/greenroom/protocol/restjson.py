@@ -1,0 +1,384 @@
+"""rest-json: turn an HTTP request into the operation's input mapping, and the handler's output
+(or error) back into an HTTP response, exactly as botocore's serializer and parser expect."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+
+from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
+
+from ..core.errors import ServiceError
+
+UTC = dt.timezone.utc
+
+# Default timestamp formats of rest-json, by where the value travels.
+BODY_TIMESTAMP_FORMAT = "unixTimestamp"
+HEADER_TIMESTAMP_FORMAT = "rfc822"
+QUERY_TIMESTAMP_FORMAT = "iso8601"
+
+
+class ParseProblem(ValueError):
+    """A value that cannot be read as its shape's type; reported as a validation problem."""
+
+
+# ---------------------------------------------------------------------------- timestamps
+
+def parse_timestamp(value: Any, timestamp_format: str) -> dt.datetime:
+    if isinstance(value, bool):
+        raise ParseProblem("timestamp")
+    if isinstance(value, (int, float)):
+        return dt.datetime.fromtimestamp(value, UTC)
+    if not isinstance(value, str):
+        raise ParseProblem("timestamp")
+    try:
+        if timestamp_format == "unixTimestamp" or _looks_numeric(value):
+            return dt.datetime.fromtimestamp(float(value), UTC)
+        if timestamp_format == "rfc822":
+            return parsedate_to_datetime(value).astimezone(UTC)
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, TypeError, OverflowError):
+        raise ParseProblem("timestamp") from None
+
+
+def _looks_numeric(value: str) -> bool:
+    try:
+        float(value)
+        return True
+    except ValueError:
+        return False
+
+
+def to_epoch(value: Any) -> float:
+    """Handlers may hand back datetimes or epoch seconds."""
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return float(value)
+
+
+def format_timestamp(value: Any, timestamp_format: str) -> Any:
+    epoch = to_epoch(value)
+    if timestamp_format == "unixTimestamp":
+        return int(epoch) if epoch == int(epoch) else round(epoch, 3)
+    moment = dt.datetime.fromtimestamp(epoch, UTC)
+    if timestamp_format == "rfc822":
+        return format_datetime(moment, usegmt=True)
+    text = moment.isoformat(timespec="milliseconds" if epoch != int(epoch) else "seconds")
+    return text.replace("+00:00", "Z")
+
+
+def _timestamp_format(shape: Shape, default: str) -> str:
+    return shape.serialization.get("timestampFormat") or default
+
+
+# ---------------------------------------------------------------------------- request parsing
+
+def _scalar_from_text(text: str, shape: Shape, timestamp_default: str) -> Any:
+    """A value carried as text (URI label, query string, header)."""
+    kind = shape.type_name
+    if kind == "string":
+        if shape.serialization.get("jsonvalue"):
+            try:
+                return json.loads(base64.b64decode(text))
+            except ValueError:
+                raise ParseProblem("JSON value") from None
+        return text
+    if kind in ("integer", "long"):
+        try:
+            return int(text)
+        except ValueError:
+            raise ParseProblem(kind) from None
+    if kind in ("float", "double"):
+        try:
+            return float(text)
+        except ValueError:
+            raise ParseProblem(kind) from None
+    if kind == "boolean":
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise ParseProblem("boolean")
+    if kind == "timestamp":
+        return parse_timestamp(text, _timestamp_format(shape, timestamp_default))
+    if kind == "blob":
+        try:
+            return base64.b64decode(text, validate=True)
+        except ValueError:
+            raise ParseProblem("base64 blob") from None
+    raise ParseProblem(kind)
+
+
+def _from_json(value: Any, shape: Shape) -> Any:
+    """Convert a decoded JSON value by its shape. Values of the wrong JSON type are passed
+    through unchanged so validation can name them; unknown structure keys are dropped."""
+    kind = shape.type_name
+    if value is None:
+        return None
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return value
+        result = {}
+        for name, member in shape.members.items():
+            key = member.serialization.get("name", name)
+            if key in value:
+                result[name] = _from_json(value[key], member)
+        return result
+    if kind == "list":
+        if not isinstance(value, list):
+            return value
+        return [_from_json(item, shape.member) for item in value]
+    if kind == "map":
+        if not isinstance(value, dict):
+            return value
+        return {key: _from_json(item, shape.value) for key, item in value.items()}
+    if kind == "timestamp":
+        try:
+            return parse_timestamp(value, _timestamp_format(shape, BODY_TIMESTAMP_FORMAT))
+        except ParseProblem:
+            return value
+    if kind == "blob":
+        if isinstance(value, str):
+            try:
+                return base64.b64decode(value, validate=True)
+            except ValueError:
+                return value
+        return value
+    return value
+
+
+def parse_request(
+    operation: OperationModel,
+    uri_params: dict[str, str],
+    query: dict[str, list[str]],
+    headers: dict[str, str],
+    body: bytes,
+) -> tuple[dict, list[tuple[str, str, str]]]:
+    """Return the input mapping (member name -> value) and the values that could not be read
+    as (member, raw value, expected type), for the validation message."""
+    shape: StructureShape | None = operation.input_shape
+    if shape is None:
+        return {}, []
+    params: dict[str, Any] = {}
+    problems: list[tuple[str, str, str]] = []
+    body_members = {}
+    payload_name = shape.serialization.get("payload")
+
+    def read(name: str, member: Shape, text: str, timestamp_default: str):
+        try:
+            params[name] = _scalar_from_text(text, member, timestamp_default)
+        except ParseProblem as problem:
+            problems.append((name, text, str(problem)))
+
+    for name, member in shape.members.items():
+        location = member.serialization.get("location")
+        wire_name = member.serialization.get("name", name)
+        if location == "uri":
+            if wire_name in uri_params or name in uri_params:
+                read(name, member, uri_params.get(name, uri_params.get(wire_name)), QUERY_TIMESTAMP_FORMAT)
+        elif location == "querystring":
+            if member.type_name == "map":
+                # A map in the query string takes every parameter no other member claims.
+                claimed = {
+                    m.serialization.get("name", n) for n, m in shape.members.items()
+                    if m.serialization.get("location") == "querystring" and m.type_name != "map"
+                }
+                values = {k: v for k, v in query.items() if k not in claimed}
+                if member.value.type_name == "list":
+                    params[name] = values
+                elif values:
+                    params[name] = {k: v[-1] for k, v in values.items()}
+            elif wire_name in query:
+                if member.type_name == "list":
+                    items = []
+                    for text in query[wire_name]:
+                        try:
+                            items.append(_scalar_from_text(text, member.member, QUERY_TIMESTAMP_FORMAT))
+                        except ParseProblem as problem:
+                            problems.append((name, text, str(problem)))
+                    params[name] = items
+                else:
+                    read(name, member, query[wire_name][-1], QUERY_TIMESTAMP_FORMAT)
+        elif location == "header":
+            text = headers.get(wire_name.lower())
+            if text is not None:
+                if member.type_name == "list":
+                    params[name] = [item.strip() for item in text.split(",")]
+                else:
+                    read(name, member, text, HEADER_TIMESTAMP_FORMAT)
+        elif location == "headers":
+            prefix = wire_name.lower()
+            found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
+            if found:
+                params[name] = found
+        elif location is None and name != payload_name:
+            body_members[name] = member
+
+    if payload_name:
+        member = shape.members[payload_name]
+        if member.type_name in ("blob", "string"):
+            if body:
+                params[payload_name] = body if member.type_name == "blob" else body.decode("utf-8")
+        else:
+            decoded = _decode_json_body(body)
+            if decoded is not None:
+                params[payload_name] = _from_json(decoded, member)
+    elif body_members:
+        decoded = _decode_json_body(body)
+        if decoded is not None:
+            if not isinstance(decoded, dict):
+                raise ServiceError("SerializationException", "The request body must be a JSON object", status=400)
+            for name, member in body_members.items():
+                key = member.serialization.get("name", name)
+                if key in decoded:
+                    params[name] = _from_json(decoded[key], member)
+    return params, problems
+
+
+def _decode_json_body(body: bytes) -> Any:
+    if not body or not body.strip():
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise ServiceError(
+            "SerializationException", "The request body is not valid JSON", status=400
+        ) from None
+
+
+# ---------------------------------------------------------------------------- serialization
+
+def _to_json(value: Any, shape: Shape) -> Any:
+    kind = shape.type_name
+    if kind == "structure":
+        result = {}
+        for name, member in shape.members.items():
+            item = value.get(name)
+            if item is not None and member.serialization.get("location") is None:
+                result[member.serialization.get("name", name)] = _to_json(item, member)
+        return result
+    if kind == "list":
+        return [_to_json(item, shape.member) for item in value]
+    if kind == "map":
+        return {key: _to_json(item, shape.value) for key, item in value.items()}
+    if kind == "timestamp":
+        return format_timestamp(value, _timestamp_format(shape, BODY_TIMESTAMP_FORMAT))
+    if kind == "blob":
+        return base64.b64encode(value).decode() if isinstance(value, (bytes, bytearray)) else value
+    return value
+
+
+def _header_text(value: Any, shape: Shape) -> str:
+    kind = shape.type_name
+    if kind == "timestamp":
+        return str(format_timestamp(value, _timestamp_format(shape, HEADER_TIMESTAMP_FORMAT)))
+    if kind == "boolean":
+        return "true" if value else "false"
+    if kind == "string" and shape.serialization.get("jsonvalue"):
+        return base64.b64encode(json.dumps(value).encode()).decode()
+    if kind == "list":
+        return ",".join(_header_text(item, shape.member) for item in value)
+    if kind == "blob":
+        return base64.b64encode(value).decode()
+    return str(value)
+
+
+def dump_json(document: Any) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def serialize_structure(shape: StructureShape | None, output: dict) -> tuple[int | None, dict[str, str], Any]:
+    """(status from a statusCode member, headers, body) for an output or error structure.
+    The body is bytes, or whatever a streaming blob payload member holds (an iterable)."""
+    headers: dict[str, str] = {}
+    status = None
+    if shape is None:
+        return None, headers, b"{}"
+    payload_name = shape.serialization.get("payload")
+    for name, member in shape.members.items():
+        value = output.get(name)
+        if value is None:
+            continue
+        location = member.serialization.get("location")
+        if location == "header":
+            headers[member.serialization.get("name", name)] = _header_text(value, member)
+        elif location == "headers":
+            prefix = member.serialization.get("name", "")
+            for key, item in value.items():
+                headers[prefix + key] = str(item)
+        elif location == "statusCode":
+            status = int(value)
+    if payload_name:
+        member = shape.members[payload_name]
+        value = output.get(payload_name)
+        if member.type_name in ("blob", "string"):
+            body = b"" if value is None else value.encode() if isinstance(value, str) else value
+        else:
+            body = dump_json(_to_json(value, member)) if value is not None else b"{}"
+    else:
+        body = dump_json(_to_json(output, shape))
+    return status, headers, body
+
+
+def serialize_output(operation: OperationModel, output: dict) -> tuple[int, dict[str, str], Any]:
+    status, headers, body = serialize_structure(operation.output_shape, output or {})
+    headers.setdefault("Content-Type", "application/json")
+    return status or operation.http.get("responseCode", 200), headers, body
+
+
+def message_member(shape: StructureShape) -> str | None:
+    for name in shape.members:
+        if name.lower() in ("message", "exceptionmessage"):
+            return name
+    return None
+
+
+def error_shape(service_model: ServiceModel, code: str) -> StructureShape | None:
+    if code in service_model.shape_names:
+        shape = service_model.shape_for(code)
+        if shape.metadata.get("exception"):
+            return shape
+    return None
+
+
+def internal_error_code(service_model: ServiceModel) -> str:
+    """The service's own 500 shape, or AWS's generic InternalFailure where it has none."""
+    for shape in service_model.error_shapes:
+        if shape.metadata.get("error", {}).get("httpStatusCode") == 500:
+            return shape.name
+    return "InternalFailure"
+
+
+def validation_error_code(service_model: ServiceModel) -> str:
+    for code in ("ValidationException", "InvalidArgumentException"):
+        if error_shape(service_model, code) is not None:
+            return code
+    return "ValidationException"
+
+
+def service_message_member(service_model: ServiceModel) -> str:
+    """How this service spells its error message member (exceptionMessage, Message, message)."""
+    for shape in service_model.error_shapes:
+        name = message_member(shape)
+        if name:
+            return name
+    return "message"
+
+
+def serialize_error(service_model: ServiceModel | None, error: ServiceError) -> tuple[int, dict[str, str], bytes]:
+    shape = error_shape(service_model, error.code) if service_model is not None else None
+    headers = {"x-amzn-ErrorType": error.code, "Content-Type": "application/json"}
+    if shape is None:
+        member = service_message_member(service_model) if service_model is not None else "message"
+        body = {member: error.message, **error.fields}
+        return error.status or 400, headers, dump_json(body)
+    values = dict(error.fields)
+    member = message_member(shape)
+    if member:
+        values[member] = error.message
+    _, shape_headers, body = serialize_structure(shape, values)
+    headers.update(shape_headers)
+    headers["x-amzn-ErrorType"] = error.code
+    status = error.status or shape.metadata.get("error", {}).get("httpStatusCode", 400)
+    return status, headers, body

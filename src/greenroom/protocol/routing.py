@@ -1,0 +1,153 @@
+"""Find the operation a request is for: host prefix, then signing name, then URI templates."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from botocore.model import OperationModel, ServiceModel
+
+from ..core.errors import ServiceError
+from ..core.ids import parse_arn
+from . import models
+
+# Classic IVS and IVS Real-Time share the signing name and the /tags/{resourceArn} routes;
+# the ARN's resource type tells them apart.
+IVS_REALTIME_RESOURCE_TYPES = {
+    "stage", "composition", "storage-configuration", "encoder-configuration", "public-key",
+    "ingest-configuration",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    service: str
+    operation: OperationModel
+    method: str
+    path: re.Pattern
+    labels: tuple[str, ...]       # member names, in the order of the pattern's groups
+    required_query: tuple[tuple[str, str | None], ...]
+    specificity: tuple[int, int]  # (literal characters, -greedy labels): more wins
+
+
+@dataclass(frozen=True)
+class Match:
+    service: str
+    operation: OperationModel
+    uri_params: dict[str, str]
+
+
+def compile_route(service: str, operation: OperationModel) -> Route:
+    uri = operation.http["requestUri"]
+    path_template, _, query_template = uri.partition("?")
+    pattern, labels, literal_chars, greedy = "", [], 0, 0
+    for piece in re.split(r"(\{[^}]+\})", path_template):
+        if piece.startswith("{"):
+            name = piece[1:-1]
+            if name.endswith("+"):
+                labels.append(name[:-1])
+                pattern += "(.+)"
+                greedy += 1
+            else:
+                labels.append(name)
+                pattern += "([^/]+)"
+        elif piece:
+            pattern += re.escape(piece)
+            literal_chars += len(piece)
+    # botocore drops a trailing slash only when it renders an empty greedy label; accept both.
+    required_query = []
+    for pair in filter(None, query_template.split("&")):
+        key, sep, value = pair.partition("=")
+        required_query.append((key, value if sep else None))
+    members_by_location_name = {
+        member.serialization.get("name", name): name
+        for name, member in (operation.input_shape.members.items() if operation.input_shape else [])
+        if member.serialization.get("location") == "uri"
+    }
+    return Route(
+        service=service,
+        operation=operation,
+        method=operation.http["method"].upper(),
+        path=re.compile(pattern + "/?"),
+        labels=tuple(members_by_location_name.get(label, label) for label in labels),
+        required_query=tuple(required_query),
+        specificity=(literal_chars, -greedy),
+    )
+
+
+class Router:
+    def __init__(self, services: tuple[str, ...] = models.EMULATED_SERVICES,
+                 recognised_only: tuple[str, ...] = models.RECOGNISED_ONLY):
+        self.emulated = set(services)
+        self.routes_by_service: dict[str, list[Route]] = {}
+        self.services_by_endpoint_prefix: dict[str, list[str]] = {}
+        self.services_by_signing_name: dict[str, list[str]] = {}
+        for name in services + recognised_only:
+            model: ServiceModel = models.service_model(name)
+            self.routes_by_service[name] = [
+                compile_route(name, model.operation_model(op)) for op in model.operation_names
+            ]
+            self.services_by_endpoint_prefix.setdefault(model.metadata["endpointPrefix"], []).append(name)
+            self.services_by_signing_name.setdefault(models.signing_name(model), []).append(name)
+
+    def candidate_services(self, host: str, signing_name: str | None) -> list[str]:
+        prefix = host.split(".", 1)[0].lower()
+        if "." in host and prefix in self.services_by_endpoint_prefix:
+            return self.services_by_endpoint_prefix[prefix]
+        if signing_name:
+            if signing_name not in self.services_by_signing_name:
+                raise ServiceError(
+                    "UnrecognizedService",
+                    f"greenroom does not emulate the '{signing_name}' service; it emulates "
+                    + ", ".join(sorted(self.emulated)),
+                    status=501,
+                )
+            return self.services_by_signing_name[signing_name]
+        return list(self.routes_by_service)
+
+    def resolve(self, method: str, raw_path: str, query: dict[str, list[str]], host: str,
+                signing_name: str | None) -> Match:
+        matches = []
+        for service in self.candidate_services(host, signing_name):
+            for route in self.routes_by_service[service]:
+                if route.method != method:
+                    continue
+                found = route.path.fullmatch(raw_path)
+                if not found or not all(
+                    key in query and (value is None or value in query[key])
+                    for key, value in route.required_query
+                ):
+                    continue
+                uri_params = {label: unquote(value) for label, value in zip(route.labels, found.groups())}
+                matches.append((route, uri_params))
+        if not matches:
+            raise ServiceError(
+                "UnknownOperationException", f"No operation matches {method} {raw_path}", status=404
+            )
+        best = max(route.specificity for route, _ in matches)
+        matches = [(route, params) for route, params in matches if route.specificity == best]
+        if len(matches) > 1:
+            matches = [self._by_arn_resource_type(matches)]
+        route, uri_params = matches[0]
+        if route.service not in self.emulated:
+            raise ServiceError(
+                "UnrecognizedService",
+                f"greenroom does not emulate the '{route.service}' service "
+                f"(operation {route.operation.name})",
+                status=501,
+            )
+        return Match(route.service, route.operation, uri_params)
+
+    @staticmethod
+    def _by_arn_resource_type(matches):
+        """IVS Real-Time and classic IVS tag routes: decide by the resource ARN's type."""
+        for route, uri_params in matches:
+            for value in uri_params.values():
+                arn = parse_arn(value)
+                if arn is None:
+                    continue
+                is_realtime = arn["resource_type"] in IVS_REALTIME_RESOURCE_TYPES
+                if is_realtime == (route.service == "ivs-realtime"):
+                    return route, uri_params
+        # No ARN to go by: the emulated service answers (and validates the ARN itself).
+        return next((m for m in matches if m[0].service == "ivs-realtime"), matches[0])

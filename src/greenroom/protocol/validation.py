@@ -1,0 +1,252 @@
+"""Validation of parsed request values against their botocore input shapes.
+
+Problems are worded like AWS's Coral validation messages
+("Value 'x' at 'a.b' failed to satisfy constraint: Member must ...").
+
+Paths: a top-level member is its name (``name``), a nested member ``outer.inner``, a list item
+``list.<1-based index>.member`` (Coral's form), and a map entry ``map.<key>.key`` for the key and
+``map.<key>.value`` for the value.
+"""
+from __future__ import annotations
+
+import datetime
+import functools
+
+import regex
+from botocore.model import Shape
+
+__all__ = ["validate", "validation_message"]
+
+REDACTED = "*** Sensitive Data Redacted ***"
+
+_PYTHON_TYPES = {
+    "structure": dict,
+    "map": dict,
+    "list": list,
+    "string": str,
+    "integer": int,
+    "long": int,
+    "float": (int, float),
+    "double": (int, float),
+    "boolean": bool,
+    "timestamp": datetime.datetime,
+    "blob": (bytes, bytearray, memoryview),
+}
+# What the service's Java types can hold; a bigger JSON number is no integer/long to AWS either.
+_INTEGER_LIMITS = {"integer": 2**31, "long": 2**63}
+_NUMBERS = ("integer", "long", "float", "double")
+
+
+def validate(shape: Shape, value, path: str = "") -> list[str]:
+    """Check an already-parsed request value against its input shape; return every problem, in order, as message fragments."""
+    problems: list[str] = []
+    _check(shape, value, path, False, problems)
+    return problems
+
+
+def validation_message(problems: list[str]) -> str:
+    """'1 validation error detected: <p1>' / 'N validation errors detected: <p1>; <p2>; ...'"""
+    errors = "error" if len(problems) == 1 else "errors"
+    return f"{len(problems)} validation {errors} detected: " + "; ".join(problems)
+
+
+def _check(shape: Shape, value, path: str, redact: bool, problems: list[str]) -> None:
+    # A sensitive container hides everything inside it too.
+    redact = redact or bool(shape.metadata.get("sensitive"))
+
+    def problem(constraint: str) -> None:
+        problems.append(f"Value '{_shown(value, redact)}' at '{path}' failed to satisfy constraint: {constraint}")
+
+    if _is_free_form(shape):
+        return
+    if not _has_type(shape, value):
+        problem(f"Member must be of type {shape.type_name}")
+        return
+
+    kind = shape.type_name
+    metadata = shape.metadata
+    lowest, highest = metadata.get("min"), metadata.get("max")
+    if kind in _NUMBERS:
+        if lowest is not None and value < lowest:
+            problem(f"Member must have value greater than or equal to {lowest}")
+        if highest is not None and value > highest:
+            problem(f"Member must have value less than or equal to {highest}")
+    elif kind in ("string", "list", "map") or (kind == "blob" and not hasattr(value, "read")):
+        if lowest is not None and len(value) < lowest:
+            problem(f"Member must have length greater than or equal to {lowest}")
+        if highest is not None and len(value) > highest:
+            problem(f"Member must have length less than or equal to {highest}")
+
+    if kind == "string":
+        allowed = metadata.get("enum")
+        if allowed is not None and value not in allowed:
+            problem(f"Member must satisfy enum value set: [{', '.join(allowed)}]")
+        pattern = metadata.get("pattern")
+        if pattern is not None and not _compiled(pattern).fullmatch(value):
+            problem(f"Member must satisfy regular expression pattern: {pattern}")
+    elif kind == "structure":
+        required = shape.required_members
+        for name, member in shape.members.items():
+            member_path = f"{path}.{name}" if path else name
+            member_value = value.get(name)
+            if member_value is not None:
+                _check(member, member_value, member_path, redact, problems)
+            elif name in required:
+                problems.append(_null(member_path))
+    elif kind == "list":
+        for index, item in enumerate(value, start=1):
+            _check_item(shape.member, item, f"{path}.{index}.member", redact, problems)
+    elif kind == "map":
+        key_redacted = redact or bool(shape.key.metadata.get("sensitive"))
+        for key, item in value.items():
+            entry_path = f"{path}.{REDACTED if key_redacted else key}"
+            _check(shape.key, key, f"{entry_path}.key", redact, problems)
+            _check_item(shape.value, item, f"{entry_path}.value", redact, problems)
+
+
+def _check_item(shape: Shape, item, path: str, redact: bool, problems: list[str]) -> None:
+    # None of the emulated models has a sparse list or map: a null item is always a problem.
+    if item is None:
+        problems.append(_null(path))
+    else:
+        _check(shape, item, path, redact, problems)
+
+
+def _null(path: str) -> str:
+    return f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
+
+
+def _is_free_form(shape: Shape) -> bool:
+    """Documents and JSON-value strings take any JSON value."""
+    return bool(shape.metadata.get("document") or shape.serialization.get("jsonvalue"))
+
+
+def _has_type(shape: Shape, value) -> bool:
+    kind = shape.type_name
+    if isinstance(value, bool):  # bool is an int subclass, but no number to AWS
+        return kind == "boolean"
+    if kind == "blob" and hasattr(value, "read"):  # streaming payload
+        return True
+    if not isinstance(value, _PYTHON_TYPES.get(kind, object)):
+        return False
+    limit = _INTEGER_LIMITS.get(kind)
+    return limit is None or -limit <= value < limit
+
+
+def _shown(value, redact: bool) -> str:
+    """The value as a message shows it: scalars as they are, containers only by their size."""
+    if redact:
+        return REDACTED
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    if isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, list):
+        return f"<list of length {len(value)}>"
+    if isinstance(value, dict):
+        return f"<object of length {len(value)}>"
+    return f"<{type(value).__name__}>"
+
+
+# --- Java patterns -------------------------------------------------------------------------
+#
+# Model patterns are java.util.regex patterns. They are compiled with the `regex` module in
+# VERSION1 mode, whose nested character classes and `&&` intersection read like Java's; what
+# remains is rewritten token by token below.
+
+# Java's POSIX classes are ASCII-only; `regex` reads the same names as Unicode properties, so
+# each is intersected with ASCII. Punct differs: Java's includes ASCII symbols like $ + < = >.
+_JAVA_POSIX_CLASSES = {
+    "Lower": "Lower", "Upper": "Upper", "ASCII": "ASCII", "Alpha": "Alpha", "Digit": "Digit",
+    "Alnum": "Alnum", "Punct": "posix_punct", "Graph": "Graph", "Print": "Print", "Blank": "Blank",
+    "Cntrl": "Cntrl", "XDigit": "XDigit", "Space": "Space",
+}
+
+# Java line terminators: what `.` does not match (Python's `.` only stops at \n).
+_LINE_TERMINATORS = r"\n\r\x85\u2028\u2029"
+
+_JAVA_TOKEN = regex.compile(
+    r"""
+      \\Q(?P<quoted>.*?)(?:\\E|\Z)                                  # \Q...\E: literal text
+    | \\(?P<property>[pP])(?:\{(?P<name>[^}]*)\}|(?P<letter>[A-Za-z]))  # \p{Name} \P{Name} \pL
+    | \\c(?P<control>.)                                             # \cX: control character
+    | \\0(?P<octal>[0-3][0-7]{2}|[0-7]{1,2})                        # \0nnn: octal character
+    | \\x\{(?P<hex>[0-9a-fA-F]+)\}                                  # \x{h...h}: code point
+    | \\k<(?P<backreference>\w+)>                                   # \k<name>: named backreference
+    | \\(?P<escape>.)                                               # any other escape
+    | (?P<char>.)
+    """,
+    regex.DOTALL | regex.VERBOSE,
+)
+
+
+# Model patterns that, matched whole, would refuse every real value; the services evidently
+# accept those values, so greenroom checks the pattern as it was meant.
+MODEL_PATTERN_CORRECTIONS = {
+    # ivs / ivs-realtime ResourceArn: one resource-type character, which no real ARN has.
+    "arn:aws:ivs:[a-z0-9-]+:[0-9]+:[a-z-]/[a-zA-Z0-9-]+":
+        "arn:aws:ivs:[a-z0-9-]+:[0-9]+:[a-z-]+/[a-zA-Z0-9-]+",
+}
+
+
+@functools.cache
+def _compiled(java_pattern: str) -> regex.Pattern:
+    java_pattern = MODEL_PATTERN_CORRECTIONS.get(java_pattern, java_pattern)
+    return regex.compile(_from_java(java_pattern), regex.VERSION1)
+
+
+def _from_java(java_pattern: str) -> str:
+    """Rewrite a Java regex so that `regex` (VERSION1) matches exactly what Java would."""
+    dot_matches_all = regex.search(r"\(\?[a-zA-Z]*s", java_pattern) is not None  # (?s) given
+    class_depth = 0
+    out = []
+    for token in _JAVA_TOKEN.finditer(java_pattern):
+        if token["quoted"] is not None:
+            out.append(regex.escape(token["quoted"]))
+        elif token["property"]:
+            out.append(_property(token["name"] or token["letter"], negated=token["property"] == "P"))
+        elif token["control"]:
+            out.append(regex.escape(chr(ord(token["control"]) ^ 0x40)))
+        elif token["octal"]:
+            out.append(regex.escape(chr(int(token["octal"], 8))))
+        elif token["hex"]:
+            out.append(regex.escape(chr(int(token["hex"], 16))))
+        elif token["backreference"]:
+            out.append(rf"\g<{token['backreference']}>")
+        elif token["escape"]:
+            out.append(_escape(token["escape"]))
+        else:
+            char = token["char"]
+            if char == "[":
+                class_depth += 1
+            elif char == "]" and class_depth:
+                class_depth -= 1
+            elif char == "." and not class_depth and not dot_matches_all:
+                char = f"[^{_LINE_TERMINATORS}]"
+            elif char in "|~" and class_depth:
+                char = "\\" + char  # literal in Java; `||` and `~~` are set operators in VERSION1
+            out.append(char)
+    return "".join(out)
+
+
+def _property(name: str, negated: bool) -> str:
+    caret = "^" if negated else ""
+    if name in _JAVA_POSIX_CLASSES:
+        return rf"[{caret}\p{{{_JAVA_POSIX_CLASSES[name]}}}&&\p{{ASCII}}]"
+    # Java spells scripts, categories and binary properties with an optional "Is" prefix
+    # (\p{IsLatin}, \p{IsLu}, \p{IsAlphabetic}); `regex` knows them all without it.
+    return rf"\{'P' if negated else 'p'}{{{name.removeprefix('Is')}}}"
+
+
+def _escape(char: str) -> str:
+    if char in "wds":  # ASCII-only in Java
+        return rf"[\{char}&&\p{{ASCII}}]"
+    if char in "WDS":
+        return rf"[^\{char.lower()}&&\p{{ASCII}}]"
+    if char in "vV":  # Java's vertical whitespace; `regex` reads \v as \x0b alone
+        return rf"[{'^' if char == 'V' else ''}\n\x0B\f\r\x85\u2028\u2029]"
+    return "\\" + char

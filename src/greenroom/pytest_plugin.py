@@ -1,0 +1,16 @@
+"""pytest plugin (installed with greenroom): the ``greenroom`` fixture, an in-process greenroom.
+
+    def test_streams(greenroom):
+        kv = greenroom.client("kinesisvideo")
+        kv.create_stream(StreamName="cam")
+        greenroom.clock.advance(5)
+"""
+import pytest
+
+
+@pytest.fixture
+def greenroom():
+    from greenroom.mock import mock
+
+    with mock() as active:
+        yield active
