@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import boto3
+import botocore.config
 import botocore.session
 import pytest
 import requests
@@ -26,7 +27,8 @@ def make_client(service: str, endpoint_url: str | None = None, region: str = "us
     core = botocore.session.Session()
     core.get_component("data_loader").search_paths.append(str(MODELS_DIR))
     session = boto3.session.Session(botocore_session=core)
-    options = {**CREDENTIALS, **kwargs}
+    # No client-side validation: greenroom must refuse bad input itself, as for SDKs that send it.
+    options = {**CREDENTIALS, "config": botocore.config.Config(parameter_validation=False), **kwargs}
     return session.client(service, endpoint_url=endpoint_url, region_name=region, **options)
 
 
@@ -103,6 +105,20 @@ def start_server(*args: str) -> RunningServer:
         raise RuntimeError(f"greenroom serve did not start: {first_line}{process.stdout.read()}")
     base_url = first_line.split("listening on ", 1)[1].split()[0]
     return RunningServer(process, base_url, [first_line])
+
+
+@pytest.fixture
+def launch():
+    """``launch(*serve_args)`` starts a server of the test's own; all are stopped afterwards."""
+    started = []
+
+    def launch_server(*args: str) -> RunningServer:
+        started.append(start_server(*args))
+        return started[-1]
+
+    yield launch_server
+    for running in started:
+        running.stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,14 @@ __version__ = "0.1.0"
 
 
 def mock(*, seed=None, default_account=None):
-    """An in-process greenroom for the boto3 clients created inside it (see greenroom.mock)."""
-    from .mock import mock as make_mock
-    return make_mock(seed=seed, default_account=default_account)
+    """An in-process greenroom for the boto3 clients created inside it (see greenroom.inprocess)."""
+    from .inprocess import MockGreenroom
+    return MockGreenroom(seed=seed, default_account=default_account)
+
+
+def __getattr__(name):
+    # Imported on first use: `import greenroom` (e.g. by the pytest plugin) stays cheap.
+    if name in ("MockGreenroom", "NotEmulatedError"):
+        from . import inprocess
+        return getattr(inprocess, name)
+    raise AttributeError(f"module 'greenroom' has no attribute {name!r}")

@@ -10,7 +10,7 @@ import pytest
 
 @pytest.fixture
 def greenroom():
-    from greenroom.mock import mock
+    from greenroom.inprocess import MockGreenroom
 
-    with mock() as active:
+    with MockGreenroom() as active:
         yield active

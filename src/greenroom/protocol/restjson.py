@@ -370,8 +370,10 @@ def serialize_error(service_model: ServiceModel | None, error: ServiceError) -> 
     shape = error_shape(service_model, error.code) if service_model is not None else None
     headers = {"x-amzn-ErrorType": error.code, "Content-Type": "application/json"}
     if shape is None:
+        # An error no model describes (routing, 501s): botocore and the CLI show `message`;
+        # the service's own spelling is there too for code that reads that.
         member = service_message_member(service_model) if service_model is not None else "message"
-        body = {member: error.message, **error.fields}
+        body = {"message": error.message, member: error.message, **error.fields}
         return error.status or 400, headers, dump_json(body)
     values = dict(error.fields)
     member = message_member(shape)

@@ -47,7 +47,7 @@ def create_stream(ctx: RequestContext, req: dict) -> dict:
         "StreamARN": ctx.arn("kinesisvideo", f"stream/{name}/{creation_ms}"),
         "Status": "CREATING",
         "Version": ctx.ids.alphanumeric(20),
-        "CreationTime": ctx.now,
+        "CreationTime": creation_ms / 1000,
         "DataRetentionInHours": req.get("DataRetentionInHours", 0),
         "Tags": req.get("Tags", {}),
     }

@@ -175,8 +175,3 @@ def _make_models_loadable(session: botocore.session.Session) -> None:
         # The loader memoises its list of known services; it must be read again.
         for key in [key for key in loader._cache if key[0] == "list_available_services"]:
             del loader._cache[key]
-
-
-def mock(*, seed: int | None = None, default_account: str | None = None) -> MockGreenroom:
-    """``with greenroom.mock() as gr:`` / ``@greenroom.mock()``: an in-process greenroom."""
-    return MockGreenroom(seed=seed, default_account=default_account)

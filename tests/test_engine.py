@@ -1,0 +1,167 @@
+"""The engine over the wire: routing, validation, errors and their shapes, request ids."""
+from __future__ import annotations
+
+import json
+
+import botocore.exceptions
+import pytest
+import requests
+
+from greenroom.core.operations import HANDLERS
+from greenroom.emulator import Emulator
+from greenroom.protocol.http import HttpRequest
+
+
+
+def sigv4_header(service: str, access_key: str = "AKIDTEST", region: str = "us-east-1") -> dict:
+    """Just the credential scope greenroom reads (signatures themselves are not checked)."""
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential={access_key}/20261122/{region}/{service}/aws4_request, "
+                             "SignedHeaders=host, Signature=00"}
+
+
+def test_unknown_route_names_method_and_path(server):
+    response = requests.post(f"{server.base_url}/NoSuchOperation", headers=sigv4_header("ivs"), data="{}")
+    assert response.status_code == 404
+    assert response.headers["x-amzn-ErrorType"] == "UnknownOperationException"
+    assert "POST /NoSuchOperation" in response.json()["message"]
+    assert response.headers["x-amzn-RequestId"]
+
+
+def test_operation_without_handler_is_501_naming_it(emulated):
+    ivs = emulated.client("ivs-realtime")
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        ivs.get_stage(arn="arn:aws:ivs:us-east-1:123456789012:stage/abcdABCD1234")
+    error = caught.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert error["Error"]["Code"] == "NotImplemented"
+    assert "ivs-realtime GetStage" in error["Error"]["Message"]
+
+
+def test_host_prefix_routes_without_a_signature(server):
+    # An unsigned request: only the Host header says which service it is for.
+    response = requests.post(f"{server.base_url}/ListStages", data="{}",
+                             headers={"Host": "ivsrealtime.us-east-1.amazonaws.com"})
+    assert response.status_code == 501
+    assert "ivs-realtime ListStages" in response.json()["exceptionMessage"]
+    response = requests.get(f"{server.base_url}/applications",
+                            headers={"Host": "gameliftstreams.us-east-1.api.aws"})
+    assert "gameliftstreams ListApplications" in response.json()["Message"]
+
+
+def test_classic_ivs_is_recognised_and_refused(server):
+    response = requests.post(f"{server.base_url}/CreateChannel", headers=sigv4_header("ivs"), data="{}")
+    assert response.status_code == 501
+    assert "'ivs'" in response.json()["message"] and "CreateChannel" in response.json()["message"]
+
+
+@pytest.mark.parametrize("arn, routed_to", [
+    ("arn:aws:ivs:us-east-1:123456789012:stage/abcdABCD1234", "ivs-realtime ListTagsForResource"),
+    ("arn:aws:ivs:us-east-1:123456789012:channel/abcdABCD1234", "'ivs' service"),
+])
+def test_shared_tag_routes_are_told_apart_by_arn(server, arn, routed_to):
+    from urllib.parse import quote
+    response = requests.get(f"{server.base_url}/tags/{quote(arn, safe='')}", headers=sigv4_header("ivs"))
+    assert response.status_code == 501
+    body = response.json()
+    assert routed_to in (body.get("exceptionMessage") or body.get("message"))
+
+
+def test_every_validation_problem_in_one_error(emulated):
+    kv = emulated.client("kinesisvideo")
+    with pytest.raises(kv.exceptions.InvalidArgumentException) as caught:
+        kv.create_stream(StreamName="bad name!", DataRetentionInHours=-1, MediaType="video")
+    message = caught.value.response["Error"]["Message"]
+    assert message.startswith("3 validation errors detected: ")
+    for path in ("'StreamName'", "'DataRetentionInHours'", "'MediaType'"):
+        assert path in message
+
+
+def test_validation_error_uses_the_services_own_shape(emulated):
+    ivs = emulated.client("ivs-realtime")
+    with pytest.raises(ivs.exceptions.ValidationException) as caught:
+        ivs.create_stage(name="x" * 129)
+    response = caught.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "Member must have length less than or equal to 128" in response["exceptionMessage"]
+
+    nimble = emulated.client("nimble", region="us-west-2")
+    with pytest.raises(nimble.exceptions.ValidationException) as caught:
+        nimble.list_studio_members(studioId="studio", maxResults=0)
+    assert "'maxResults'" in caught.value.response["Error"]["Message"]
+
+
+def test_wrongly_typed_query_value_is_a_validation_error(server):
+    response = requests.get(f"{server.base_url}/applications?MaxResults=many",
+                            headers=sigv4_header("gameliftstreams"))
+    assert response.status_code == 400
+    assert response.headers["x-amzn-ErrorType"] == "ValidationException"
+    assert "Value 'many' at 'MaxResults'" in response.json()["Message"]
+
+
+def test_malformed_json_body(server):
+    response = requests.post(f"{server.base_url}/createStream", headers=sigv4_header("kinesisvideo"),
+                             data="{not json")
+    assert response.status_code == 400
+    assert response.headers["x-amzn-ErrorType"] == "SerializationException"
+
+
+def test_request_id_on_every_response(server):
+    kv = server.client("kinesisvideo")
+    ok = kv.list_streams()
+    assert ok["ResponseMetadata"]["RequestId"]
+    with pytest.raises(kv.exceptions.ResourceNotFoundException) as caught:
+        kv.describe_stream(StreamName="missing")
+    assert caught.value.response["ResponseMetadata"]["RequestId"] != ok["ResponseMetadata"]["RequestId"]
+
+
+def test_handler_bug_is_a_500_in_the_internal_error_shape(monkeypatch, caplog):
+    emulator = Emulator(None)
+
+    def broken(ctx, request):
+        raise KeyError("a bug")
+
+    monkeypatch.setitem(HANDLERS, ("gameliftstreams", "ListApplications"), broken)
+    response = emulator.handle(HttpRequest("GET", "/applications", headers={"host": "gameliftstreams.us-east-1.api.aws"}))
+    assert response.status == 500
+    assert response.headers["x-amzn-ErrorType"] == "InternalServerException"
+    assert "ListApplications" in json.loads(response.body)["Message"]
+    assert "KeyError" in caplog.text  # logged with its traceback
+    # The emulator keeps answering.
+    monkeypatch.delitem(HANDLERS, ("gameliftstreams", "ListApplications"))
+    assert emulator.handle(HttpRequest("GET", "/applications", headers={"host": "gameliftstreams.us-east-1.api.aws"})).status == 501
+
+
+def test_handler_bug_in_a_service_without_an_internal_error_shape(monkeypatch):
+    emulator = Emulator(None)
+    monkeypatch.setitem(HANDLERS, ("kinesisvideo", "ListStreams"), lambda ctx, request: 1 / 0)
+    response = emulator.handle(HttpRequest("POST", "/listStreams", headers={"host": "localhost"}, body=b"{}"))
+    assert response.status == 500
+    assert response.headers["x-amzn-ErrorType"] == "InternalFailure"
+
+
+def test_failed_handler_writes_nothing(monkeypatch):
+    """One transaction per request: a handler that fails after writing leaves no trace."""
+    from greenroom.services.kinesisvideo import streams
+    emulator = Emulator(None)
+
+    def create_then_fail(ctx, request):
+        streams.create_stream(ctx, request)
+        raise RuntimeError("after the write")
+
+    monkeypatch.setitem(HANDLERS, ("kinesisvideo", "CreateStream"), create_then_fail)
+    body = json.dumps({"StreamName": "half"}).encode()
+    assert emulator.handle(HttpRequest("POST", "/createStream", headers={"host": "x"}, body=body)).status == 500
+    listed = emulator.handle(HttpRequest("POST", "/listStreams", headers={"host": "x"}, body=b"{}"))
+    assert json.loads(listed.body)["StreamInfoList"] == []
+
+
+def test_state_is_isolated_per_account_and_region(emulated):
+    mine = emulated.client("kinesisvideo", aws_access_key_id="111122223333")
+    mine.create_stream(StreamName="shared-name")
+    other_account = emulated.client("kinesisvideo", aws_access_key_id="444455556666")
+    other_region = emulated.client("kinesisvideo", aws_access_key_id="111122223333", region="eu-west-1")
+    assert other_account.list_streams()["StreamInfoList"] == []
+    assert other_region.list_streams()["StreamInfoList"] == []
+    other_account.create_stream(StreamName="shared-name")  # no conflict across accounts
+    arn = mine.describe_stream(StreamName="shared-name")["StreamInfo"]["StreamARN"]
+    assert ":us-east-1:111122223333:stream/shared-name/" in arn

@@ -1,0 +1,87 @@
+"""`greenroom serve` and the other commands, as a user runs them."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+
+
+def test_health_reports_services(server):
+    health = server.admin("GET", "health").json()
+    assert health["status"] == "ok"
+    assert health["services"]["ivs-realtime"]["total"] == 39
+    assert health["services"]["gameliftstreams"]["total"] == 24
+    assert health["services"]["nimble"]["total"] == 49
+    assert health["services"]["kinesisvideo"]["total"] == 32
+    assert health["services"]["kinesisvideo"]["implemented"] >= 4
+
+
+def test_reset_forgets_state(server):
+    kv = server.client("kinesisvideo")
+    kv.create_stream(StreamName="cam")
+    assert server.admin("POST", "reset").status_code == 200
+    assert kv.list_streams()["StreamInfoList"] == []
+
+
+def test_admin_errors_are_json(server):
+    assert server.admin("GET", "nothing-here").status_code == 404
+    response = server.admin("POST", "delays", {"no.such.delay": 1})
+    assert response.status_code == 400 and "no.such.delay" in response.json()["message"]
+    response = server.admin("POST", "clock", {"advance": -5})
+    assert response.status_code == 400 and "message" in response.json()
+
+
+def test_state_survives_a_restart(tmp_path, launch):
+    first = launch("--data-dir", str(tmp_path))
+    first.client("kinesisvideo").create_stream(StreamName="kept")
+    first.stop()
+    second = launch("--data-dir", str(tmp_path))
+    names = [s["StreamName"] for s in second.client("kinesisvideo").list_streams()["StreamInfoList"]]
+    assert names == ["kept"]
+
+
+def test_requests_are_logged_one_line_each(launch):
+    running = launch("--ephemeral")
+    running.client("kinesisvideo").list_streams()
+    running.stop()
+    log = running.process.stdout.read()
+    assert "POST /listStreams kinesisvideo ListStreams 200" in log
+
+
+@pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
+def test_aws_cli_against_the_server(server, tmp_path):
+    environment = {**os.environ, "AWS_ACCESS_KEY_ID": "123456789012", "AWS_SECRET_ACCESS_KEY": "x",
+                   "AWS_DEFAULT_REGION": "eu-central-1", "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    def aws(*args):
+        done = subprocess.run(["aws", "--endpoint-url", server.base_url, *args, "--output", "json"],
+                              capture_output=True, text=True, env=environment, timeout=60)
+        return done
+    created = aws("kinesisvideo", "create-stream", "--stream-name", "from-cli")
+    assert created.returncode == 0, created.stderr
+    assert ":eu-central-1:123456789012:stream/from-cli/" in json.loads(created.stdout)["StreamARN"]
+    missing = aws("kinesisvideo", "describe-stream", "--stream-name", "nope")
+    assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
+
+
+def test_models_path_works_as_aws_data_path():
+    path = subprocess.run([sys.executable, "-m", "greenroom.cli", "models-path"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    code = ("import boto3; c = boto3.client('nimble', region_name='us-west-2', aws_access_key_id='a',"
+            " aws_secret_access_key='b'); print(len(c.meta.service_model.operation_names))")
+    environment = {**os.environ, "AWS_DATA_PATH": path}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment)
+    assert done.stdout.strip() == "49", done.stderr
+
+
+def test_coverage_lists_missing_operations():
+    done = subprocess.run([sys.executable, "-m", "greenroom.cli", "coverage", "--json"],
+                          capture_output=True, text=True, check=True)
+    report = json.loads(done.stdout)
+    assert report["kinesisvideo"]["total"] == 32
+    assert "DescribeStream" not in report["kinesisvideo"]["missing"]
+    assert "UpdateStream" in report["kinesisvideo"]["missing"]
