@@ -30,6 +30,8 @@ def test_reset_forgets_state(server):
 
 def test_admin_errors_are_json(server):
     assert server.admin("GET", "nothing-here").status_code == 404
+    wrong_method = server.admin("GET", "reset")
+    assert wrong_method.status_code == 405 and "GET" in wrong_method.json()["message"]
     response = server.admin("POST", "delays", {"no.such.delay": 1})
     assert response.status_code == 400 and "no.such.delay" in response.json()["message"]
     response = server.admin("POST", "clock", {"advance": -5})

@@ -4,6 +4,7 @@ HTTP request -> route -> parse -> validate -> context -> handler -> serialize ->
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import re
@@ -11,8 +12,9 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Iterator
 
-from .core import lifecycle
+from .core import lifecycle, routes
 from .core.clock import Clock
 from .core.context import RequestContext
 from .core.errors import NotImplementedOperation, ServiceError
@@ -62,7 +64,7 @@ def identify(request: HttpRequest, default_account: str) -> Caller:
 class Emulator:
     def __init__(self, db_url: str | None = None, *, default_account: str = DEFAULT_ACCOUNT,
                  seed: int | None = None, clock: Clock | None = None):
-        from . import services
+        from . import admin, services  # noqa: F401  (importing registers their routes)
         services.load_all()
         self.store = Store(db_url)
         self.clock = clock or Clock()
@@ -97,25 +99,57 @@ class Emulator:
         return restjson.validation_error_code(models.service_model(service))
 
     # ------------------------------------------------------------------ requests
+    @contextlib.contextmanager
+    def context(self, service: str, operation: str, account: str, region: str,
+                base_url: str = "", request_id: str | None = None) -> Iterator[RequestContext]:
+        """A request's context in its own transaction, after due transitions were applied;
+        for model operations and for the routes no model describes alike."""
+        now = self.clock.now()
+        # Transitions are events in time: they apply whatever this request's outcome.
+        self.apply_due_transitions()
+        with self.store.transaction() as conn:
+            yield RequestContext(self, service, operation, account, region,
+                                 request_id or str(uuid.uuid4()), now, conn, base_url)
+
     def handle(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         service, operation_name = None, None
         try:
-            caller = identify(request, self.default_account)
-            match = self.router.resolve(request.method, request.raw_path, request.query(),
-                                        request.host, caller.signing_name)
-            service, operation = match.service, match.operation
-            operation_name = operation.name
-            status, headers, body = self._call(request, caller, match, request_id)
+            route = routes.find(request.method, request.raw_path)
+            if route is not None:
+                operation_name = route[0].template
+                response = self._call_route(request, *route)
+                status, headers, body = response.status, response.headers, response.body
+            else:
+                caller = identify(request, self.default_account)
+                match = self.router.resolve(request.method, request.raw_path, request.query(),
+                                            request.host, caller.signing_name)
+                service, operation_name = match.service, match.operation.name
+                status, headers, body = self._call(request, caller, match, request_id)
         except ServiceError as error:
             status, headers, body = restjson.serialize_error(
                 models.service_model(service) if service else None, error)
+        except routes.HttpError as error:
+            status, headers, body = error.status, {"Content-Type": "application/json"}, \
+                restjson.dump_json({"message": error.message})
         headers["x-amzn-RequestId"] = request_id
         access_log.info("%s %s %s %s %d %.1fms", request.method, request.raw_path,
                         service or "-", operation_name or "-", status,
                         (time.perf_counter() - started) * 1000)
         return HttpResponse(status, headers, body)
+
+    def _call_route(self, request: HttpRequest, route: routes.HttpRoute, params: dict) -> HttpResponse:
+        try:
+            result = route.handler(self, request, **params)
+        except (ServiceError, routes.HttpError):
+            raise
+        except Exception:
+            log.exception("route %s %s failed", route.method, route.template)
+            raise routes.HttpError(500, f"Internal error in greenroom at {route.method} {route.template}") from None
+        if isinstance(result, HttpResponse):
+            return result
+        return HttpResponse(200, {"Content-Type": "application/json"}, restjson.dump_json(result))
 
     def _call(self, request: HttpRequest, caller: Caller, match, request_id: str):
         service, operation = match.service, match.operation
@@ -134,13 +168,9 @@ class Emulator:
         handler = HANDLERS.get((service, operation.name))
         if handler is None:
             raise NotImplementedOperation(service, operation.name)
-        now = self.clock.now()
         try:
-            # Transitions are events in time: they apply whatever this request's outcome.
-            self.apply_due_transitions()
-            with self.store.transaction() as conn:
-                ctx = RequestContext(self, service, operation.name, caller.account, caller.region,
-                                     request_id, now, conn, request.base_url)
+            with self.context(service, operation.name, caller.account, caller.region,
+                              request.base_url, request_id) as ctx:
                 output = handler(ctx, params) or {}
             return restjson.serialize_output(operation, output)
         except ServiceError:

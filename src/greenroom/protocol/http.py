@@ -1,6 +1,7 @@
 """The plain HTTP exchange the engine works on, whoever carries it (ASGI server or mock)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -26,6 +27,19 @@ class HttpRequest:
     def query(self) -> dict[str, list[str]]:
         return parse_qs(self.query_string, keep_blank_values=True)
 
+    def json_object(self) -> dict:
+        """The body as a JSON object ({} when empty), for the routes no model describes."""
+        from ..core.routes import HttpError
+        if not self.body.strip():
+            return {}
+        try:
+            document = json.loads(self.body)
+        except ValueError:
+            raise HttpError(400, "The request body is not valid JSON") from None
+        if not isinstance(document, dict):
+            raise HttpError(400, "The request body must be a JSON object")
+        return document
+
 
 @dataclass
 class HttpResponse:
@@ -34,5 +48,4 @@ class HttpResponse:
     body: Any = b""               # bytes, or an iterable of bytes for streamed bodies
 
     def json_body(self):
-        import json
         return json.loads(self.body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 # Service packages, each exposing ``MODULES`` (its resource modules) and ``DELAYS``.
-PACKAGES = ("kinesisvideo",)
+PACKAGES = ("ivs_realtime", "gameliftstreams", "nimble", "kinesisvideo")
 
 
 def _packages():

@@ -1,0 +1,5 @@
+"""Amazon GameLift Streams (``gameliftstreams``)."""
+
+MODULES: tuple[str, ...] = ()
+
+DELAYS: dict[str, float] = {}

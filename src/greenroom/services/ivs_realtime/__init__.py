@@ -1,0 +1,5 @@
+"""Amazon IVS Real-Time (``ivs-realtime``)."""
+
+MODULES: tuple[str, ...] = ()
+
+DELAYS: dict[str, float] = {}
