@@ -85,8 +85,11 @@ class Emulator:
         self.delays.reset()
 
     def apply_due_transitions(self) -> int:
+        now = self.clock.now()
+        if self.scheduler.known_idle_until(now):
+            return 0
         with self.store.transaction() as conn:
-            return self.scheduler.apply_due(conn, self.clock.now())
+            return self.scheduler.apply_due(conn, now)
 
     def health(self) -> dict:
         return {"status": "ok", "store": self.store.dialect, "services": {
@@ -123,10 +126,11 @@ class Emulator:
                 status, headers, body = response.status, response.headers, response.body
             else:
                 caller = identify(request, self.default_account)
-                match = self.router.resolve(request.method, request.raw_path, request.query(),
+                query = request.query()
+                match = self.router.resolve(request.method, request.raw_path, query,
                                             request.host, caller.signing_name)
                 service, operation_name = match.service, match.operation.name
-                status, headers, body = self._call(request, caller, match, request_id)
+                status, headers, body = self._call(request, query, caller, match, request_id)
         except ServiceError as error:
             status, headers, body = restjson.serialize_error(
                 models.service_model(service) if service else None, error)
@@ -151,10 +155,11 @@ class Emulator:
             return result
         return HttpResponse(200, {"Content-Type": "application/json"}, restjson.dump_json(result))
 
-    def _call(self, request: HttpRequest, caller: Caller, match, request_id: str):
+    def _call(self, request: HttpRequest, query: dict[str, list[str]], caller: Caller, match,
+              request_id: str):
         service, operation = match.service, match.operation
         params, unreadable = restjson.parse_request(
-            operation, match.uri_params, request.query(), request.headers, request.body)
+            operation, match.uri_params, query, request.headers, request.body)
         problems = [
             f"Value '{text}' at '{member}' failed to satisfy constraint: Member must be of type {kind}"
             for member, text, kind in unreadable

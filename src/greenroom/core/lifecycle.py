@@ -93,9 +93,13 @@ class Scheduler:
             if self._next_due is not None and due_at < self._next_due:
                 self._next_due = due_at
 
+    def known_idle_until(self, now: float) -> bool:
+        """True when this process knows no transition is due at ``now`` (no query needed)."""
+        return self._cache_next_due and self._next_due is not None and now < self._next_due
+
     def apply_due(self, conn, now: float) -> int:
         """Apply every transition due at ``now`` (all accounts), oldest first; return how many."""
-        if self._cache_next_due and self._next_due is not None and now < self._next_due:
+        if self.known_idle_until(now):
             return 0
         applied = 0
         while True:

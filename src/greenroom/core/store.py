@@ -57,6 +57,8 @@ settings = sa.Table(
 )
 
 SCHEMA_VERSION = "1"
+# Any constant bigint: the PostgreSQL advisory lock that serializes schema upgrades.
+_UPGRADE_LOCK = 0x6772_6565_6E72_6F6F  # "greenroo"
 
 
 def default_data_dir() -> Path:
@@ -109,8 +111,14 @@ class Store:
 
     def upgrade(self) -> None:
         """Create missing tables; record the schema version (future upgrades key on it)."""
-        metadata.create_all(self.engine)
         with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                # Processes that open a new shared store at once (several servers started
+                # together) raced on PostgreSQL's catalog (UniqueViolation on
+                # pg_type_typname_nsp_index, "relation already exists"): serialize upgrades
+                # with a transaction-scoped advisory lock, released at commit.
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
+            metadata.create_all(conn)
             if self._setting(conn, "schema_version") is None:
                 self._put_setting(conn, "schema_version", SCHEMA_VERSION)
 
@@ -148,6 +156,19 @@ class Store:
         conn.execute(insert(settings).values(name=name, value=value).on_conflict_do_nothing())
 
 
+# Single-resource statements are built once: constructing a statement costs more than running
+# it on SQLite, and these are on every request's path.
+_IDENTITY = sa.and_(
+    resources.c.account == sa.bindparam("key_account"),
+    resources.c.region == sa.bindparam("key_region"),
+    resources.c.kind == sa.bindparam("key_kind"),
+    resources.c.id == sa.bindparam("key_id"),
+)
+_GET_ONE = sa.select(resources.c.data).where(_IDENTITY)
+_UPDATE_ONE = resources.update().where(_IDENTITY).values(data=sa.bindparam("new_data", type_=sa.JSON))
+_DELETE_ONE = resources.delete().where(_IDENTITY)
+
+
 class Resources:
     """The resources of one (account, region), inside one request's transaction."""
 
@@ -163,26 +184,21 @@ class Resources:
             resources.c.kind == kind,
         )
 
+    def _one(self, kind: str, id: str) -> dict:
+        return {"key_account": self.account, "key_region": self.region, "key_kind": kind, "key_id": id}
+
     def get(self, kind: str, id: str) -> dict | None:
-        return self.conn.execute(
-            sa.select(resources.c.data).where(self._scope(kind), resources.c.id == id)
-        ).scalar()
+        return self.conn.execute(_GET_ONE, self._one(kind, id)).scalar()
 
     def insert(self, kind: str, id: str, data: dict, *, parent: str = "") -> None:
-        self.conn.execute(
-            resources.insert().values(
-                account=self.account, region=self.region, kind=kind, id=id, parent=parent, data=data
-            )
-        )
+        self.conn.execute(resources.insert(), {"account": self.account, "region": self.region,
+                                               "kind": kind, "id": id, "parent": parent, "data": data})
 
     def update(self, kind: str, id: str, data: dict) -> None:
-        self.conn.execute(
-            resources.update().where(self._scope(kind), resources.c.id == id).values(data=data)
-        )
+        self.conn.execute(_UPDATE_ONE, {**self._one(kind, id), "new_data": data})
 
     def delete(self, kind: str, id: str) -> bool:
-        result = self.conn.execute(resources.delete().where(self._scope(kind), resources.c.id == id))
-        return result.rowcount > 0
+        return self.conn.execute(_DELETE_ONE, self._one(kind, id)).rowcount > 0
 
     def list(
         self,

@@ -24,6 +24,7 @@ class Route:
     service: str
     operation: OperationModel
     method: str
+    path_template: str            # the requestUri's path, e.g. /streamgroups/{Identifier}
     path: re.Pattern
     labels: tuple[str, ...]       # member names, in the order of the pattern's groups
     required_query: tuple[tuple[str, str | None], ...]
@@ -68,6 +69,7 @@ def compile_route(service: str, operation: OperationModel) -> Route:
         service=service,
         operation=operation,
         method=operation.http["method"].upper(),
+        path_template=path_template,
         path=re.compile(pattern + "/?"),
         labels=tuple(members_by_location_name.get(label, label) for label in labels),
         required_query=tuple(required_query),
@@ -79,6 +81,7 @@ class Router:
     def __init__(self, services: tuple[str, ...] = models.EMULATED_SERVICES,
                  recognised_only: tuple[str, ...] = models.RECOGNISED_ONLY):
         self.emulated = set(services)
+        self.fixed_paths: dict[tuple[str, str, str], Route] = {}
         self.routes_by_service: dict[str, list[Route]] = {}
         self.services_by_endpoint_prefix: dict[str, list[str]] = {}
         self.services_by_signing_name: dict[str, list[str]] = {}
@@ -87,6 +90,10 @@ class Router:
             self.routes_by_service[name] = [
                 compile_route(name, model.operation_model(op)) for op in model.operation_names
             ]
+            # Most operations have a fixed path (POST /CreateStage): find those by lookup.
+            for route in self.routes_by_service[name]:
+                if not route.labels and not route.required_query:
+                    self.fixed_paths[(name, route.method, route.path_template.rstrip("/") or "/")] = route
             self.services_by_endpoint_prefix.setdefault(model.metadata["endpointPrefix"], []).append(name)
             self.services_by_signing_name.setdefault(models.signing_name(model), []).append(name)
 
@@ -109,6 +116,10 @@ class Router:
                 signing_name: str | None) -> Match:
         matches = []
         for service in self.candidate_services(host, signing_name):
+            fixed = self.fixed_paths.get((service, method, raw_path.rstrip("/") or "/"))
+            if fixed is not None:
+                matches.append((fixed, {}))  # nothing with labels is more specific
+                continue
             for route in self.routes_by_service[service]:
                 if route.method != method:
                     continue
