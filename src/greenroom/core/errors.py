@@ -9,7 +9,8 @@ class ServiceError(Exception):
     ``fields`` fills the shape's other members (e.g. nimble's ``context``).
     """
 
-    def __init__(self, code: str, message: str, *, status: int | None = None, **fields):
+    # Positional-only: error shapes may have members named `code` or `message` (nimble's do).
+    def __init__(self, code: str, message: str, /, *, status: int | None = None, **fields):
         super().__init__(message)
         self.code = code
         self.message = message

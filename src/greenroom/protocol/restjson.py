@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
+from urllib.parse import parse_qs
 
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
@@ -60,13 +62,20 @@ def to_epoch(value: Any) -> float:
 
 
 def format_timestamp(value: Any, timestamp_format: str) -> Any:
-    epoch = to_epoch(value)
+    # AWS carries milliseconds. Cut to whole milliseconds first, truncating (as Java's
+    # Instant.toEpochMilli does), so that every format names the same instant: epoch seconds
+    # used to round (09.0006 -> 09.001) where ISO 8601 truncated (-> 09.000).
+    if isinstance(value, dt.datetime):
+        moment = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+    else:
+        moment = dt.datetime.fromtimestamp(to_epoch(value), UTC)
+    moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     if timestamp_format == "unixTimestamp":
-        return int(epoch) if epoch == int(epoch) else round(epoch, 3)
-    moment = dt.datetime.fromtimestamp(epoch, UTC)
+        epoch = moment.timestamp()
+        return int(epoch) if not moment.microsecond else round(epoch, 3)
     if timestamp_format == "rfc822":
         return format_datetime(moment, usegmt=True)
-    text = moment.isoformat(timespec="milliseconds" if epoch != int(epoch) else "seconds")
+    text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
     return text.replace("+00:00", "Z")
 
 
@@ -116,6 +125,8 @@ def _from_json(value: Any, shape: Shape) -> Any:
     kind = shape.type_name
     if value is None:
         return None
+    if shape.metadata.get("document"):
+        return value  # any JSON value, kept whole (not a structure without members)
     if kind == "structure":
         if not isinstance(value, dict):
             return value
@@ -179,16 +190,16 @@ def parse_request(
                 read(name, member, uri_params.get(name, uri_params.get(wire_name)), QUERY_TIMESTAMP_FORMAT)
         elif location == "querystring":
             if member.type_name == "map":
-                # A map in the query string takes every parameter no other member claims.
+                # A map in the query string takes every parameter no other member claims,
+                # and none that the requestUri itself carries ("/lists?fixed").
                 claimed = {
                     m.serialization.get("name", n) for n, m in shape.members.items()
                     if m.serialization.get("location") == "querystring" and m.type_name != "map"
-                }
+                } | set(parse_qs(operation.http["requestUri"].partition("?")[2], keep_blank_values=True))
                 values = {k: v for k, v in query.items() if k not in claimed}
-                if member.value.type_name == "list":
-                    params[name] = values
-                elif values:
-                    params[name] = {k: v[-1] for k, v in values.items()}
+                if values:  # no parameters: absent (not {}), like any member nobody sent
+                    params[name] = values if member.value.type_name == "list" else {
+                        k: v[-1] for k, v in values.items()}
             elif wire_name in query:
                 if member.type_name == "list":
                     items = []
@@ -204,7 +215,15 @@ def parse_request(
             text = headers.get(wire_name.lower())
             if text is not None:
                 if member.type_name == "list":
-                    params[name] = [item.strip() for item in text.split(",")]
+                    # Items have the list member's type (not always string), and botocore
+                    # quotes string items that hold a comma or a quote.
+                    items = []
+                    for item in _split_header_list(text, member.member):
+                        try:
+                            items.append(_scalar_from_text(item, member.member, HEADER_TIMESTAMP_FORMAT))
+                        except ParseProblem as problem:
+                            problems.append((name, item, str(problem)))
+                    params[name] = items
                 else:
                     read(name, member, text, HEADER_TIMESTAMP_FORMAT)
         elif location == "headers":
@@ -236,6 +255,25 @@ def parse_request(
     return params, problems
 
 
+def _split_header_list(text: str, item_shape: Shape) -> list[str]:
+    """A list header's items: comma-separated, double-quoted where an item holds a comma or
+    a quote (RFC 9110 5.6.4, as botocore writes them); an HTTP date holds a comma of its own
+    and is never quoted."""
+    if item_shape.type_name == "timestamp" and \
+            _timestamp_format(item_shape, HEADER_TIMESTAMP_FORMAT) == "rfc822":
+        parts = [part.strip() for part in text.split(",")]
+        return [", ".join(parts[i:i + 2]) for i in range(0, len(parts), 2)]
+    return [
+        _ESCAPED.sub(r"\1", item[1]) if item[1] is not None else item[2].strip()
+        for item in _HEADER_LIST_ITEM.finditer(text + ",")
+    ]
+
+
+# One item and its comma: a quoted string (backslash escapes) or plain text up to the comma.
+_HEADER_LIST_ITEM = re.compile(r'[ \t]*(?:"((?:[^"\\]|\\.)*)"[ \t]*|([^,]*)),')
+_ESCAPED = re.compile(r"\\(.)")
+
+
 def _decode_json_body(body: bytes) -> Any:
     if not body or not body.strip():
         return None
@@ -251,6 +289,8 @@ def _decode_json_body(body: bytes) -> Any:
 
 def _to_json(value: Any, shape: Shape) -> Any:
     kind = shape.type_name
+    if shape.metadata.get("document"):
+        return value  # any JSON value, kept whole (not a structure without members)
     if kind == "structure":
         result = {}
         for name, member in shape.members.items():
@@ -323,8 +363,18 @@ def serialize_structure(shape: StructureShape | None, output: dict) -> tuple[int
 
 def serialize_output(operation: OperationModel, output: dict) -> tuple[int, dict[str, str], Any]:
     status, headers, body = serialize_structure(operation.output_shape, output or {})
-    headers.setdefault("Content-Type", "application/json")
+    # The payload's own Content-Type member (GetMedia's ContentType) wins, whatever its case;
+    # without one, a media payload must not claim to be JSON (botocore shows the header as
+    # ContentType): blob and string payloads default as in Smithy's rest-json protocol.
+    if not any(name.lower() == "content-type" for name in headers):
+        headers["Content-Type"] = _default_content_type(operation.output_shape)
     return status or operation.http.get("responseCode", 200), headers, body
+
+
+def _default_content_type(shape: StructureShape | None) -> str:
+    payload_name = shape.serialization.get("payload") if shape is not None else None
+    kind = shape.members[payload_name].type_name if payload_name else "structure"
+    return {"blob": "application/octet-stream", "string": "text/plain"}.get(kind, "application/json")
 
 
 def message_member(shape: StructureShape) -> str | None:
