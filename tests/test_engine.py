@@ -121,20 +121,20 @@ def test_handler_bug_is_a_500_in_the_internal_error_shape(monkeypatch, caplog):
         raise KeyError("a bug")
 
     monkeypatch.setitem(HANDLERS, ("gameliftstreams", "ListApplications"), broken)
-    response = emulator.handle(HttpRequest("GET", "/applications", headers={"host": "gameliftstreams.us-east-1.api.aws"}))
+    response = emulator.handle(HttpRequest("GET", "/applications", host="gameliftstreams.us-east-1.api.aws"))
     assert response.status == 500
     assert response.headers["x-amzn-ErrorType"] == "InternalServerException"
     assert "ListApplications" in json.loads(response.body)["Message"]
     assert "KeyError" in caplog.text  # logged with its traceback
     # The emulator keeps answering.
     monkeypatch.delitem(HANDLERS, ("gameliftstreams", "ListApplications"))
-    assert emulator.handle(HttpRequest("GET", "/applications", headers={"host": "gameliftstreams.us-east-1.api.aws"})).status == 501
+    assert emulator.handle(HttpRequest("GET", "/applications", host="gameliftstreams.us-east-1.api.aws")).status == 501
 
 
 def test_handler_bug_in_a_service_without_an_internal_error_shape(monkeypatch):
     emulator = Emulator(None)
     monkeypatch.setitem(HANDLERS, ("kinesisvideo", "ListStreams"), lambda ctx, request: 1 / 0)
-    response = emulator.handle(HttpRequest("POST", "/listStreams", headers={"host": "localhost"}, body=b"{}"))
+    response = emulator.handle(HttpRequest("POST", "/listStreams", host="localhost", body=b"{}"))
     assert response.status == 500
     assert response.headers["x-amzn-ErrorType"] == "InternalFailure"
 
@@ -150,8 +150,8 @@ def test_failed_handler_writes_nothing(monkeypatch):
 
     monkeypatch.setitem(HANDLERS, ("kinesisvideo", "CreateStream"), create_then_fail)
     body = json.dumps({"StreamName": "half"}).encode()
-    assert emulator.handle(HttpRequest("POST", "/createStream", headers={"host": "x"}, body=body)).status == 500
-    listed = emulator.handle(HttpRequest("POST", "/listStreams", headers={"host": "x"}, body=b"{}"))
+    assert emulator.handle(HttpRequest("POST", "/createStream", host="x", body=body)).status == 500
+    listed = emulator.handle(HttpRequest("POST", "/listStreams", host="x", body=b"{}"))
     assert json.loads(listed.body)["StreamInfoList"] == []
 
 

@@ -14,7 +14,7 @@ def serve(args) -> int:
 
     from .core import store
     from .emulator import Emulator
-    from .server import App
+    from .server import AccessLog, App
 
     logging.basicConfig(level=getattr(logging, args.log_level.upper()),
                         format="%(asctime)s %(name)s %(message)s")
@@ -35,7 +35,8 @@ def serve(args) -> int:
     listener.listen(2048)
     port = listener.getsockname()[1]
     print(f"greenroom listening on http://{args.host}:{port} (state: {where})", flush=True)
-    config = uvicorn.Config(App(emulator), log_level="warning", access_log=False, lifespan="on")
+    access_log = AccessLog() if logging.getLogger("greenroom").isEnabledFor(logging.INFO) else None
+    config = uvicorn.Config(App(emulator, access_log), log_level="warning", access_log=False, lifespan="on")
     uvicorn.Server(config).run(sockets=[listener])
     return 0
 

@@ -9,7 +9,6 @@ import functools
 import logging
 import re
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Iterator
@@ -28,7 +27,6 @@ from .protocol.routing import Router
 from .protocol.validation import validate, validation_message
 
 log = logging.getLogger("greenroom")
-access_log = logging.getLogger("greenroom.access")
 
 DEFAULT_ACCOUNT = "000000000000"
 DEFAULT_REGION = "us-east-1"
@@ -115,7 +113,6 @@ class Emulator:
                                  request_id or str(uuid.uuid4()), now, conn, base_url)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        started = time.perf_counter()
         request_id = str(uuid.uuid4())
         service, operation_name = None, None
         try:
@@ -138,10 +135,7 @@ class Emulator:
             status, headers, body = error.status, {"Content-Type": "application/json"}, \
                 restjson.dump_json({"message": error.message})
         headers["x-amzn-RequestId"] = request_id
-        access_log.info("%s %s %s %s %d %.1fms", request.method, request.raw_path,
-                        service or "-", operation_name or "-", status,
-                        (time.perf_counter() - started) * 1000)
-        return HttpResponse(status, headers, body)
+        return HttpResponse(status, headers, body, f"{service or '-'} {operation_name or '-'}")
 
     def _call_route(self, request: HttpRequest, route: routes.HttpRoute, params: dict) -> HttpResponse:
         try:

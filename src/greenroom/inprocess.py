@@ -53,6 +53,21 @@ class _RawBody:
             yield chunk
 
 
+class _BotocoreHeaders:
+    """botocore's request headers as the engine reads them: by lower-case name, as text.
+    (Copying them into a dict costs more than the rest of a request's routing.)"""
+
+    def __init__(self, headers):
+        self._headers = headers  # case-insensitive already; values are bytes or str
+
+    def get(self, name: str, default=None):
+        value = self._headers.get(name, default)
+        return value.decode("utf-8") if isinstance(value, bytes) else value
+
+    def items(self):
+        return ((name.lower(), self.get(name)) for name in self._headers)
+
+
 def _request_body(body) -> bytes:
     if body is None:
         return b""
@@ -147,16 +162,14 @@ class MockGreenroom:
 
     def _answer(self, request, **_) -> AWSResponse:
         url = urlsplit(request.url)
-        headers = {name.lower(): value.decode() if isinstance(value, bytes) else value
-                   for name, value in request.headers.items()}
-        headers["host"] = url.netloc
         response = self.emulator.handle(HttpRequest(
             method=request.method.upper(),
             raw_path=url.path or "/",
             query_string=url.query,
-            headers=headers,
+            headers=_BotocoreHeaders(request.headers),
             body=_request_body(request.body),
             scheme=url.scheme,
+            host=url.netloc,
         ))
         if response.headers.get("x-amzn-ErrorType") == "UnrecognizedService":
             # The caller's protocol may not be rest-json (S3 speaks XML): refuse in Python.

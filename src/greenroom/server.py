@@ -6,7 +6,10 @@ transactions, and a thread hop per request would cost more than it saves.
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import sys
+import time
 
 from .emulator import Emulator
 from .protocol.http import HttpRequest, HttpResponse
@@ -16,9 +19,27 @@ log = logging.getLogger("greenroom")
 BACKGROUND_TICK_SECONDS = 0.25
 
 
+class AccessLog:
+    """One line per request on standard error, buffered and flushed by the background tick:
+    the logging module would cost more than answering a simple request."""
+
+    def __init__(self, stream=None):
+        self._stream = stream or io.TextIOWrapper(
+            open(sys.stderr.fileno(), "wb", buffering=1 << 16, closefd=False), write_through=False)
+
+    def write(self, request: HttpRequest, response: HttpResponse, started: float) -> None:
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        self._stream.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {request.method} {request.raw_path} "
+                           f"{response.label} {response.status} {elapsed_ms:.1f}ms\n")
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+
 class App:
-    def __init__(self, emulator: Emulator):
+    def __init__(self, emulator: Emulator, access_log: AccessLog | None = None):
         self.emulator = emulator
+        self.access_log = access_log
         self._background: asyncio.Task | None = None
 
     async def __call__(self, scope, receive, send):
@@ -36,6 +57,8 @@ class App:
             elif message["type"] == "lifespan.shutdown":
                 if self._background:
                     self._background.cancel()
+                if self.access_log is not None:
+                    self.access_log.flush()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -47,23 +70,31 @@ class App:
                 self.emulator.apply_due_transitions()
             except Exception:
                 log.exception("applying scheduled transitions failed")
+            if self.access_log is not None:
+                self.access_log.flush()
 
     async def _http(self, scope, receive, send):
+        started = time.perf_counter()
         body = bytearray()
         while True:
             message = await receive()
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         request = HttpRequest(
             method=scope["method"],
             raw_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
             query_string=scope["query_string"].decode("latin-1"),
-            headers={name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]},
+            headers=headers,
             body=bytes(body),
             scheme=scope.get("scheme", "http"),
+            host=headers.get("host", ""),
         )
-        await _send(send, self.emulator.handle(request))
+        response = self.emulator.handle(request)
+        await _send(send, response)
+        if self.access_log is not None:
+            self.access_log.write(request, response, started)
 
 
 async def _send(send, response: HttpResponse) -> None:

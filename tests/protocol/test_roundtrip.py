@@ -127,7 +127,7 @@ def client_request(operation, params: dict, endpoint_url: str) -> HttpRequest:
     body = prepared.body or b""
     return HttpRequest(
         method=prepared.method, raw_path=url.path, query_string=url.query, headers=headers,
-        body=body.encode() if isinstance(body, str) else body,
+        body=body.encode() if isinstance(body, str) else body, host=url.netloc,
     )
 
 

@@ -12,13 +12,10 @@ class HttpRequest:
     method: str
     raw_path: str                 # still percent-encoded: labels may contain %2F
     query_string: str = ""
-    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    headers: dict[str, str] = field(default_factory=dict)  # read with lower-case names
     body: bytes = b""
     scheme: str = "http"
-
-    @property
-    def host(self) -> str:
-        return self.headers.get("host", "")
+    host: str = ""                # the Host header (or the URL's host, in process)
 
     @property
     def base_url(self) -> str:
@@ -46,6 +43,7 @@ class HttpResponse:
     status: int
     headers: dict[str, str]
     body: Any = b""               # bytes, or an iterable of bytes for streamed bodies
+    label: str = "-"              # what answered ("kinesisvideo DescribeStream"), for the access log
 
     def json_body(self):
         return json.loads(self.body)
