@@ -51,7 +51,7 @@ def test_requests_are_logged_one_line_each(launch):
     running = launch("--ephemeral")
     running.client("kinesisvideo").list_streams()
     running.stop()
-    log = running.process.stdout.read()
+    log = running.log()
     assert "POST /listStreams kinesisvideo ListStreams 200" in log
 
 

@@ -4,10 +4,11 @@ Kinesis Video Streams), locally and wire-compatible with boto3 and the AWS CLI."
 __version__ = "0.1.0"
 
 
-def mock(*, seed=None, default_account=None):
-    """An in-process greenroom for the boto3 clients created inside it (see greenroom.inprocess)."""
+def mock(*, seed=None, default_account=None, db_url=None):
+    """An in-process greenroom for the boto3 clients created inside it (see greenroom.inprocess);
+    its state is in memory unless ``db_url`` names a store (sqlite:///file, postgresql://...)."""
     from .inprocess import MockGreenroom
-    return MockGreenroom(seed=seed, default_account=default_account)
+    return MockGreenroom(seed=seed, default_account=default_account, db_url=db_url)
 
 
 def __getattr__(name):

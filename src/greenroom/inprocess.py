@@ -86,7 +86,9 @@ class MockGreenroom:
     makes a boto3 client; ``clock``, ``delays``, ``reset()`` steer the emulator.
     """
 
-    def __init__(self, *, seed: int | None = None, default_account: str | None = None):
+    def __init__(self, *, seed: int | None = None, default_account: str | None = None,
+                 db_url: str | None = None):
+        self._db_url = db_url  # None: a fresh in-memory store
         self._options = {"seed": seed}
         if default_account:
             self._options["default_account"] = default_account
@@ -116,7 +118,7 @@ class MockGreenroom:
         with _patch_lock:
             if self._saved_create_client is not None:
                 raise RuntimeError("this greenroom mock is already active")
-            self.emulator = Emulator(None, **self._options)
+            self.emulator = Emulator(self._db_url, **self._options)
             for name, value in FAKE_CREDENTIALS.items():
                 self._saved_environment[name] = os.environ.get(name)
                 os.environ.setdefault(name, value)
@@ -139,6 +141,7 @@ class MockGreenroom:
                 return
             botocore.session.Session.create_client = self._saved_create_client
             self._saved_create_client = None
+            self.emulator.store.engine.dispose()
             for name, value in self._saved_environment.items():
                 if value is None:
                     os.environ.pop(name, None)

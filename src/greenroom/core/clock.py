@@ -1,6 +1,7 @@
 """The one source of "now" (epoch seconds): real time, or a manual clock tests move."""
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -20,16 +21,20 @@ class Clock:
 
     def set(self, epoch_seconds: float) -> None:
         """Freeze the clock at a given time (manual mode)."""
+        epoch_seconds = _finite(epoch_seconds, "the clock's time")
         with self._lock:
-            self._manual_time = float(epoch_seconds)
+            self._manual_time = epoch_seconds
 
     def advance(self, seconds: float) -> float:
         """Move time forward; a real clock becomes manual, starting from the real now."""
+        seconds = _finite(seconds, "a clock advance")
         if seconds < 0:
             raise ValueError("the clock only moves forward")
         with self._lock:
-            self._manual_time = (self._manual_time if self._manual_time is not None else time.time()) + seconds
-            return self._manual_time
+            moved = (self._manual_time if self._manual_time is not None else time.time()) + seconds
+            _finite(moved, "the clock's time")  # a huge advance overflows to inf
+            self._manual_time = moved
+            return moved
 
     def freeze(self) -> None:
         with self._lock:
@@ -42,3 +47,13 @@ class Clock:
 
     def describe(self) -> dict:
         return {"mode": self.mode, "now": self.now()}
+
+
+def _finite(value: float, what: str) -> float:
+    # NaN and infinities used to be accepted ("nan" < 0 is False): "now" became NaN or inf,
+    # nothing was ever due again, CreateStream failed with a 500 (int(nan)) and the admin API
+    # answered invalid JSON (NaN, Infinity).
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number of seconds, not {value}")
+    return value

@@ -7,6 +7,7 @@ so a Get, a List filtered by status and a waiter always agree.
 """
 from __future__ import annotations
 
+import math
 import threading
 from typing import Callable
 
@@ -58,9 +59,24 @@ class Delays:
         return self._defaults[name]
 
     def set(self, name: str, seconds: float) -> None:
+        self.update({name: seconds})
+
+    def update(self, changes: dict[str, float]) -> None:
+        """Change several delays: all of them, or none if one is refused."""
+        checked = {name: self._checked(name, seconds) for name, seconds in changes.items()}
+        self._overrides.update(checked)
+
+    def _checked(self, name: str, seconds) -> float:
+        # A misspelt name would otherwise be a silent no-op; NaN/inf would mean "never" and
+        # make GET /_greenroom/delays answer invalid JSON.
+        if name not in self._defaults:
+            raise ValueError(f"Unknown delay {name}; known: {', '.join(sorted(self._defaults))}")
+        seconds = float(seconds)
+        if not math.isfinite(seconds):
+            raise ValueError(f"delay {name} must be a finite number of seconds, not {seconds}")
         if seconds < 0:
             raise ValueError(f"delay {name} must not be negative")
-        self._overrides[name] = float(seconds)
+        return seconds
 
     def reset(self) -> None:
         self._overrides.clear()
@@ -104,9 +120,13 @@ class Scheduler:
         applied = 0
         while True:
             # Actions may schedule further transitions that are already due: loop until none is.
+            # FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite, one writer, compiles it away): processes
+            # sharing a store used to both select the same due rows and apply each transition
+            # twice; now a row another transaction is applying is left to it.
             rows = conn.execute(
                 sa.select(transitions).where(transitions.c.due_at <= now)
                 .order_by(transitions.c.due_at, transitions.c.pk).limit(500)
+                .with_for_update(skip_locked=True)
             ).all()
             if not rows:
                 break

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -31,6 +32,10 @@ resources = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     sa.UniqueConstraint("account", "region", "kind", "id", name="resources_identity"),
     sa.Index("resources_by_parent", "account", "region", "kind", "parent", "pk"),
+    # pk is the pagination keyset: SQLite must never reuse one (without AUTOINCREMENT it hands
+    # the largest rowid out again once that row is deleted, and a token pointing after it
+    # would skip the new item). PostgreSQL sequences never go back.
+    sqlite_autoincrement=True,
 )
 
 # Scheduled lifecycle transitions (see core.lifecycle).
@@ -46,6 +51,8 @@ transitions = sa.Table(
     sa.Column("resource_id", sa.String(2048), nullable=False),
     sa.Column("args", sa.JSON, nullable=False),
     sa.Index("transitions_by_due", "due_at"),
+    sa.Index("transitions_by_resource", "account", "region", "kind", "resource_id"),
+    sqlite_autoincrement=True,  # pk orders transitions due at the same time: never reused
 )
 
 # Process-independent settings (the pagination token key, the schema version).
@@ -103,6 +110,11 @@ class Store:
         # Several processes may share a PostgreSQL store, so nothing about its contents may
         # be cached in this process; a SQLite store belongs to one greenroom process.
         self.shared = self.engine.dialect.name != "sqlite"
+        # The in-memory database is one DBAPI connection (StaticPool) shared by every thread, so
+        # concurrent transactions used to interleave on it: one thread's commit committed
+        # another's unfinished request and a failing request's rollback undid acknowledged
+        # writes (threads using the in-process mock). One transaction at a time there.
+        self._serial = threading.RLock() if url is None else contextlib.nullcontext()
         self.upgrade()
 
     @property
@@ -111,7 +123,7 @@ class Store:
 
     def upgrade(self) -> None:
         """Create missing tables; record the schema version (future upgrades key on it)."""
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             if self.dialect == "postgresql":
                 # Processes that open a new shared store at once (several servers started
                 # together) raced on PostgreSQL's catalog (UniqueViolation on
@@ -124,19 +136,19 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        with self._serial, self.engine.begin() as conn:
             yield conn
 
     def reset(self) -> None:
         """Forget every resource and scheduled transition (settings such as keys stay)."""
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             for table in reversed(metadata.sorted_tables):
                 if table is not settings:
                     conn.execute(table.delete())
 
     def setting(self, name: str, default_factory) -> str:
         """Read a setting, creating it once with ``default_factory()`` if absent."""
-        with self.engine.begin() as conn:
+        with self.transaction() as conn:
             value = self._setting(conn, name)
             if value is None:
                 value = default_factory()
@@ -167,6 +179,12 @@ _IDENTITY = sa.and_(
 _GET_ONE = sa.select(resources.c.data).where(_IDENTITY)
 _UPDATE_ONE = resources.update().where(_IDENTITY).values(data=sa.bindparam("new_data", type_=sa.JSON))
 _DELETE_ONE = resources.delete().where(_IDENTITY)
+_DELETE_TRANSITIONS = transitions.delete().where(
+    transitions.c.account == sa.bindparam("key_account"),
+    transitions.c.region == sa.bindparam("key_region"),
+    transitions.c.kind == sa.bindparam("key_kind"),
+    transitions.c.resource_id == sa.bindparam("key_id"),
+)
 
 
 class Resources:
@@ -198,6 +216,8 @@ class Resources:
         self.conn.execute(_UPDATE_ONE, {**self._one(kind, id), "new_data": data})
 
     def delete(self, kind: str, id: str) -> bool:
+        # Its pending transitions go with it: they must not act on a new resource of the same id.
+        self.conn.execute(_DELETE_TRANSITIONS, self._one(kind, id))
         return self.conn.execute(_DELETE_ONE, self._one(kind, id)).rowcount > 0
 
     def list(
@@ -217,7 +237,10 @@ class Resources:
         for field, value in (where or {}).items():
             query = query.where(resources.c.data[field].as_string() == value)
         for field, prefix in (starts_with or {}).items():
-            query = query.where(resources.c.data[field].as_string().startswith(prefix, autoescape=True))
+            # Not LIKE: SQLite's LIKE ignores ASCII case, so SQLite and PostgreSQL disagreed.
+            # substr counts characters on both, as len() does.
+            value = resources.c.data[field].as_string()
+            query = query.where(sa.func.substr(value, 1, len(prefix)) == prefix)
         if after is not None:
             query = query.where(resources.c.pk > after)
         query = query.order_by(resources.c.pk)
