@@ -87,15 +87,17 @@ def emulated(request):
     if request.param == "server":
         server = request.getfixturevalue("server")
         server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
-        yield _Driver(server.client, lambda s: server.admin("POST", "clock", {"advance": s}).raise_for_status())
+        yield _Driver(server.client, lambda s: server.admin("POST", "clock", {"advance": s}).raise_for_status(),
+                      None)
     else:
         import greenroom
         with greenroom.mock() as mock:
             mock.clock.freeze()
-            yield _Driver(lambda name, **kw: make_client(name, **kw), mock.clock.advance)
+            yield _Driver(lambda name, **kw: make_client(name, **kw), mock.clock.advance, mock.emulator)
 
 
 @dataclass
 class _Driver:
     client: callable
     advance: callable
+    emulator: object | None  # the in-process emulator (None for the server)

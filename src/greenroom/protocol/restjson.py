@@ -366,9 +366,12 @@ def serialize_output(operation: OperationModel, output: dict) -> tuple[int, dict
     # The payload's own Content-Type member (GetMedia's ContentType) wins, whatever its case;
     # without one, a media payload must not claim to be JSON (botocore shows the header as
     # ContentType): blob and string payloads default as in Smithy's rest-json protocol.
+    status = status or operation.http.get("responseCode", 200)
+    if status in (204, 304):
+        return status, headers, b""  # these answers have no body (RFC 9110), not even {}
     if not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = _default_content_type(operation.output_shape)
-    return status or operation.http.get("responseCode", 200), headers, body
+    return status, headers, body
 
 
 def _default_content_type(shape: StructureShape | None) -> str:
