@@ -1,0 +1,226 @@
+"""Applications: Create (INITIALIZED -> PROCESSING -> READY), Get, List, Update, Delete
+(DELETING -> gone), and their replication to the locations of the stream groups they belong to.
+
+- ReplicationStatuses: the application's own Region (its primary location) is REPLICATING
+  until the application is READY, then COMPLETED. Associating the application with a stream
+  group, or adding a location to a group it belongs to, adds REPLICATING entries for the
+  group's other locations, COMPLETED after the application.replicate delay; removing the last
+  such location drops the entry again. A location cannot host the application's sessions
+  before its entry is COMPLETED.
+- Nothing greenroom can observe makes an application fail (S3 access, modified sources), so
+  ERROR is not reached.
+- DeleteApplication [inferred errors]: INITIALIZED/PROCESSING/DELETING is a ConflictException;
+  belonging to a stream group (as its default or not) or being streamed by a live session is a
+  ValidationException, as the API reference says for stream groups.
+"""
+from __future__ import annotations
+
+import re
+
+from ...core.context import RequestContext
+from ...core.lifecycle import transition
+from ...core.operations import operation
+from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope, check_tag_keys,
+                     conflict, find_application, forget, public, recall, remember, validation)
+from .session_lifecycle import place_waiting
+
+# Runtime environments the API reference lists: Type -> Versions.
+RUNTIME_ENVIRONMENTS = {
+    "UBUNTU": ("22_04_LTS",),
+    "WINDOWS": ("2022",),
+    "PROTON": ("20260204", "20250516", "20241007", "20230704"),
+}
+WINDOWS_EXECUTABLE_SUFFIXES = (".exe", ".cmd", ".bat")
+_S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?")
+
+
+def describe(app: dict) -> dict:
+    return public(app)
+
+
+def _check_relative_path(member: str, path: str) -> None:
+    """Paths are relative to ApplicationSourceUri and stay inside it."""
+    parts = re.split(r"[\\/]", path)
+    if path.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", path) or ".." in parts:
+        raise validation(f"{member} {path!r} must be a path relative to the application's root folder.")
+
+
+def _check_logging(paths: list[str], output_uri: str | None) -> None:
+    for path in paths:
+        _check_relative_path("ApplicationLogPaths entry", path)
+    if paths and not output_uri:
+        raise validation("ApplicationLogOutputUri is required when ApplicationLogPaths are set.")
+
+
+@operation(SERVICE, "CreateApplication")
+def create_application(ctx: RequestContext, req: dict) -> dict:
+    earlier = recall(ctx, req)
+    if earlier is not None:
+        if (app := ctx.resources.get(APPLICATION, earlier["Id"])) is not None:
+            return describe(app)
+        forget(ctx, req)
+    check_tag_keys(req.get("Tags") or {})
+    runtime = req["RuntimeEnvironment"]
+    versions = RUNTIME_ENVIRONMENTS[runtime["Type"]]
+    if runtime["Version"] not in versions:
+        raise validation(f"RuntimeEnvironment {runtime['Type']} has no version {runtime['Version']}; "
+                         f"valid versions: {', '.join(versions)}.")
+    if not _S3_URI.fullmatch(req["ApplicationSourceUri"]):
+        raise validation("ApplicationSourceUri must be an Amazon S3 URI such as s3://bucket/prefix.")
+    executable = req["ExecutablePath"]
+    _check_relative_path("ExecutablePath", executable)
+    if runtime["Type"] in ("WINDOWS", "PROTON") and not executable.lower().endswith(WINDOWS_EXECUTABLE_SUFFIXES):
+        raise validation("ExecutablePath of a Windows application must name an .exe, .cmd or .bat file.")
+    log_paths = req.get("ApplicationLogPaths", [])
+    _check_logging(log_paths, req.get("ApplicationLogOutputUri"))
+
+    app_id = "a-" + ctx.ids.alphanumeric(9)
+    app = {
+        "Arn": ctx.arn(SERVICE, f"application/{app_id}"),
+        "Id": app_id,
+        "Description": req["Description"],
+        "RuntimeEnvironment": {"Type": runtime["Type"], "Version": runtime["Version"]},
+        "ExecutablePath": executable,
+        "ApplicationLogPaths": list(log_paths),
+        "ApplicationSourceUri": req["ApplicationSourceUri"],
+        "Status": "INITIALIZED",
+        "ReplicationStatuses": [{"Location": ctx.region, "Status": "REPLICATING"}],
+        "CreatedAt": ctx.now,
+        "LastUpdatedAt": ctx.now,
+        "AssociatedStreamGroups": [],
+        "_tags": dict(req.get("Tags") or {}),
+    }
+    if req.get("ApplicationLogOutputUri"):
+        app["ApplicationLogOutputUri"] = req["ApplicationLogOutputUri"]
+    ctx.resources.insert(APPLICATION, app_id, app)
+    processing_at = ctx.schedule("gameliftstreams.application.initialize", APPLICATION, app_id,
+                                 action="gameliftstreams.application.process")
+    Scope.of_request(ctx).at(processing_at + ctx.emulator.delays["gameliftstreams.application.process"],
+                             "gameliftstreams.application.ready", APPLICATION, app_id)
+    remember(ctx, req, {"Id": app_id})
+    return describe(app)
+
+
+@transition("gameliftstreams.application.process")
+def start_processing(resources, kind, app_id, args, due_at) -> None:
+    app = resources.get(APPLICATION, app_id)
+    if app is not None and app["Status"] == "INITIALIZED":
+        resources.update(APPLICATION, app_id, {**app, "Status": "PROCESSING", "LastUpdatedAt": due_at})
+
+
+@transition("gameliftstreams.application.ready")
+def become_ready(resources, kind, app_id, args, due_at) -> None:
+    app = resources.get(APPLICATION, app_id)
+    if app is None or app["Status"] != "PROCESSING":
+        return
+    app.update(Status="READY", LastUpdatedAt=due_at)
+    for status in app["ReplicationStatuses"]:
+        if status["Location"] == resources.region:
+            status["Status"] = "COMPLETED"
+    resources.update(APPLICATION, app_id, app)
+
+
+@operation(SERVICE, "GetApplication")
+def get_application(ctx: RequestContext, req: dict) -> dict:
+    return describe(find_application(ctx, req["Identifier"]))
+
+
+@operation(SERVICE, "ListApplications")
+def list_applications(ctx: RequestContext, req: dict) -> dict:
+    page = ctx.page(
+        filters={}, token=req.get("NextToken"), page_size=req.get("MaxResults", DEFAULT_PAGE_SIZE),
+        fetch=lambda after, limit: [(pk, describe(app)) for pk, app in
+                                    ctx.resources.list(APPLICATION, after=after, limit=limit)],
+    )
+    return {"Items": page.items, "NextToken": page.next_token}
+
+
+@operation(SERVICE, "UpdateApplication")
+def update_application(ctx: RequestContext, req: dict) -> dict:
+    """Only Description, ApplicationLogPaths and ApplicationLogOutputUri can change; the runtime
+    environment, executable and source are fixed at creation (the model has no member for them)."""
+    app = find_application(ctx, req["Identifier"])
+    if app["Status"] == "DELETING":
+        raise validation(f"Application {app['Id']} is being deleted.")
+    log_paths = req.get("ApplicationLogPaths", app["ApplicationLogPaths"])
+    output_uri = req.get("ApplicationLogOutputUri", app.get("ApplicationLogOutputUri"))
+    _check_logging(log_paths, output_uri)
+    if "Description" in req:
+        app["Description"] = req["Description"]
+    app["ApplicationLogPaths"] = list(log_paths)
+    if output_uri:
+        app["ApplicationLogOutputUri"] = output_uri
+    else:
+        app.pop("ApplicationLogOutputUri", None)
+    app["LastUpdatedAt"] = ctx.now
+    ctx.resources.update(APPLICATION, app["Id"], app)
+    return describe(app)
+
+
+@operation(SERVICE, "DeleteApplication")
+def delete_application(ctx: RequestContext, req: dict) -> dict:
+    app = find_application(ctx, req["Identifier"])
+    if app["Status"] not in ("READY", "ERROR"):
+        raise conflict(f"Application {app['Id']} is {app['Status']}; only a READY or ERROR application "
+                       "can be deleted.")
+    if app["AssociatedStreamGroups"]:
+        raise validation(f"Application {app['Id']} is associated with stream groups "
+                         f"{', '.join(app['AssociatedStreamGroups'])}; disassociate it first.")
+    if ctx.resources.list(SESSION, where={"_app_id": app["Id"], "_holds": "1"}, limit=1):
+        raise validation(f"Application {app['Id']} is streaming in a stream session; "
+                         "terminate its sessions first.")
+    app.update(Status="DELETING", LastUpdatedAt=ctx.now)
+    ctx.resources.update(APPLICATION, app["Id"], app)
+    ctx.schedule("gameliftstreams.application.delete", APPLICATION, app["Id"],
+                 action="gameliftstreams.application.remove")
+    return {}
+
+
+@transition("gameliftstreams.application.remove")
+def remove_application(resources, kind, app_id, args, due_at) -> None:
+    resources.delete(APPLICATION, app_id)
+
+
+# --------------------------------------------------------------------------- replication
+
+def replicate(ctx: RequestContext, app: dict, locations: list[str]) -> None:
+    """Copy the application to locations it is not in yet (the caller saves ``app``)."""
+    present = {status["Location"] for status in app["ReplicationStatuses"]}
+    done_at = ctx.now + ctx.emulator.delays["gameliftstreams.application.replicate"]
+    for location in locations:
+        if location in present:
+            continue
+        app["ReplicationStatuses"].append({"Location": location, "Status": "REPLICATING"})
+        Scope.of_request(ctx).at(done_at, "gameliftstreams.application.replicated", APPLICATION,
+                                 app["Id"], location=location)
+
+
+def forget_locations(ctx: RequestContext, app: dict) -> None:
+    """Drop replicas no associated stream group needs any more (the primary location stays)."""
+    needed = {ctx.region}
+    for group_arn in app["AssociatedStreamGroups"]:
+        group = ctx.resources.get(STREAM_GROUP, group_arn.rsplit("/", 1)[1])
+        if group is not None:
+            needed.update(location["LocationName"] for location in group["_locations"]
+                          if location["Status"] != "REMOVING")
+    app["ReplicationStatuses"] = [status for status in app["ReplicationStatuses"]
+                                  if status["Location"] in needed]
+
+
+@transition("gameliftstreams.application.replicated")
+def finish_replication(resources, kind, app_id, args, due_at) -> None:
+    app = resources.get(APPLICATION, app_id)
+    if app is None:
+        return
+    changed = False
+    for status in app["ReplicationStatuses"]:
+        if status["Location"] == args["location"] and status["Status"] == "REPLICATING":
+            status["Status"] = "COMPLETED"
+            changed = True
+    if not changed:
+        return
+    resources.update(APPLICATION, app_id, app)
+    # Sessions may have been waiting for the application to reach this location.
+    scope = Scope.of_transition(resources, due_at)
+    for group_arn in app["AssociatedStreamGroups"]:
+        place_waiting(scope, group_arn.rsplit("/", 1)[1])

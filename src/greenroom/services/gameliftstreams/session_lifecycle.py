@@ -1,0 +1,190 @@
+"""How a stream session moves by itself: placement, activation, timeouts, the end of a session.
+
+| from                        | trigger                                  | to                                   |
+|-----------------------------|------------------------------------------|--------------------------------------|
+| (StartStreamSession)        | capacity free in a requested location    | ACTIVATING (placed)                  |
+| (StartStreamSession)        | no capacity free                         | ACTIVATING (waiting for capacity)    |
+| ACTIVATING, waiting         | capacity frees up in time                | ACTIVATING (placed)                  |
+| ACTIVATING, waiting         | session.placement_timeout delay          | ERROR placementTimeout               |
+| ACTIVATING, placed          | session.activate delay                   | ACTIVE (SignalResponse shown)        |
+| ACTIVATING, placed          | ... and the offer could not be answered  | ERROR invalidSignalRequest           |
+| ACTIVE                      | ConnectionTimeoutSeconds, no client      | TERMINATED connectionTimeout         |
+| CONNECTED                   | client drops (client_actions.disconnect) | PENDING_CLIENT_RECONNECTION          |
+| PENDING_CLIENT_RECONNECTION | ConnectionTimeoutSeconds                 | TERMINATED reconnectionTimeout       |
+| PENDING_CLIENT_RECONNECTION | CreateStreamSessionConnection            | RECONNECTING, then ACTIVE after the  |
+|                             |                                          | session.reconnect delay              |
+| ACTIVE after a reconnection | ConnectionTimeoutSeconds, no client      | TERMINATED reconnectionTimeout       |
+| CONNECTED                   | session.idle_timeout without input       | TERMINATED idleTimeout               |
+| any live state              | SessionLengthSeconds after ACTIVE        | TERMINATED maxSessionLengthTimeout   |
+| any placed live state       | the application exits                    | TERMINATED applicationExit           |
+| any but ACTIVATING          | TerminateStreamSession                   | TERMINATING, then TERMINATED         |
+|                             |                                          | apiTerminated (session.terminate)    |
+
+[inferred]: SessionLengthSeconds counts from the moment the session is ACTIVE (when it starts
+streaming); the connection timeout restarts when a reconnection makes the session ACTIVE again,
+and ends it as reconnectionTimeout once a client had connected.
+
+Every change of status bumps the session's ``_gen``; timers carry the generation they were set
+in and do nothing when it no longer matches (the client connected, the session ended, ...).
+Transitions that schedule further steps (placing a waiting session, the export upload after a
+session ends) take their delays from ``_delays``, the values when the session started.
+"""
+from __future__ import annotations
+
+from ...core.lifecycle import transition
+from ...core.store import Resources
+from . import capacity
+from .common import APPLICATION, SESSION, STREAM_GROUP, Scope
+
+# Statuses in which a placed session holds capacity.
+HOLDING = ("ACTIVATING", "ACTIVE", "CONNECTED", "PENDING_CLIENT_RECONNECTION", "RECONNECTING", "TERMINATING")
+FINAL = ("TERMINATED", "ERROR")
+# Stream group statuses in which waiting sessions may be placed.
+PLACING_GROUP_STATUSES = ("ACTIVE", "UPDATING_LOCATIONS", "ACTIVE_WITH_ERRORS")
+
+
+def set_status(session: dict, status: str, at: float, reason: str | None = None) -> None:
+    session["Status"] = status
+    if reason:
+        session["StatusReason"] = reason
+    else:
+        session.pop("StatusReason", None)
+    session["LastUpdatedAt"] = at
+    session["_gen"] = session.get("_gen", 0) + 1
+    session["_holds"] = "1" if session.get("_placed") and status in HOLDING else "0"
+
+
+def replicated(resources: Resources, app_id: str, location: str) -> bool:
+    app = resources.get(APPLICATION, app_id)
+    return app is not None and any(
+        status["Location"] == location and status["Status"] == "COMPLETED"
+        for status in app.get("ReplicationStatuses", [])
+    )
+
+
+def try_place(scope: Scope, group: dict, session: dict) -> bool:
+    """Place the session in the first of its locations (priority order) that is ACTIVE, has
+    the application replicated and has capacity left; schedule its activation."""
+    locations = {location["LocationName"]: location for location in group["_locations"]}
+    for name in session["_candidates"]:
+        location = locations.get(name)
+        if location is None or not replicated(scope.resources, session["_app_id"], name):
+            continue
+        if not capacity.has_room(scope.resources, group["Id"], location):
+            continue
+        session["Location"] = name
+        session["_placed"] = True
+        set_status(session, "ACTIVATING", scope.now)  # a new generation: the placement timer is void
+        scope.at(scope.now + session["_delays"]["activate"], "gameliftstreams.session.activate",
+                 SESSION, session["_id"], gen=session["_gen"])
+        return True
+    return False
+
+
+def place_waiting(scope: Scope, group_id: str) -> None:
+    """Give freed or added capacity to sessions waiting for it, oldest first."""
+    group = scope.resources.get(STREAM_GROUP, group_id)
+    if group is None or group["Status"] not in PLACING_GROUP_STATUSES:
+        return
+    for _, session in scope.resources.list(SESSION, parent=group_id, where={"Status": "ACTIVATING"}):
+        if not session["_placed"] and try_place(scope, group, session):
+            scope.resources.update(SESSION, session["_id"], session)
+
+
+def end_session(scope: Scope, session: dict, status: str, reason: str) -> None:
+    """TERMINATED or ERROR: capacity is released (and offered to waiting sessions), exported
+    files are uploaded after the session.export delay, logs are said to be uploaded."""
+    released = session.get("_holds") == "1"
+    set_status(session, status, scope.now, reason)
+    if session.get("_export_status") == "PENDING":
+        scope.at(scope.now + session["_delays"]["export"], "gameliftstreams.session.export_done",
+                 SESSION, session["_id"])
+    if session.get("_log_output_uri") and session.get("_placed"):
+        # [inferred] layout: <ApplicationLogOutputUri>/<stream group id>/<session id>/
+        session["LogFileLocationUri"] = (f"{session['_log_output_uri'].rstrip('/')}/"
+                                         f"{session['StreamGroupId']}/{session['_id']}/")
+    scope.resources.update(SESSION, session["_id"], session)
+    if released:
+        place_waiting(scope, session["StreamGroupId"])
+
+
+def start_connection_timer(scope: Scope, session: dict) -> None:
+    """The client has ConnectionTimeoutSeconds from now to connect to an ACTIVE session."""
+    reason = "reconnectionTimeout" if session.get("_was_connected") else "connectionTimeout"
+    scope.at(scope.now + session["ConnectionTimeoutSeconds"], "gameliftstreams.session.timeout",
+             SESSION, session["_id"], gen=session["_gen"], expect="ACTIVE", status="TERMINATED",
+             reason=reason)
+
+
+def _live_session(resources: Resources, session_id: str, gen: int | None = None) -> dict | None:
+    session = resources.get(SESSION, session_id)
+    if session is None or (gen is not None and session["_gen"] != gen):
+        return None
+    return session
+
+
+@transition("gameliftstreams.session.activate")
+def activate(resources, kind, session_id, args, due_at) -> None:
+    session = _live_session(resources, session_id, args["gen"])
+    if session is None or session["Status"] != "ACTIVATING":
+        return
+    scope = Scope.of_transition(resources, due_at)
+    if session.get("_signal_error"):
+        end_session(scope, session, "ERROR", "invalidSignalRequest")
+        return
+    set_status(session, "ACTIVE", due_at)
+    if session.get("_answer"):
+        session["SignalResponse"] = session["_answer"]
+    session["_started_at"] = due_at
+    start_connection_timer(scope, session)
+    scope.at(due_at + session["SessionLengthSeconds"], "gameliftstreams.session.max_length",
+             SESSION, session_id, started_at=due_at)
+    resources.update(SESSION, session_id, session)
+
+
+@transition("gameliftstreams.session.timeout")
+def time_out(resources, kind, session_id, args, due_at) -> None:
+    """A timer set for one status in one generation: connection, reconnection, idle, placement."""
+    session = _live_session(resources, session_id, args["gen"])
+    if session is None or session["Status"] != args["expect"]:
+        return
+    end_session(Scope.of_transition(resources, due_at), session, args["status"], args["reason"])
+
+
+@transition("gameliftstreams.session.max_length")
+def reach_max_length(resources, kind, session_id, args, due_at) -> None:
+    session = _live_session(resources, session_id)
+    if session is None or session.get("_started_at") != args["started_at"] \
+            or session["Status"] in FINAL + ("TERMINATING",):
+        return
+    end_session(Scope.of_transition(resources, due_at), session, "TERMINATED", "maxSessionLengthTimeout")
+
+
+@transition("gameliftstreams.session.terminated")
+def finish_termination(resources, kind, session_id, args, due_at) -> None:
+    session = _live_session(resources, session_id, args["gen"])
+    if session is None or session["Status"] != "TERMINATING":
+        return
+    end_session(Scope.of_transition(resources, due_at), session, "TERMINATED", "apiTerminated")
+
+
+@transition("gameliftstreams.session.reconnected")
+def finish_reconnection(resources, kind, session_id, args, due_at) -> None:
+    session = _live_session(resources, session_id, args["gen"])
+    if session is None or session["Status"] != "RECONNECTING":
+        return
+    set_status(session, "ACTIVE", due_at)
+    start_connection_timer(Scope.of_transition(resources, due_at), session)
+    resources.update(SESSION, session_id, session)
+
+
+@transition("gameliftstreams.session.export_done")
+def finish_export(resources, kind, session_id, args, due_at) -> None:
+    """The exported files are uploaded once the session has ended. [inferred] Nothing here can
+    make the upload fail, so FAILED is never reached."""
+    session = _live_session(resources, session_id)
+    if session is None or session.get("_export_status") != "PENDING":
+        return
+    session["_export_status"] = "SUCCEEDED"
+    session["ExportFilesMetadata"] = {**session["ExportFilesMetadata"], "Status": "SUCCEEDED"}
+    resources.update(SESSION, session_id, session)

@@ -1,0 +1,238 @@
+"""Stream sessions: Start (201), Get, List (by stream group, by account), Terminate,
+CreateStreamSessionConnection, ExportStreamSessionFiles. The lifecycle is in session_lifecycle.
+
+StartStreamSession checks, beyond the model [inferred messages]:
+- the stream group is ACTIVE; the application exists, is READY and associated with the group;
+- every requested location is a location of the group (empty: the primary location);
+- SignalRequest is NO_CLIENT_CONNECTION or a WebRTC SDP offer (see ``signaling``).
+The session is placed in the first requested location that is ACTIVE, has the application
+replicated and capacity left; with none, it waits in ACTIVATING for capacity until the
+placement timeout. SignalResponse is shown once the session is ACTIVE (backends poll
+GetStreamSession for it, as the Web SDK samples do). A repeated ClientToken with the same
+parameters answers the session it started.
+
+TerminateStreamSession on an ACTIVATING session is a ValidationException; on a session that
+already ended (TERMINATING, TERMINATED, ERROR) it changes nothing [inferred].
+CreateStreamSessionConnection needs ACTIVE or PENDING_CLIENT_RECONNECTION and a new offer (not
+the one the session has), answered at once; a PENDING_CLIENT_RECONNECTION session goes
+RECONNECTING. ExportStreamSessionFiles needs a session in progress; the files are "uploaded"
+after the session ends.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from ...core.context import RequestContext
+from ...core.operations import operation
+from . import signaling
+from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, Scope, find_application,
+                     find_session, find_stream_group, forget, public, recall, remember, validation)
+from .session_lifecycle import set_status, try_place
+
+DEFAULT_CONNECTION_TIMEOUT_SECONDS = 120
+DEFAULT_SESSION_LENGTH_SECONDS = 43200
+IN_PROGRESS = ("ACTIVE", "CONNECTED", "PENDING_CLIENT_RECONNECTION", "RECONNECTING")
+_S3_BUCKET = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?")
+
+
+def describe(session: dict) -> dict:
+    return public(session)
+
+
+def account_summary(session: dict) -> dict:
+    """ListStreamSessionsByAccount shows only the status of exported files."""
+    item = public(session)
+    if "ExportFilesMetadata" in item:
+        item["ExportFilesMetadata"] = {"Status": item["ExportFilesMetadata"]["Status"]}
+    return item
+
+
+@operation(SERVICE, "StartStreamSession")
+def start_stream_session(ctx: RequestContext, req: dict) -> dict:
+    earlier = recall(ctx, req)
+    if earlier is not None:
+        if (session := ctx.resources.get(SESSION, earlier["Id"])) is not None:
+            return describe(session)
+        forget(ctx, req)
+    group = find_stream_group(ctx, req["Identifier"])
+    if group["Status"] != "ACTIVE":
+        raise validation(f"Stream group {group['Id']} is {group['Status']}; it must be ACTIVE to "
+                         "start stream sessions.")
+    app = find_application(ctx, req["ApplicationIdentifier"])
+    if app["Arn"] not in group["AssociatedApplications"]:
+        raise validation(f"Application {app['Id']} is not associated with stream group {group['Id']}.")
+    if app["Status"] != "READY":
+        raise validation(f"Application {app['Id']} is {app['Status']}; it must be READY.")
+    group_locations = [location["LocationName"] for location in group["_locations"]
+                       if location["Status"] != "REMOVING"]
+    candidates = []
+    for name in req.get("Locations") or [group["_locations"][0]["LocationName"]]:
+        if name not in group_locations:
+            raise validation(f"Location {name} is not a location of stream group {group['Id']}.")
+        if name not in candidates:
+            candidates.append(name)
+    signal_request = req["SignalRequest"]
+    answer, signal_error = None, None
+    if signal_request != signaling.NO_CLIENT_CONNECTION:
+        try:
+            answer = signaling.answer(signal_request)
+        except signaling.MalformedOffer as error:
+            raise validation(str(error)) from None
+        except signaling.UnanswerableOffer as error:
+            signal_error = str(error)
+
+    session_id = ctx.ids.alphanumeric(13)
+    session = {
+        "Arn": ctx.arn(SERVICE, f"streamsession/{group['Id']}/{session_id}"),
+        "StreamGroupId": group["Id"],
+        "Status": "ACTIVATING",
+        "Protocol": req["Protocol"],
+        "SignalRequest": signal_request,
+        "ConnectionTimeoutSeconds": req.get("ConnectionTimeoutSeconds", DEFAULT_CONNECTION_TIMEOUT_SECONDS),
+        "SessionLengthSeconds": req.get("SessionLengthSeconds", DEFAULT_SESSION_LENGTH_SECONDS),
+        "CreatedAt": ctx.now,
+        "LastUpdatedAt": ctx.now,
+        "ApplicationArn": app["Arn"],
+        "_id": session_id,
+        "_app_id": app["Id"],
+        "_candidates": candidates,
+        "_placed": False,
+        "_gen": 0,
+        "_holds": "0",
+        "_answer": answer,
+        "_signal_error": signal_error,
+        "_log_output_uri": app.get("ApplicationLogOutputUri") if app["ApplicationLogPaths"] else None,
+        # Delays for the steps transitions schedule themselves (see session_lifecycle).
+        "_delays": {"activate": ctx.emulator.delays["gameliftstreams.session.activate"],
+                    "export": ctx.emulator.delays["gameliftstreams.session.export"]},
+    }
+    for optional in ("Description", "UserId", "AdditionalLaunchArgs", "AdditionalEnvironmentVariables",
+                     "PerformanceStatsConfiguration"):
+        if optional in req:
+            session[optional] = req[optional]
+    scope = Scope.of_request(ctx)
+    if not try_place(scope, group, session):
+        ctx.schedule("gameliftstreams.session.placement_timeout", SESSION, session_id,
+                     action="gameliftstreams.session.timeout", gen=session["_gen"],
+                     expect="ACTIVATING", status="ERROR", reason="placementTimeout")
+    ctx.resources.insert(SESSION, session_id, session, parent=group["Id"])
+    remember(ctx, req, {"Id": session_id})
+    return describe(session)
+
+
+@operation(SERVICE, "GetStreamSession")
+def get_stream_session(ctx: RequestContext, req: dict) -> dict:
+    group = find_stream_group(ctx, req["Identifier"])
+    return describe(find_session(ctx, group, req["StreamSessionIdentifier"]))
+
+
+def _filters(req: dict) -> dict:
+    where = {}
+    if req.get("Status"):
+        where["Status"] = req["Status"]
+    if req.get("ExportFilesStatus"):
+        where["_export_status"] = req["ExportFilesStatus"]
+    return where
+
+
+@operation(SERVICE, "ListStreamSessions")
+def list_stream_sessions(ctx: RequestContext, req: dict) -> dict:
+    group = find_stream_group(ctx, req["Identifier"])
+    where = _filters(req)
+    page = ctx.page(
+        filters={"group": group["Id"], **where}, token=req.get("NextToken"),
+        page_size=req.get("MaxResults", DEFAULT_PAGE_SIZE),
+        fetch=lambda after, limit: [
+            (pk, describe(session)) for pk, session in
+            ctx.resources.list(SESSION, parent=group["Id"], where=where, after=after, limit=limit)
+        ],
+    )
+    return {"Items": page.items, "NextToken": page.next_token}
+
+
+@operation(SERVICE, "ListStreamSessionsByAccount")
+def list_stream_sessions_by_account(ctx: RequestContext, req: dict) -> dict:
+    where = _filters(req)
+    page = ctx.page(
+        filters=where, token=req.get("NextToken"), page_size=req.get("MaxResults", DEFAULT_PAGE_SIZE),
+        fetch=lambda after, limit: [
+            (pk, account_summary(session)) for pk, session in
+            ctx.resources.list(SESSION, where=where, after=after, limit=limit)
+        ],
+    )
+    return {"Items": page.items, "NextToken": page.next_token}
+
+
+@operation(SERVICE, "TerminateStreamSession")
+def terminate_stream_session(ctx: RequestContext, req: dict) -> dict:
+    group = find_stream_group(ctx, req["Identifier"])
+    session = find_session(ctx, group, req["StreamSessionIdentifier"])
+    if session["Status"] == "ACTIVATING":
+        raise validation(f"Stream session {session['_id']} is ACTIVATING and cannot be terminated yet.")
+    if session["Status"] in ("TERMINATING", "TERMINATED", "ERROR"):
+        return {}
+    set_status(session, "TERMINATING", ctx.now)
+    ctx.resources.update(SESSION, session["_id"], session)
+    ctx.schedule("gameliftstreams.session.terminate", SESSION, session["_id"],
+                 action="gameliftstreams.session.terminated", gen=session["_gen"])
+    return {}
+
+
+@operation(SERVICE, "CreateStreamSessionConnection")
+def create_stream_session_connection(ctx: RequestContext, req: dict) -> dict:
+    earlier = recall(ctx, req)
+    if earlier is not None:
+        return earlier
+    group = find_stream_group(ctx, req["Identifier"])
+    if group["Status"] != "ACTIVE":
+        raise validation(f"Stream group {group['Id']} is {group['Status']}; it must be ACTIVE.")
+    session = find_session(ctx, group, req["StreamSessionIdentifier"])
+    if session["Status"] not in ("ACTIVE", "PENDING_CLIENT_RECONNECTION"):
+        raise validation(f"Stream session {session['_id']} is {session['Status']}; a connection can be "
+                         "made to an ACTIVE or PENDING_CLIENT_RECONNECTION session.")
+    signal_request = req["SignalRequest"]
+    if signal_request == signaling.NO_CLIENT_CONNECTION:
+        raise validation("CreateStreamSessionConnection needs a WebRTC offer in SignalRequest.")
+    if signal_request == session["SignalRequest"]:
+        raise validation("SignalRequest must be a newly generated offer, not the one the session "
+                         "already has.")
+    try:
+        answer = signaling.answer(signal_request)
+    except (signaling.MalformedOffer, signaling.UnanswerableOffer) as error:
+        raise validation(str(error)) from None
+    session.update(SignalRequest=signal_request, SignalResponse=answer, _answer=answer)
+    if session["Status"] == "PENDING_CLIENT_RECONNECTION":
+        set_status(session, "RECONNECTING", ctx.now)
+        ctx.schedule("gameliftstreams.session.reconnect", SESSION, session["_id"],
+                     action="gameliftstreams.session.reconnected", gen=session["_gen"])
+    else:
+        session["LastUpdatedAt"] = ctx.now
+    ctx.resources.update(SESSION, session["_id"], session)
+    result = {"SignalResponse": answer}
+    remember(ctx, req, result)
+    return result
+
+
+@operation(SERVICE, "ExportStreamSessionFiles")
+def export_stream_session_files(ctx: RequestContext, req: dict) -> dict:
+    """A folder URI (ending in /) gets the generated file name
+    YYYYMMDD-HHMMSS-<application id>-<stream group id>-<session id>.zip, timed when the export
+    is requested [inferred]; a second export replaces the first [inferred]."""
+    group = find_stream_group(ctx, req["Identifier"])
+    session = find_session(ctx, group, req["StreamSessionIdentifier"])
+    if session["Status"] not in IN_PROGRESS:
+        raise validation(f"Stream session {session['_id']} is {session['Status']}; files can be exported "
+                         f"from a session that is {', '.join(IN_PROGRESS)}.")
+    output_uri = req["OutputUri"]
+    if not _S3_BUCKET.fullmatch(output_uri):
+        raise validation("OutputUri must be an Amazon S3 URI with a valid bucket name, ending in / or .zip.")
+    if output_uri.endswith("/"):
+        stamp = dt.datetime.fromtimestamp(ctx.now, dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        output_uri += f"{stamp}-{session['_app_id']}-{group['Id']}-{session['_id']}.zip"
+    session["ExportFilesMetadata"] = {"Status": "PENDING", "OutputUri": output_uri}
+    session["_export_status"] = "PENDING"
+    session["LastUpdatedAt"] = ctx.now
+    ctx.resources.update(SESSION, session["_id"], session)
+    return {}
+
