@@ -91,7 +91,67 @@ def build_parser() -> argparse.ArgumentParser:
 
     paths = commands.add_parser("models-path", help="print a directory usable as AWS_DATA_PATH")
     paths.set_defaults(func=models_path)
+
+    kvs = commands.add_parser("kvs", help="Kinesis Video Streams client tools")
+    kvs_commands = kvs.add_subparsers(dest="kvs_command", required=True)
+    put = kvs_commands.add_parser(
+        "put-media", help="stream a media file into a Kinesis Video stream through PutMedia",
+        description="Remux FILE (anything PyAV reads) to Matroska, one cluster per keyframe, and send it "
+                    "through PutMedia; acknowledgements are printed as JSON lines.")
+    put.add_argument("file", metavar="FILE")
+    put.add_argument("--stream", required=True, metavar="NAME", help="the stream's name")
+    put.add_argument("--endpoint", default="http://127.0.0.1:4580",
+                     help="the Kinesis Video endpoint to ask for the PUT_MEDIA data endpoint (default: %(default)s)")
+    put.add_argument("--region", default=None, help="signing region (default: AWS_DEFAULT_REGION or us-east-1)")
+    put.add_argument("--realtime", action="store_true", help="send fragments at the media's own pace")
+    put.add_argument("--loop", action="store_true", help="repeat the file forever (timecodes keep growing)")
+    put.add_argument("--loops", type=int, metavar="N", help="repeat the file N times")
+    put.add_argument("--no-audio", action="store_true", help="send the video track only")
+    put.set_defaults(func=kvs_put_media)
     return parser
+
+
+def kvs_put_media(args) -> int:
+    """``greenroom kvs put-media``: 0 when every fragment was received, 1 on an ERROR
+    acknowledgement, 2 when PutMedia was refused (HTTP error)."""
+    import os
+
+    import boto3
+
+    from .media.producer import PutMediaError, put_media_file
+
+    region = args.region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    session = boto3.session.Session()
+    credentials = session.get_credentials()
+    keys = {} if credentials is not None else {"aws_access_key_id": "greenroomproducer",
+                                               "aws_secret_access_key": "greenroomproducer"}
+    import botocore.exceptions
+    control = session.client("kinesisvideo", endpoint_url=args.endpoint, region_name=region, **keys)
+    try:
+        endpoint = control.get_data_endpoint(StreamName=args.stream, APIName="PUT_MEDIA")["DataEndpoint"]
+    except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as error:
+        print(f"cannot find the PutMedia endpoint of {args.stream}: {error}", file=sys.stderr)
+        return 2
+    frozen = credentials.get_frozen_credentials() if credentials is not None else None
+    options = {"access_key": frozen.access_key, "secret_key": frozen.secret_key,
+               "session_token": frozen.token} if frozen else {}
+
+    def show(ack: dict) -> None:
+        print(json.dumps(ack), flush=True)
+
+    loops = None if args.loop else args.loops
+    try:
+        result = put_media_file(endpoint, args.stream, args.file, realtime=args.realtime,
+                                loop=args.loop or bool(args.loops), max_loops=loops, audio=not args.no_audio,
+                                region=region, on_ack=show, **options)
+    except PutMediaError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    print(f"sent {result.bytes_sent} bytes in {result.seconds:.2f} s; "
+          f"{len(result.of_type('RECEIVED'))} fragments received, {len(result.errors)} errors", file=sys.stderr)
+    return 1 if result.errors else 0
 
 
 def main(argv: list[str] | None = None) -> int:

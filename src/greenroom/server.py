@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import sys
 import time
+import uuid
 
+from .core import routes
 from .emulator import Emulator
 from .protocol.http import HttpRequest, HttpResponse
 
@@ -75,6 +78,11 @@ class App:
 
     async def _http(self, scope, receive, send):
         started = time.perf_counter()
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        streaming = routes.find_streaming(scope["method"], raw_path)
+        if streaming is not None:
+            await self._stream(scope, receive, send, raw_path, *streaming)
+            return
         body = bytearray()
         while True:
             message = await receive()
@@ -92,19 +100,103 @@ class App:
             host=headers.get("host", ""),
         )
         response = self.emulator.handle(request)
+        await _send(send, response, receive)
+        if self.access_log is not None:
+            self.access_log.write(request, response, started)
+
+    async def _stream(self, scope, receive, send, raw_path: str, route: routes.HttpRoute, params: dict):
+        """A streaming route: the handler reads the body as it arrives (see core.routes)."""
+        started = time.perf_counter()
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        request = HttpRequest(method=scope["method"], raw_path=raw_path,
+                              query_string=scope["query_string"].decode("latin-1"), headers=headers,
+                              scheme=scope.get("scheme", "http"), host=headers.get("host", ""))
+
+        async def body_chunks():
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise routes.ClientDisconnected()
+                chunk = message.get("body", b"")
+                if chunk:
+                    yield chunk
+                if not message.get("more_body"):
+                    return
+
+        try:
+            response = await route.handler(self.emulator, request, body_chunks(), **params)
+        except routes.HttpError as error:
+            response = HttpResponse(error.status, {"Content-Type": "application/json"},
+                                    json.dumps({"message": error.message}).encode())
+        except Exception:
+            log.exception("streaming route %s %s failed", route.method, route.template)
+            response = HttpResponse(500, {"Content-Type": "application/json"}, json.dumps(
+                {"message": f"Internal error in greenroom at {route.method} {route.template}"}).encode())
+        response.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
+        if response.label == "-":
+            response.label = f"- {route.template}"
+        # The request body belongs to the handler: no disconnect watch on ``receive`` here.
         await _send(send, response)
         if self.access_log is not None:
             self.access_log.write(request, response, started)
 
 
-async def _send(send, response: HttpResponse) -> None:
+async def _send(send, response: HttpResponse, receive=None) -> None:
+    """Send a response whose body is bytes, an iterable of bytes, or an async iterable of bytes
+    (preferred when the body offers both: a live tail waits without blocking the loop).
+
+    With ``receive`` (the request body already read), a client that disconnects ends an async
+    body: the iterator is closed, so a live tail stops waiting for data nobody will read."""
     headers = [(name.encode("latin-1"), str(value).encode("latin-1")) for name, value in response.headers.items()]
-    if isinstance(response.body, (bytes, bytearray)):
-        headers.append((b"content-length", str(len(response.body)).encode()))
+    body = response.body
+    if isinstance(body, (bytes, bytearray)):
+        headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": bytes(response.body)})
+        await send({"type": "http.response.body", "body": bytes(body)})
         return
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    for chunk in response.body:
-        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    if hasattr(body, "__aiter__"):
+        await _send_async_body(send, body, receive)
+    else:
+        for chunk in body:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
+
+
+async def _send_async_body(send, body, receive) -> None:
+    iterator = body.__aiter__()
+    if receive is None:  # nothing to watch: no task per chunk
+        try:
+            async for chunk in iterator:
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            close = getattr(iterator, "aclose", None)
+            if close is not None:
+                await close()
+        return
+    disconnected = asyncio.create_task(_disconnect(receive))
+    try:
+        while True:
+            following = asyncio.ensure_future(iterator.__anext__())
+            await asyncio.wait((following, disconnected), return_when=asyncio.FIRST_COMPLETED)
+            if not following.done():
+                following.cancel()
+                await asyncio.wait((following,))  # let the iterator unwind before closing it
+                return
+            try:
+                chunk = following.result()
+            except StopAsyncIteration:
+                return
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    finally:
+        disconnected.cancel()
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def _disconnect(receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass

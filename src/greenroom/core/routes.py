@@ -4,6 +4,16 @@ beside their model operations (client-side stand-ins, media endpoints).
 A handler is ``handler(emulator, request, **path_params)`` and returns a JSON-able mapping
 (sent as 200) or an ``HttpResponse``; it raises ``HttpError`` for a JSON error of its own, or a
 ``ServiceError`` to answer in a service's error shape.
+
+Streaming routes (``@http_route("POST", "/putMedia", streaming=True)``) are for uploads that
+must be read as they arrive (a PutMedia body is a live, chunked, never-ending MKV). The server
+dispatches them before it reads any body: the handler is a coroutine
+``async handler(emulator, request, body, **path_params)`` where ``request.body`` is empty and
+``body`` is an async iterator of the body's chunks (it raises ``ClientDisconnected`` if the client
+goes away mid-body). It returns an ``HttpResponse`` whose body may be an async iterator of bytes,
+sent chunk by chunk while the request body is still being read; it answers errors itself (an
+``HttpError`` it raises becomes a JSON error). Only the HTTP server has streaming routes: the
+in-process mock never sees them (no botocore operation is one).
 """
 from __future__ import annotations
 
@@ -11,6 +21,10 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import unquote
+
+
+class ClientDisconnected(Exception):
+    """The client closed the connection before its request body ended (streaming routes)."""
 
 
 class HttpError(Exception):
@@ -29,19 +43,32 @@ class HttpRoute:
 
 
 ROUTES: list[HttpRoute] = []
+STREAMING_ROUTES: list[HttpRoute] = []
 
 
-def http_route(method: str, template: str):
-    """Register a handler for ``method`` and a path template such as ``/_greenroom/x/{id}``."""
+def http_route(method: str, template: str, *, streaming: bool = False):
+    """Register a handler for ``method`` and a path template such as ``/_greenroom/x/{id}``;
+    ``streaming=True`` for an async handler that reads the body as it arrives (see above)."""
     pattern = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)))
+    registry = STREAMING_ROUTES if streaming else ROUTES
 
     def register(handler: Callable) -> Callable:
-        if any(r.method == method and r.template == template for r in ROUTES):
+        if any(r.method == method and r.template == template for r in ROUTES + STREAMING_ROUTES):
             raise ValueError(f"{method} {template} has two handlers")
-        ROUTES.append(HttpRoute(method.upper(), template, pattern, handler))
+        registry.append(HttpRoute(method.upper(), template, pattern, handler))
         return handler
 
     return register
+
+
+def find_streaming(method: str, raw_path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+    """The streaming route for this request, if any (others fall through to ``find``)."""
+    for route in STREAMING_ROUTES:
+        if route.method == method:
+            found = route.pattern.fullmatch(raw_path)
+            if found is not None:
+                return route, {name: unquote(value) for name, value in found.groupdict().items()}
+    return None
 
 
 def find(method: str, raw_path: str) -> tuple[HttpRoute, dict[str, str]] | None:

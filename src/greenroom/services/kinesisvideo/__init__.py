@@ -1,8 +1,21 @@
-"""Kinesis Video Streams: the control plane (``kinesisvideo``) and, later, the media plane."""
+"""Kinesis Video Streams: the control plane (``kinesisvideo``: streams, signaling channels,
+configurations, edge configurations, tags) and the media plane (PutMedia, GetMedia from
+``kinesis-video-media``, ListFragments and GetMediaForFragmentList from
+``kinesis-video-archived-media``)."""
 
-MODULES = ("streams",)
+MODULES = ("streams", "channels", "configurations", "edge", "tags", "put_media", "fragments", "get_media")
 
 DELAYS = {
-    "kinesisvideo.stream.create": 1.0,   # CREATING -> ACTIVE
-    "kinesisvideo.stream.delete": 1.0,   # DELETING -> gone
+    "kinesisvideo.stream.create": 1.0,    # CREATING -> ACTIVE
+    "kinesisvideo.stream.update": 1.0,    # UPDATING -> ACTIVE (UpdateStream, UpdateDataRetention)
+    "kinesisvideo.stream.delete": 1.0,    # DELETING -> gone
+    "kinesisvideo.channel.create": 1.0,   # signaling channel CREATING -> ACTIVE
+    "kinesisvideo.channel.update": 1.0,   # UPDATING -> ACTIVE
+    "kinesisvideo.channel.delete": 1.0,   # DELETING -> gone
+    "kinesisvideo.edge.sync": 2.0,        # edge configuration SYNCING -> IN_SYNC
+    "kinesisvideo.edge.delete": 2.0,      # edge configuration DELETING -> gone
+    # Connection timing, in real seconds (network liveness, not the emulator's clock):
+    "kinesisvideo.putmedia.idle_interval": 1.0,   # an IDLE acknowledgement per second without data
+    "kinesisvideo.putmedia.idle_timeout": 30.0,   # PutMedia closes after 30 s without data
+    "kinesisvideo.getmedia.idle_timeout": 20.0,   # a live GetMedia tail ends after 20 s without a fragment
 }

@@ -1,103 +1,149 @@
-"""Streams: CreateStream (CREATING -> ACTIVE), DescribeStream, ListStreams, DeleteStream."""
+"""Streams: Create (CREATING -> ACTIVE), Describe, List, Update and UpdateDataRetention
+(UPDATING -> ACTIVE), Delete (DELETING -> gone, with its media), GetDataEndpoint."""
 from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.errors import ServiceError
 from ...core.lifecycle import transition
 from ...core.operations import operation
+from . import storage
+from .common import (EDGE, STREAM, check_tag_keys, check_version, find_stream, invalid, new_media_key,
+                     new_version, require_active, save_stream, stream_info)
 
-KIND = "kinesisvideo:stream"
+KIND = STREAM  # kept for callers that imported it from here
 DEFAULT_LIST_PAGE_SIZE = 10000  # the model's maximum for ListStreams; AWS's default too
-
-
-def stream_not_found(ctx: RequestContext, name: str | None, arn: str | None) -> ServiceError:
-    return ServiceError(
-        "ResourceNotFoundException",
-        f"The requested stream {name or arn} does not exist in account {ctx.account}.",
-    )
-
-
-def find_stream(ctx: RequestContext, name: str | None, arn: str | None) -> dict:
-    """The stream named by StreamName or StreamARN (exactly one of them must be given)."""
-    if bool(name) == bool(arn):
-        raise ServiceError("InvalidArgumentException", "Specify either StreamName or StreamARN, not both.")
-    if name:
-        stream = ctx.resources.get(KIND, name)
-    else:
-        found = ctx.resources.list(KIND, where={"StreamARN": arn}, limit=1)
-        stream = found[0][1] if found else None
-    if stream is None:
-        raise stream_not_found(ctx, name, arn)
-    return stream
-
-
-def describe(stream: dict) -> dict:
-    return {key: value for key, value in stream.items() if key != "Tags"}
+MAX_STREAMS_PER_ACCOUNT = 10000  # the default quota in us-east-1 and us-west-2
+MAX_RETENTION_HOURS = 87600      # ten years
 
 
 @operation("kinesisvideo", "CreateStream")
 def create_stream(ctx: RequestContext, req: dict) -> dict:
     name = req["StreamName"]
-    if ctx.resources.get(KIND, name) is not None:
+    if ctx.resources.get(STREAM, name) is not None:
         raise ServiceError("ResourceInUseException", f"The stream {name} already exists.")
+    retention = req.get("DataRetentionInHours", 0)
+    if retention > MAX_RETENTION_HOURS:
+        raise invalid(f"DataRetentionInHours {retention} exceeds the maximum of {MAX_RETENTION_HOURS} hours.")
+    check_tag_keys(req.get("Tags", {}))
+    if ctx.resources.count(STREAM) >= MAX_STREAMS_PER_ACCOUNT:
+        raise ServiceError("AccountStreamLimitExceededException",
+                           f"The account {ctx.account} already has {MAX_STREAMS_PER_ACCOUNT} streams.")
     creation_ms = int(ctx.now * 1000)
     stream = {
         "StreamName": name,
         # Real ARNs end in the stream's creation time in milliseconds.
         "StreamARN": ctx.arn("kinesisvideo", f"stream/{name}/{creation_ms}"),
         "Status": "CREATING",
-        "Version": ctx.ids.alphanumeric(20),
+        "Version": new_version(ctx),
         "CreationTime": creation_ms / 1000,
-        "DataRetentionInHours": req.get("DataRetentionInHours", 0),
+        "DataRetentionInHours": retention,
         "Tags": req.get("Tags", {}),
+        "StorageTier": (req.get("StreamStorageConfiguration") or {}).get("DefaultStorageTier", "HOT"),
+        "MediaKey": new_media_key(),
     }
     for optional in ("DeviceName", "MediaType", "KmsKeyId"):
         if optional in req:
             stream[optional] = req[optional]
-    ctx.resources.insert(KIND, name, stream)
-    ctx.schedule("kinesisvideo.stream.create", KIND, name,
+    ctx.resources.insert(STREAM, name, stream)
+    ctx.schedule("kinesisvideo.stream.create", STREAM, name,
                  expect={"Status": "CREATING"}, set={"Status": "ACTIVE"})
     return {"StreamARN": stream["StreamARN"]}
 
 
 @operation("kinesisvideo", "DescribeStream")
 def describe_stream(ctx: RequestContext, req: dict) -> dict:
-    return {"StreamInfo": describe(find_stream(ctx, req.get("StreamName"), req.get("StreamARN")))}
+    return {"StreamInfo": stream_info(find_stream(ctx, req.get("StreamName"), req.get("StreamARN")))}
 
 
 @operation("kinesisvideo", "ListStreams")
 def list_streams(ctx: RequestContext, req: dict) -> dict:
     condition = req.get("StreamNameCondition") or {}
-    prefix = condition.get("ComparisonValue") if condition.get("ComparisonOperator", "BEGINS_WITH") == "BEGINS_WITH" else None
+    prefix = condition.get("ComparisonValue")
     page = ctx.page(
         filters={"prefix": prefix},
         token=req.get("NextToken"),
         page_size=req.get("MaxResults", DEFAULT_LIST_PAGE_SIZE),
         fetch=lambda after, limit: [
-            (pk, describe(stream))
-            for pk, stream in ctx.resources.list(KIND, after=after, limit=limit,
+            (pk, stream_info(stream))
+            for pk, stream in ctx.resources.list(STREAM, after=after, limit=limit,
                                                  starts_with={"StreamName": prefix} if prefix else None)
         ],
     )
     return {"StreamInfoList": page.items, "NextToken": page.next_token}
 
 
+def _begin_update(ctx: RequestContext, stream: dict) -> None:
+    """UpdateStream and UpdateDataRetention are asynchronous: UPDATING, then ACTIVE again."""
+    stream["Status"] = "UPDATING"
+    stream["Version"] = new_version(ctx)
+    save_stream(ctx, stream)
+    ctx.schedule("kinesisvideo.stream.update", STREAM, stream["StreamName"],
+                 expect={"Status": "UPDATING"}, set={"Status": "ACTIVE"})
+
+
+@operation("kinesisvideo", "UpdateStream")
+def update_stream(ctx: RequestContext, req: dict) -> dict:
+    stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
+    check_version(req["CurrentVersion"], stream["Version"], "stream")
+    require_active(stream, "Status", "stream", stream["StreamName"])
+    for field in ("DeviceName", "MediaType"):
+        if field in req:
+            stream[field] = req[field]
+    _begin_update(ctx, stream)
+    return {}
+
+
+@operation("kinesisvideo", "UpdateDataRetention")
+def update_data_retention(ctx: RequestContext, req: dict) -> dict:
+    """Increase or decrease by DataRetentionChangeInHours. A decrease may reach 0 (no retention:
+    only the short buffer is kept) but not below; data older than the new period is deleted at
+    once, as the API reference says [inferred: that the change applies immediately]."""
+    stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
+    check_version(req["CurrentVersion"], stream["Version"], "stream")
+    require_active(stream, "Status", "stream", stream["StreamName"])
+    current, change = stream["DataRetentionInHours"], req["DataRetentionChangeInHours"]
+    if req["Operation"] == "INCREASE_DATA_RETENTION":
+        retention = current + change
+        if retention > MAX_RETENTION_HOURS:
+            raise invalid(f"The data retention period would become {retention} hours; "
+                          f"the maximum is {MAX_RETENTION_HOURS} hours.")
+    else:
+        retention = current - change
+        if retention < 0:
+            raise invalid(f"The data retention period of {current} hours cannot be decreased by "
+                          f"{change} hours.")
+    stream["DataRetentionInHours"] = retention
+    _begin_update(ctx, stream)
+    if retention < current:
+        storage.expire(ctx.conn, stream, ctx.now)
+    return {}
+
+
 @operation("kinesisvideo", "DeleteStream")
 def delete_stream(ctx: RequestContext, req: dict) -> dict:
     stream = find_stream(ctx, None, req["StreamARN"])
-    if "CurrentVersion" in req and req["CurrentVersion"] != stream["Version"]:
-        raise ServiceError(
-            "VersionMismatchException",
-            f"The version {req['CurrentVersion']} does not match the stream's current version {stream['Version']}.",
-        )
+    check_version(req.get("CurrentVersion"), stream["Version"], "stream")
     if stream["Status"] == "DELETING":
         raise ServiceError("ResourceInUseException", f"The stream {stream['StreamName']} is already being deleted.")
     stream["Status"] = "DELETING"
-    ctx.resources.update(KIND, stream["StreamName"], stream)
-    ctx.schedule("kinesisvideo.stream.delete", KIND, stream["StreamName"], action="kinesisvideo.stream.remove")
+    save_stream(ctx, stream)
+    ctx.schedule("kinesisvideo.stream.delete", STREAM, stream["StreamName"], action="kinesisvideo.stream.remove")
     return {}
 
 
 @transition("kinesisvideo.stream.remove")
 def remove_stream(resources, kind, resource_id, args, due_at) -> None:
+    stream = resources.get(kind, resource_id)
+    if stream is None:
+        return
     resources.delete(kind, resource_id)
+    resources.delete(EDGE, stream["StreamARN"])
+    storage.drop_stream(resources.conn, stream)
+
+
+@operation("kinesisvideo", "GetDataEndpoint")
+def get_data_endpoint(ctx: RequestContext, req: dict) -> dict:
+    """Every data-plane API is served by greenroom itself: the endpoint is how this caller
+    reached it (a base URL with no path; clients append /putMedia, /getMedia, ...)."""
+    find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
+    return {"DataEndpoint": ctx.base_url}

@@ -1,0 +1,146 @@
+"""Signaling channels (WebRTC): Create (CREATING -> ACTIVE), Describe, List, Update
+(UPDATING -> ACTIVE), Delete (DELETING -> gone), GetSignalingChannelEndpoint."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ...core.context import RequestContext
+from ...core.errors import ServiceError
+from ...core.lifecycle import transition
+from ...core.operations import operation
+from .common import (CHANNEL, STREAM, channel_info, check_tag_keys, check_version, find_channel,
+                     invalid, new_version, require_active, save_channel)
+
+DEFAULT_MESSAGE_TTL_SECONDS = 60
+DEFAULT_LIST_PAGE_SIZE = 10000
+MAX_CHANNELS_PER_ACCOUNT = 10000
+
+
+@operation("kinesisvideo", "CreateSignalingChannel")
+def create_signaling_channel(ctx: RequestContext, req: dict) -> dict:
+    name = req["ChannelName"]
+    if ctx.resources.get(CHANNEL, name) is not None:
+        raise ServiceError("ResourceInUseException", f"The signaling channel {name} already exists.")
+    tags = {}
+    for tag in req.get("Tags", []):
+        tags[tag["Key"]] = tag["Value"]
+    check_tag_keys(tags)
+    if ctx.resources.count(CHANNEL) >= MAX_CHANNELS_PER_ACCOUNT:
+        raise ServiceError("AccountChannelLimitExceededException",
+                           f"The account {ctx.account} already has {MAX_CHANNELS_PER_ACCOUNT} signaling channels.")
+    creation_ms = int(ctx.now * 1000)
+    configuration = req.get("SingleMasterConfiguration") or {}
+    channel = {
+        "ChannelName": name,
+        "ChannelARN": ctx.arn("kinesisvideo", f"channel/{name}/{creation_ms}"),
+        "ChannelType": req.get("ChannelType", "SINGLE_MASTER"),
+        "ChannelStatus": "CREATING",
+        "CreationTime": creation_ms / 1000,
+        "SingleMasterConfiguration": {
+            "MessageTtlSeconds": configuration.get("MessageTtlSeconds", DEFAULT_MESSAGE_TTL_SECONDS)},
+        "Version": new_version(ctx),
+        "Tags": tags,
+        "MediaStorage": {"Status": "DISABLED"},
+    }
+    ctx.resources.insert(CHANNEL, name, channel)
+    ctx.schedule("kinesisvideo.channel.create", CHANNEL, name,
+                 expect={"ChannelStatus": "CREATING"}, set={"ChannelStatus": "ACTIVE"})
+    return {"ChannelARN": channel["ChannelARN"]}
+
+
+@operation("kinesisvideo", "DescribeSignalingChannel")
+def describe_signaling_channel(ctx: RequestContext, req: dict) -> dict:
+    return {"ChannelInfo": channel_info(find_channel(ctx, req.get("ChannelName"), req.get("ChannelARN")))}
+
+
+@operation("kinesisvideo", "ListSignalingChannels")
+def list_signaling_channels(ctx: RequestContext, req: dict) -> dict:
+    prefix = (req.get("ChannelNameCondition") or {}).get("ComparisonValue")
+    page = ctx.page(
+        filters={"prefix": prefix},
+        token=req.get("NextToken"),
+        page_size=req.get("MaxResults", DEFAULT_LIST_PAGE_SIZE),
+        fetch=lambda after, limit: [
+            (pk, channel_info(channel))
+            for pk, channel in ctx.resources.list(CHANNEL, after=after, limit=limit,
+                                                  starts_with={"ChannelName": prefix} if prefix else None)
+        ],
+    )
+    return {"ChannelInfoList": page.items, "NextToken": page.next_token}
+
+
+@operation("kinesisvideo", "UpdateSignalingChannel")
+def update_signaling_channel(ctx: RequestContext, req: dict) -> dict:
+    channel = find_channel(ctx, None, req["ChannelARN"])
+    check_version(req["CurrentVersion"], channel["Version"], "signaling channel")
+    require_active(channel, "ChannelStatus", "signaling channel", channel["ChannelName"])
+    if "SingleMasterConfiguration" in req:
+        if channel["ChannelType"] != "SINGLE_MASTER":
+            raise invalid("SingleMasterConfiguration applies only to SINGLE_MASTER channels.")
+        ttl = (req["SingleMasterConfiguration"] or {}).get("MessageTtlSeconds")
+        if ttl is not None:
+            channel["SingleMasterConfiguration"] = {"MessageTtlSeconds": ttl}
+    channel["ChannelStatus"] = "UPDATING"
+    channel["Version"] = new_version(ctx)
+    save_channel(ctx, channel)
+    ctx.schedule("kinesisvideo.channel.update", CHANNEL, channel["ChannelName"],
+                 expect={"ChannelStatus": "UPDATING"}, set={"ChannelStatus": "ACTIVE"})
+    return {}
+
+
+@operation("kinesisvideo", "DeleteSignalingChannel")
+def delete_signaling_channel(ctx: RequestContext, req: dict) -> dict:
+    channel = find_channel(ctx, None, req["ChannelARN"])
+    check_version(req.get("CurrentVersion"), channel["Version"], "signaling channel")
+    if channel["ChannelStatus"] == "DELETING":
+        raise ServiceError("ResourceInUseException",
+                           f"The signaling channel {channel['ChannelName']} is already being deleted.")
+    channel["ChannelStatus"] = "DELETING"
+    save_channel(ctx, channel)
+    ctx.schedule("kinesisvideo.channel.delete", CHANNEL, channel["ChannelName"],
+                 action="kinesisvideo.channel.remove")
+    return {}
+
+
+@transition("kinesisvideo.channel.remove")
+def remove_channel(resources, kind, resource_id, args, due_at) -> None:
+    channel = resources.get(kind, resource_id)
+    if channel is None:
+        return
+    resources.delete(kind, resource_id)
+    # The stream it stored media in is free for another channel.
+    stream_arn = channel["MediaStorage"].get("StreamARN")
+    if stream_arn:
+        for _, stream in resources.list(STREAM, where={"StreamARN": stream_arn}, limit=1):
+            if stream.get("MappedChannelARN") == channel["ChannelARN"]:
+                del stream["MappedChannelARN"]
+                resources.update(STREAM, stream["StreamName"], stream)
+
+
+def _websocket_url(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    return f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+
+
+@operation("kinesisvideo", "GetSignalingChannelEndpoint")
+def get_signaling_channel_endpoint(ctx: RequestContext, req: dict) -> dict:
+    """Endpoints point at greenroom itself (wss/ws for WSS, its base URL for HTTPS and WEBRTC).
+
+    [inferred] WEBRTC (ingestion into a stream) needs the channel's media storage configuration
+    ENABLED; a VIEWER asking for WEBRTC is refused, as only a master ingests."""
+    channel = find_channel(ctx, None, req["ChannelARN"])
+    require_active(channel, "ChannelStatus", "signaling channel", channel["ChannelName"])
+    configuration = req.get("SingleMasterChannelEndpointConfiguration") or {}
+    protocols = configuration.get("Protocols") or ["WSS", "HTTPS"]
+    role = configuration.get("Role", "MASTER")
+    if len(set(protocols)) != len(protocols):
+        raise invalid("Protocols must not repeat a protocol.")
+    if "WEBRTC" in protocols:
+        if channel["MediaStorage"]["Status"] != "ENABLED":
+            raise invalid("The WEBRTC protocol needs the channel's media storage configuration to be ENABLED.")
+        if role != "MASTER":
+            raise invalid("Only the MASTER role can use the WEBRTC protocol.")
+    endpoints = {"WSS": _websocket_url(ctx.base_url), "HTTPS": ctx.base_url, "WEBRTC": ctx.base_url}
+    return {"ResourceEndpointList": [
+        {"Protocol": protocol, "ResourceEndpoint": endpoints[protocol]} for protocol in protocols
+    ]}

@@ -1,0 +1,79 @@
+"""ListFragments (``kinesis-video-archived-media``): the archived fragments of a stream whose
+producer or server timestamp lies in a range.
+
+[inferred] A fragment is in the range when its timestamp (its start) is >= StartTimestamp and
+<= EndTimestamp, as for the HLS/DASH/GetClip ranges. Only persisted fragments are archived: a
+stream without retention lists none. AWS promises no order; greenroom answers in timestamp order
+(then fragment number), and its NextToken carries the selector, so a request with only a
+NextToken continues the same listing.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from ...core.context import RequestContext
+from ...core.errors import ServiceError
+from ...core.operations import operation
+from . import storage
+from .common import find_stream
+
+SERVICE = "kinesis-video-archived-media"
+DEFAULT_MAX_RESULTS = 100
+
+
+def epoch_ms(value) -> int:
+    if isinstance(value, dt.datetime):
+        value = (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).timestamp()
+    return round(float(value) * 1000)
+
+
+def describe_fragment(row) -> dict:
+    """A Fragment of the output, from a row with storage.LISTED_COLUMNS."""
+    return {
+        "FragmentNumber": storage.fragment_number(row.server_ms, row.seq),
+        "FragmentSizeInBytes": row.size,
+        "ProducerTimestamp": row.producer_ms / 1000,
+        "ServerTimestamp": row.server_ms / 1000,
+        "FragmentLengthInMilliseconds": row.duration_ms,
+    }
+
+
+def _selector(selector: dict) -> list:
+    """[type, start_ms, end_ms] of a FragmentSelector, checked."""
+    time_range = selector["TimestampRange"]
+    start, end = epoch_ms(time_range["StartTimestamp"]), epoch_ms(time_range["EndTimestamp"])
+    if start > end:
+        raise ServiceError("InvalidArgumentException", "StartTimestamp must not be after EndTimestamp.")
+    return [selector["FragmentSelectorType"], start, end]
+
+
+@operation(SERVICE, "ListFragments")
+def list_fragments(ctx: RequestContext, req: dict) -> dict:
+    stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
+    requested = _selector(req["FragmentSelector"]) if req.get("FragmentSelector") else None
+    if requested is None and not req.get("NextToken"):
+        raise ServiceError("InvalidArgumentException", "FragmentSelector is required unless NextToken is given.")
+
+    def fetch(after, limit):
+        # The position is [type, start_ms, end_ms, timestamp, seq]: the token keeps the selector.
+        selector = requested
+        if after is not None:
+            if requested is not None and requested != after[:3]:
+                raise ServiceError("InvalidArgumentException",
+                                   "The NextToken belongs to a different FragmentSelector.")
+            selector = after[:3]
+        kind, start, end = selector
+        column = storage.fragments.c.producer_ms if kind == "PRODUCER_TIMESTAMP" else storage.fragments.c.server_ms
+        condition = sa.and_(storage.archived(stream, ctx.now), column >= start, column <= end)
+        if after is not None:
+            condition = sa.and_(condition, sa.tuple_(column, storage.fragments.c.seq) > sa.tuple_(after[3], after[4]))
+        rows = ctx.conn.execute(sa.select(*storage.LISTED_COLUMNS).where(condition)
+                                .order_by(column, storage.fragments.c.seq).limit(limit))
+        return [([kind, start, end, row.producer_ms if kind == "PRODUCER_TIMESTAMP" else row.server_ms, row.seq],
+                 describe_fragment(row)) for row in rows]
+
+    page = ctx.page(filters={"stream": stream["MediaKey"]}, token=req.get("NextToken"),
+                    page_size=req.get("MaxResults", DEFAULT_MAX_RESULTS), fetch=fetch)
+    return {"Fragments": page.items, "NextToken": page.next_token}
