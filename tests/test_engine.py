@@ -175,3 +175,10 @@ def test_state_is_isolated_per_account_and_region(emulated):
     other_account.create_stream(StreamName="shared-name")  # no conflict across accounts
     arn = mine.describe_stream(StreamName="shared-name")["StreamInfo"]["StreamARN"]
     assert ":us-east-1:111122223333:stream/shared-name/" in arn
+
+
+def test_kinesis_video_errors_carry_both_error_type_headers(server):
+    response = requests.post(f"{server.base_url}/describeStream", headers=sigv4_header("kinesisvideo"),
+                             data='{"StreamName": "missing"}')
+    assert response.status_code == 404
+    assert response.headers["x-amzn-ErrorType"] == response.headers["x-amz-ErrorType"] == "ResourceNotFoundException"

@@ -150,7 +150,8 @@ async def _send(send, response: HttpResponse, receive=None) -> None:
     headers = [(name.encode("latin-1"), str(value).encode("latin-1")) for name, value in response.headers.items()]
     body = response.body
     if isinstance(body, (bytes, bytearray)):
-        headers.append((b"content-length", str(len(body)).encode()))
+        if response.status not in (204, 304):  # these carry no body, nor a length for one
+            headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": bytes(body)})
         return
