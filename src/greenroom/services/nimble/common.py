@@ -1,0 +1,414 @@
+"""What every Nimble Studio resource module shares: kinds, ids, errors, lookups, lifecycles,
+client-token idempotency and filtered pagination.
+
+Storage: every resource is a JSON document in ``ctx.resources``. Resources that belong to a
+studio are keyed ``{studioId}/{id}`` with the studio as parent, so ids are scoped the way the
+API addresses them (``/studios/{studioId}/...``); grandchildren (launch profile members,
+session streams) are keyed ``{studioId}/{parentId}/{id}`` with their parent's key as parent.
+
+Lifecycles: every request that changes a resource's state bumps its ``_rev`` and schedules the
+resulting transitions (each expecting that ``_rev``), so a later request makes every transition
+scheduled before it a no-op. Fields starting with ``_`` are internal: the serializer only sends
+the members the model describes.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import json
+from typing import Any, Callable, Iterable
+
+from ...core.context import RequestContext
+from ...core.errors import ServiceError
+from ...core.lifecycle import transition
+from ...core.store import Resources
+
+STUDIO = "nimble:studio"
+STUDIO_MEMBER = "nimble:studio-member"
+STUDIO_COMPONENT = "nimble:studio-component"
+STREAMING_IMAGE = "nimble:streaming-image"
+LAUNCH_PROFILE = "nimble:launch-profile"
+LAUNCH_PROFILE_MEMBER = "nimble:launch-profile-member"
+STREAMING_SESSION = "nimble:streaming-session"
+SESSION_BACKUP = "nimble:streaming-session-backup"
+SESSION_STREAM = "nimble:streaming-session-stream"
+EULA_ACCEPTANCE = "nimble:eula-acceptance"
+CLIENT_TOKEN = "nimble:client-token"
+FAULT = "nimble:fault"
+
+# Kinds whose documents live under a studio (parent = studioId), removed with it.
+STUDIO_CHILD_KINDS = (STUDIO_MEMBER, STUDIO_COMPONENT, STREAMING_IMAGE, LAUNCH_PROFILE,
+                      STREAMING_SESSION, SESSION_BACKUP, EULA_ACCEPTANCE)
+
+IN_PROGRESS_STATES = frozenset({
+    "CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "DELETE_IN_PROGRESS",
+    "START_IN_PROGRESS", "STOP_IN_PROGRESS",
+})
+# A studio, component, image or launch profile whose update or delete failed is left as it
+# was, so it stays usable [inferred].
+USABLE_STATES = frozenset({"READY", "UPDATE_FAILED", "DELETE_FAILED"})
+# Gone, or never there: such resources are no dependents and disappear after the retention.
+GONE_STATES = frozenset({"DELETED", "CREATE_FAILED"})
+
+PROTOCOL_VERSION = "2021-03-31"
+
+# The (named, configurable) time DELETED and CREATE_FAILED resources stay visible.
+RETENTION_DELAY = "nimble.retention"
+
+
+# ------------------------------------------------------------------------------ ids and names
+
+def new_id(ctx: RequestContext) -> str:
+    """Nimble's 22-character ids: a UUID in unpadded base64url (``yeG7lDwNQEiwNTRT7DrV7Q``)."""
+    raw = int(ctx.ids.uuid().replace("-", ""), 16).to_bytes(16, "big")
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def stable_id(*parts: str) -> str:
+    """A 22-character id derived from fixed inputs (built-in images share ids across studios)."""
+    digest = hashlib.sha256("/".join(parts).encode()).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def key(studio_id: str, *ids: str) -> str:
+    return "/".join((studio_id, *ids))
+
+
+def caller(ctx: RequestContext) -> str:
+    """Who is calling, for createdBy/updatedBy/ownedBy.
+
+    greenroom does not check signatures and the request context names only the account, so
+    every caller of an account is that account's root principal, whose IAM user id is the
+    account id itself [inferred].
+    """
+    return ctx.account
+
+
+# ------------------------------------------------------------------------------ errors
+
+def error(shape: str, message: str, code: str, context: dict | None = None) -> ServiceError:
+    """An error in Nimble's shape: ``message``, ``code`` (a short machine-readable reason
+    [inferred]) and ``context`` (a 404 names the missing resource in ``resourceId``)."""
+    return ServiceError(shape, message, code=code, context=context or None)
+
+
+def validation_error(message: str, code: str = "INVALID_PARAMETER", **context: str) -> ServiceError:
+    """A ValidationException (400)."""
+    return error("ValidationException", message, code, context)
+
+
+def not_found(label: str, resource_id: str, **context: str) -> ServiceError:
+    """A ResourceNotFoundException (404) whose context names the missing resource."""
+    return error(
+        "ResourceNotFoundException",
+        f"The specified resource could not be found: {label} {resource_id} does not exist.",
+        "RESOURCE_NOT_FOUND", {"resourceId": resource_id, **context},
+    )
+
+
+def conflict(message: str, resource_id: str, code: str = "CONFLICT") -> ServiceError:
+    return error("ConflictException", message, code, {"resourceId": resource_id})
+
+
+def quota_exceeded(message: str, **context: str) -> ServiceError:
+    return error("ServiceQuotaExceededException", message, "SERVICE_QUOTA_EXCEEDED", context)
+
+
+def access_denied(message: str, resource_id: str) -> ServiceError:
+    return error("AccessDeniedException", message, "ACCESS_DENIED", {"resourceId": resource_id})
+
+
+def require_not_in_progress(resource: dict, label: str, resource_id: str) -> None:
+    """Nothing can be changed while an operation on the resource is in progress."""
+    if resource["state"] in IN_PROGRESS_STATES:
+        raise conflict(
+            f"Another operation is in progress: {label} {resource_id} is {resource['state']}.",
+            resource_id, code="RESOURCE_IN_PROGRESS",
+        )
+
+
+def require_state(resource: dict, label: str, resource_id: str, allowed: Iterable[str],
+                  action: str) -> None:
+    """ConflictException while something is in progress; ValidationException in any other
+    state ``action`` is not allowed in [inferred]."""
+    require_not_in_progress(resource, label, resource_id)
+    allowed = sorted(allowed)
+    if resource["state"] not in allowed:
+        raise validation_error(
+            f"Cannot {action} {label} {resource_id} in state {resource['state']}; "
+            f"it must be {' or '.join(allowed)}.",
+            code="INVALID_STATE", resourceId=resource_id,
+        )
+
+
+# ------------------------------------------------------------------------------ lookups
+
+def find_studio(ctx: RequestContext, studio_id: str) -> dict:
+    studio = ctx.resources.get(STUDIO, studio_id)
+    if studio is None:
+        raise not_found("studio", studio_id)
+    return studio
+
+
+def usable_studio(ctx: RequestContext, studio_id: str) -> dict:
+    """A studio that resources can be created in or changed under."""
+    studio = find_studio(ctx, studio_id)
+    require_state(studio, "studio", studio_id, USABLE_STATES, "use")
+    return studio
+
+
+def find_child(ctx: RequestContext, kind: str, label: str, studio_id: str, child_id: str) -> dict:
+    """A resource of a studio; 404 if the studio or the resource does not exist."""
+    find_studio(ctx, studio_id)
+    found = ctx.resources.get(kind, key(studio_id, child_id))
+    if found is None:
+        raise not_found(label, child_id)
+    return found
+
+
+def save(ctx: RequestContext, kind: str, resource_key: str, document: dict) -> None:
+    ctx.resources.update(kind, resource_key, document)
+
+
+# ------------------------------------------------------------------------------ lifecycles
+
+def schedule_at(ctx: RequestContext, due_at: float, kind: str, resource_key: str,
+                action: str = "update", **args: Any) -> None:
+    """A transition at an absolute time (``ctx.schedule`` only knows named delays; Nimble's
+    session timers come from launch profiles)."""
+    ctx.emulator.scheduler.schedule(ctx.conn, ctx.account, ctx.region, due_at, action, kind,
+                                    resource_key, args)
+
+
+def delay(ctx: RequestContext, name: str) -> float:
+    return ctx.emulator.delays[name]
+
+
+def bump(document: dict) -> int:
+    """A new revision: transitions scheduled for older revisions no longer apply."""
+    document["_rev"] = document.get("_rev", 0) + 1
+    return document["_rev"]
+
+
+def settle(ctx: RequestContext, kind: str, resource_key: str, document: dict, due_at: float,
+           fields: dict, *, from_state: str) -> None:
+    """Schedule ``document`` (at its current revision, in ``from_state``) to take ``fields``
+    at ``due_at``; ``updatedAt`` follows for resources that have one."""
+    values = dict(fields)
+    if "updatedAt" in document:
+        values["updatedAt"] = due_at
+    schedule_at(ctx, due_at, kind, resource_key, "update",
+                expect={"_rev": document["_rev"], "state": from_state}, set=values)
+
+
+def schedule_removal(ctx: RequestContext, kind: str, resource_key: str, document: dict,
+                     gone_at: float, state: str) -> None:
+    """A DELETED or CREATE_FAILED resource disappears after the retention delay."""
+    schedule_at(ctx, gone_at + delay(ctx, RETENTION_DELAY), kind, resource_key, "nimble.remove",
+                expect={"_rev": document["_rev"], "state": state})
+
+
+@transition("nimble.remove")
+def remove_resource(resources: Resources, kind: str, resource_key: str, args: dict, due_at: float) -> None:
+    """Forget a resource (and what belongs to it) if it is still as expected."""
+    document = resources.get(kind, resource_key)
+    if document is None or any(document.get(f) != v for f, v in args.get("expect", {}).items()):
+        return
+    remove_with_children(resources, kind, resource_key)
+
+
+def remove_with_children(resources: Resources, kind: str, resource_key: str) -> None:
+    if kind == STUDIO:
+        for child_kind in STUDIO_CHILD_KINDS:
+            for _, child in resources.list(child_kind, parent=resource_key):
+                remove_with_children(resources, child_kind, child["_key"])
+    elif kind == LAUNCH_PROFILE:
+        for _, member in resources.list(LAUNCH_PROFILE_MEMBER, parent=resource_key):
+            resources.delete(LAUNCH_PROFILE_MEMBER, member["_key"])
+    elif kind == STREAMING_SESSION:
+        for _, stream in resources.list(SESSION_STREAM, parent=resource_key):
+            resources.delete(SESSION_STREAM, stream["_key"])
+    resources.delete(kind, resource_key)
+
+
+def insert(ctx: RequestContext, kind: str, resource_key: str, document: dict, parent: str = "") -> None:
+    """Store a new document; it remembers its own key (``_key``) for cascades."""
+    document["_key"] = resource_key
+    ctx.resources.insert(kind, resource_key, document, parent=parent)
+
+
+# ------------------------------------------------------------------------------ status messages
+
+STATUS_MESSAGES = {
+    # Studios ("The studio has been created successfully " is the service's own, trailing space included).
+    "STUDIO_CREATE_IN_PROGRESS": "The studio is being created",
+    "STUDIO_CREATED": "The studio has been created successfully ",
+    "STUDIO_UPDATE_IN_PROGRESS": "The studio is being updated",
+    "STUDIO_UPDATED": "The studio has been updated successfully",
+    "STUDIO_DELETE_IN_PROGRESS": "The studio is being deleted",
+    "STUDIO_DELETED": "The studio has been deleted",
+    "STUDIO_WITH_LAUNCH_PROFILES_NOT_DELETED":
+        "The studio cannot be deleted while it has launch profiles that are not deleted",
+    "STUDIO_WITH_STUDIO_COMPONENTS_NOT_DELETED":
+        "The studio cannot be deleted while it has studio components that are not deleted",
+    "STUDIO_WITH_STREAMING_IMAGES_NOT_DELETED":
+        "The studio cannot be deleted while it has streaming images that are not deleted",
+    "AWS_SSO_NOT_ENABLED": "IAM Identity Center is not enabled for this account",
+    "AWS_SSO_ACCESS_DENIED": "Access to IAM Identity Center was denied",
+    "AWS_SSO_CONFIGURATION_REPAIR_IN_PROGRESS": "The IAM Identity Center configuration is being repaired",
+    "AWS_SSO_CONFIGURATION_REPAIRED": "The IAM Identity Center configuration has been repaired",
+    "ROLE_NOT_OWNED_BY_STUDIO_OWNER": "The role is not owned by the account that owns the studio",
+    "ROLE_COULD_NOT_BE_ASSUMED": "The role could not be assumed",
+    "ENCRYPTION_KEY_NOT_FOUND": "The encryption key could not be found",
+    "ENCRYPTION_KEY_ACCESS_DENIED": "Access to the encryption key was denied",
+    "AWS_STS_REGION_DISABLED": "AWS STS is disabled in this Region",
+    "INTERNAL_ERROR": "An internal error occurred",
+    # Studio components.
+    "STUDIO_COMPONENT_CREATE_IN_PROGRESS": "Studio Component is being created",
+    "STUDIO_COMPONENT_CREATED": "Studio Component has been created",
+    "STUDIO_COMPONENT_UPDATE_IN_PROGRESS": "Studio Component is being updated",
+    "STUDIO_COMPONENT_UPDATED": "Studio Component has been updated",
+    "STUDIO_COMPONENT_DELETE_IN_PROGRESS": "Studio Component is being deleted",
+    "STUDIO_COMPONENT_DELETED": "Studio Component has been deleted",
+    "ACTIVE_DIRECTORY_ALREADY_EXISTS": "An Active Directory studio component for this directory already exists",
+    # Streaming images.
+    "STREAMING_IMAGE_CREATE_IN_PROGRESS": "Streaming Image is being created",
+    "STREAMING_IMAGE_READY": "Streaming Image is ready",
+    "STREAMING_IMAGE_UPDATE_IN_PROGRESS": "Streaming Image is being updated",
+    "STREAMING_IMAGE_DELETE_IN_PROGRESS": "Streaming Image is being deleted",
+    "STREAMING_IMAGE_DELETED": "Streaming Image has been deleted",
+    "ACCESS_DENIED": "Access to the EC2 image was denied",
+    # Launch profiles ("Launch Profile has been created" is the service's own).
+    "LAUNCH_PROFILE_CREATE_IN_PROGRESS": "Launch Profile is being created",
+    "LAUNCH_PROFILE_CREATED": "Launch Profile has been created",
+    "LAUNCH_PROFILE_UPDATE_IN_PROGRESS": "Launch Profile is being updated",
+    "LAUNCH_PROFILE_UPDATED": "Launch Profile has been updated",
+    "LAUNCH_PROFILE_DELETE_IN_PROGRESS": "Launch Profile is being deleted",
+    "LAUNCH_PROFILE_DELETED": "Launch Profile has been deleted",
+    "STREAMING_IMAGE_NOT_FOUND": "A streaming image of the launch profile could not be found",
+    "STREAMING_IMAGE_NOT_READY": "A streaming image of the launch profile is not ready",
+    "LAUNCH_PROFILE_WITH_STREAM_SESSIONS_NOT_DELETED":
+        "The launch profile cannot be deleted while it has streaming sessions that are not deleted",
+    "INVALID_SUBNETS_PROVIDED": "One or more of the subnets provided are invalid",
+    "INVALID_INSTANCE_TYPES_PROVIDED": "One or more of the instance types provided are invalid",
+    "INVALID_SUBNETS_COMBINATION": "The combination of subnets provided is invalid",
+    # Streaming sessions.
+    "STREAMING_SESSION_CREATE_IN_PROGRESS": "The streaming session is being created",
+    "STREAMING_SESSION_READY": "The streaming session is ready",
+    "STREAMING_SESSION_STOP_IN_PROGRESS": "The streaming session is being stopped",
+    "STREAMING_SESSION_STOPPED": "The streaming session has been stopped",
+    "STREAMING_SESSION_START_IN_PROGRESS": "The streaming session is being started",
+    "STREAMING_SESSION_STARTED": "The streaming session has been started",
+    "STREAMING_SESSION_DELETE_IN_PROGRESS": "The streaming session is being deleted",
+    "STREAMING_SESSION_DELETED": "The streaming session has been deleted",
+    "INSUFFICIENT_CAPACITY": "There is not enough capacity for the requested instance type",
+    "ACTIVE_DIRECTORY_DOMAIN_JOIN_ERROR": "The workstation could not join the Active Directory domain",
+    "NETWORK_CONNECTION_ERROR": "A network connection error occurred",
+    "INITIALIZATION_SCRIPT_ERROR": "An initialization script failed",
+    "DECRYPT_STREAMING_IMAGE_ERROR": "The streaming image could not be decrypted",
+    "NETWORK_INTERFACE_ERROR": "The network interface could not be created",
+    "AMI_VALIDATION_ERROR": "The streaming image's AMI could not be validated",
+    # Session streams.
+    "STREAM_CREATE_IN_PROGRESS": "The stream is being created",
+    "STREAM_READY": "The stream is ready",
+    "STREAM_DELETE_IN_PROGRESS": "The stream is being deleted",
+    "STREAM_DELETED": "The stream has been deleted",
+}
+
+
+def status(code: str, message: str | None = None) -> dict:
+    return {"statusCode": code, "statusMessage": message or STATUS_MESSAGES.get(code, code)}
+
+
+# ------------------------------------------------------------------------------ faults
+
+def take_fault(ctx: RequestContext, operation: str) -> dict | None:
+    """The failure armed for this operation (see ``faults``), consumed; None if there is none."""
+    found = ctx.resources.list(FAULT, where={"operation": operation}, limit=1)
+    if not found:
+        return None
+    fault = found[0][1]
+    fault["remaining"] -= 1
+    if fault["remaining"] <= 0:
+        ctx.resources.delete(FAULT, fault["faultId"])
+    else:
+        ctx.resources.update(FAULT, fault["faultId"], fault)
+    return {"statusCode": fault["statusCode"],
+            "statusMessage": fault.get("statusMessage") or STATUS_MESSAGES.get(fault["statusCode"])}
+
+
+# ------------------------------------------------------------------------------ idempotency
+
+def idempotent(handler: Callable[[RequestContext, dict], dict]) -> Callable[[RequestContext, dict], dict]:
+    """``X-Amz-Client-Token``: a retry with the same token and the same request answers what
+    the first request answered, without doing anything again; the same token with a different
+    request is a ValidationException. Tokens are kept per account, region and operation."""
+
+    @functools.wraps(handler)
+    def wrapper(ctx: RequestContext, req: dict) -> dict:
+        token = req.get("clientToken")
+        if not token:
+            return handler(ctx, req)
+        record_key = f"{ctx.operation}/{token}"
+        fingerprint = _fingerprint({k: v for k, v in req.items() if k != "clientToken"})
+        record = ctx.resources.get(CLIENT_TOKEN, record_key)
+        if record is not None:
+            if record["fingerprint"] != fingerprint:
+                raise validation_error(
+                    f"The client token {token} was already used with different parameters for "
+                    f"{ctx.operation}.", code="CLIENT_TOKEN_REUSED",
+                )
+            return record["response"]
+        response = handler(ctx, req) or {}
+        ctx.resources.insert(CLIENT_TOKEN, record_key, {
+            "fingerprint": fingerprint, "response": _jsonable(response), "createdAt": ctx.now,
+        })
+        return response
+
+    return wrapper
+
+
+def _fingerprint(request: dict) -> str:
+    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+# ------------------------------------------------------------------------------ pagination
+
+def filtered_fetch(ctx: RequestContext, kind: str, *, parent: str | None = None,
+                   where: dict | None = None, keep: Callable[[dict], bool] = lambda _: True,
+                   shape: Callable[[dict], dict] = lambda d: d):
+    """A ``ctx.page`` fetch over documents of ``kind`` in creation order, with an extra Python
+    filter: it reads the store in batches until it has ``limit`` kept items."""
+
+    def fetch(after, limit):
+        found: list[tuple[int, dict]] = []
+        cursor = after
+        batch = max(limit, 50)
+        while len(found) < limit:
+            rows = ctx.resources.list(kind, parent=parent, where=where, after=cursor, limit=batch)
+            for pk, document in rows:
+                if keep(document):
+                    found.append((pk, shape(document)))
+                    if len(found) == limit:
+                        break
+            if len(rows) < batch:
+                break
+            cursor = rows[-1][0]
+        return found
+
+    return fetch
+
+
+def page_size(req: dict, default: int, cap: int | None = None) -> int:
+    size = req.get("maxResults") or default
+    return min(size, cap) if cap else size
+
+
+def public(document: dict) -> dict:
+    """A copy without internal fields (for documents embedded in other outputs)."""
+    return {k: v for k, v in document.items() if not k.startswith("_")}

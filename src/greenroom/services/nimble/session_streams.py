@@ -1,0 +1,97 @@
+"""Streaming session streams: CreateStreamingSessionStream, GetStreamingSessionStream, and the
+URL they hand out.
+
+A stream is created for a READY session: CREATE_IN_PROGRESS -> READY (STREAM_READY), with a
+``url`` and ``expiresAt`` = creation + ``expirationInSeconds`` (60-3600, default 120
+[inferred]). The URL points at greenroom (``ctx.base_url``, how the caller reached it):
+``GET {base}/_greenroom/nimble/streams/{region}/{account}/{streamId}?token=...`` answers the
+stream's connection details while the stream is READY, unexpired and its session READY, and
+403 (expired or wrong token), 404 or 409 (session not READY) otherwise. At ``expiresAt`` the
+stream becomes DELETED (STREAM_DELETED), as it does when its session is stopped or deleted
+[inferred].
+"""
+from __future__ import annotations
+
+import hmac
+from urllib.parse import parse_qs
+
+from ...core.context import RequestContext
+from ...core.operations import operation
+from ...core.routes import HttpError, http_route
+from .common import (SESSION_STREAM, STREAMING_SESSION, caller, delay, find_studio, idempotent,
+                     insert, key, new_id, not_found, require_state, schedule_at, status, take_fault)
+from .streaming_sessions import find_session
+
+DEFAULT_EXPIRATION_SECONDS = 120
+URL_PATH = "/_greenroom/nimble/streams/{region}/{account}/{streamId}"
+
+
+@operation("nimble", "CreateStreamingSessionStream")
+@idempotent
+def create_streaming_session_stream(ctx: RequestContext, req: dict) -> dict:
+    studio_id, session_id = req["studioId"], req["sessionId"]
+    session = find_session(ctx, studio_id, session_id)
+    require_state(session, "streaming session", session_id, {"READY"}, "stream")
+    stream_id = new_id(ctx)
+    lifetime = req.get("expirationInSeconds") or DEFAULT_EXPIRATION_SECONDS
+    secret = ctx.ids.alphanumeric(32)
+    path = URL_PATH.format(region=ctx.region, account=ctx.account, streamId=stream_id)
+    stream = {
+        "streamId": stream_id, "createdAt": ctx.now, "createdBy": caller(ctx),
+        "ownedBy": session["ownedBy"], "expiresAt": ctx.now + lifetime,
+        "state": "CREATE_IN_PROGRESS", **status("STREAM_CREATE_IN_PROGRESS"),
+        "_secret": secret, "_studioId": studio_id, "_sessionId": session_id, "_rev": 1,
+    }
+    stream_key = key(studio_id, session_id, stream_id)
+    insert(ctx, SESSION_STREAM, stream_key, stream, parent=key(studio_id, session_id))
+    ready_at = ctx.now + delay(ctx, "nimble.streaming_session_stream.create")
+    failure = take_fault(ctx, "CreateStreamingSessionStream")
+    expect = {"_rev": 1, "state": "CREATE_IN_PROGRESS"}
+    if failure:
+        schedule_at(ctx, ready_at, SESSION_STREAM, stream_key, expect=expect,
+                    set={"state": "CREATE_FAILED", **failure})
+    else:
+        schedule_at(ctx, ready_at, SESSION_STREAM, stream_key, expect=expect,
+                    set={"state": "READY", **status("STREAM_READY"),
+                         "url": f"{ctx.base_url}{path}?token={secret}"})
+        schedule_at(ctx, max(ready_at, stream["expiresAt"]), SESSION_STREAM, stream_key,
+                    expect={"_rev": 1, "state": "READY"},
+                    set={"state": "DELETED", **status("STREAM_DELETED", "The stream has expired")})
+    return {"stream": stream}
+
+
+@operation("nimble", "GetStreamingSessionStream")
+def get_streaming_session_stream(ctx: RequestContext, req: dict) -> dict:
+    studio_id, session_id, stream_id = req["studioId"], req["sessionId"], req["streamId"]
+    find_studio(ctx, studio_id)
+    find_session(ctx, studio_id, session_id)
+    stream = ctx.resources.get(SESSION_STREAM, key(studio_id, session_id, stream_id))
+    if stream is None:
+        raise not_found("streaming session stream", stream_id, sessionId=session_id)
+    return {"stream": stream}
+
+
+@http_route("GET", URL_PATH)
+def connect(emulator, request, region: str, account: str, streamId: str):
+    """What a streaming client gets from a stream URL: the stream's connection details."""
+    token = (parse_qs(request.query_string).get("token") or [""])[-1]
+    with emulator.context("nimble", "ConnectStream", account, region, request.base_url) as ctx:
+        found = ctx.resources.list(SESSION_STREAM, where={"streamId": streamId}, limit=1)
+        if not found:
+            raise HttpError(404, f"Stream {streamId} does not exist.")
+        stream = found[0][1]
+        if not hmac.compare_digest(token, stream["_secret"]):
+            raise HttpError(403, "The stream URL's token is not valid.")
+        if ctx.now >= stream["expiresAt"] or stream["state"] == "DELETED":
+            raise HttpError(403, f"The stream URL expired at {stream['expiresAt']:.0f} (epoch seconds).")
+        if stream["state"] != "READY":
+            raise HttpError(409, f"Stream {streamId} is {stream['state']}.")
+        session = ctx.resources.get(STREAMING_SESSION, key(stream["_studioId"], stream["_sessionId"]))
+        if session is None or session["state"] != "READY":
+            raise HttpError(409, f"Streaming session {stream['_sessionId']} is not READY.")
+        return {
+            "streamId": streamId, "sessionId": session["sessionId"], "studioId": stream["_studioId"],
+            "ownedBy": session["ownedBy"], "ec2InstanceType": session["ec2InstanceType"],
+            "streamingImageId": session["streamingImageId"], "expiresAt": stream["expiresAt"],
+            "connected": True,
+        }

@@ -1,0 +1,75 @@
+"""Studio members: PutStudioMembers, GetStudioMember, ListStudioMembers, DeleteStudioMember.
+
+A member is an IAM Identity Center principal (user or group id) of an identity store with a
+persona; the only studio persona is ADMINISTRATOR (model enum). Putting a member that exists
+replaces its persona and identity store. ``sid`` (the principal's Active Directory security
+identifier) is not known to greenroom and never answered [inferred].
+"""
+from __future__ import annotations
+
+from ...core.context import RequestContext
+from ...core.operations import operation
+from .common import (STUDIO_MEMBER, filtered_fetch, find_studio, idempotent, insert, key,
+                     not_found, page_size, save, usable_studio, validation_error)
+
+PAGE_SIZE_LIMIT = 20  # the most a StudioMembershipList holds
+
+
+def unique_principals(members: list[dict]) -> None:
+    principals = [member["principalId"] for member in members]
+    repeated = sorted({p for p in principals if principals.count(p) > 1})
+    if repeated:
+        raise validation_error(f"members names principal {repeated[0]} more than once.", code="DUPLICATE_MEMBER")
+
+
+@operation("nimble", "PutStudioMembers")
+@idempotent
+def put_studio_members(ctx: RequestContext, req: dict) -> dict:
+    studio_id = req["studioId"]
+    usable_studio(ctx, studio_id)
+    unique_principals(req["members"])
+    for member in req["members"]:
+        member_key = key(studio_id, member["principalId"])
+        document = {"principalId": member["principalId"], "persona": member["persona"],
+                    "identityStoreId": req["identityStoreId"]}
+        existing = ctx.resources.get(STUDIO_MEMBER, member_key)
+        if existing is None:
+            insert(ctx, STUDIO_MEMBER, member_key, document, parent=studio_id)
+        else:
+            save(ctx, STUDIO_MEMBER, member_key, {**existing, **document})
+    return {}
+
+
+def find_member(ctx: RequestContext, studio_id: str, principal_id: str) -> dict:
+    find_studio(ctx, studio_id)
+    member = ctx.resources.get(STUDIO_MEMBER, key(studio_id, principal_id))
+    if member is None:
+        raise not_found("studio member", principal_id, studioId=studio_id)
+    return member
+
+
+@operation("nimble", "GetStudioMember")
+def get_studio_member(ctx: RequestContext, req: dict) -> dict:
+    return {"member": find_member(ctx, req["studioId"], req["principalId"])}
+
+
+@operation("nimble", "ListStudioMembers")
+def list_studio_members(ctx: RequestContext, req: dict) -> dict:
+    studio_id = req["studioId"]
+    find_studio(ctx, studio_id)
+    page = ctx.page(
+        filters={"studioId": studio_id}, token=req.get("nextToken"),
+        page_size=page_size(req, PAGE_SIZE_LIMIT, PAGE_SIZE_LIMIT),
+        fetch=filtered_fetch(ctx, STUDIO_MEMBER, parent=studio_id),
+    )
+    return {"members": page.items, "nextToken": page.next_token}
+
+
+@operation("nimble", "DeleteStudioMember")
+@idempotent
+def delete_studio_member(ctx: RequestContext, req: dict) -> dict:
+    studio_id, principal_id = req["studioId"], req["principalId"]
+    usable_studio(ctx, studio_id)
+    find_member(ctx, studio_id, principal_id)
+    ctx.resources.delete(STUDIO_MEMBER, key(studio_id, principal_id))
+    return {}
