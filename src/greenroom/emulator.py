@@ -69,7 +69,7 @@ class Emulator:
         self.ids = Ids(seed)
         self.delays = lifecycle.Delays()
         services.declare_delays(self.delays)
-        self.scheduler = lifecycle.Scheduler(shared_store=self.store.shared)
+        self.scheduler = lifecycle.Scheduler(shared_store=self.store.shared, delays=self.delays)
         self.router = Router()
         self.paginator = Paginator(bytes.fromhex(
             self.store.setting("pagination_key", lambda: secrets.token_hex(32))

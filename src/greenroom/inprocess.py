@@ -5,7 +5,6 @@ ever sent to AWS (requests for services greenroom does not emulate are refused).
 from __future__ import annotations
 
 import functools
-import io
 import os
 import threading
 from urllib.parse import urlsplit

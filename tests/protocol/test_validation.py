@@ -522,3 +522,14 @@ def test_validation_message_of_a_real_request():
         "Value 'X' at 'capabilities.1.member' failed to satisfy constraint: "
         "Member must satisfy enum value set: [PUBLISH, SUBSCRIBE]"
     )
+
+
+def test_a_union_holds_exactly_one_member():
+    from greenroom.protocol import models
+    request = models.service_model("nimble").operation_model("CreateStudioComponent").input_shape
+    base = {"studioId": "studio", "name": "component", "type": "CUSTOM"}
+    assert validate(request, {**base, "configuration": {"computeFarmConfiguration": {"endpoint": "e"}}}) == []
+    for configuration in ({}, {"computeFarmConfiguration": {"endpoint": "e"},
+                               "licenseServiceConfiguration": {"endpoint": "e"}}):
+        problems = validate(request, {**base, "configuration": configuration})
+        assert len(problems) == 1 and "at 'configuration'" in problems[0] and "exactly one" in problems[0]

@@ -28,7 +28,7 @@ class RequestContext:
 
     @property
     def resources(self) -> Resources:
-        return Resources(self.conn, self.account, self.region)
+        return Resources(self.conn, self.account, self.region, self.emulator.scheduler)
 
     @property
     def ids(self):
@@ -40,10 +40,12 @@ class RequestContext:
     def schedule(self, delay: str, kind: str, resource_id: str, action: str = "update", **args: Any) -> float:
         """Run ``action`` on a resource after the named, configurable delay; returns when."""
         due_at = self.now + self.emulator.delays[delay]
-        self.emulator.scheduler.schedule(
-            self.conn, self.account, self.region, due_at, action, kind, resource_id, args
-        )
+        self.schedule_at(due_at, kind, resource_id, action, **args)
         return due_at
+
+    def schedule_at(self, due_at: float, kind: str, resource_id: str, action: str = "update", **args: Any) -> None:
+        """Run ``action`` on a resource at ``due_at`` (epoch seconds), e.g. a timer a request sets."""
+        self.resources.schedule_at(due_at, kind, resource_id, action, **args)
 
     def page(self, *, filters: dict, token: str | None, page_size: int,
              fetch: Callable[[Any, int], list[tuple[Any, Any]]]) -> Page:

@@ -86,7 +86,8 @@ class Delays:
 
 
 class Scheduler:
-    def __init__(self, shared_store: bool):
+    def __init__(self, shared_store: bool, delays: Delays):
+        self.delays = delays
         # For a store only this process writes, remember the earliest due time so requests skip
         # the query while nothing is due; a shared store must always be asked.
         self._cache_next_due = not shared_store
@@ -131,7 +132,7 @@ class Scheduler:
             if not rows:
                 break
             for row in rows:
-                _ACTIONS[row.action](Resources(conn, row.account, row.region), row.kind,
+                _ACTIONS[row.action](Resources(conn, row.account, row.region, self), row.kind,
                                      row.resource_id, row.args, row.due_at)
                 conn.execute(transitions.delete().where(transitions.c.pk == row.pk))
                 applied += 1

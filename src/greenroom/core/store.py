@@ -216,12 +216,23 @@ def _run_compiled(conn: Connection, statement, params: dict):
 
 
 class Resources:
-    """The resources of one (account, region), inside one request's transaction."""
+    """The resources of one (account, region), inside one transaction (a request's, or a
+    transition's), and what is scheduled to happen to them (``schedule_at``)."""
 
-    def __init__(self, conn: Connection, account: str, region: str):
+    def __init__(self, conn: Connection, account: str, region: str, scheduler=None):
         self.conn = conn
         self.account = account
         self.region = region
+        self._scheduler = scheduler  # core.lifecycle.Scheduler; None where nothing is scheduled
+
+    def schedule_at(self, due_at: float, kind: str, id: str, action: str = "update", **args: Any) -> None:
+        """Apply transition ``action`` to a resource at ``due_at`` (epoch seconds): from a
+        request, or from a transition action scheduling what follows it."""
+        self._scheduler.schedule(self.conn, self.account, self.region, due_at, action, kind, id, args)
+
+    def delay(self, name: str) -> float:
+        """A named, configurable lifecycle delay in seconds (core.lifecycle.Delays)."""
+        return self._scheduler.delays[name]
 
     def _scope(self, kind: str):
         return sa.and_(

@@ -77,6 +77,11 @@ def _check(shape: Shape, value, path: str, redact: bool, problems: list[str]) ->
         if highest is not None and len(value) > highest:
             problem(f"Member must have length less than or equal to {highest}")
 
+    if kind == "structure" and metadata.get("union"):
+        members_set = sum(1 for name in shape.members if value.get(name) is not None)
+        if members_set != 1:  # a union holds exactly one of its members
+            problem(f"Member must have exactly one of its members set, not {members_set}")
+
     if kind == "string":
         allowed = metadata.get("enum")
         if allowed is not None and value not in allowed:

@@ -6,9 +6,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from ...core import store
 from ...core.context import RequestContext
 from ...core.errors import ServiceError
 from ...core.ids import parse_arn
@@ -135,32 +134,20 @@ def remember(ctx: RequestContext, request: dict, result: dict) -> None:
 
 @dataclass
 class Scope:
-    """The resources of one account and region at one moment, and a way to schedule what
-    happens next: from a request (``of_request``) or from inside a transition
-    (``of_transition``, whose follow-ups are timed from the transition's own due time, so a
-    manual clock moved far ahead replays every step at its exact time)."""
+    """The resources of one account and region at one moment: a request's (``of_request``) or
+    a transition's (``of_transition``, whose follow-ups are timed from the transition's own due
+    time, so a manual clock moved far ahead replays every step at its exact time)."""
 
     resources: Resources
     now: float
-    _schedule: Callable[[float, str, str, str, dict], None]
 
     def at(self, due_at: float, action: str, kind: str, resource_id: str, **args: Any) -> None:
-        self._schedule(due_at, action, kind, resource_id, args)
+        self.resources.schedule_at(due_at, kind, resource_id, action, **args)
 
     @classmethod
     def of_request(cls, ctx: RequestContext) -> "Scope":
-        def schedule(due_at, action, kind, resource_id, args):
-            ctx.emulator.scheduler.schedule(ctx.conn, ctx.account, ctx.region, due_at, action,
-                                            kind, resource_id, args)
-        return cls(ctx.resources, ctx.now, schedule)
+        return cls(ctx.resources, ctx.now)
 
     @classmethod
     def of_transition(cls, resources: Resources, due_at: float) -> "Scope":
-        # The scheduler applies due transitions in a loop until none is due and then reads the
-        # next due time again, so a row inserted here is picked up like any other.
-        def schedule(due, action, kind, resource_id, args):
-            resources.conn.execute(store.transitions.insert().values(
-                account=resources.account, region=resources.region, due_at=due, action=action,
-                kind=kind, resource_id=resource_id, args=args,
-            ))
-        return cls(resources, due_at, schedule)
+        return cls(resources, due_at)

@@ -537,8 +537,7 @@ def schedule_expiry(ctx, stream: dict, server_ms: int) -> None:
     key = stream["MediaKey"]
     if not store.claim_expiry_check(key, due):
         return
-    ctx.emulator.scheduler.schedule(ctx.conn, ctx.account, ctx.region, due, "kinesisvideo.media.expire",
-                                    STREAM_KIND, stream["StreamName"], {"key": key})
+    ctx.schedule_at(due, STREAM_KIND, stream["StreamName"], "kinesisvideo.media.expire", key=key)
 
 
 @transition("kinesisvideo.media.expire")

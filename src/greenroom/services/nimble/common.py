@@ -173,14 +173,6 @@ def save(ctx: RequestContext, kind: str, resource_key: str, document: dict) -> N
 
 # ------------------------------------------------------------------------------ lifecycles
 
-def schedule_at(ctx: RequestContext, due_at: float, kind: str, resource_key: str,
-                action: str = "update", **args: Any) -> None:
-    """A transition at an absolute time (``ctx.schedule`` only knows named delays; Nimble's
-    session timers come from launch profiles)."""
-    ctx.emulator.scheduler.schedule(ctx.conn, ctx.account, ctx.region, due_at, action, kind,
-                                    resource_key, args)
-
-
 def delay(ctx: RequestContext, name: str) -> float:
     return ctx.emulator.delays[name]
 
@@ -198,14 +190,14 @@ def settle(ctx: RequestContext, kind: str, resource_key: str, document: dict, du
     values = dict(fields)
     if "updatedAt" in document:
         values["updatedAt"] = due_at
-    schedule_at(ctx, due_at, kind, resource_key, "update",
+    ctx.schedule_at(due_at, kind, resource_key, "update",
                 expect={"_rev": document["_rev"], "state": from_state}, set=values)
 
 
 def schedule_removal(ctx: RequestContext, kind: str, resource_key: str, document: dict,
                      gone_at: float, state: str) -> None:
     """A DELETED or CREATE_FAILED resource disappears after the retention delay."""
-    schedule_at(ctx, gone_at + delay(ctx, RETENTION_DELAY), kind, resource_key, "nimble.remove",
+    ctx.schedule_at(gone_at + delay(ctx, RETENTION_DELAY), kind, resource_key, "nimble.remove",
                 expect={"_rev": document["_rev"], "state": state})
 
 

@@ -37,7 +37,7 @@ from ...core.store import Resources
 from .common import (GONE_STATES, LAUNCH_PROFILE, LAUNCH_PROFILE_MEMBER, PROTOCOL_VERSION,
                      STREAMING_IMAGE, STREAMING_SESSION, STUDIO_COMPONENT, USABLE_STATES, bump,
                      caller, delay, filtered_fetch, find_child, find_studio, idempotent, insert,
-                     key, new_id, not_found, page_size, public, require_state, schedule_at,
+                     key, new_id, not_found, page_size, public, require_state,
                      schedule_removal, status, take_fault, usable_studio, validation_error)
 
 DEFAULT_PAGE_SIZE = 100
@@ -161,7 +161,7 @@ def _validation_results(state: str, failed_type: str | None = None, code: str | 
 def _schedule_settle(ctx: RequestContext, resource_key: str, profile: dict, due_at: float,
                      *, from_state: str, success: dict, failed_state: str, fault: dict | None,
                      prior: dict | None = None) -> None:
-    schedule_at(ctx, due_at, LAUNCH_PROFILE, resource_key, "nimble.launch-profile.settle",
+    ctx.schedule_at(due_at, LAUNCH_PROFILE, resource_key, "nimble.launch-profile.settle",
                 expect={"_rev": profile["_rev"], "state": from_state}, success=success,
                 failed_state=failed_state, fault=fault, prior=prior or {})
 
@@ -324,7 +324,7 @@ def delete_launch_profile(ctx: RequestContext, req: dict) -> dict:
     resource_key = key(studio_id, profile_id)
     ctx.resources.update(LAUNCH_PROFILE, resource_key, profile)
     done_at = ctx.now + delay(ctx, "nimble.launch_profile.delete")
-    schedule_at(ctx, done_at, LAUNCH_PROFILE, resource_key, "nimble.launch-profile.finish-delete",
+    ctx.schedule_at(done_at, LAUNCH_PROFILE, resource_key, "nimble.launch-profile.finish-delete",
                 expect={"_rev": rev, "state": "DELETE_IN_PROGRESS"},
                 fault=take_fault(ctx, "DeleteLaunchProfile"))
     schedule_removal(ctx, LAUNCH_PROFILE, resource_key, profile, done_at, "DELETED")

@@ -19,7 +19,7 @@ from ...core.context import RequestContext
 from ...core.operations import operation
 from ...core.routes import HttpError, http_route
 from .common import (SESSION_STREAM, STREAMING_SESSION, caller, delay, find_studio, idempotent,
-                     insert, key, new_id, not_found, require_state, schedule_at, status, take_fault)
+                     insert, key, new_id, not_found, require_state, status, take_fault)
 from .streaming_sessions import find_session
 
 DEFAULT_EXPIRATION_SECONDS = 120
@@ -48,13 +48,13 @@ def create_streaming_session_stream(ctx: RequestContext, req: dict) -> dict:
     failure = take_fault(ctx, "CreateStreamingSessionStream")
     expect = {"_rev": 1, "state": "CREATE_IN_PROGRESS"}
     if failure:
-        schedule_at(ctx, ready_at, SESSION_STREAM, stream_key, expect=expect,
+        ctx.schedule_at(ready_at, SESSION_STREAM, stream_key, expect=expect,
                     set={"state": "CREATE_FAILED", **failure})
     else:
-        schedule_at(ctx, ready_at, SESSION_STREAM, stream_key, expect=expect,
+        ctx.schedule_at(ready_at, SESSION_STREAM, stream_key, expect=expect,
                     set={"state": "READY", **status("STREAM_READY"),
                          "url": f"{ctx.base_url}{path}?token={secret}"})
-        schedule_at(ctx, max(ready_at, stream["expiresAt"]), SESSION_STREAM, stream_key,
+        ctx.schedule_at(max(ready_at, stream["expiresAt"]), SESSION_STREAM, stream_key,
                     expect={"_rev": 1, "state": "READY"},
                     set={"state": "DELETED", **status("STREAM_DELETED", "The stream has expired")})
     return {"stream": stream}

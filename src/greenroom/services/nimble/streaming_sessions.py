@@ -41,7 +41,7 @@ from ...core.store import Resources
 from .common import (LAUNCH_PROFILE, SESSION_BACKUP, SESSION_STREAM, STREAMING_IMAGE,
                      STREAMING_SESSION, USABLE_STATES, bump, caller, delay, filtered_fetch,
                      find_child, find_studio, idempotent, insert, key, new_id, not_found,
-                     quota_exceeded, require_state, schedule_at, schedule_removal, status,
+                     quota_exceeded, require_state, schedule_removal, status,
                      take_fault, usable_studio, validation_error)
 from .eulas import accepted_eula_ids
 from .launch_profiles import can_stop
@@ -63,7 +63,7 @@ def find_session(ctx: RequestContext, studio_id: str, session_id: str) -> dict:
 
 def _step(ctx: RequestContext, session_key: str, rev: int, due_at: float, from_state: str,
           fields: dict, action: str = "update", **extra) -> None:
-    schedule_at(ctx, due_at, STREAMING_SESSION, session_key, action,
+    ctx.schedule_at(due_at, STREAMING_SESSION, session_key, action,
                 expect={"_rev": rev, "state": from_state},
                 set={**fields, "updatedAt": due_at}, **extra)
 

@@ -33,7 +33,7 @@ from ...core.operations import operation
 from ...core.store import Resources
 from .common import (GONE_STATES, LAUNCH_PROFILE, STREAMING_IMAGE, STUDIO, STUDIO_COMPONENT,
                      USABLE_STATES, bump, conflict, delay, find_studio, idempotent,
-                     require_state, schedule_at, schedule_removal, settle, status, take_fault,
+                     require_state, schedule_removal, settle, status, take_fault,
                      validation_error)
 from .streaming_images import add_built_in_images
 
@@ -191,7 +191,7 @@ def delete_studio(ctx: RequestContext, req: dict) -> dict:
     ctx.resources.update(STUDIO, studio_id, studio)
     done_at = ctx.now + delay(ctx, "nimble.studio.delete")
     fault = take_fault(ctx, "DeleteStudio")
-    schedule_at(ctx, done_at, STUDIO, studio_id, "nimble.studio.finish-delete",
+    ctx.schedule_at(done_at, STUDIO, studio_id, "nimble.studio.finish-delete",
                 expect={"_rev": rev, "state": "DELETE_IN_PROGRESS"}, fault=fault)
     schedule_removal(ctx, STUDIO, studio_id, studio, done_at, "DELETED")
     return {"studio": studio}
