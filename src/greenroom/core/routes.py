@@ -40,10 +40,7 @@ class HttpRoute:
     template: str
     pattern: re.Pattern
     handler: Callable
-
-    @property
-    def literal_prefix(self) -> str:
-        return self.template.split("{", 1)[0]
+    literal_prefix: str  # the template up to its first {label}
 
 
 ROUTES: list[HttpRoute] = []
@@ -59,7 +56,7 @@ def http_route(method: str, template: str, *, streaming: bool = False):
     def register(handler: Callable) -> Callable:
         if any(r.method == method and r.template == template for r in ROUTES + STREAMING_ROUTES):
             raise ValueError(f"{method} {template} has two handlers")
-        registry.append(HttpRoute(method.upper(), template, pattern, handler))
+        registry.append(HttpRoute(method.upper(), template, pattern, handler, template.split("{", 1)[0]))
         return handler
 
     return register
