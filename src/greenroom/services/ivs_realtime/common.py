@@ -1,0 +1,227 @@
+"""What the IVS Real-Time modules share: resource kinds, ARNs, errors, tags and attribute
+rules, the default page sizes, and ``Env`` (state + time + scheduling, for requests and for
+scheduled transitions alike)."""
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlsplit
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import sqlalchemy as sa
+
+from ...core.context import RequestContext
+from ...core.errors import ServiceError
+from ...core.ids import parse_arn
+from ...core.store import Resources, resources as resources_table
+
+SERVICE = "ivs-realtime"
+ARN_SERVICE = "ivs"
+
+STAGE = "ivs-realtime:stage"
+SESSION = "ivs-realtime:session"
+TOKEN = "ivs-realtime:token"
+REVOCATION = "ivs-realtime:revocation"
+PUBLIC_KEY = "ivs-realtime:public-key"
+REPLICA = "ivs-realtime:replica"
+COMPOSITION = "ivs-realtime:composition"
+STORAGE_CONFIGURATION = "ivs-realtime:storage-configuration"
+ENCODER_CONFIGURATION = "ivs-realtime:encoder-configuration"
+INGEST_CONFIGURATION = "ivs-realtime:ingest-configuration"
+QUOTA_OVERRIDES = "ivs-realtime:quota-overrides"
+PARTICIPANT = "ivs-realtime:participant"  # transitions only: participants have a table of their own
+
+# ARN resource type -> kind, for the resources that carry tags.
+TAGGABLE_KINDS = {
+    "stage": STAGE,
+    "composition": COMPOSITION,
+    "storage-configuration": STORAGE_CONFIGURATION,
+    "encoder-configuration": ENCODER_CONFIGURATION,
+    "public-key": PUBLIC_KEY,
+    "ingest-configuration": INGEST_CONFIGURATION,
+}
+
+DEFAULT_PAGE_SIZE = 50             # most list operations
+DEFAULT_LARGE_PAGE_SIZE = 100      # ListCompositions, ListEncoderConfigurations
+RESOURCE_ID_LENGTH = 12
+ATTRIBUTES_MAX_BYTES = 1024        # participant attributes: 1 KB in total (keys and values)
+MAX_TAGS = 50
+
+
+# ------------------------------------------------------------------------- errors
+
+def validation(message: str) -> ServiceError:
+    return ServiceError("ValidationException", message)
+
+
+def not_found(arn: str) -> ServiceError:
+    return ServiceError("ResourceNotFoundException", f"Request references a resource which does not exist: {arn}")
+
+
+def conflict(message: str) -> ServiceError:
+    return ServiceError("ConflictException", message)
+
+
+def quota_exceeded(message: str) -> ServiceError:
+    return ServiceError("ServiceQuotaExceededException", message)
+
+
+# ------------------------------------------------------------------------- ARNs
+
+def new_id(ctx: RequestContext) -> str:
+    return ctx.ids.alphanumeric(RESOURCE_ID_LENGTH)
+
+
+def resource_arn(ctx: RequestContext, resource_type: str, resource_id: str) -> str:
+    return ctx.arn(ARN_SERVICE, f"{resource_type}/{resource_id}")
+
+
+def arn_id(ctx_or_env, arn: str, resource_type: str) -> str | None:
+    """The resource id of an ARN of this type in the caller's account and region; None otherwise
+    (another account's or region's resource is not found from here)."""
+    parts = parse_arn(arn or "")
+    if (parts is None or parts["service"] != ARN_SERVICE or parts["resource_type"] != resource_type
+            or parts["account"] != ctx_or_env.account or parts["region"] != ctx_or_env.region):
+        return None
+    return parts["resource_id"] or None
+
+
+def find(ctx_or_env, kind: str, resource_type: str, arn: str) -> tuple[str, dict]:
+    """(id, document) of the resource an ARN names, or ResourceNotFoundException."""
+    resource_id = arn_id(ctx_or_env, arn, resource_type)
+    data = ctx_or_env.resources.get(kind, resource_id) if resource_id else None
+    if data is None:
+        raise not_found(arn)
+    return resource_id, data
+
+
+def find_stage(ctx_or_env, arn: str) -> tuple[str, dict]:
+    return find(ctx_or_env, STAGE, "stage", arn)
+
+
+# ------------------------------------------------------------------------- rules beyond the model
+
+def check_attributes(attributes: dict | None, member: str = "attributes") -> None:
+    size = sum(len(key.encode()) + len(value.encode()) for key, value in (attributes or {}).items())
+    if size > ATTRIBUTES_MAX_BYTES:
+        raise validation(
+            f"{member} must be at most {ATTRIBUTES_MAX_BYTES} bytes in total (keys and values); got {size}")
+
+
+def check_tags(tags: dict) -> None:
+    """The AWS tagging rules the model cannot express."""
+    if len(tags) > MAX_TAGS:
+        raise validation(f"A resource can have at most {MAX_TAGS} tags; this request would give it {len(tags)}")
+    for key in tags:
+        if not 1 <= len(key) <= 128:
+            raise validation(f"Tag key '{key}' must be 1 to 128 characters long")
+        if key.lower().startswith("aws:"):
+            raise validation(f"Tag key '{key}' uses the reserved prefix 'aws:'")
+
+
+def iso(epoch: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
+
+
+def public(document: dict) -> dict:
+    """A stored document without its private part (``_``) and empty optional members."""
+    return {key: value for key, value in document.items() if key != "_" and value is not None}
+
+
+# ------------------------------------------------------------------------- endpoints
+
+ROUTE_PREFIX = "/_greenroom/ivs-realtime"
+
+
+def stage_endpoints(base_url: str, whip_id: str) -> dict:
+    """A stage's endpoints, pointing at greenroom itself in the real endpoints' shapes:
+    events ``wss://host/...`` (``ws`` over plain HTTP), whip ``https://host/.../whip/{12 hex}``,
+    rtmp ``rtmp://host/app/``, rtmps ``rtmps://host/app/`` (host = how the caller reached us).
+    [inferred] greenroom does not serve WebRTC, the events websocket or RTMP on them yet: the
+    join/publish stand-ins in ``client_actions`` play the clients' part."""
+    parts = urlsplit(base_url or "http://127.0.0.1:4580")
+    scheme, host = parts.scheme or "http", parts.netloc or "127.0.0.1:4580"
+    socket_scheme = "wss" if scheme == "https" else "ws"
+    return {
+        "events": f"{socket_scheme}://{host}{ROUTE_PREFIX}/events",
+        "whip": f"{scheme}://{host}{ROUTE_PREFIX}/whip/{whip_id}",
+        "rtmp": f"rtmp://{host}/app/",
+        "rtmps": f"rtmps://{host}/app/",
+    }
+
+
+# ------------------------------------------------------------------------- listing
+
+def scan(fetch_chunk: Callable[[Any, int], list[tuple[Any, dict]]], after, limit: int,
+         keep: Callable[[dict], bool], chunk: int = 200) -> list[tuple[Any, dict]]:
+    """Up to ``limit`` (key, document) pairs after ``after`` that ``keep`` accepts, reading the
+    store in chunks (filters the store cannot express are applied in Python)."""
+    found: list[tuple[Any, dict]] = []
+    cursor = after
+    while len(found) < limit:
+        rows = fetch_chunk(cursor, chunk)
+        for key, data in rows:
+            if keep(data):
+                found.append((key, data))
+                if len(found) == limit:
+                    return found
+        if len(rows) < chunk:
+            break
+        cursor = rows[-1][0]
+    return found
+
+
+def list_newest_first(resources: Resources, kind: str, parent: str, before: int | None,
+                      limit: int) -> list[tuple[int, dict]]:
+    """Resources of a parent in reverse creation order (keyset: pk below ``before``)."""
+    table = resources_table
+    query = sa.select(table.c.pk, table.c.data).where(
+        table.c.account == resources.account, table.c.region == resources.region,
+        table.c.kind == kind, table.c.parent == parent)
+    if before is not None:
+        query = query.where(table.c.pk < before)
+    rows = resources.conn.execute(query.order_by(table.c.pk.desc()).limit(limit))
+    return [(row.pk, row.data) for row in rows]
+
+
+# ------------------------------------------------------------------------- Env
+
+@dataclass
+class Env:
+    """State, time and scheduling in one account and region: built from a request's context, or
+    inside a scheduled transition (timed from its due time)."""
+
+    resources: Resources
+    now: float
+    ids: Any = None                       # id generator; None inside a transition
+    base_url: str = ""
+
+    @property
+    def conn(self):
+        return self.resources.conn
+
+    @property
+    def account(self) -> str:
+        return self.resources.account
+
+    @property
+    def region(self) -> str:
+        return self.resources.region
+
+    def delay(self, name: str) -> float:
+        return self.resources.delay(name)
+
+    def schedule_at(self, due_at: float, action: str, kind: str, resource_id: str, args: dict) -> float:
+        self.resources.schedule_at(due_at, kind, resource_id, action, **args)
+        return due_at
+
+    def schedule(self, delay: str, action: str, kind: str, resource_id: str, args: dict) -> float:
+        return self.schedule_at(self.now + self.delay(delay), action, kind, resource_id, args)
+
+
+def env(ctx: RequestContext) -> Env:
+    return Env(ctx.resources, ctx.now, ctx.ids, ctx.base_url)
+
+
+def transition_env(resources: Resources, due_at: float, args: dict) -> Env:
+    return Env(resources, due_at)

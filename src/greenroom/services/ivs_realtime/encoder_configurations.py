@@ -1,0 +1,84 @@
+"""Encoder configurations (how compositions render): CreateEncoderConfiguration,
+GetEncoderConfiguration, ListEncoderConfigurations, DeleteEncoderConfiguration.
+
+``video`` defaults: 1280x720, 2,500,000 bps, 30 fps, returned complete. Beyond the model's
+ranges: width and height must be even and width x height at most 2,073,600 (1920x1080 pixels).
+At most ``encoder_configurations`` (20) per account and region. Deleting one a running
+composition uses is a ConflictException.
+"""
+from __future__ import annotations
+
+from ...core.context import RequestContext
+from ...core.operations import operation
+from .common import (
+    COMPOSITION, DEFAULT_LARGE_PAGE_SIZE, ENCODER_CONFIGURATION, SERVICE, check_tags, conflict, find,
+    new_id, public, quota_exceeded, resource_arn, validation,
+)
+from .quotas import quota
+
+DEFAULT_VIDEO = {"width": 1280, "height": 720, "framerate": 30, "bitrate": 2_500_000}
+MAX_PIXELS = 2_073_600
+RUNNING_COMPOSITION_STATES = ("STARTING", "ACTIVE", "STOPPING")
+
+
+def encoder_arns(composition: dict) -> set[str]:
+    arns = set()
+    for destination in composition["destinations"]:
+        configuration = destination["configuration"]
+        if (configuration.get("channel") or {}).get("encoderConfigurationArn"):
+            arns.add(configuration["channel"]["encoderConfigurationArn"])
+        arns.update((configuration.get("s3") or {}).get("encoderConfigurationArns", []))
+    return arns
+
+
+@operation(SERVICE, "CreateEncoderConfiguration")
+def create_encoder_configuration(ctx: RequestContext, req: dict) -> dict:
+    video = {**DEFAULT_VIDEO, **{k: v for k, v in (req.get("video") or {}).items() if v is not None}}
+    for side in ("width", "height"):
+        if video[side] % 2:
+            raise validation(f"video.{side} must be an even number of pixels, not {video[side]}")
+    if video["width"] * video["height"] > MAX_PIXELS:
+        raise validation(f"video.width x video.height must be at most {MAX_PIXELS} pixels "
+                         f"(e.g. 1920x1080); {video['width']}x{video['height']} is {video['width'] * video['height']}")
+    limit = quota(ctx.resources, "encoder_configurations")
+    if ctx.resources.count(ENCODER_CONFIGURATION) >= limit:
+        raise quota_exceeded(f"The account already has {limit} encoder configurations in {ctx.region}")
+    tags = req.get("tags") or {}
+    check_tags(tags)
+    configuration_id = new_id(ctx)
+    document = {
+        "arn": resource_arn(ctx, "encoder-configuration", configuration_id),
+        "name": req.get("name", ""),
+        "video": video,
+        "tags": tags,
+    }
+    ctx.resources.insert(ENCODER_CONFIGURATION, configuration_id, document)
+    return {"encoderConfiguration": public(document)}
+
+
+@operation(SERVICE, "GetEncoderConfiguration")
+def get_encoder_configuration(ctx: RequestContext, req: dict) -> dict:
+    _, document = find(ctx, ENCODER_CONFIGURATION, "encoder-configuration", req["arn"])
+    return {"encoderConfiguration": public(document)}
+
+
+@operation(SERVICE, "ListEncoderConfigurations")
+def list_encoder_configurations(ctx: RequestContext, req: dict) -> dict:
+    page = ctx.page(
+        filters={}, token=req.get("nextToken"), page_size=req.get("maxResults", DEFAULT_LARGE_PAGE_SIZE),
+        fetch=lambda after, limit: [
+            (pk, {"arn": document["arn"], "name": document["name"], "tags": document["tags"]})
+            for pk, document in ctx.resources.list(ENCODER_CONFIGURATION, after=after, limit=limit)],
+    )
+    return {"encoderConfigurations": page.items, "nextToken": page.next_token}
+
+
+@operation(SERVICE, "DeleteEncoderConfiguration")
+def delete_encoder_configuration(ctx: RequestContext, req: dict) -> dict:
+    configuration_id, document = find(ctx, ENCODER_CONFIGURATION, "encoder-configuration", req["arn"])
+    users = [composition["arn"] for _, composition in ctx.resources.list(COMPOSITION)
+             if composition["state"] in RUNNING_COMPOSITION_STATES and document["arn"] in encoder_arns(composition)]
+    if users:
+        raise conflict(f"Encoder configuration {document['arn']} is in use by {', '.join(users)}")
+    ctx.resources.delete(ENCODER_CONFIGURATION, configuration_id)
+    return {}

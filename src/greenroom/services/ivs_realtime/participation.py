@@ -1,0 +1,481 @@
+"""Participants in stage sessions: what joining, publishing, subscribing and leaving do to a
+stage, its session, its participants' events, recordings and replicas.
+
+- A session starts with the first join (successful or refused: a refused join is recorded as a
+  JOIN_ERROR of a participant of that session). It ends ``ivs-realtime.session.end`` seconds
+  after the last connected participant left (AWS: "a few minutes"), or when the reconnect window
+  of a replicated participant that left runs out if that is later; a join before then keeps it.
+  Its ``endTime`` is when it ended; the stage's ``activeSessionId`` is set only meanwhile.
+- Events are recorded as the service records them: JOINED, LEFT, PUBLISH_STARTED/STOPPED,
+  SUBSCRIBE_STARTED/STOPPED (``remoteParticipantId`` = the publisher), *_ERROR with their
+  ``errorCode``, REPLICATION_STARTED/STOPPED (``destinationStageArn``/``destinationSessionId``),
+  TOKEN_EXCHANGED (``previousToken``/``newToken``). ``replica`` is set on every event: whether
+  the participant -- for subscribe events the remote participant -- is a replica.
+- Individual participant recording (the stage's ``autoParticipantRecordingConfiguration`` with
+  a storage configuration): STARTING when a participant starts publishing, ACTIVE after
+  ``ivs-realtime.recording.start``; STOPPING when it stops, STOPPED after
+  ``ivs-realtime.recording.stop`` or the configuration's ``recordingReconnectWindowSeconds``,
+  whichever is longer; publishing again while STOPPING resumes the same recording (same
+  prefix). [inferred] A participant that never recorded shows DISABLED.
+- A publish or a subscription lasting longer than the ``publish_subscribe_hours`` quota ends
+  with PUBLISH_ERROR / SUBSCRIBE_ERROR ``STREAM_DURATION_EXCEEDED``.
+"""
+from __future__ import annotations
+
+from ...core.lifecycle import transition
+from . import tables
+from .common import (
+    INGEST_CONFIGURATION, PARTICIPANT, SESSION, STAGE, STORAGE_CONFIGURATION, Env, arn_id,
+    public, transition_env,
+)
+from .quotas import quota
+
+CONNECTED, DISCONNECTED = "CONNECTED", "DISCONNECTED"
+RECORDING_IN_PROGRESS = ("STARTING", "ACTIVE", "STOPPING")
+
+# Participant members ListParticipants shows (the rest only GetParticipant does).
+SUMMARY_MEMBERS = (
+    "participantId", "userId", "state", "firstJoinTime", "published", "recordingState",
+    "replicationType", "replicationState", "sourceStageArn", "sourceSessionId", "redundantIngest",
+    "ingestConfigurationArn",
+)
+CLIENT_MEMBERS = ("ispName", "osName", "osVersion", "browserName", "browserVersion", "sdkVersion")
+
+
+class Refusal(Exception):
+    """A client action the stage refuses (after recording any *_ERROR event it produces).
+
+    ``status`` is the HTTP status of the stand-in routes; ``code`` an IVS event error code
+    (INSUFFICIENT_CAPABILITIES, QUOTA_EXCEEDED, ...) or greenroom's own (ALREADY_PUBLISHING, ...).
+    """
+
+    def __init__(self, status: int, code: str, message: str, **details):
+        super().__init__(message)
+        self.status, self.code, self.message, self.details = status, code, message, details
+
+    def body(self) -> dict:
+        return {"code": self.code, "message": self.message, **self.details}
+
+
+# ------------------------------------------------------------------------- sessions
+
+def active_session(env: Env, stage: dict) -> dict | None:
+    session_id = stage.get("activeSessionId")
+    return env.resources.get(SESSION, session_id) if session_id else None
+
+
+def open_session(env: Env, stage_id: str, stage: dict) -> dict:
+    """The stage's active session, started now if there is none; a pending end is cancelled."""
+    session = active_session(env, stage)
+    if session is not None:
+        if session["_"].get("endDueAt") is not None:
+            session["_"]["endDueAt"] = None
+            env.resources.update(SESSION, session["sessionId"], session)
+        return session
+    session_id = "st-" + env.ids.alphanumeric(13)
+    session = {"sessionId": session_id, "startTime": env.now, "_": {"stageId": stage_id, "endDueAt": None}}
+    env.resources.insert(SESSION, session_id, session, parent=stage_id)
+    stage["activeSessionId"] = session_id
+    env.resources.update(STAGE, stage_id, stage)
+    return session
+
+
+def connected_count(env: Env, session_id: str) -> int:
+    return tables.count_participants(env.conn, env.account, env.region, session_id, state=CONNECTED)
+
+
+def settle_session(env: Env, stage_id: str, session_id: str) -> None:
+    """After someone left: with nobody connected, the session ends after the named delay, and
+    the stage's compositions start counting their idle time."""
+    if connected_count(env, session_id):
+        return
+    session = env.resources.get(SESSION, session_id)
+    if session is None or session.get("endTime") is not None:
+        return
+    # A source's replicas wait for it through their reconnect window: so does its session.
+    due = max(env.now + env.delay("ivs-realtime.session.end"), session["_"].get("holdUntil") or 0)
+    session["_"]["endDueAt"] = due
+    env.resources.update(SESSION, session_id, session)
+    env.schedule_at(due, "ivs-realtime.session.end", SESSION, session_id, {"due": due})
+    from .compositions import stage_emptied
+    stage_emptied(env, stage_id)
+
+
+def hold_session(env: Env, session_id: str, until: float) -> None:
+    """Keep a session from ending before ``until`` (a replicated source's reconnect window)."""
+    session = env.resources.get(SESSION, session_id)
+    if session is not None and (session["_"].get("holdUntil") or 0) < until:
+        session["_"]["holdUntil"] = until
+        env.resources.update(SESSION, session_id, session)
+
+
+def close_session(env: Env, session: dict) -> None:
+    session["endTime"] = env.now
+    session["_"]["endDueAt"] = None
+    env.resources.update(SESSION, session["sessionId"], session)
+    stage_id = session["_"]["stageId"]
+    stage = env.resources.get(STAGE, stage_id)
+    if stage is not None and stage.get("activeSessionId") == session["sessionId"]:
+        del stage["activeSessionId"]
+        env.resources.update(STAGE, stage_id, stage)
+
+
+@transition("ivs-realtime.session.end")
+def _end_session(resources, kind, session_id, args, due_at) -> None:
+    env = transition_env(resources, due_at, args)
+    session = resources.get(SESSION, session_id)
+    if (session is None or session.get("endTime") is not None
+            or session["_"].get("endDueAt") != args["due"] or connected_count(env, session_id)):
+        return
+    close_session(env, session)
+
+
+# ------------------------------------------------------------------------- participants
+
+def new_participant(stage_id: str, session_id: str, participant_id: str, *, user_id: str,
+                    attributes: dict, capabilities, protocol: str, client: dict | None = None,
+                    extra: dict | None = None) -> dict:
+    participant = {
+        "participantId": participant_id,
+        "userId": user_id,
+        "state": DISCONNECTED,
+        "attributes": dict(attributes),
+        "published": False,
+        "recordingState": "DISABLED",
+        "protocol": protocol,
+        "replicationType": "NONE",
+        **{name: value for name, value in (client or {}).items() if name in CLIENT_MEMBERS},
+        **(extra or {}),
+        "_": {
+            "stageId": stage_id, "sessionId": session_id, "capabilities": list(capabilities),
+            "publishing": False, "subscriptions": [], "leaveGeneration": 0,
+            "publishGeneration": 0, "subscribeGeneration": 0, "recordingGeneration": 0,
+        },
+    }
+    return participant
+
+
+def get_participant(env: Env, session_id: str, participant_id: str) -> dict | None:
+    return tables.get_participant(env.conn, env.account, env.region, session_id, participant_id)
+
+
+def save(env: Env, participant: dict, *, new: bool = False) -> None:
+    if new:
+        tables.insert_participant(env.conn, env.account, env.region, participant)
+    else:
+        tables.update_participant(env.conn, env.account, env.region, participant)
+
+
+def view(participant: dict) -> dict:
+    return public(participant)
+
+
+def summary(participant: dict) -> dict:
+    return {name: participant[name] for name in SUMMARY_MEMBERS if participant.get(name) is not None}
+
+
+def is_replica(participant: dict | None) -> bool:
+    return bool(participant) and participant.get("replicationType") == "REPLICA"
+
+
+def record(env: Env, participant: dict, name: str, *, replica: bool | None = None, **fields) -> None:
+    event = {
+        "name": name,
+        "participantId": participant["participantId"],
+        "eventTime": env.now,
+        "replica": is_replica(participant) if replica is None else replica,
+        **{key: value for key, value in fields.items() if value is not None},
+    }
+    private = participant["_"]
+    tables.add_event(env.conn, env.account, env.region, private["stageId"], private["sessionId"],
+                     participant["participantId"], event)
+
+
+# ------------------------------------------------------------------------- joining and leaving
+
+def admit(env: Env, stage_id: str, stage: dict, session: dict, identity: dict) -> dict:
+    """A participant joins the session (the caller checked the token and the quotas)."""
+    session_id = session["sessionId"]
+    participant = get_participant(env, session_id, identity["participantId"])
+    new = participant is None
+    if new:
+        participant = new_participant(stage_id, session_id, identity["participantId"],
+                                      user_id=identity["userId"], attributes=identity["attributes"],
+                                      capabilities=identity["capabilities"], protocol=identity["protocol"],
+                                      client=identity.get("client"), extra=identity.get("extra"))
+    else:
+        participant.update(userId=identity["userId"], attributes=dict(identity["attributes"]),
+                           protocol=identity["protocol"])
+        participant["_"]["capabilities"] = list(identity["capabilities"])
+    participant["state"] = CONNECTED
+    participant.setdefault("firstJoinTime", env.now)
+    participant["_"]["tokenExpiresAt"] = identity.get("tokenExpiresAt")
+    # Rejoining cancels what the last leave scheduled (replicas expiring after their window).
+    participant["_"]["leaveGeneration"] += 1
+    save(env, participant, new=new)
+    record(env, participant, "JOINED")
+    from .compositions import stage_occupied
+    stage_occupied(env, stage_id)
+    return participant
+
+
+def refuse_join(env: Env, stage_id: str, session: dict, identity: dict, status: int, code: str,
+                message: str) -> Refusal:
+    """A JOIN_ERROR: the participant (DISCONNECTED) and its event are recorded in the session."""
+    session_id = session["sessionId"]
+    participant = get_participant(env, session_id, identity["participantId"])
+    new = participant is None
+    if new:
+        participant = new_participant(stage_id, session_id, identity["participantId"],
+                                      user_id=identity["userId"], attributes=identity["attributes"],
+                                      capabilities=identity["capabilities"], protocol=identity["protocol"],
+                                      client=identity.get("client"), extra=identity.get("extra"))
+        save(env, participant, new=True)
+    record(env, participant, "JOIN_ERROR", errorCode=code)
+    settle_session(env, stage_id, session_id)
+    return Refusal(status, code, message, participantId=participant["participantId"], sessionId=session_id)
+
+
+def disconnect(env: Env, stage_id: str, participant: dict) -> None:
+    """The participant leaves (or is disconnected): its publishing and subscriptions stop, LEFT is
+    recorded, replicas of it wind down, and an emptied session heads for its end."""
+    stop_publishing(env, participant)
+    stop_subscriptions(env, participant)
+    participant["state"] = DISCONNECTED
+    participant["_"]["leaveGeneration"] += 1
+    save(env, participant)
+    record(env, participant, "LEFT")
+    if participant.get("ingestConfigurationArn"):
+        refresh_ingest_state(env, participant["ingestConfigurationArn"])
+    if participant.get("replicationType") == "SOURCE":
+        from .replication import source_left
+        source_left(env, stage_id, participant)
+    settle_session(env, stage_id, participant["_"]["sessionId"])
+
+
+# ------------------------------------------------------------------------- publishing
+
+def publish(env: Env, stage: dict, participant: dict) -> None:
+    """A client starts publishing: capability and quota checks, then PUBLISH_STARTED."""
+    if participant["_"]["publishing"]:
+        raise Refusal(409, "ALREADY_PUBLISHING", f"Participant {participant['participantId']} is already publishing")
+    if "PUBLISH" not in participant["_"]["capabilities"]:
+        record(env, participant, "PUBLISH_ERROR", errorCode="INSUFFICIENT_CAPABILITIES")
+        raise Refusal(403, "INSUFFICIENT_CAPABILITIES",
+                      f"Participant {participant['participantId']}'s token does not allow publishing")
+    session_id = participant["_"]["sessionId"]
+    limit = quota(env.resources, "publishers_per_stage")
+    if tables.count_participants(env.conn, env.account, env.region, session_id, publishing=True) >= limit:
+        record(env, participant, "PUBLISH_ERROR", errorCode="QUOTA_EXCEEDED")
+        raise Refusal(429, "QUOTA_EXCEEDED", f"The stage already has {limit} publishers (the publishers_per_stage quota)")
+    start_publishing(env, stage, participant)
+
+
+def start_publishing(env: Env, stage: dict, participant: dict) -> None:
+    private = participant["_"]
+    private["publishing"] = True
+    private["publishGeneration"] += 1
+    participant["published"] = True
+    start_recording(env, stage, participant)
+    save(env, participant)
+    record(env, participant, "PUBLISH_STARTED")
+    env.schedule_at(env.now + quota(env.resources, "publish_subscribe_hours") * 3600,
+                    "ivs-realtime.participant.time-limit", PARTICIPANT, _participant_key(participant),
+                    {"what": "publish", "generation": private["publishGeneration"]})
+    if participant.get("replicationType") == "SOURCE":
+        from .replication import mirror_publishing
+        mirror_publishing(env, participant, True)
+
+
+def stop_publishing(env: Env, participant: dict, *, error_code: str | None = None) -> None:
+    """Publishing stops: PUBLISH_STOPPED (after PUBLISH_ERROR with ``error_code``), its
+    subscribers' subscriptions stop, its recording winds down, its replicas stop publishing."""
+    private = participant["_"]
+    if not private["publishing"]:
+        return
+    if error_code:
+        record(env, participant, "PUBLISH_ERROR", errorCode=error_code)
+    private["publishing"] = False
+    private["publishGeneration"] += 1
+    stage = env.resources.get(STAGE, private["stageId"])
+    stop_recording(env, stage, participant)
+    save(env, participant)
+    record(env, participant, "PUBLISH_STOPPED")
+    for _, subscriber in tables.session_participants(env.conn, env.account, env.region,
+                                                     private["sessionId"], subscribing=True):
+        if participant["participantId"] in subscriber["_"]["subscriptions"]:
+            _end_subscription(env, subscriber, participant)
+    if participant.get("replicationType") == "SOURCE":
+        from .replication import mirror_publishing
+        mirror_publishing(env, participant, False)
+
+
+# ------------------------------------------------------------------------- subscribing
+
+def subscribe(env: Env, participant: dict, publisher_id: str) -> None:
+    private = participant["_"]
+    session_id = private["sessionId"]
+    publisher = get_participant(env, session_id, publisher_id) if publisher_id else None
+    remote = {"remoteParticipantId": publisher_id or None, "replica": is_replica(publisher)}
+    if "SUBSCRIBE" not in private["capabilities"]:
+        record(env, participant, "SUBSCRIBE_ERROR", errorCode="INSUFFICIENT_CAPABILITIES", **remote)
+        raise Refusal(403, "INSUFFICIENT_CAPABILITIES",
+                      f"Participant {participant['participantId']}'s token does not allow subscribing")
+    if publisher_id == participant["participantId"]:
+        record(env, participant, "SUBSCRIBE_ERROR", errorCode="INVALID_INPUT", **remote)
+        raise Refusal(400, "INVALID_INPUT", "A participant cannot subscribe to itself")
+    if publisher is None or publisher["state"] != CONNECTED or not publisher["_"]["publishing"]:
+        record(env, participant, "SUBSCRIBE_ERROR", errorCode="PUBLISHER_NOT_FOUND", **remote)
+        raise Refusal(404, "PUBLISHER_NOT_FOUND", f"No participant {publisher_id!r} is publishing in session {session_id}")
+    if publisher_id in private["subscriptions"]:
+        raise Refusal(409, "ALREADY_SUBSCRIBED", f"Participant {participant['participantId']} already subscribes to {publisher_id}")
+    if not private["subscriptions"]:
+        limit = quota(env.resources, "subscribers_per_stage")
+        if tables.count_participants(env.conn, env.account, env.region, session_id, subscribing=True) >= limit:
+            record(env, participant, "SUBSCRIBE_ERROR", errorCode="QUOTA_EXCEEDED", **remote)
+            raise Refusal(429, "QUOTA_EXCEEDED", f"The stage already has {limit} subscribers (the subscribers_per_stage quota)")
+        private["subscribeGeneration"] += 1
+        env.schedule_at(env.now + quota(env.resources, "publish_subscribe_hours") * 3600,
+                        "ivs-realtime.participant.time-limit", PARTICIPANT, _participant_key(participant),
+                        {"what": "subscribe", "generation": private["subscribeGeneration"]})
+    private["subscriptions"].append(publisher_id)
+    save(env, participant)
+    record(env, participant, "SUBSCRIBE_STARTED", **remote)
+
+
+def unsubscribe(env: Env, participant: dict, publisher_id: str) -> None:
+    if publisher_id not in participant["_"]["subscriptions"]:
+        raise Refusal(409, "NOT_SUBSCRIBED", f"Participant {participant['participantId']} does not subscribe to {publisher_id!r}")
+    publisher = get_participant(env, participant["_"]["sessionId"], publisher_id)
+    participant["_"]["subscriptions"].remove(publisher_id)
+    save(env, participant)
+    record(env, participant, "SUBSCRIBE_STOPPED", remoteParticipantId=publisher_id, replica=is_replica(publisher))
+
+
+def stop_subscriptions(env: Env, participant: dict, *, error_code: str | None = None) -> None:
+    for publisher_id in list(participant["_"]["subscriptions"]):
+        publisher = get_participant(env, participant["_"]["sessionId"], publisher_id)
+        remote = {"remoteParticipantId": publisher_id, "replica": is_replica(publisher)}
+        if error_code:
+            record(env, participant, "SUBSCRIBE_ERROR", errorCode=error_code, **remote)
+        record(env, participant, "SUBSCRIBE_STOPPED", **remote)
+    participant["_"]["subscriptions"] = []
+    save(env, participant)
+
+
+def _end_subscription(env: Env, subscriber: dict, publisher: dict) -> None:
+    subscriber["_"]["subscriptions"].remove(publisher["participantId"])
+    save(env, subscriber)
+    record(env, subscriber, "SUBSCRIBE_STOPPED", remoteParticipantId=publisher["participantId"],
+           replica=is_replica(publisher))
+
+
+# ------------------------------------------------------------------------- duration limits
+
+def _participant_key(participant: dict) -> str:
+    return f"{participant['_']['sessionId']}/{participant['participantId']}"
+
+
+def _participant_by_key(env: Env, key: str) -> dict | None:
+    session_id, _, participant_id = key.partition("/")
+    return get_participant(env, session_id, participant_id)
+
+
+@transition("ivs-realtime.participant.time-limit")
+def _time_limit(resources, kind, key, args, due_at) -> None:
+    """A publish or subscription outlived the publish_subscribe_hours quota."""
+    env = transition_env(resources, due_at, args)
+    participant = _participant_by_key(env, key)
+    if participant is None or participant["state"] != CONNECTED:
+        return
+    private = participant["_"]
+    if args["what"] == "publish" and private["publishing"] and private["publishGeneration"] == args["generation"]:
+        stop_publishing(env, participant, error_code="STREAM_DURATION_EXCEEDED")
+    elif (args["what"] == "subscribe" and private["subscriptions"]
+          and private["subscribeGeneration"] == args["generation"]):
+        stop_subscriptions(env, participant, error_code="STREAM_DURATION_EXCEEDED")
+
+
+# ------------------------------------------------------------------------- recording
+
+def _recording_bucket(env: Env, stage: dict | None, participant: dict) -> str | None:
+    """The bucket this participant's publishing is recorded to; None if it is not recorded."""
+    if stage is None:
+        return None
+    configuration = stage["autoParticipantRecordingConfiguration"]
+    storage_arn = configuration.get("storageConfigurationArn")
+    if not storage_arn:
+        return None
+    if is_replica(participant) and not configuration.get("recordParticipantReplicas", True):
+        return None
+    storage_id = arn_id(env, storage_arn, "storage-configuration")
+    storage = env.resources.get(STORAGE_CONFIGURATION, storage_id) if storage_id else None
+    return storage["s3"]["bucketName"] if storage else None
+
+
+def start_recording(env: Env, stage: dict, participant: dict) -> None:
+    bucket = _recording_bucket(env, stage, participant)
+    if bucket is None:
+        return
+    private = participant["_"]
+    private["recordingGeneration"] += 1
+    if participant["recordingState"] == "STOPPING":
+        participant["recordingState"] = "ACTIVE"  # back within the reconnect window: same recording
+        return
+    participant["recordingState"] = "STARTING"
+    participant["recordingS3BucketName"] = bucket
+    participant["recordingS3Prefix"] = (
+        f"{private['stageId']}/{private['sessionId']}/{participant['participantId']}/{int(env.now)}")
+    env.schedule("ivs-realtime.recording.start", "ivs-realtime.recording.settle", PARTICIPANT,
+                 _participant_key(participant),
+                 {"generation": private["recordingGeneration"], "expect": "STARTING", "to": "ACTIVE"})
+
+
+def stop_recording(env: Env, stage: dict | None, participant: dict) -> None:
+    if participant["recordingState"] not in ("STARTING", "ACTIVE"):
+        return
+    private = participant["_"]
+    private["recordingGeneration"] += 1
+    participant["recordingState"] = "STOPPING"
+    window = 0
+    if stage is not None:
+        window = stage["autoParticipantRecordingConfiguration"].get("recordingReconnectWindowSeconds", 0)
+    due = env.now + max(env.delay("ivs-realtime.recording.stop"), window)
+    env.schedule_at(due, "ivs-realtime.recording.settle", PARTICIPANT, _participant_key(participant),
+                    {"generation": private["recordingGeneration"], "expect": "STOPPING", "to": "STOPPED"})
+
+
+@transition("ivs-realtime.recording.settle")
+def _settle_recording(resources, kind, key, args, due_at) -> None:
+    env = transition_env(resources, due_at, args)
+    participant = _participant_by_key(env, key)
+    if (participant is None or participant["_"]["recordingGeneration"] != args["generation"]
+            or participant["recordingState"] != args["expect"]):
+        return
+    participant["recordingState"] = args["to"]
+    save(env, participant)
+
+
+def recording_in_progress(env: Env, session_id: str) -> bool:
+    return any(tables.count_participants(env.conn, env.account, env.region, session_id, recording_state=state)
+               for state in RECORDING_IN_PROGRESS)
+
+
+# ------------------------------------------------------------------------- ingest
+
+def refresh_ingest_state(env: Env, ingest_arn: str) -> None:
+    """An ingest configuration is ACTIVE while one of its publishers (primary or redundant
+    credential) is connected and publishing."""
+    ingest_id = arn_id(env, ingest_arn, "ingest-configuration")
+    ingest = env.resources.get(INGEST_CONFIGURATION, ingest_id) if ingest_id else None
+    if ingest is None:
+        return
+    connected, publishing = [], False
+    for key in ingest["_"].get("publishers", []):
+        participant = _participant_by_key(env, key)
+        if participant and participant["state"] == CONNECTED:
+            connected.append(key)
+            publishing = publishing or participant["_"]["publishing"]
+    ingest["_"]["publishers"] = connected
+    ingest["state"] = "ACTIVE" if publishing else "INACTIVE"
+    env.resources.update(INGEST_CONFIGURATION, ingest_id, ingest)
