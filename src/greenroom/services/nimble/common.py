@@ -194,6 +194,19 @@ def settle(ctx: RequestContext, kind: str, resource_key: str, document: dict, du
                 expect={"_rev": document["_rev"], "state": from_state}, set=values)
 
 
+def settle_outcome(ctx: RequestContext, kind: str, resource_key: str, document: dict, done_at: float,
+                   *, from_state: str, failure: dict | None, failed_state: str, success_state: str,
+                   success_code: str) -> None:
+    """End ``from_state`` at ``done_at``: ``failed_state`` with an armed ``failure``, else
+    ``success_state`` with ``success_code``. CREATE_FAILED and DELETED resources then disappear
+    after the retention delay."""
+    outcome = ({"state": failed_state, **failure} if failure
+               else {"state": success_state, **status(success_code)})
+    settle(ctx, kind, resource_key, document, done_at, outcome, from_state=from_state)
+    if outcome["state"] in ("CREATE_FAILED", "DELETED"):
+        schedule_removal(ctx, kind, resource_key, document, done_at, outcome["state"])
+
+
 def schedule_removal(ctx: RequestContext, kind: str, resource_key: str, document: dict,
                      gone_at: float, state: str) -> None:
     """A DELETED or CREATE_FAILED resource disappears after the retention delay."""

@@ -22,7 +22,7 @@ from ...core.context import RequestContext
 from ...core.operations import operation
 from .common import (GONE_STATES, LAUNCH_PROFILE, STREAMING_IMAGE, USABLE_STATES, access_denied,
                      bump, conflict, delay, filtered_fetch, find_child, find_studio, idempotent,
-                     insert, key, new_id, require_state, schedule_removal, settle, stable_id,
+                     insert, key, new_id, require_state, settle, settle_outcome, stable_id,
                      status, take_fault, usable_studio)
 from .eulas import BUILT_IN_IMAGE_EULA_IDS
 
@@ -90,13 +90,9 @@ def create_streaming_image(ctx: RequestContext, req: dict) -> dict:
     insert(ctx, STREAMING_IMAGE, resource_key, image, parent=studio_id)
     done_at = ctx.now + delay(ctx, "nimble.streaming_image.create")
     failure = take_fault(ctx, "CreateStreamingImage")
-    if failure:
-        settle(ctx, STREAMING_IMAGE, resource_key, image, done_at,
-               {"state": "CREATE_FAILED", **failure}, from_state="CREATE_IN_PROGRESS")
-        schedule_removal(ctx, STREAMING_IMAGE, resource_key, image, done_at, "CREATE_FAILED")
-    else:
-        settle(ctx, STREAMING_IMAGE, resource_key, image, done_at,
-               {"state": "READY", **status("STREAMING_IMAGE_READY")}, from_state="CREATE_IN_PROGRESS")
+    settle_outcome(ctx, STREAMING_IMAGE, resource_key, image, done_at, from_state="CREATE_IN_PROGRESS",
+                   failure=failure, failed_state="CREATE_FAILED", success_state="READY",
+                   success_code="STREAMING_IMAGE_READY")
     return {"streamingImage": image}
 
 
@@ -162,11 +158,7 @@ def delete_streaming_image(ctx: RequestContext, req: dict) -> dict:
     ctx.resources.update(STREAMING_IMAGE, resource_key, image)
     done_at = ctx.now + delay(ctx, "nimble.streaming_image.delete")
     failure = take_fault(ctx, "DeleteStreamingImage")
-    if failure:
-        settle(ctx, STREAMING_IMAGE, resource_key, image, done_at,
-               {"state": "DELETE_FAILED", **failure}, from_state="DELETE_IN_PROGRESS")
-    else:
-        settle(ctx, STREAMING_IMAGE, resource_key, image, done_at,
-               {"state": "DELETED", **status("STREAMING_IMAGE_DELETED")}, from_state="DELETE_IN_PROGRESS")
-        schedule_removal(ctx, STREAMING_IMAGE, resource_key, image, done_at, "DELETED")
+    settle_outcome(ctx, STREAMING_IMAGE, resource_key, image, done_at, from_state="DELETE_IN_PROGRESS",
+                   failure=failure, failed_state="DELETE_FAILED", success_state="DELETED",
+                   success_code="STREAMING_IMAGE_DELETED")
     return {"streamingImage": image}

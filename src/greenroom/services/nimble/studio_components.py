@@ -27,7 +27,7 @@ from ...core.context import RequestContext
 from ...core.operations import operation
 from .common import (GONE_STATES, LAUNCH_PROFILE, STUDIO_COMPONENT, USABLE_STATES, bump, caller,
                      conflict, delay, filtered_fetch, find_child, find_studio, idempotent, insert,
-                     key, new_id, page_size, require_state, schedule_removal, settle, status,
+                     key, new_id, page_size, require_state, settle, settle_outcome, status,
                      take_fault, usable_studio, validation_error)
 
 DEFAULT_PAGE_SIZE = 50  # the most a StudioComponentList holds
@@ -132,13 +132,9 @@ def create_studio_component(ctx: RequestContext, req: dict) -> dict:
         failure = status("ACTIVE_DIRECTORY_ALREADY_EXISTS")
     insert(ctx, STUDIO_COMPONENT, resource_key, component, parent=studio_id)
     done_at = ctx.now + delay(ctx, "nimble.studio_component.create")
-    if failure:
-        settle(ctx, STUDIO_COMPONENT, resource_key, component, done_at,
-               {"state": "CREATE_FAILED", **failure}, from_state="CREATE_IN_PROGRESS")
-        schedule_removal(ctx, STUDIO_COMPONENT, resource_key, component, done_at, "CREATE_FAILED")
-    else:
-        settle(ctx, STUDIO_COMPONENT, resource_key, component, done_at,
-               {"state": "READY", **status("STUDIO_COMPONENT_CREATED")}, from_state="CREATE_IN_PROGRESS")
+    settle_outcome(ctx, STUDIO_COMPONENT, resource_key, component, done_at, from_state="CREATE_IN_PROGRESS",
+                   failure=failure, failed_state="CREATE_FAILED", success_state="READY",
+                   success_code="STUDIO_COMPONENT_CREATED")
     return {"studioComponent": component}
 
 
@@ -208,11 +204,7 @@ def delete_studio_component(ctx: RequestContext, req: dict) -> dict:
     ctx.resources.update(STUDIO_COMPONENT, resource_key, component)
     done_at = ctx.now + delay(ctx, "nimble.studio_component.delete")
     failure = take_fault(ctx, "DeleteStudioComponent")
-    if failure:
-        settle(ctx, STUDIO_COMPONENT, resource_key, component, done_at,
-               {"state": "DELETE_FAILED", **failure}, from_state="DELETE_IN_PROGRESS")
-    else:
-        settle(ctx, STUDIO_COMPONENT, resource_key, component, done_at,
-               {"state": "DELETED", **status("STUDIO_COMPONENT_DELETED")}, from_state="DELETE_IN_PROGRESS")
-        schedule_removal(ctx, STUDIO_COMPONENT, resource_key, component, done_at, "DELETED")
+    settle_outcome(ctx, STUDIO_COMPONENT, resource_key, component, done_at, from_state="DELETE_IN_PROGRESS",
+                   failure=failure, failed_state="DELETE_FAILED", success_state="DELETED",
+                   success_code="STUDIO_COMPONENT_DELETED")
     return {"studioComponent": component}
