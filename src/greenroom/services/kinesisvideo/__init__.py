@@ -3,7 +3,8 @@ configurations, edge configurations, tags) and the media plane (PutMedia, GetMed
 ``kinesis-video-media``, ListFragments and GetMediaForFragmentList from
 ``kinesis-video-archived-media``)."""
 
-MODULES = ("streams", "channels", "configurations", "edge", "tags", "put_media", "fragments", "get_media")
+MODULES = ("streams", "channels", "configurations", "edge", "tags", "put_media", "fragments", "get_media",
+           "clips", "images", "hls", "dash")
 
 DELAYS = {
     "kinesisvideo.stream.create": 1.0,    # CREATING -> ACTIVE
