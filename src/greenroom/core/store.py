@@ -21,10 +21,13 @@ from sqlalchemy.pool import StaticPool
 
 metadata = sa.MetaData()
 
+# Row keys that only grow: 64-bit on PostgreSQL; on SQLite it must be INTEGER to be the rowid.
+ROW_KEY = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
 resources = sa.Table(
     "resources",
     metadata,
-    sa.Column("pk", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
     sa.Column("account", sa.String(12), nullable=False),
     sa.Column("region", sa.String(32), nullable=False),
     sa.Column("kind", sa.String(64), nullable=False),
@@ -44,7 +47,7 @@ resources = sa.Table(
 transitions = sa.Table(
     "transitions",
     metadata,
-    sa.Column("pk", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
     sa.Column("account", sa.String(12), nullable=False),
     sa.Column("region", sa.String(32), nullable=False),
     sa.Column("due_at", sa.Float, nullable=False),

@@ -10,14 +10,12 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...core.store import metadata
-
-_PK = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+from ...core.store import ROW_KEY, metadata
 
 participants = sa.Table(
     "ivs_realtime_participants",
     metadata,
-    sa.Column("pk", _PK, primary_key=True, autoincrement=True),
+    sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
     sa.Column("account", sa.String(12), nullable=False),
     sa.Column("region", sa.String(32), nullable=False),
     sa.Column("stage_id", sa.String(64), nullable=False),
@@ -42,7 +40,7 @@ participants = sa.Table(
 events = sa.Table(
     "ivs_realtime_events",
     metadata,
-    sa.Column("pk", _PK, primary_key=True, autoincrement=True),
+    sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
     sa.Column("account", sa.String(12), nullable=False),
     sa.Column("region", sa.String(32), nullable=False),
     sa.Column("stage_id", sa.String(64), nullable=False),

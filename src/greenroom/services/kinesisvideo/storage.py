@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ...core.lifecycle import transition
-from ...core.store import metadata, resources
+from ...core.store import ROW_KEY, metadata, resources
 
 STREAM_KIND = "kinesisvideo:stream"
 FRAGMENT_NUMBER_PREFIX = "91343852333"
@@ -77,7 +77,7 @@ fragments = sa.Table(
 headers = sa.Table(
     "kinesisvideo_headers",
     metadata,
-    sa.Column("pk", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
     sa.Column("stream", sa.BigInteger, nullable=False),
     sa.Column("digest", sa.String(64), nullable=False),
     sa.Column("ebml_length", sa.Integer, nullable=False),
