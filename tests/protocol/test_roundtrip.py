@@ -68,7 +68,8 @@ def router() -> Router:
 def client(service: str):
     """A real client whose every request is answered by its ``respond`` (set per call)."""
     session = botocore.session.Session()
-    session.get_component("data_loader").search_paths.append(str(models.MODELS_DIR))
+    # The shipped models first: the client speaks exactly the contract the server reads.
+    session.get_component("data_loader").search_paths.insert(0, str(models.MODELS_DIR))
     made = session.create_client(
         service, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b",
         config=Config(retries={"total_max_attempts": 1}),  # 5xx and throttling: no retry sleeps
