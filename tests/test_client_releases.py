@@ -101,3 +101,31 @@ def test_ivs_realtime_errors_show_their_message(emulated):
     assert message in str(error)
     # The modelled member is still there for clients that read it.
     assert error.response["exceptionMessage"] == message
+
+
+def _aws_cli(server, tmp_path, *args):
+    """The AWS CLI as on a clean machine: no config files, dummy credentials and a region in
+    the environment (what the README says to set)."""
+    pytest.importorskip("awscli")
+    import os
+    import subprocess
+    import sys
+
+    environment = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
+                   "AWS_ACCESS_KEY_ID": "123456789012", "AWS_SECRET_ACCESS_KEY": "any",
+                   "AWS_DEFAULT_REGION": "us-east-1"}
+    return subprocess.run([sys.executable, "-m", "awscli", "--endpoint-url", server.base_url, *args],
+                          capture_output=True, text=True, timeout=60, env=environment)
+
+
+def test_aws_cli_on_a_clean_machine_and_ivs_error_messages(server, tmp_path):
+    listed = _aws_cli(server, tmp_path, "kinesisvideo", "list-streams")
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout)["StreamInfoList"] == []
+    arn = "arn:aws:ivs:us-east-1:123456789012:stage/abcdABCD1234"
+    missing = _aws_cli(server, tmp_path, "ivs-realtime", "get-stage", "--arn", arn)
+    assert missing.returncode != 0
+    # The CLI prints "...(ResourceNotFoundException) when calling the GetStage operation: <message>".
+    shown = missing.stderr.strip().rsplit("operation:", 1)[1].strip()
+    assert shown  # blank before IVS errors carried `message`
+    assert "ResourceNotFoundException" in missing.stderr

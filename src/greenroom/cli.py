@@ -116,17 +116,17 @@ def kvs_put_media(args) -> int:
     acknowledgement, 2 when PutMedia was refused (HTTP error)."""
     import os
 
-    import boto3
+    import botocore.session  # not boto3: greenroom does not require it
 
     from .media.producer import PutMediaError, put_media_file
 
     region = args.region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    session = boto3.session.Session()
+    session = botocore.session.Session()
     credentials = session.get_credentials()
     keys = {} if credentials is not None else {"aws_access_key_id": "greenroomproducer",
                                                "aws_secret_access_key": "greenroomproducer"}
     import botocore.exceptions
-    control = session.client("kinesisvideo", endpoint_url=args.endpoint, region_name=region, **keys)
+    control = session.create_client("kinesisvideo", endpoint_url=args.endpoint, region_name=region, **keys)
     try:
         endpoint = control.get_data_endpoint(StreamName=args.stream, APIName="PUT_MEDIA")["DataEndpoint"]
     except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as error:

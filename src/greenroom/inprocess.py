@@ -110,7 +110,7 @@ class MockGreenroom:
         self.emulator.reset()
 
     def client(self, service_name: str, **kwargs):
-        import boto3
+        import boto3  # the "boto3" extra; any client created some other way is answered too
         kwargs.setdefault("region_name", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
         return boto3.session.Session().client(service_name, **kwargs)
 
