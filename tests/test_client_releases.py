@@ -129,3 +129,15 @@ def test_aws_cli_on_a_clean_machine_and_ivs_error_messages(server, tmp_path):
     shown = missing.stderr.strip().rsplit("operation:", 1)[1].strip()
     assert shown  # blank before IVS errors carried `message`
     assert "ResourceNotFoundException" in missing.stderr
+
+
+@pytest.mark.parametrize("service, call, operation", [
+    ("kinesis-video-signaling", lambda c: c.get_ice_server_config(
+        ChannelARN="arn:aws:kinesisvideo:us-east-1:123456789012:channel/door/1700000000000"), "GetIceServerConfig"),
+    ("kinesis-video-webrtc-storage", lambda c: c.join_storage_session(
+        channelArn="arn:aws:kinesisvideo:us-east-1:123456789012:channel/door/1700000000000"), "JoinStorageSession"),
+])
+def test_shipped_models_without_handlers_answer_501_naming_the_operation(emulated, service, call, operation):
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        call(emulated.client(service))
+    assert_not_implemented(caught.value, f"{service} {operation}")

@@ -19,6 +19,8 @@ def test_health_reports_services(server):
     assert health["services"]["nimble"]["total"] == 49
     assert health["services"]["kinesisvideo"]["total"] == 32
     assert health["services"]["kinesisvideo"]["implemented"] >= 4
+    assert health["services"]["kinesis-video-signaling"]["total"] == 2
+    assert health["services"]["kinesis-video-webrtc-storage"]["total"] == 2
 
 
 def test_reset_forgets_state(server):
