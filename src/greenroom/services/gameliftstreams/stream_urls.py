@@ -10,7 +10,7 @@ revokedAndSessionsTerminated once its sessions have ended) or when its stream gr
 application is deleted (streamGroupDeleted / applicationDeleted, seen by Get and List as the
 documentation says).
 
-The URL points at greenroom (the request's base URL):
+The URL points at greenroom (``ctx.public_url``, how the caller reached it):
 ``<base>/_greenroom/gameliftstreams/streamurls/<region>/<account>/<stream URL id>?key=<secret>``.
 A GET uses it: it starts a stream session with the URL's settings (SignalRequest
 NO_CLIENT_CONNECTION, so a browser peer connects with CreateStreamSessionConnection, as the Web
@@ -45,8 +45,9 @@ SUMMARY_MEMBERS = ("Arn", "StreamUrlId", "StreamUrl", "Status", "StatusReason", 
                    "UsageLimit", "RemainingUses", "StreamGroupArn", "ApplicationArn", "Description")
 
 
-def url_for(base_url: str, region: str, account: str, url_id: str, secret: str) -> str:
-    return f"{base_url}/_greenroom/gameliftstreams/streamurls/{region}/{account}/{url_id}?key={quote(secret)}"
+def url_for(ctx: RequestContext, url_id: str, secret: str) -> str:
+    return ctx.public_url(f"/_greenroom/gameliftstreams/streamurls/{ctx.region}/{ctx.account}/{url_id}"
+                          f"?key={quote(secret)}")
 
 
 @operation(SERVICE, "CreateStreamUrl")
@@ -75,7 +76,7 @@ def create_stream_url(ctx: RequestContext, req: dict) -> dict:
     document = {
         "Arn": ctx.arn(SERVICE, f"streamurl/{group['Id']}/{url_id}"),
         "StreamUrlId": url_id,
-        "StreamUrl": url_for(ctx.base_url, ctx.region, ctx.account, url_id, secret),
+        "StreamUrl": url_for(ctx, url_id, secret),
         "Status": "ACTIVE",
         "ExpiresAt": expires_at,
         "CreatedAt": ctx.now,

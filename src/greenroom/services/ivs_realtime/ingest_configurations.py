@@ -28,11 +28,9 @@ from .common import (
 from .participation import CONNECTED, disconnect, get_participant
 
 SECRET_LENGTH = 32
+# The two Access-Control-* members are the server's CORS headers (protocol/cors.py), sent on
+# every answer over HTTP; the handler sets only the others.
 SECURITY_HEADERS = {
-    "accessControlAllowOrigin": "*",
-    "accessControlExposeHeaders": "Access-Control-Allow-Origin,Access-Control-Expose-Headers,Cache-Control,"
-                                  "Content-Security-Policy,Strict-Transport-Security,X-Content-Type-Options,"
-                                  "X-Frame-Options",
     "cacheControl": "no-store, no-cache",
     "contentSecurityPolicy": "default-src 'self'; upgrade-insecure-requests;",
     "strictTransportSecurity": "max-age=47304000; includeSubDomains",
