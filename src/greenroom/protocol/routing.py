@@ -188,10 +188,12 @@ def not_in_models(services: list[str], method: str, raw_path: str, headers=None)
             operation = command.group(2)
     if operation:
         return operation_not_in_models(service, operation)
-    else:
-        message = (f"greenroom does not implement the {service} operation at {method} {raw_path}: "
-                   "no operation of greenroom's models matches it (your client's models may be newer)")
-    return ServiceError("NotImplemented", message, status=501)
+    return ServiceError(
+        "NotImplemented",
+        f"greenroom does not implement the {service} operation at {method} {raw_path}: no operation "
+        "of greenroom's models matches it (your client's models may be newer)",
+        status=501,
+    )
 
 
 def operation_not_in_models(service: str, operation: str) -> ServiceError:
