@@ -109,6 +109,14 @@ def test_aws_cli_trusts_the_ca_through_aws_ca_bundle(tls_server, tmp_path):
     assert json.loads(done.stdout)["StreamARN"].startswith("arn:aws:kinesisvideo:us-east-1:123456789012:stream/from-cli/")
 
 
+def wait_active(kv, stream: str) -> None:
+    """Past the stream's CREATING delay (the server runs on the real clock)."""
+    deadline = time.monotonic() + 10
+    while kv.describe_stream(StreamName=stream)["StreamInfo"]["Status"] != "ACTIVE":
+        assert time.monotonic() < deadline, "the stream did not become ACTIVE"
+        time.sleep(0.1)
+
+
 def ingest_over_https(server, monkeypatch, access_key: str = "AKIDGREENROOMTEST") -> list[dict]:
     """Stream "cam" (2 s of H.264) made and filled over HTTPS: boto3 trusting the CA, then
     greenroom's own producer trusting it through SSL_CERT_FILE (Python's ssl defaults)."""
@@ -117,9 +125,7 @@ def ingest_over_https(server, monkeypatch, access_key: str = "AKIDGREENROOMTEST"
     from kvs_support import video_body
     kv = make_client("kinesisvideo", server.tls_url, verify=server.ca_file, aws_access_key_id=access_key)
     kv.create_stream(StreamName="cam", DataRetentionInHours=1)
-    deadline = time.monotonic() + 10
-    while kv.describe_stream(StreamName="cam")["StreamInfo"]["Status"] != "ACTIVE" and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_active(kv, "cam")
     monkeypatch.setenv("SSL_CERT_FILE", server.ca_file)
     return put_media_bytes(server.tls_url, list(video_body(2.0)), stream_name="cam", timecode_type="RELATIVE",
                            producer_start_ms=1_700_000_000_000, access_key=access_key,
@@ -129,6 +135,21 @@ def ingest_over_https(server, monkeypatch, access_key: str = "AKIDGREENROOMTEST"
 def test_put_media_over_https_trusting_ssl_cert_file(tls_server, monkeypatch):
     acks = ingest_over_https(tls_server, monkeypatch)
     assert [ack["EventType"] for ack in acks].count("PERSISTED") == 2, acks
+
+
+def test_put_media_command_over_https(tls_server):
+    """The README's line: ``greenroom kvs put-media`` (boto3, then Python's ssl) trusting the CA."""
+    sys.path.insert(0, str(Path(__file__).parent / "services" / "kinesisvideo"))
+    from kvs_support import video_path
+    kv = make_client("kinesisvideo", tls_server.base_url)
+    kv.create_stream(StreamName="cam", DataRetentionInHours=1)
+    wait_active(kv, "cam")
+    env = {**os.environ, "AWS_CA_BUNDLE": tls_server.ca_file, "SSL_CERT_FILE": tls_server.ca_file,
+           "AWS_ACCESS_KEY_ID": "AKIDGREENROOMTEST", "AWS_SECRET_ACCESS_KEY": "any", "AWS_DEFAULT_REGION": "us-east-1"}
+    done = subprocess.run([sys.executable, "-m", "greenroom.cli", "kvs", "put-media", "--endpoint", tls_server.tls_url,
+                           "--stream", "cam", video_path(2.0, 25)], capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["EventType"] for line in done.stdout.splitlines()].count("PERSISTED") == 2
 
 
 def test_aws_sdk_for_javascript_v3_calls_every_service_over_https(tls_server, monkeypatch):
