@@ -135,6 +135,14 @@ def ingest_over_https(server, monkeypatch, access_key: str = "AKIDGREENROOMTEST"
 def test_put_media_over_https_trusting_ssl_cert_file(tls_server, monkeypatch):
     acks = ingest_over_https(tls_server, monkeypatch)
     assert [ack["EventType"] for ack in acks].count("PERSISTED") == 2, acks
+    # ... and GetMedia (boto3, kinesis-video-media) reads it back over HTTPS.
+    kv = make_client("kinesisvideo", tls_server.tls_url, verify=tls_server.ca_file)
+    endpoint = kv.get_data_endpoint(StreamName="cam", APIName="GET_MEDIA")["DataEndpoint"]
+    media = make_client("kinesis-video-media", endpoint, verify=tls_server.ca_file)
+    answer = media.get_media(StreamName="cam", StartSelector={"StartSelectorType": "EARLIEST"})
+    assert answer["ContentType"] == "video/webm"
+    assert answer["Payload"].read(4) == bytes.fromhex("1a45dfa3")   # an EBML header
+    answer["Payload"].close()
 
 
 def test_put_media_command_over_https(tls_server):
