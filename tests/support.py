@@ -4,6 +4,7 @@ through the root conftest): boto3 clients that find greenroom's shipped models, 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import http.server
 import json
 import os
@@ -73,10 +74,20 @@ class RunningServer:
     drainer: threading.Thread | None = None
 
     def client(self, service: str, **kwargs):
+        if self.base_url.startswith("https://") and self.ca_file:
+            kwargs.setdefault("verify", self.ca_file)   # trust greenroom's CA, nothing more
         return make_client(service, self.base_url, **kwargs)
 
     def admin(self, method: str, path: str, json=None, **kwargs) -> requests.Response:
+        if self.base_url.startswith("https://") and self.ca_file:
+            kwargs.setdefault("verify", self.ca_file)
         return requests.request(method, f"{self.base_url}/_greenroom/{path}", json=json, timeout=10, **kwargs)
+
+    def over_https(self) -> "RunningServer":
+        """The same server seen through its HTTPS listener (``base_url`` = ``tls_url``)."""
+        if not self.tls_url:
+            raise ValueError("this server has no HTTPS listener (--tls or --tls-port)")
+        return dataclasses.replace(self, base_url=self.tls_url)
 
     def stop(self, kill: bool = False) -> None:
         if self.process.poll() is None:

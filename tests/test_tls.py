@@ -271,3 +271,20 @@ def test_chromium_trusts_the_ca_by_its_key(tls_server):
             as page:
         result = page.wait(lambda seen: bool(seen))[0]
     assert result == {"status": "ok"}
+
+
+@pytest.mark.parametrize("which", ["server", "https_server"])
+def test_the_shared_server_answers_over_both_schemes(request, which):
+    """The session's server listens plain and TLS: URLs handed out follow the caller's scheme."""
+    server = request.getfixturevalue(which)
+    scheme = urlsplit(server.base_url).scheme
+    server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
+    kv = server.client("kinesisvideo")
+    kv.create_stream(StreamName="cam")
+    channel = kv.create_signaling_channel(ChannelName="door")["ChannelARN"]
+    server.admin("POST", "clock", {"advance": 5}).raise_for_status()
+    assert kv.get_data_endpoint(StreamName="cam", APIName="PUT_MEDIA")["DataEndpoint"] == server.base_url
+    endpoints = kv.get_signaling_channel_endpoint(
+        ChannelARN=channel, SingleMasterChannelEndpointConfiguration={"Protocols": ["WSS"], "Role": "MASTER"})
+    assert endpoints["ResourceEndpointList"][0]["ResourceEndpoint"] == \
+        server.base_url.replace(f"{scheme}://", {"http": "ws://", "https": "wss://"}[scheme])
