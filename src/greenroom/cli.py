@@ -40,8 +40,10 @@ def serve(args) -> int:
     urls = " and ".join(join(listener.scheme, args.host, listener.port) for listener in bound)
     print(f"greenroom listening on {urls} (state: {where})", flush=True)
     if ca_file is not None:
+        from .tls import spki_sha256
         print(f"greenroom TLS CA: {ca_file} (trust it with AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, SSL_CERT_FILE "
-              f"or AWS_KVS_CACERT_PATH; `greenroom ca-path` prints it)", flush=True)
+              f"or AWS_KVS_CACERT_PATH; Chromium: --ignore-certificate-errors-spki-list={spki_sha256(ca_file)}; "
+              f"`greenroom ca-path` prints it)", flush=True)
     access_log = AccessLog() if logging.getLogger("greenroom").isEnabledFor(logging.INFO) else None
     # proxy_headers off: X-Forwarded-* count only from --trusted-proxy peers (core.public_url).
     listeners.run(App(emulator, access_log), bound, log_level="warning", access_log=False, proxy_headers=False)
@@ -74,7 +76,8 @@ def ca_path(args) -> int:
     from .core import store
 
     data_dir = Path(args.data_dir) if args.data_dir else store.default_data_dir()
-    print(tls.ca_path(data_dir))
+    path = tls.ca_path(data_dir)
+    print(tls.spki_sha256(path) if args.spki else path)
     return 0
 
 
@@ -147,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     description="Print the file of the local CA that signs greenroom's HTTPS "
                                                 "certificates, making the CA first if there is none.")
     authority.add_argument("--data-dir", help="the data directory (default: $XDG_DATA_HOME/greenroom)")
+    authority.add_argument("--spki", action="store_true",
+                           help="print the CA key's SHA-256 (base64) instead, for Chromium's "
+                                "--ignore-certificate-errors-spki-list")
     authority.set_defaults(func=ca_path)
 
     cover = commands.add_parser("coverage", help="implemented vs total operations per service")
