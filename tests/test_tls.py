@@ -290,3 +290,17 @@ def test_the_shared_server_answers_over_both_schemes(request, which):
         ChannelARN=channel, SingleMasterChannelEndpointConfiguration={"Protocols": ["WSS"], "Role": "MASTER"})
     assert endpoints["ResourceEndpointList"][0]["ResourceEndpoint"] == \
         server.base_url.replace(f"{scheme}://", {"http": "ws://", "https": "wss://"}[scheme])
+
+
+def test_server_certificate_is_made_again_before_it_expires(tmp_path, monkeypatch):
+    """Kept while valid for more than RENEW_BEFORE_DAYS, then replaced (same CA); a new set of
+    names gets its own certificate."""
+    from greenroom import tls
+    first = tls.server_files(tmp_path)
+    assert tls.server_files(tmp_path) == first and first[0].read_bytes() == tls.server_files(tmp_path)[0].read_bytes()
+    kept = first[0].read_bytes()
+    monkeypatch.setattr(tls, "RENEW_BEFORE_DAYS", tls.SERVER_DAYS + 1)   # as if it were about to expire
+    renewed = tls.server_files(tmp_path)
+    assert renewed == first and renewed[0].read_bytes() != kept
+    assert renewed[0].read_bytes().endswith(tls.ca_path(tmp_path).read_bytes())   # leaf, then the CA
+    assert tls.server_files(tmp_path, ["kvs.test"])[0] != first[0]
