@@ -235,5 +235,8 @@ def mpeg_ts(ebml_header: bytes, segment_head: bytes, cluster: bytes, start_ms: i
     """One fragment as an MPEG-TS segment whose timestamps are ``start_ms`` (modulo the 33-bit
     90 kHz clock), so consecutive segments continue each other."""
     return _remux_rebased(ebml_header, segment_head, cluster, "mpegts",
-                          {"mpegts_copyts": "1", "avoid_negative_ts": "disabled"},
+                          {"mpegts_copyts": "1", "avoid_negative_ts": "disabled",
+                           # each segment is muxed on its own: its first packets say their continuity
+                           # counters start afresh (no "corrupt packet" at segment boundaries)
+                           "mpegts_flags": "+initial_discontinuity"},
                           (start_ms % TS_WRAP_MS) / 1000)

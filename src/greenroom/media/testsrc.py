@@ -8,9 +8,10 @@ from fractions import Fraction
 
 def synthetic_video(*, seconds: float = 4.0, fps: int = 25, width: int = 160, height: int = 120,
                     gop: int | None = None, audio: bool = False, container: str = "matroska",
-                    bitrate: int | None = None, noise: bool = False) -> bytes:
+                    bitrate: int | None = None, noise: bool = False, bframes: int = 0) -> bytes:
     """An encoded file (``container``: matroska, mp4, mpegts...) as bytes. ``gop`` frames per
-    keyframe (default: one a second); ``noise`` makes frames incompressible (big fragments)."""
+    keyframe (default: one a second); ``noise`` makes frames incompressible (big fragments);
+    ``bframes`` allows that many B-frames in a row (frames stored out of presentation order)."""
     import av
     import numpy as np
 
@@ -20,7 +21,7 @@ def synthetic_video(*, seconds: float = 4.0, fps: int = 25, width: int = 160, he
     video = output.add_stream("libx264", rate=fps)
     video.width, video.height, video.pix_fmt = width, height, "yuv420p"
     options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "preset": "ultrafast",
-               "bf": "0"}
+               "bf": str(bframes)}
     if bitrate:
         options.update({"b": str(bitrate), "maxrate": str(bitrate), "bufsize": str(bitrate)})
     video.options = options

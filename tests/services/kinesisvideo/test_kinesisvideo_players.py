@@ -19,7 +19,6 @@ import http.server
 import json
 import os
 import queue
-import re
 import shutil
 import subprocess
 import sys
@@ -41,9 +40,6 @@ SECONDS = 4
 FPS = 25
 FRAMES = SECONDS * FPS
 STREAMS = {"cam": False, "av": True}     # stream name -> has audio
-# ffmpeg messages that mean broken timestamps or a re-sent init segment, at any log level.
-TIMESTAMP_WARNINGS = re.compile(r"monoton|duplicated MOOV|backward in time|Invalid timestamps|discontinuity|"
-                                r"DTS .* out of order|pts has no value|Non-monoton", re.IGNORECASE)
 
 
 def need(found: bool, what: str) -> None:
@@ -143,13 +139,11 @@ def run(command: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
-def decode_cleanly(source: str, *extra: str) -> None:
-    """ffmpeg decodes every packet of ``source`` (all streams) and reports no error, and no
-    timestamp trouble even at level warning."""
-    result = run(["ffmpeg", "-nostdin", "-hide_banner", "-v", "warning", *extra, "-i", source, "-f", "null", "-"])
-    assert result.returncode == 0, result.stderr
-    errors = [line for line in result.stderr.splitlines() if "error" in line.lower() or TIMESTAMP_WARNINGS.search(line)]
-    assert errors == [], result.stderr
+def decode_cleanly(source: str) -> None:
+    """ffmpeg decodes every packet of ``source`` (all streams) and reports nothing at level
+    warning: no decoder error, no corrupt packet, no timestamp trouble."""
+    result = run(["ffmpeg", "-nostdin", "-hide_banner", "-v", "warning", "-i", source, "-f", "null", "-"])
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
 
 
 def probe_frames(source: str, selector: str = "v:0") -> tuple[int, list[float], dict]:
@@ -237,6 +231,8 @@ players.forEach(function (spec) {
     var hls = new Hls();
     hls.on(Hls.Events.ERROR, function (event, data) {
       if (data.details === "bufferStalledError") { report({id: spec.id, stall: data.details}); return; }
+      // hls.js cancelling a request of its own (a live window moved on): no load failed.
+      if (data.details === "aborted" && !data.fatal) { report({id: spec.id, aborted: true}); return; }
       fail(data.type + "/" + data.details, data.fatal);
     });
     hls.loadSource(spec.url);
@@ -253,7 +249,15 @@ players.forEach(function (spec) {
     audioTracks = function () { try { return player.getTracksFor("audio").length; } catch (e) { return 0; } };
   }
   video.addEventListener("playing", function () { started = true; });
-  video.addEventListener("waiting", function () { if (started) report({id: spec.id, stall: "waiting", currentTime: video.currentTime}); });
+  function ranges() {
+    var out = [];
+    for (var i = 0; i < video.buffered.length; i++) out.push([video.buffered.start(i), video.buffered.end(i)]);
+    return out;
+  }
+  video.addEventListener("waiting", function () {
+    if (started) report({id: spec.id, stall: "waiting", currentTime: video.currentTime, buffered: ranges(),
+                         readyState: video.readyState});
+  });
   video.addEventListener("error", function () { fail("video element: " + (video.error && video.error.message), true); });
   setInterval(function () {
     report({id: spec.id, clock: performance.now() / 1000, currentTime: video.currentTime, ended: video.ended,
@@ -370,13 +374,25 @@ def playback(reports: list[dict]) -> dict:
     return summary
 
 
+def buffered_ahead(report: dict) -> float:
+    """Seconds of media buffered after currentTime when the video element reported "waiting"."""
+    at = report["currentTime"]
+    return max([end - at for start, end in report.get("buffered", []) if start - 0.1 <= at <= end + 0.1] or [0.0])
+
+
 def assert_played_well(name: str, reports: list[dict], audio: bool, at_least: float) -> dict:
     result = playback(reports)
     assert result["played"] >= at_least, (name, result, reports[-5:])
     assert 0.9 <= result["rate"] <= 1.1, (name, result)
     assert result["monotonic"], (name, result)
     assert result["errors"] == [], (name, result["errors"])
-    assert len([s for s in result["stalls"] if s["stall"] == "waiting"]) <= 1, (name, result["stalls"])
+    # A stall: playback waiting for media (less than a 1-second fragment buffered ahead). A wait
+    # with media buffered ahead is the decoder starved of CPU (the test machine's 2 cores run the
+    # server, producers, ffmpeg and Chromium), bounded separately and by the rate above.
+    waits = [s for s in result["stalls"] if s["stall"] == "waiting"]
+    stalls = [s for s in waits if buffered_ahead(s) < 1.0]
+    assert len(stalls) <= 1, (name, stalls)
+    assert len(waits) <= 3, (name, waits)
     assert result["video_bytes"] > 0, (name, result)
     if audio:
         assert result["audio_tracks"] >= 1 and result["audio_bytes"] > 0, (name, result)
@@ -414,30 +430,49 @@ def producer(server, stream: str, audio: bool) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
 
 
+def play_in_chromium(browser_path: str, players: list[dict], seconds: float, done=lambda seen: False):
+    """The players' reports from one headless Chromium page over ``seconds`` (or until ``done``)."""
+    pages = PageServer(players)
+    browser = Chromium(browser_path, pages.url)
+    try:
+        return watch(pages, browser, seconds, done)
+    finally:
+        browser.close()
+        pages.close()
+
+
 def test_chromium_plays_live_and_on_demand_with_hls_js_and_dash_js(chromium_player, ffmpeg_tools, server):
-    """Eight players at once in one page: hls.js and dash.js, each on the audio+video stream and on
-    the video-only stream, LIVE and ON_DEMAND. ON_DEMAND plays 24 s archived at 2023 timestamps
-    (at least 20 s of it); LIVE plays for 60 s while real-time producers keep sending, sessions
-    created once the producers' fragments fill the live window. Meanwhile ffmpeg reads the LIVE
-    sessions for 10 s each: clean decoding and about 10 s of frames (one GOP of slack at the
-    live edge)."""
+    """hls.js and dash.js, each on the audio+video stream and on the video-only stream, LIVE and
+    ON_DEMAND, in two pages of four players (eight decoders at once starve a loaded 2-core
+    machine, and a starved decoder "stalls" with all its media buffered): first ON_DEMAND, 24 s
+    archived at 2023 timestamps, at least 20 s of it played; then LIVE for 60 s while real-time
+    producers keep sending (sessions created once the producers' fragments fill the live window,
+    which playing ON_DEMAND leaves time for). Meanwhile ffmpeg reads the LIVE sessions for 10 s
+    each: clean decoding and about 10 s of frames (one GOP of slack at the live edge)."""
     put_streams(server, ON_DEMAND_SECONDS, manual_clock=False)
     producers = [producer(server, name, audio) for name, audio in STREAMS.items()]
-    pages = browser = None
     live_reads = []
+    seen: dict[str, list[dict]] = {}
     try:
-        time.sleep(6.5)   # the live window (5 fragments) holds only the producers' fragments
-        for process in producers:
-            assert process.poll() is None, process.stderr.read().decode(errors="replace")
-        players = []
+        started = time.monotonic()
+        on_demand = []
         for name in STREAMS:
             selector = time_range(ON_DEMAND_SECONDS)
-            players.append({"id": f"hls-vod-{name}", "kind": "hls", "url": hls_url(server, name, selector)})
-            players.append({"id": f"dash-vod-{name}", "kind": "dash", "url": dash_url(server, name, selector)})
-            players.append({"id": f"hls-live-{name}", "kind": "hls", "url": live_url(server, "hls", name)})
-            players.append({"id": f"dash-live-{name}", "kind": "dash", "url": live_url(server, "dash", name)})
-        pages = PageServer(players)
-        browser = Chromium(chromium_player, pages.url)
+            on_demand.append({"id": f"hls-vod-{name}", "kind": "hls", "url": hls_url(server, name, selector)})
+            on_demand.append({"id": f"dash-vod-{name}", "kind": "dash", "url": dash_url(server, name, selector)})
+
+        def all_ended(reports: dict) -> bool:
+            return len(reports) == len(on_demand) and all(any(r.get("ended") for r in rs) for rs in reports.values())
+
+        seen.update(play_in_chromium(chromium_player, on_demand, ON_DEMAND_SECONDS + 15, all_ended))
+        # The live window (5 fragments) holds only the producers' fragments by now.
+        time.sleep(max(0.0, 6.5 - (time.monotonic() - started)))
+        for process in producers:
+            assert process.poll() is None, process.stderr.read().decode(errors="replace")
+        live = []
+        for name in STREAMS:
+            live.append({"id": f"hls-live-{name}", "kind": "hls", "url": live_url(server, "hls", name)})
+            live.append({"id": f"dash-live-{name}", "kind": "dash", "url": live_url(server, "dash", name)})
         for name in STREAMS:
             for protocol in ("hls", "dash"):
                 # -re: read at the media's pace, as a player would (FFmpeg's DASH reader does not
@@ -446,14 +481,10 @@ def test_chromium_plays_live_and_on_demand_with_hls_js_and_dash_js(chromium_play
                     ["ffmpeg", "-nostdin", "-hide_banner", "-v", "warning", "-re", "-i", live_url(server, protocol, name),
                      "-t", "10", "-f", "null", "-", "-progress", "pipe:1"],
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
-        seen = watch(pages, browser, LIVE_SECONDS + 8)
+        seen.update(play_in_chromium(chromium_player, live, LIVE_SECONDS + 6))
         for process in producers:
             assert process.poll() is None, process.stderr.read().decode(errors="replace")
     finally:
-        if browser is not None:
-            browser.close()
-        if pages is not None:
-            pages.close()
         for process in producers:
             process.terminate()
         for process in producers:
@@ -466,12 +497,10 @@ def test_chromium_plays_live_and_on_demand_with_hls_js_and_dash_js(chromium_play
             except subprocess.TimeoutExpired:
                 process.kill()
                 outcomes[name] = process.communicate()
-    results = {}
-    for spec in players:
+    for spec in on_demand + live:
         audio = STREAMS[spec["id"].rsplit("-", 1)[1]]
-        live = "-live-" in spec["id"]
-        results[spec["id"]] = assert_played_well(spec["id"], seen.get(spec["id"], []), audio,
-                                                 LIVE_SECONDS - 6 if live else 20)
+        assert_played_well(spec["id"], seen.get(spec["id"], []), audio,
+                           LIVE_SECONDS - 6 if "-live-" in spec["id"] else 20)
     # FFmpeg's HLS reader makes a new init section of every EXT-X-MAP each time it reloads a live
     # playlist and reads it again into the same mov demuxer, which then says "Found duplicated
     # MOOV Atom. Skipped it" (libavformat/hls.c new_init_section) -- whatever the server sends;
