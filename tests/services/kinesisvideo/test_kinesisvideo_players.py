@@ -386,11 +386,12 @@ def assert_played_well(name: str, reports: list[dict], audio: bool, at_least: fl
     assert 0.9 <= result["rate"] <= 1.1, (name, result)
     assert result["monotonic"], (name, result)
     assert result["errors"] == [], (name, result["errors"])
-    # A stall: playback waiting for media (less than a 1-second fragment buffered ahead). A wait
-    # with media buffered ahead is the decoder starved of CPU (the test machine's 2 cores run the
-    # server, producers, ffmpeg and Chromium), bounded separately and by the rate above.
+    # A stall: playback waiting for media (less than half a second buffered ahead). A wait with
+    # media buffered ahead is the decoder starved of CPU (the test machine's 2 cores run the
+    # server, producers, ffmpeg and Chromium) or hls.js nudging the playhead; those are bounded
+    # separately, and by the rate above.
     waits = [s for s in result["stalls"] if s["stall"] == "waiting"]
-    stalls = [s for s in waits if buffered_ahead(s) < 1.0]
+    stalls = [s for s in waits if buffered_ahead(s) < 0.5]
     assert len(stalls) <= 1, (name, stalls)
     assert len(waits) <= 3, (name, waits)
     assert result["video_bytes"] > 0, (name, result)
@@ -508,8 +509,11 @@ def test_chromium_plays_live_and_on_demand_with_hls_js_and_dash_js(chromium_play
     reread_init = "Found duplicated MOOV Atom. Skipped it"
     problems = {}
     for name, (out, err) in outcomes.items():
-        warnings = [line for line in err.splitlines() if line.strip() and not line.endswith(reread_init)]
+        # (a repeated message is logged once, then "Last message repeated N times"; a repeated
+        # warning of another kind is still caught by its first line)
+        warnings = [line for line in err.splitlines()
+                    if line.strip() and not line.endswith(reread_init) and "Last message repeated" not in line]
         counts = [int(line.split("=")[1]) for line in out.splitlines() if line.startswith("frame=")][-1:]
         if warnings or not counts or abs(counts[0] - 10 * FPS) > FPS:
-            problems[name] = (out, err)
+            problems[name] = (counts, warnings)
     assert problems == {}, problems

@@ -29,6 +29,10 @@ in time are left out. The MPD carries the server's time (``UTCTiming`` direct) s
 their clock with greenroom's (also under a manual clock) [inferred], is refreshed every second, and
 suggests a presentation delay of three segments [inferred].
 
+Not done: AWS "adjusts the media timeline in the manifest file to enable playback of media with
+discontinuities"; here a gap between fragments stays a gap in the timeline (and in ``tfdt``),
+which players bridge by jumping it.
+
 [inferred] DisplayFragmentTimestamp / DisplayFragmentNumber ALWAYS add ``kvs:ts`` (the selector's
 timestamp, epoch seconds) / ``kvs:fn`` attributes to each ``S`` element, in the namespace
 ``https://kinesisvideo.amazonaws.com/ns/dash`` (AWS documents the attributes, not the namespace).

@@ -32,6 +32,8 @@ Playlists, by PlaybackMode:
   elapsed since the session began of the first one (at least the first N are shown), and the
   playlist ends (ENDLIST) once it reaches the last fragment of a closed range.
 - ON_DEMAND: the first N (default 1000) fragments of the range, PLAYLIST-TYPE:VOD and ENDLIST.
+A segment's EXTINF reaches where the next fragment starts when it follows on (an audio frame may
+run past the next keyframe), so the durations add up to the media's span.
 DiscontinuityMode ALWAYS puts EXT-X-DISCONTINUITY before every segment (and
 EXT-X-DISCONTINUITY-SEQUENCE = MEDIA-SEQUENCE), ON_DISCONTINUITY where a fragment starts more than
 50 ms away from the end of the one before it (counted within the playlist [inferred]), NEVER
