@@ -341,3 +341,33 @@ def test_sessions_expire_and_at_most_ten_per_stream(kvs):
     bogus = first.split("SessionToken=")[0] + "SessionToken=bm90OmFyZWFsOnRva2Vu"
     assert fetch(kvs, bogus)[0] == 403
     assert fetch(kvs, first.split("?")[0])[0] == 400   # no token at all
+
+
+def test_a_page_of_another_origin_can_use_playlists_manifests_and_segments(http_kvs):
+    """What a browser player on another origin needs (CORS comes from the server for every
+    route): preflights of the playlist, manifest and segment routes answer 200, and their answers,
+    errors included, carry Access-Control-Allow-Origin and expose the error type."""
+    import requests
+
+    kvs = http_kvs
+    kvs.create_active_stream()
+    kvs.put_video(seconds=2, audio=True)
+    origin = {"Origin": "http://player.example:8080"}
+    master_url = session_url(kvs)
+    dash = kvs.client("kinesis-video-archived-media").get_dash_streaming_session_url(
+        StreamName="cam")["DASHStreamingSessionURL"]
+    media_url = media_playlist_url(kvs, master_url)
+    segment_url = urljoin(media_url, segments(playlist(kvs, media_url))[0])
+    for url in (master_url, media_url, segment_url, dash):
+        answer = requests.options(url, headers={**origin, "Access-Control-Request-Method": "GET",
+                                                "Access-Control-Request-Headers": "range"}, timeout=10)
+        assert answer.status_code == 200, (url, answer.status_code, answer.text)
+        assert answer.headers["Access-Control-Allow-Origin"] == "*"
+        assert "GET" in answer.headers["Access-Control-Allow-Methods"]
+        assert "range" in answer.headers.get("Access-Control-Allow-Headers", "").lower()
+        answer = requests.get(url, headers=origin, timeout=10)
+        assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "*"
+    refused = requests.get(master_url.split("SessionToken=")[0] + "SessionToken=bm90OmFyZWFsOnRva2Vu",
+                           headers=origin, timeout=10)
+    assert refused.status_code == 403 and refused.headers["Access-Control-Allow-Origin"] == "*"
+    assert "x-amzn-errortype" in refused.headers["Access-Control-Expose-Headers"].lower()

@@ -78,7 +78,6 @@ MAX_RANGE_MS = 24 * 3600 * 1000
 DISCONTINUITY_GAP_MS = 50
 ANCHOR_CLOCK_SLACK_MS = 30_000
 PLAYLIST_TYPE = "application/x-mpegURL"
-CORS = {"Access-Control-Allow-Origin": "*"}   # browser players (hls.js) fetch from another origin
 
 
 def invalid(message: str) -> ServiceError:
@@ -197,7 +196,7 @@ def get_hls_streaming_session_url(ctx: RequestContext, req: dict) -> dict:
 
     token = create_session(ctx, req, "HLS", req.get("HLSFragmentSelector"),
                            req.get("MaxMediaPlaylistFragmentResults"), settings)
-    return {"HLSStreamingSessionURL": f"{ctx.base_url}/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken={token}"}
+    return {"HLSStreamingSessionURL": ctx.public_url(f"/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken={token}")}
 
 
 @transition("kinesisvideo.hls.expire")
@@ -216,7 +215,7 @@ class _Refused(Exception):
 def _error_response(refused: _Refused) -> HttpResponse:
     body = json.dumps({"message": refused.message}).encode()
     return HttpResponse(refused.status, {"Content-Type": "application/json", "x-amzn-ErrorType": refused.code,
-                                         "x-amz-ErrorType": refused.code, **CORS}, body)
+                                         "x-amz-ErrorType": refused.code}, body)
 
 
 def _param(query: dict, name: str, required: bool = True) -> str | None:
@@ -250,7 +249,7 @@ def _serve(emulator, request, label: str, produce, protocol: str = "HLS") -> Htt
             if stream is None or str(stream.get("MediaKey")) != session["StreamKey"]:
                 raise _Refused(404, "ResourceNotFoundException", f"The stream {session['StreamName']} does not exist.")
             content_type, body = produce(ctx, session, stream, query)
-        return HttpResponse(200, {"Content-Type": content_type, **CORS}, body, f"{SERVICE} {label}")
+        return HttpResponse(200, {"Content-Type": content_type}, body, f"{SERVICE} {label}")
     except _Refused as refused:
         return _error_response(refused)
 
