@@ -128,11 +128,13 @@ def dash_url(server, stream: str = "cam", selector: dict | None = None, **option
     )["DASHStreamingSessionURL"]
 
 
-def live_url(server, protocol: str, stream: str) -> str:
+def live_url(server, protocol: str, stream: str, **options) -> str:
     archived = server.client("kinesis-video-archived-media")
     if protocol == "hls":
-        return archived.get_hls_streaming_session_url(StreamName=stream, PlaybackMode="LIVE")["HLSStreamingSessionURL"]
-    return archived.get_dash_streaming_session_url(StreamName=stream, PlaybackMode="LIVE")["DASHStreamingSessionURL"]
+        return archived.get_hls_streaming_session_url(StreamName=stream, PlaybackMode="LIVE",
+                                                      **options)["HLSStreamingSessionURL"]
+    return archived.get_dash_streaming_session_url(StreamName=stream, PlaybackMode="LIVE",
+                                                   **options)["DASHStreamingSessionURL"]
 
 
 def run(command: list[str], timeout: float = 60) -> subprocess.CompletedProcess:
@@ -448,7 +450,7 @@ def test_chromium_plays_live_and_on_demand_with_hls_js_and_dash_js(chromium_play
     archived at 2023 timestamps, at least 20 s of it played; then LIVE for 60 s while real-time
     producers keep sending (sessions created once the producers' fragments fill the live window,
     which playing ON_DEMAND leaves time for). Meanwhile ffmpeg reads the LIVE sessions for 10 s
-    each: clean decoding and about 10 s of frames (one GOP of slack at the live edge)."""
+    each: clean decoding, and for HLS about 10 s of frames (one GOP of slack at the live edge)."""
     put_streams(server, ON_DEMAND_SECONDS, manual_clock=False)
     producers = [producer(server, name, audio) for name, audio in STREAMS.items()]
     live_reads = []
@@ -478,7 +480,8 @@ def test_chromium_plays_live_and_on_demand_with_hls_js_and_dash_js(chromium_play
                 # -re: read at the media's pace, as a player would (FFmpeg's DASH reader does not
                 # wait for a live segment's availability time by itself).
                 live_reads.append((f"{protocol}-{name}", subprocess.Popen(
-                    ["ffmpeg", "-nostdin", "-hide_banner", "-v", "warning", "-re", "-i", live_url(server, protocol, name),
+                    ["ffmpeg", "-nostdin", "-hide_banner", "-v", "warning", "-re",
+                     "-i", live_url(server, protocol, name),
                      "-t", "10", "-f", "null", "-", "-progress", "pipe:1"],
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
         seen.update(play_in_chromium(chromium_player, live, LIVE_SECONDS + 6))
@@ -513,6 +516,14 @@ def test_chromium_plays_live_and_on_demand_with_hls_js_and_dash_js(chromium_play
         warnings = [line for line in err.splitlines()
                     if line.strip() and not line.endswith(reread_init) and "Last message repeated" not in line]
         counts = [int(line.split("=")[1]) for line in out.splitlines() if line.startswith("frame=")][-1:]
-        if warnings or not counts or abs(counts[0] - 10 * FPS) > FPS:
+        # FFmpeg's live DASH reader (libavformat/dashdec.c) starts at the window's first segment
+        # (or 60 s back) and, after each manifest update, looks the next segment up by its start
+        # time truncated to whole seconds; a segment that left the window meanwhile is skipped
+        # without a word -- which, reading at the trailing edge, happens whenever two fragments
+        # arrive between two of its updates. So its frame count is only checked for HLS; live DASH
+        # continuity is what dash.js shows above (60 s at rate 1 without stalls).
+        expected_ok = bool(counts) and (abs(counts[0] - 10 * FPS) <= FPS if name.startswith("hls")
+                                        else 0 < counts[0] <= 10 * FPS + FPS)
+        if warnings or not expected_ok:
             problems[name] = (counts, warnings)
     assert problems == {}, problems
