@@ -5,6 +5,11 @@ import pytest
 
 from kvs_support import Kvs, http_put, make_client
 
+# A GetMedia read to its end waits for data that may come (3 s with no producer connected):
+# shorter here, so every test that reads a stream to its end does not wait 3 s. The tests of
+# that wait set it back.
+READ_TO_THE_END = {"kinesisvideo.getmedia.no_data_timeout": 0.3}
+
 
 @pytest.fixture(params=["server", "mock"])
 def kvs(request):
@@ -13,6 +18,7 @@ def kvs(request):
     if request.param == "server":
         server = request.getfixturevalue("server")
         server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
+        server.admin("POST", "delays", READ_TO_THE_END).raise_for_status()
         yield Kvs(
             mode="server",
             client=server.client,
@@ -65,6 +71,7 @@ def mock_kvs():
 def http_kvs(server):
     """The HTTP server only (streaming PutMedia, live tails), with a manual clock."""
     server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
+    server.admin("POST", "delays", READ_TO_THE_END).raise_for_status()
     return Kvs(
         mode="server",
         client=server.client,

@@ -46,7 +46,17 @@ def test_put_media_command_in_real_time(http_kvs, server):
 def test_put_media_command_errors(http_kvs, server):
     done = run_cli(server, "--stream", "missing", video_path(1.0, 25))
     assert done.returncode == 2 and "ResourceNotFoundException" in done.stderr
-    http_kvs.client("kinesisvideo").create_stream(StreamName="new")  # still CREATING
-    done = run_cli(server, "--stream", "new", video_path(1.0, 25))
+    arn = http_kvs.create_active_stream("gone")
+    http_kvs.client("kinesisvideo").delete_stream(StreamARN=arn)  # DELETING
+    done = run_cli(server, "--stream", "gone", video_path(1.0, 25))
     assert done.returncode == 1
     assert [json.loads(line)["ErrorId"] for line in done.stdout.splitlines()] == [4008]
+
+
+def test_put_media_command_right_after_create_stream(http_kvs, server):
+    """A stream still CREATING takes media at once (the SDKs' create-then-stream flow)."""
+    http_kvs.client("kinesisvideo").create_stream(StreamName="new")
+    done = run_cli(server, "--stream", "new", "--no-audio", video_path(1.0, 25))
+    assert done.returncode == 0, done.stderr
+    # No retention (CreateStream's default): received, never persisted.
+    assert [json.loads(line)["EventType"] for line in done.stdout.splitlines()] == ["BUFFERING", "RECEIVED"]

@@ -183,12 +183,6 @@ def test_invalid_producer_timestamps(kvs):
     assert events(acks) == [("ERROR", 0, 4006)]
 
 
-def test_stream_not_active(kvs):
-    kvs.client("kinesisvideo").create_stream(StreamName="new", DataRetentionInHours=1)
-    acks = kvs.put([header(), fake_cluster(0)], stream_name="new", timecode_type="ABSOLUTE")
-    assert events(acks) == [("ERROR", 0, 4008)]
-
-
 def test_real_fragment_over_50_megabytes(http_kvs):
     http_kvs.create_active_stream()
     block = mkv.simple_block(1, 0, 0x80, b"\x00" * (1024 * 1024))
