@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
+
+import boto3
+import pytest
 
 from kvs_support import video_path
 from support import DEFAULT_KEY
@@ -60,3 +64,80 @@ def test_put_media_command_right_after_create_stream(http_kvs, server):
     assert done.returncode == 0, done.stderr
     # No retention (CreateStream's default): received, never persisted.
     assert [json.loads(line)["EventType"] for line in done.stdout.splitlines()] == ["BUFFERING", "RECEIVED"]
+
+
+# ---------------------------------------------------------------------------- as an AWS user expects it
+
+def put_media_command(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+    """The command with exactly the environment given (plus what Python needs)."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    environment.update(env)
+    return subprocess.run([sys.executable, "-m", "greenroom.cli", "kvs", "put-media", *args],
+                          capture_output=True, text=True, timeout=timeout, env=environment)
+
+
+def test_files_that_cannot_be_streamed_fail_at_once_before_connecting(tmp_path):
+    """A missing file, a directory or a file that is no media: one line, exit 2, and no
+    connection to the endpoint at all (a listener of the test's own sees none)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    endpoint = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video, whatever its name says\n")
+    try:
+        for path, reason in ((tmp_path / "missing.mkv", "no such file"), (tmp_path, "is a directory"),
+                             (text, "not a media file")):
+            # (a hang would end in TimeoutExpired: the old command waited 30 s, then exited 0)
+            done = put_media_command("--endpoint-url", endpoint, "--stream-name", "cam", str(path), env={},
+                                     timeout=20)
+            assert done.returncode == 2
+            assert done.stdout == ""
+            assert done.stderr.count("\n") == 1 and str(path) in done.stderr and reason in done.stderr, done.stderr
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    finally:
+        listener.close()
+
+
+def test_endpoint_from_the_flag_and_the_environment(http_kvs, server):
+    http_kvs.create_active_stream()
+    keys = {"AWS_ACCESS_KEY_ID": DEFAULT_KEY, "AWS_SECRET_ACCESS_KEY": "secret"}
+    clip = video_path(1.0, 25)
+    for args, env in ((["--endpoint-url", server.base_url], {}),
+                      ([], {"AWS_ENDPOINT_URL_KINESIS_VIDEO": server.base_url,
+                            "AWS_ENDPOINT_URL": "http://127.0.0.1:9"}),   # the service's own wins
+                      ([], {"AWS_ENDPOINT_URL": server.base_url})):
+        done = put_media_command(*args, "--stream-name", "cam", "--region", "us-east-1", clip, env={**keys, **env})
+        assert done.returncode == 0, done.stderr
+        assert "1 fragments received, 0 errors" in done.stderr
+    assert len(http_kvs.fragments()) == 3
+
+
+def test_profile_credentials_find_the_accounts_stream(http_kvs, server, tmp_path, monkeypatch):
+    """A stream created with a profile whose key is a 12-digit account id lives in that account;
+    the command with the same profile (the standard credential chain) streams into it."""
+    (tmp_path / "credentials").write_text("[camera]\naws_access_key_id = 123456789012\n"
+                                          "aws_secret_access_key = secret\n")
+    (tmp_path / "config").write_text("[profile camera]\nregion = eu-west-1\n")
+    env = {"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"), "AWS_CONFIG_FILE": str(tmp_path / "config")}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    control = boto3.session.Session(profile_name="camera").client("kinesisvideo", endpoint_url=server.base_url)
+    arn = control.create_stream(StreamName="porch", DataRetentionInHours=1)["StreamARN"]
+    assert ":123456789012:" in arn and ":eu-west-1:" in arn
+    clip = video_path(1.0, 25)
+    done = put_media_command("--endpoint-url", server.base_url, "--profile", "camera", "--stream-name", "porch", clip,
+                             env=env)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["EventType"] for line in done.stdout.splitlines()] == ["BUFFERING", "RECEIVED", "PERSISTED"]
+    # The default account (no profile, another key) has no such stream.
+    done = put_media_command("--endpoint-url", server.base_url, "--stream-name", "porch", "--region", "eu-west-1",
+                             clip, env={"AWS_ACCESS_KEY_ID": DEFAULT_KEY, "AWS_SECRET_ACCESS_KEY": "secret"})
+    assert done.returncode == 2 and "ResourceNotFoundException" in done.stderr
+    done = put_media_command("--endpoint-url", server.base_url, "--profile", "nobody", "--stream-name", "porch", clip,
+                             env=env)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "nobody" in done.stderr

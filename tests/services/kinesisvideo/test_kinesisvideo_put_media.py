@@ -290,3 +290,18 @@ def test_audio_and_video_tracks(kvs):
     kvs.create_active_stream()
     acks = kvs.put_video(seconds=2, audio=True)
     assert [kind for kind, _, _ in events(acks)] == ["BUFFERING", "RECEIVED", "PERSISTED"] * 2
+
+
+def test_a_body_that_fails_ends_the_upload_with_its_error(http_kvs):
+    """The producer raises what broke its body (a file that cannot be read, say) instead of
+    leaving the connection open until the server's idle timeout."""
+    from greenroom.media.producer import put_media_bytes
+
+    http_kvs.create_active_stream()
+
+    def body():
+        yield header() + fake_cluster(0)
+        raise OSError("the camera went away")
+
+    with pytest.raises(OSError, match="the camera went away"):
+        put_media_bytes(http_kvs.base_url, body(), stream_name="cam", timecode_type="ABSOLUTE")
