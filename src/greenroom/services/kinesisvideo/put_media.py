@@ -443,8 +443,7 @@ _TICK = object()
 
 def _merge_tags(tags: list, pairs) -> list:
     """A fragment's metadata after one more Tags element: pairs are added in order; a name sent
-    again takes its new value where it stood [inferred: one value per name, as the SDK's
-    putKinesisVideoFragmentMetadata names a key once per fragment]."""
+    again takes its new value where it stood [inferred: one value per name and fragment]."""
     merged = [list(pair) for pair in tags]
     for name, value in pairs:
         if name == END_OF_FRAGMENT:
