@@ -154,7 +154,7 @@ class App:
         response.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
         if response.label == "-":
             response.label = f"- {route.template}"
-        if 200 <= response.status < 300 and headers.get("expect", "").lower() == "100-continue":
+        if 200 <= response.status < 300 and request.headers.get("expect", "").lower() == "100-continue":
             first_receive.append(asyncio.ensure_future(receive()))
             await asyncio.sleep(0)  # let it run: it writes "100 Continue" before the response
         # The request body belongs to the handler: no disconnect watch on ``receive`` here.

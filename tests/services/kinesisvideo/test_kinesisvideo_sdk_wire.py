@@ -20,6 +20,7 @@ import pytest
 
 from greenroom.media import ebml
 from kvs_support import documents, fake_cluster, header, tags_of
+from support import portless_client
 
 AUTHORIZATION = ("AWS4-HMAC-SHA256 Credential=AKIDGREENROOMTEST/20240101/us-east-1/kinesisvideo/aws4_request, "
                  "SignedHeaders=host, Signature=0")
@@ -29,8 +30,9 @@ def events(acks):
     return [(ack["EventType"], ack.get("FragmentTimecode"), ack.get("ErrorId")) for ack in acks]
 
 
-def request_head(base_url: str, stream: str = "cam", *, expect: bool = False) -> bytes:
-    lines = ["POST /putMedia HTTP/1.1", f"Host: {urlsplit(base_url).netloc}", "Transfer-Encoding: chunked",
+def request_head(base_url: str, stream: str = "cam", *, expect: bool = False, portless: bool = False) -> bytes:
+    host = urlsplit(base_url).hostname if portless else urlsplit(base_url).netloc
+    lines = ["POST /putMedia HTTP/1.1", f"Host: {host}", "Transfer-Encoding: chunked",
              "Connection: close", f"x-amzn-stream-name: {stream}", "x-amzn-fragment-timecode-type: ABSOLUTE",
              "x-amzn-fragment-acknowledgment-required: 1", f"Authorization: {AUTHORIZATION}",
              "X-Amz-Content-SHA256: UNSIGNED-PAYLOAD"]
@@ -219,6 +221,31 @@ def test_stream_being_deleted_is_not_active(kvs):
     kvs.client("kinesisvideo").delete_stream(StreamARN=arn)  # DELETING for a second
     acks = kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
     assert events(acks) == [("ERROR", 0, 4008)]
+
+
+# ---------------------------------------------------------------------------- port-less Host
+
+def test_sdk_flow_with_a_port_less_host(http_kvs, server):
+    """AWS's C/C++ SDKs send ``Host`` without a port: CreateStream, GetDataEndpoint(PUT_MEDIA),
+    PutMedia at the endpoint handed out (Host still port-less), then GetMedia there."""
+    kv = portless_client("kinesisvideo", server.base_url)
+    kv.create_stream(StreamName="cam", DataRetentionInHours=1)
+    endpoint = kv.get_data_endpoint(StreamName="cam", APIName="PUT_MEDIA")["DataEndpoint"]
+    assert endpoint == server.base_url  # the port the caller dialled, not port 80
+    sock = connect(endpoint)
+    sock.sendall(request_head(endpoint, portless=True, expect=True))
+    head, rest = read_head(sock)
+    assert head == b"HTTP/1.1 100 Continue"
+    sock.sendall(chunk(header() + fake_cluster(0) + fake_cluster(1000)) + b"0\r\n\r\n")
+    status, _, body = split_response(rest + read_until_closed(sock))
+    sock.close()
+    acks = [json.loads(piece) for piece in http_chunks(body)]
+    assert [a["EventType"] for a in acks] == ["BUFFERING", "RECEIVED", "PERSISTED"] * 2
+    get_endpoint = kv.get_data_endpoint(StreamName="cam", APIName="GET_MEDIA")["DataEndpoint"]
+    media = portless_client("kinesis-video-media", get_endpoint)
+    payload = media.get_media(StreamName="cam", StartSelector={"StartSelectorType": "EARLIEST"})["Payload"].read()
+    numbers = [tags_of(document)[0]["AWS_KINESISVIDEO_FRAGMENT_NUMBER"] for document in documents(payload)]
+    assert numbers == [a["FragmentNumber"] for a in acks if a["EventType"] == "RECEIVED"]
 
 
 # ---------------------------------------------------------------------------- stalled uploads
