@@ -198,7 +198,7 @@ class _Connection:
         import socket
         if secure:
             # TLS needs asyncio's transport; a refused upload there is reported less gracefully.
-            reader, writer = await asyncio.open_connection(host, port, ssl=ssl.create_default_context(),
+            reader, writer = await asyncio.open_connection(host, port, ssl=_tls_context(),
                                                            limit=READ_LIMIT)
             return _TlsConnection(reader, writer)
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -242,6 +242,17 @@ class _Connection:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Python's defaults (SSL_CERT_FILE included) and the CA bundle AWS_CA_BUNDLE names, which
+    botocore and the AWS CLI trust: one variable serves the control and the data plane."""
+    import os
+
+    context = ssl.create_default_context()
+    if os.environ.get("AWS_CA_BUNDLE"):
+        context.load_verify_locations(cafile=os.environ["AWS_CA_BUNDLE"])
+    return context
 
 
 class _TlsConnection(_Connection):
