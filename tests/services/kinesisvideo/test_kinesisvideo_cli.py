@@ -22,8 +22,8 @@ def run_cli(server, *args: str, timeout: float = 60) -> subprocess.CompletedProc
                            *args], capture_output=True, text=True, timeout=timeout, env=environment)
 
 
-def test_put_media_command_streams_an_mp4_in_a_loop(http_kvs, server):
-    http_kvs.create_active_stream()
+def test_put_media_command_streams_an_mp4_in_a_loop(plain_http_kvs, server):
+    plain_http_kvs.create_active_stream()
     done = run_cli(server, "--stream", "cam", "--loops", "2", video_path(2.0, 25, audio=True, container="mp4"))
     assert done.returncode == 0, done.stderr
     acks = [json.loads(line) for line in done.stdout.splitlines()]
@@ -33,12 +33,12 @@ def test_put_media_command_streams_an_mp4_in_a_loop(http_kvs, server):
     timecodes = [a["FragmentTimecode"] for a in acks if a["EventType"] == "RECEIVED"]
     assert timecodes[0] == 0 and all(950 <= b - a <= 1050 for a, b in zip(timecodes, timecodes[1:]))
     assert "4 fragments received, 0 errors" in done.stderr
-    listed = http_kvs.fragments()
+    listed = plain_http_kvs.fragments()
     assert [f["FragmentNumber"] for f in listed] == [a["FragmentNumber"] for a in acks if a["EventType"] == "RECEIVED"]
 
 
-def test_put_media_command_in_real_time(http_kvs, server):
-    http_kvs.create_active_stream()
+def test_put_media_command_in_real_time(plain_http_kvs, server):
+    plain_http_kvs.create_active_stream()
     started = time.monotonic()
     done = run_cli(server, "--stream", "cam", "--realtime", "--no-audio", video_path(1.0, 25, container="mpegts"))
     elapsed = time.monotonic() - started
@@ -47,19 +47,19 @@ def test_put_media_command_in_real_time(http_kvs, server):
     assert elapsed >= 1.0  # one second of media takes a second
 
 
-def test_put_media_command_errors(http_kvs, server):
+def test_put_media_command_errors(plain_http_kvs, server):
     done = run_cli(server, "--stream", "missing", video_path(1.0, 25))
     assert done.returncode == 2 and "ResourceNotFoundException" in done.stderr
-    arn = http_kvs.create_active_stream("gone")
-    http_kvs.client("kinesisvideo").delete_stream(StreamARN=arn)  # DELETING
+    arn = plain_http_kvs.create_active_stream("gone")
+    plain_http_kvs.client("kinesisvideo").delete_stream(StreamARN=arn)  # DELETING
     done = run_cli(server, "--stream", "gone", video_path(1.0, 25))
     assert done.returncode == 1
     assert [json.loads(line)["ErrorId"] for line in done.stdout.splitlines()] == [4008]
 
 
-def test_put_media_command_right_after_create_stream(http_kvs, server):
+def test_put_media_command_right_after_create_stream(plain_http_kvs, server):
     """A stream still CREATING takes media at once (the SDKs' create-then-stream flow)."""
-    http_kvs.client("kinesisvideo").create_stream(StreamName="new")
+    plain_http_kvs.client("kinesisvideo").create_stream(StreamName="new")
     done = run_cli(server, "--stream", "new", "--no-audio", video_path(1.0, 25))
     assert done.returncode == 0, done.stderr
     # No retention (CreateStream's default): received, never persisted.
@@ -101,8 +101,8 @@ def test_files_that_cannot_be_streamed_fail_at_once_before_connecting(tmp_path):
         listener.close()
 
 
-def test_endpoint_from_the_flag_and_the_environment(http_kvs, server):
-    http_kvs.create_active_stream()
+def test_endpoint_from_the_flag_and_the_environment(plain_http_kvs, server):
+    plain_http_kvs.create_active_stream()
     keys = {"AWS_ACCESS_KEY_ID": DEFAULT_KEY, "AWS_SECRET_ACCESS_KEY": "secret"}
     clip = video_path(1.0, 25)
     for args, env in ((["--endpoint-url", server.base_url], {}),
@@ -112,10 +112,10 @@ def test_endpoint_from_the_flag_and_the_environment(http_kvs, server):
         done = put_media_command(*args, "--stream-name", "cam", "--region", "us-east-1", clip, env={**keys, **env})
         assert done.returncode == 0, done.stderr
         assert "1 fragments received, 0 errors" in done.stderr
-    assert len(http_kvs.fragments()) == 3
+    assert len(plain_http_kvs.fragments()) == 3
 
 
-def test_profile_credentials_find_the_accounts_stream(http_kvs, server, tmp_path, monkeypatch):
+def test_profile_credentials_find_the_accounts_stream(plain_http_kvs, server, tmp_path, monkeypatch):
     """A stream created with a profile whose key is a 12-digit account id lives in that account;
     the command with the same profile (the standard credential chain) streams into it."""
     (tmp_path / "credentials").write_text("[camera]\naws_access_key_id = 123456789012\n"
@@ -141,3 +141,14 @@ def test_profile_credentials_find_the_accounts_stream(http_kvs, server, tmp_path
     done = put_media_command("--endpoint-url", server.base_url, "--profile", "nobody", "--stream-name", "porch", clip,
                              env=env)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "nobody" in done.stderr
+
+
+def test_over_https_trusting_aws_ca_bundle_alone(https_server):
+    """One variable, as for the AWS CLI: AWS_CA_BUNDLE makes boto3 and the producer trust
+    greenroom's CA (no SSL_CERT_FILE)."""
+    https_server.client("kinesisvideo").create_stream(StreamName="cam", DataRetentionInHours=1)
+    done = put_media_command("--endpoint-url", https_server.base_url, "--stream-name", "cam", video_path(1.0, 25),
+                             env={"AWS_ACCESS_KEY_ID": DEFAULT_KEY, "AWS_SECRET_ACCESS_KEY": "secret",
+                                  "AWS_CA_BUNDLE": https_server.ca_file, "SSL_CERT_FILE": "/nonexistent"})
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["EventType"] for line in done.stdout.splitlines()] == ["BUFFERING", "RECEIVED", "PERSISTED"]

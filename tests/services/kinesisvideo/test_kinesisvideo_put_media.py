@@ -115,7 +115,7 @@ def test_http_header_errors_in_the_service_shape(http_kvs):
     http_kvs.create_active_stream()
     answer = requests.post(f"{http_kvs.base_url}/putMedia", data=b"", headers={
         "x-amzn-stream-name": "cam", "x-amzn-fragment-timecode-type": "RELATIVE",
-        "x-amzn-producer-start-timestamp": "yesterday"})
+        "x-amzn-producer-start-timestamp": "yesterday"}, verify=http_kvs.ca_file or True)
     assert answer.status_code == 400
     assert answer.headers["x-amzn-ErrorType"] == answer.headers["x-amz-ErrorType"] == "InvalidArgumentException"
     assert "x-amzn-producer-start-timestamp" in answer.json()["Message"]

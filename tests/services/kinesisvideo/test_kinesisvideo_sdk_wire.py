@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import subprocess
 import time
 from urllib.parse import urlsplit
@@ -45,10 +46,13 @@ def chunk(data: bytes) -> bytes:
     return b"%x\r\n" % len(data) + data + b"\r\n"
 
 
-def connect(base_url: str) -> socket.socket:
-    parts = urlsplit(base_url)
+def connect(kvs) -> socket.socket:
+    """A socket to the server, through TLS (trusting greenroom's CA) for an https:// one."""
+    parts = urlsplit(kvs.base_url)
     sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if parts.scheme == "https":
+        sock = ssl.create_default_context(cafile=kvs.ca_file).wrap_socket(sock, server_hostname=parts.hostname)
     return sock
 
 
@@ -86,7 +90,7 @@ def test_each_acknowledgement_is_its_own_http_chunk(http_kvs):
     still every HTTP chunk holds exactly one acknowledgement (PIC binds the upload handle to the
     first acknowledgement of each chunk and drops the others)."""
     http_kvs.create_active_stream()
-    sock = connect(http_kvs.base_url)
+    sock = connect(http_kvs)
     body = header() + fake_cluster(0) + fake_cluster(1000) + fake_cluster(2000)
     sock.sendall(request_head(http_kvs.base_url) + chunk(body) + b"0\r\n\r\n")
     status, headers, rest = split_response(read_until_closed(sock))
@@ -121,7 +125,7 @@ def test_expect_100_continue_is_answered_before_the_body(http_kvs):
     """A client that sends ``Expect: 100-continue`` and waits for ``100 Continue`` before it
     sends the body (as curl does, for up to a second) gets it, then the 200 and the acks."""
     http_kvs.create_active_stream()
-    sock = connect(http_kvs.base_url)
+    sock = connect(http_kvs)
     sock.sendall(request_head(http_kvs.base_url, expect=True))
     head, rest = read_head(sock)   # nothing of the body has been sent yet
     assert head == b"HTTP/1.1 100 Continue"
@@ -134,7 +138,7 @@ def test_expect_100_continue_is_answered_before_the_body(http_kvs):
 
 
 def test_a_refused_put_media_gets_no_100_continue(http_kvs):
-    sock = connect(http_kvs.base_url)
+    sock = connect(http_kvs)
     sock.sendall(request_head(http_kvs.base_url, stream="nope", expect=True))
     head, _ = read_head(sock)
     sock.close()
@@ -152,7 +156,8 @@ def test_curl_gets_100_continue(http_kvs, tmp_path):
         ["curl", "-sS", "-v", "--no-buffer", "-H", "Transfer-Encoding: chunked", "-H", "Expect: 100-continue",
          "-H", "x-amzn-stream-name: cam",
          "-H", "x-amzn-fragment-timecode-type: ABSOLUTE", "-H", f"Authorization: {AUTHORIZATION}",
-         "--expect100-timeout", "10", "--data-binary", f"@{media}", f"{http_kvs.base_url}/putMedia"],
+         "--expect100-timeout", "10", "--data-binary", f"@{media}", f"{http_kvs.base_url}/putMedia",
+         *(["--cacert", http_kvs.ca_file] if http_kvs.ca_file else [])],
         capture_output=True, text=True, timeout=30)
     elapsed = time.monotonic() - started
     assert done.returncode == 0, done.stderr
@@ -225,14 +230,15 @@ def test_stream_being_deleted_is_not_active(kvs):
 
 # ---------------------------------------------------------------------------- port-less Host
 
-def test_sdk_flow_with_a_port_less_host(http_kvs, server):
+def test_sdk_flow_with_a_port_less_host(http_kvs):
     """AWS's C/C++ SDKs send ``Host`` without a port: CreateStream, GetDataEndpoint(PUT_MEDIA),
     PutMedia at the endpoint handed out (Host still port-less), then GetMedia there."""
-    kv = portless_client("kinesisvideo", server.base_url)
+    trust = {"verify": http_kvs.ca_file} if http_kvs.ca_file else {}
+    kv = portless_client("kinesisvideo", http_kvs.base_url, **trust)
     kv.create_stream(StreamName="cam", DataRetentionInHours=1)
     endpoint = kv.get_data_endpoint(StreamName="cam", APIName="PUT_MEDIA")["DataEndpoint"]
-    assert endpoint == server.base_url  # the port the caller dialled, not port 80
-    sock = connect(endpoint)
+    assert endpoint == http_kvs.base_url  # the scheme and port the caller used, not port 80 or 443
+    sock = connect(http_kvs)
     sock.sendall(request_head(endpoint, portless=True, expect=True))
     head, rest = read_head(sock)
     assert head == b"HTTP/1.1 100 Continue"
@@ -242,7 +248,7 @@ def test_sdk_flow_with_a_port_less_host(http_kvs, server):
     acks = [json.loads(piece) for piece in http_chunks(body)]
     assert [a["EventType"] for a in acks] == ["BUFFERING", "RECEIVED", "PERSISTED"] * 2
     get_endpoint = kv.get_data_endpoint(StreamName="cam", APIName="GET_MEDIA")["DataEndpoint"]
-    media = portless_client("kinesis-video-media", get_endpoint)
+    media = portless_client("kinesis-video-media", get_endpoint, **trust)
     payload = media.get_media(StreamName="cam", StartSelector={"StartSelectorType": "EARLIEST"})["Payload"].read()
     numbers = [tags_of(document)[0]["AWS_KINESISVIDEO_FRAGMENT_NUMBER"] for document in documents(payload)]
     assert numbers == [a["FragmentNumber"] for a in acks if a["EventType"] == "RECEIVED"]
@@ -255,7 +261,7 @@ def test_stalled_upload_ends_with_an_error_for_the_fragment(http_kvs):
     naming the fragment cut off, then the response ends; the fragment before it stays."""
     http_kvs.create_active_stream()
     http_kvs.set_delays({"kinesisvideo.putmedia.idle_interval": 0.1, "kinesisvideo.putmedia.idle_timeout": 0.5})
-    sock = connect(http_kvs.base_url)
+    sock = connect(http_kvs)
     cut_off = fake_cluster(1000)
     sock.sendall(request_head(http_kvs.base_url) + chunk(header() + fake_cluster(0) + cut_off[:len(cut_off) // 2]))
     status, _, body = split_response(read_until_closed(sock))  # the server ends it; the client never does
@@ -276,7 +282,7 @@ def test_stalled_upload_between_fragments_keeps_the_last_one(http_kvs):
     and acknowledged, then the response ends without an error."""
     http_kvs.create_active_stream()
     http_kvs.set_delays({"kinesisvideo.putmedia.idle_interval": 0.1, "kinesisvideo.putmedia.idle_timeout": 0.5})
-    sock = connect(http_kvs.base_url)
+    sock = connect(http_kvs)
     # A Tags element without the end-of-fragment marker ends the cluster, not the fragment.
     body = header() + fake_cluster(0, end_of_fragment=False) + ebml.tags([("camera", "front")])
     sock.sendall(request_head(http_kvs.base_url) + chunk(body))
