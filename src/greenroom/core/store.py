@@ -11,15 +11,20 @@ import contextlib
 import functools
 import json
 import os
+import random
 import threading
+import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from . import notify
+
 metadata = sa.MetaData()
+T = TypeVar("T")
 
 # Row keys that only grow: 64-bit on PostgreSQL; on SQLite it must be INTEGER to be the rowid.
 ROW_KEY = sa.BigInteger().with_variant(sa.Integer, "sqlite")
@@ -105,7 +110,27 @@ def create_engine(url: str | None) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False})
         sa.event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    # SERIALIZABLE: see Store.run; several processes may write the same rows at once.
+    return sa.create_engine(url, pool_pre_ping=True, isolation_level="SERIALIZABLE")
+
+
+# Why the database refused a transaction that may succeed when run again: PostgreSQL's
+# serialization_failure and deadlock_detected, a unique violation (a concurrent insert of the
+# same identity: run again, the handler's own "already exists" check answers), SQLite's busy.
+_RETRY_SQLSTATES = {"40001", "40P01", "23505"}
+_RETRY_SQLITE = {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
+MAX_ATTEMPTS = 12
+
+
+def is_conflict(error: BaseException) -> bool:
+    """True when ``error`` is the database refusing a transaction because of a concurrent one."""
+    original = getattr(error, "orig", None)
+    if original is None:
+        return False
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _RETRY_SQLSTATES
+    return getattr(original, "sqlite_errorname", None) in _RETRY_SQLITE
 
 
 class Store:
@@ -121,6 +146,7 @@ class Store:
         # writes (threads using the in-process mock). One transaction at a time there.
         self._serial = threading.RLock() if url is None else contextlib.nullcontext()
         self._thread_connections = threading.local()
+        self.retries = 0  # transactions run again after a conflict (see run); benchmarks read it
         self.upgrade()
 
     @property
@@ -129,7 +155,8 @@ class Store:
 
     def upgrade(self) -> None:
         """Create missing tables; record the schema version (future upgrades key on it)."""
-        with self.transaction() as conn:
+        # READ COMMITTED: the catalog must be read after the lock is granted, not before.
+        with self.transaction(isolation="READ COMMITTED") as conn:
             if self.dialect == "postgresql":
                 # Processes that open a new shared store at once (several servers started
                 # together) raced on PostgreSQL's catalog (UniqueViolation on
@@ -141,19 +168,75 @@ class Store:
                 self._put_setting(conn, "schema_version", SCHEMA_VERSION)
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Connection]:
+    def transaction(self, isolation: str | None = None) -> Iterator[Connection]:
+        """One transaction. On PostgreSQL it is SERIALIZABLE (``isolation`` overrides): a
+        conflict with a concurrent one raises an error ``is_conflict`` recognises, and whoever
+        runs it in ``run`` starts over. Topics ``notify.publish``-ed in it are notified at commit."""
         with self._serial:
             if self.shared:  # PostgreSQL: a pooled connection for each transaction
-                with self.engine.begin() as conn:
-                    yield conn
-                return
-            # SQLite: each thread keeps its connection open between transactions; checking one
-            # out of the pool for every request costs more than the request's own statements.
-            conn = getattr(self._thread_connections, "conn", None)
-            if conn is None or conn.closed or conn.invalidated:
-                conn = self._thread_connections.conn = self.engine.connect()
-            with conn.begin():
+                with self.engine.connect() as conn:
+                    if isolation is not None:
+                        conn = conn.execution_options(isolation_level=isolation)
+                    notify.take_pending(conn)  # nothing left over from the connection's last use
+                    try:
+                        with conn.begin():
+                            yield conn
+                            topics = notify.take_pending(conn)
+                            if topics:
+                                self.notifier.before_commit(conn, topics)
+                    finally:
+                        notify.take_pending(conn)
+            else:
+                # SQLite: each thread keeps its connection open between transactions; checking one
+                # out of the pool for every request costs more than the request's own statements.
+                conn = getattr(self._thread_connections, "conn", None)
+                if conn is None or conn.closed or conn.invalidated:
+                    conn = self._thread_connections.conn = self.engine.connect()
+                notify.take_pending(conn)
+                try:
+                    with conn.begin():
+                        yield conn
+                        topics = notify.take_pending(conn)
+                finally:
+                    notify.take_pending(conn)
+            for topic in dict.fromkeys(topics):  # committed: wake this process's waiters now
+                self.notifier.deliver(topic)
+
+    @property
+    def notifier(self) -> notify.Notifier:
+        return notify.notifier(self.engine)
+
+    def run(self, work: Callable[[], T]) -> T:
+        """``work()``, which opens its own transaction(s), run again from the start while the
+        database refuses it for a concurrent transaction (``is_conflict``).
+
+        This is how read-modify-write stays atomic across processes sharing PostgreSQL without
+        any service knowing: the request transaction is SERIALIZABLE, so a lost update, a
+        count-then-insert overshooting a quota, or a second create of the same name fails (at
+        the write or at commit) instead of succeeding wrongly, and the whole request runs again
+        on the new state. Work must keep its effects inside the transaction (anything else
+        happens once per attempt)."""
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                return work()
+            except sa.exc.DBAPIError as error:
+                if attempt == MAX_ATTEMPTS or not is_conflict(error):
+                    raise
+                self.retries += 1
+                # A short, random pause: the transaction we collided with finishes first.
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection whose statements each commit at once: for single-statement atomic
+        updates (counters) that must never wait on, or be retried with, a request."""
+        if not self.shared:  # one process: its transactions are the atomicity
+            with self.transaction() as conn:
                 yield conn
+            return
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     def reset(self) -> None:
         """Forget every resource and scheduled transition (settings such as keys stay)."""
@@ -164,13 +247,15 @@ class Store:
 
     def setting(self, name: str, default_factory) -> str:
         """Read a setting, creating it once with ``default_factory()`` if absent."""
-        with self.transaction() as conn:
-            value = self._setting(conn, name)
-            if value is None:
-                value = default_factory()
-                self._put_setting(conn, name, value)
-                value = self._setting(conn, name)  # another process may have won the race
-            return value
+        def read_or_create() -> str:
+            with self.transaction() as conn:
+                value = self._setting(conn, name)
+                if value is None:
+                    value = default_factory()
+                    self._put_setting(conn, name, value)
+                    value = self._setting(conn, name)  # another process may have won the race
+                return value
+        return self.run(read_or_create)
 
     @staticmethod
     def _setting(conn: Connection, name: str) -> str | None:
