@@ -110,8 +110,12 @@ def create_engine(url: str | None) -> Engine:
         engine = sa.create_engine(url, connect_args={"check_same_thread": False})
         sa.event.listen(engine, "connect", _tune_sqlite)
         return engine
-    # SERIALIZABLE: see Store.run; several processes may write the same rows at once.
-    return sa.create_engine(url, pool_pre_ping=True, isolation_level="SERIALIZABLE")
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Conflict(Exception):
+    """A resource changed between this transaction's read of it and its write (another
+    process wrote it in between): the work is run again from the start (``Store.run``)."""
 
 
 # Why the database refused a transaction that may succeed when run again: PostgreSQL's
@@ -123,7 +127,9 @@ MAX_ATTEMPTS = 12
 
 
 def is_conflict(error: BaseException) -> bool:
-    """True when ``error`` is the database refusing a transaction because of a concurrent one."""
+    """True when ``error`` is a transaction refused because of a concurrent one."""
+    if isinstance(error, Conflict):
+        return True
     original = getattr(error, "orig", None)
     if original is None:
         return False
@@ -155,8 +161,7 @@ class Store:
 
     def upgrade(self) -> None:
         """Create missing tables; record the schema version (future upgrades key on it)."""
-        # READ COMMITTED: the catalog must be read after the lock is granted, not before.
-        with self.transaction(isolation="READ COMMITTED") as conn:
+        with self.transaction() as conn:
             if self.dialect == "postgresql":
                 # Processes that open a new shared store at once (several servers started
                 # together) raced on PostgreSQL's catalog (UniqueViolation on
@@ -168,16 +173,16 @@ class Store:
                 self._put_setting(conn, "schema_version", SCHEMA_VERSION)
 
     @contextlib.contextmanager
-    def transaction(self, isolation: str | None = None) -> Iterator[Connection]:
-        """One transaction. On PostgreSQL it is SERIALIZABLE (``isolation`` overrides): a
-        conflict with a concurrent one raises an error ``is_conflict`` recognises, and whoever
-        runs it in ``run`` starts over. Topics ``notify.publish``-ed in it are notified at commit."""
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction (READ COMMITTED on PostgreSQL). Resources read in it are written
+        back only if nobody changed them meanwhile (``Resources``: else ``Conflict``, and
+        whoever runs it in ``run`` starts over). Topics ``notify.publish``-ed in it are
+        notified when it commits."""
         with self._serial:
             if self.shared:  # PostgreSQL: a pooled connection for each transaction
                 with self.engine.connect() as conn:
-                    if isolation is not None:
-                        conn = conn.execution_options(isolation_level=isolation)
                     notify.take_pending(conn)  # nothing left over from the connection's last use
+                    conn.info.pop(_VERSIONS, None)
                     try:
                         with conn.begin():
                             yield conn
@@ -207,19 +212,16 @@ class Store:
         return notify.notifier(self.engine)
 
     def run(self, work: Callable[[], T]) -> T:
-        """``work()``, which opens its own transaction(s), run again from the start while the
-        database refuses it for a concurrent transaction (``is_conflict``).
-
-        This is how read-modify-write stays atomic across processes sharing PostgreSQL without
-        any service knowing: the request transaction is SERIALIZABLE, so a lost update, a
-        count-then-insert overshooting a quota, or a second create of the same name fails (at
-        the write or at commit) instead of succeeding wrongly, and the whole request runs again
-        on the new state. Work must keep its effects inside the transaction (anything else
+        """``work()``, which opens its own transaction(s), run again from the start while it
+        fails for a concurrent transaction (``is_conflict``): a resource it read changed before
+        it wrote it back (``Conflict``), a unique violation (another process created the same
+        identity first), a deadlock. The emulator runs every request this way, so services
+        never see these. Work must keep its effects inside the transaction (anything else
         happens once per attempt)."""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             try:
                 return work()
-            except sa.exc.DBAPIError as error:
+            except (sa.exc.DBAPIError, Conflict) as error:
                 if attempt == MAX_ATTEMPTS or not is_conflict(error):
                     raise
                 self.retries += 1
@@ -269,6 +271,35 @@ class Store:
         conn.execute(insert(settings).values(name=name, value=value).on_conflict_do_nothing())
 
 
+# ---------------------------------------------------------------------------- concurrency
+#
+# Processes sharing a PostgreSQL store run their transactions at READ COMMITTED; two rules keep
+# read-modify-write atomic (measured against SERIALIZABLE with retries, whose page-level
+# predicate locks made unrelated writes conflict: see bench/bench_multinode.py):
+# - compare-and-swap on a row version: a resource read in a transaction is written back (or
+#   deleted) only if its row is still the version read (PostgreSQL's ``xmin``, which every
+#   update changes); otherwise ``Conflict`` and the request runs again (``Store.run``);
+# - collection locks: counting or listing a collection (kind and parent) takes a
+#   transaction-scoped advisory lock on it, so a count-then-insert (a quota) cannot overshoot.
+# SQLite needs neither: one process owns the file and its requests run one at a time.
+
+_VERSIONS = "greenroom.store.versions"   # key in a connection's info: (scope, kind, id) -> xmin
+
+
+def lock_collection(conn: Connection, *key: str) -> None:
+    """Hold a lock on a collection (anything a count or a list reads: ``key`` names it) until
+    the transaction ends; on PostgreSQL only. Services' own tables call it before counting."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK_COLLECTION, {"key": "\x1f".join(key)})
+
+
+_LOCK_COLLECTION = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+def _versions(conn: Connection) -> dict:
+    return conn.info.setdefault(_VERSIONS, {})
+
+
 # Single-resource statements are built once: constructing a statement costs more than running
 # it on SQLite, and these are on every request's path.
 _IDENTITY = sa.and_(
@@ -280,6 +311,14 @@ _IDENTITY = sa.and_(
 _GET_ONE = sa.select(resources.c.data).where(_IDENTITY)
 _UPDATE_ONE = resources.update().where(_IDENTITY).values(data=sa.bindparam("new_data", type_=sa.JSON))
 _DELETE_ONE = resources.delete().where(_IDENTITY)
+# PostgreSQL: the same, with the row version (xmin, as text) read and compared.
+_XMIN = sa.literal_column("resources.xmin::text")
+_SAME_VERSION = sa.text("resources.xmin = CAST(:seen_version AS xid)")
+_GET_ONE_VERSIONED = sa.select(resources.c.data, _XMIN).where(_IDENTITY)
+_UPDATE_IF_SAME = (resources.update().where(_IDENTITY, _SAME_VERSION)
+                   .values(data=sa.bindparam("new_data", type_=sa.JSON)).returning(_XMIN))
+_UPDATE_VERSIONED = _UPDATE_ONE.returning(_XMIN)
+_DELETE_IF_SAME = resources.delete().where(_IDENTITY, _SAME_VERSION)
 _DELETE_TRANSITIONS = transitions.delete().where(
     transitions.c.account == sa.bindparam("key_account"),
     transitions.c.region == sa.bindparam("key_region"),
@@ -312,6 +351,7 @@ class Resources:
         self.account = account
         self.region = region
         self._scheduler = scheduler  # core.lifecycle.Scheduler; None where nothing is scheduled
+        self._versioned = conn.dialect.name == "postgresql"   # see "concurrency" above
 
     def schedule_at(self, due_at: float, kind: str, id: str, action: str = "update", **args: Any) -> None:
         """Apply transition ``action`` to a resource at ``due_at`` (epoch seconds): from a
@@ -332,9 +372,19 @@ class Resources:
     def _one(self, kind: str, id: str) -> dict:
         return {"key_account": self.account, "key_region": self.region, "key_kind": kind, "key_id": id}
 
+    def _version_key(self, kind: str, id: str) -> tuple:
+        return (self.account, self.region, kind, id)
+
     def get(self, kind: str, id: str) -> dict | None:
         # The hottest statement of all: run on the transaction's own DBAPI connection, compiled
         # once per dialect (SQLAlchemy's execution machinery costs several times the query).
+        if self._versioned:
+            row = _run_compiled(self.conn, _GET_ONE_VERSIONED, self._one(kind, id)).fetchone()
+            if row is None:
+                _versions(self.conn).pop(self._version_key(kind, id), None)
+                return None
+            _versions(self.conn)[self._version_key(kind, id)] = row[1]
+            return row[0]
         row = _run_compiled(self.conn, _GET_ONE, self._one(kind, id)).fetchone()
         if row is None:
             return None
@@ -346,12 +396,32 @@ class Resources:
                                                "kind": kind, "id": id, "parent": parent, "data": data})
 
     def update(self, kind: str, id: str, data: dict) -> None:
-        self.conn.execute(_UPDATE_ONE, {**self._one(kind, id), "new_data": data})
+        if not self._versioned:
+            self.conn.execute(_UPDATE_ONE, {**self._one(kind, id), "new_data": data})
+            return
+        # Written back only over the version read in this transaction, if it read one.
+        versions = _versions(self.conn)
+        key = self._version_key(kind, id)
+        seen = versions.get(key)
+        params = {**self._one(kind, id), "new_data": data}
+        if seen is None:
+            row = self.conn.execute(_UPDATE_VERSIONED, params).first()
+        else:
+            row = self.conn.execute(_UPDATE_IF_SAME, {**params, "seen_version": seen}).first()
+            if row is None:
+                raise Conflict(f"{kind} {id} changed since this request read it")
+        if row is not None:
+            versions[key] = row[0]
 
     def delete(self, kind: str, id: str) -> bool:
         # Its pending transitions go with it: they must not act on a new resource of the same id.
         self.conn.execute(_DELETE_TRANSITIONS, self._one(kind, id))
-        return self.conn.execute(_DELETE_ONE, self._one(kind, id)).rowcount > 0
+        seen = _versions(self.conn).pop(self._version_key(kind, id), None) if self._versioned else None
+        if seen is None:
+            return self.conn.execute(_DELETE_ONE, self._one(kind, id)).rowcount > 0
+        if self.conn.execute(_DELETE_IF_SAME, {**self._one(kind, id), "seen_version": seen}).rowcount == 0:
+            raise Conflict(f"{kind} {id} changed since this request read it")
+        return True
 
     def list(
         self,
@@ -363,8 +433,11 @@ class Resources:
         after: int | None = None,
         limit: int | None = None,
     ) -> list[tuple[int, dict]]:
-        """(pk, data) in creation order; ``where`` and ``starts_with`` test top-level string fields."""
-        query = sa.select(resources.c.pk, resources.c.data).where(self._scope(kind))
+        """(pk, data) in creation order; ``where`` and ``starts_with`` test top-level string
+        fields. Locks the collection (kind, parent) for the transaction (see "concurrency")."""
+        lock_collection(self.conn, self.account, self.region, kind, parent or "")
+        columns = (resources.c.pk, resources.c.data) + ((resources.c.id, _XMIN) if self._versioned else ())
+        query = sa.select(*columns).where(self._scope(kind))
         if parent is not None:
             query = query.where(resources.c.parent == parent)
         for field, value in (where or {}).items():
@@ -379,9 +452,17 @@ class Resources:
         query = query.order_by(resources.c.pk)
         if limit is not None:
             query = query.limit(limit)
-        return [(row.pk, row.data) for row in self.conn.execute(query)]
+        rows = self.conn.execute(query).all()
+        if self._versioned:  # what is listed may be written back: the same rule as get
+            versions = _versions(self.conn)
+            for row in rows:
+                versions[self._version_key(kind, row.id)] = row[3]
+        return [(row.pk, row.data) for row in rows]
 
     def count(self, kind: str, *, parent: str | None = None) -> int:
+        """How many of a kind (under ``parent``); locks the collection, so a count-then-insert
+        (a quota) is atomic across processes."""
+        lock_collection(self.conn, self.account, self.region, kind, parent or "")
         query = sa.select(sa.func.count()).select_from(resources).where(self._scope(kind))
         if parent is not None:
             query = query.where(resources.c.parent == parent)
