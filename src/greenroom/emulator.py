@@ -92,7 +92,9 @@ class Emulator:
         return self.store.run(apply)
 
     def health(self) -> dict:
-        return {"status": "ok", "store": self.store.dialect, "services": {
+        return {"status": "ok", "store": self.store.dialect,
+                # Requests run again because another process wrote first (core.store.Store.run).
+                "conflicts_retried": self.store.retries, "services": {
             service: {"implemented": report["implemented"], "total": report["total"]}
             for service, report in coverage().items()
         }}

@@ -150,3 +150,33 @@ def test_concurrent_writes_from_sixteen_threads_lose_nothing(servers):
 
     for server in servers:
         assert "Traceback" not in server.log(), server.log()
+
+
+def test_a_timer_set_on_one_server_fires_on_another(launch, postgres_url):
+    """A lifecycle transition scheduled by a server that is gone by its due time is applied by
+    another server on its own (its background tick), once."""
+    a, b = launch.many([["--db-url", postgres_url, "--log-level", "warning"]] * 2)
+    a.admin("POST", "delays", {"kinesisvideo.stream.create": 1.5}).raise_for_status()
+    make_client("kinesisvideo", a.base_url).create_stream(StreamName="timed")
+    a.stop(kill=True)
+    import time
+
+    import sqlalchemy as sa
+    from core_support import store_engine
+    from greenroom.core.store import resources, transitions
+
+    engine = store_engine(postgres_url)
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # read behind greenroom's back: nobody asks b anything
+            with engine.connect() as conn:
+                status = conn.execute(sa.select(resources.c.data).where(resources.c.id == "timed")).scalar_one()["Status"]
+                pending = conn.execute(sa.select(sa.func.count()).select_from(transitions)).scalar_one()
+            if status == "ACTIVE":
+                break
+            assert time.monotonic() < deadline, "the transition set on a was never applied"
+            time.sleep(0.1)
+        assert pending == 0
+    finally:
+        engine.dispose()
+    assert make_client("kinesisvideo", b.base_url).describe_stream(StreamName="timed")["StreamInfo"]["Status"] == "ACTIVE"

@@ -153,6 +153,7 @@ class Store:
         self._serial = threading.RLock() if url is None else contextlib.nullcontext()
         self._thread_connections = threading.local()
         self.retries = 0  # transactions run again after a conflict (see run); benchmarks read it
+        self._attempt = threading.local()  # .again: this thread's work is being run again
         self.upgrade()
 
     @property
@@ -183,6 +184,7 @@ class Store:
                 with self.engine.connect() as conn:
                     notify.take_pending(conn)  # nothing left over from the connection's last use
                     conn.info.pop(_VERSIONS, None)
+                    conn.info[_LOCK_READS] = getattr(self._attempt, "again", False)
                     try:
                         with conn.begin():
                             yield conn
@@ -218,16 +220,29 @@ class Store:
         identity first), a deadlock. The emulator runs every request this way, so services
         never see these. Work must keep its effects inside the transaction (anything else
         happens once per attempt)."""
-        for attempt in range(1, MAX_ATTEMPTS + 1):
-            try:
-                return work()
-            except (sa.exc.DBAPIError, Conflict) as error:
-                if attempt == MAX_ATTEMPTS or not is_conflict(error):
-                    raise
-                self.retries += 1
-                # A short, random pause: the transaction we collided with finishes first.
-                time.sleep(random.uniform(0, min(0.05, 0.001 * 2 ** attempt)))
+        outer = getattr(self._attempt, "again", False)
+        try:
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                # Run again, the work locks the resources it reads (SELECT ... FOR UPDATE): a
+                # hot row costs one wait instead of a storm of failed attempts.
+                self._attempt.again = attempt > 1
+                try:
+                    return work()
+                except (sa.exc.DBAPIError, Conflict) as error:
+                    if attempt == MAX_ATTEMPTS or not is_conflict(error):
+                        raise
+                    self._retried(attempt)
+        finally:
+            self._attempt.again = outer
         raise AssertionError("unreachable")
+
+    def _retried(self, attempt: int) -> None:
+        self.retries += 1
+        # The transaction we collided with has committed (that is how we saw its write): start
+        # over at once. After repeated collisions, a short random pause (it blocks this
+        # server's event loop, so it stays short).
+        if attempt >= 3:
+            time.sleep(random.uniform(0, min(0.02, 0.0005 * 2 ** attempt)))
 
     @contextlib.contextmanager
     def autocommit(self) -> Iterator[Connection]:
@@ -284,6 +299,7 @@ class Store:
 # SQLite needs neither: one process owns the file and its requests run one at a time.
 
 _VERSIONS = "greenroom.store.versions"   # key in a connection's info: (scope, kind, id) -> xmin
+_LOCK_READS = "greenroom.store.lock_reads"  # ... True: get() locks the row (work run again)
 
 
 def lock_collection(conn: Connection, *key: str) -> None:
@@ -315,6 +331,7 @@ _DELETE_ONE = resources.delete().where(_IDENTITY)
 _XMIN = sa.literal_column("resources.xmin::text")
 _SAME_VERSION = sa.text("resources.xmin = CAST(:seen_version AS xid)")
 _GET_ONE_VERSIONED = sa.select(resources.c.data, _XMIN).where(_IDENTITY)
+_GET_ONE_LOCKED = _GET_ONE_VERSIONED.with_for_update()
 _UPDATE_IF_SAME = (resources.update().where(_IDENTITY, _SAME_VERSION)
                    .values(data=sa.bindparam("new_data", type_=sa.JSON)).returning(_XMIN))
 _UPDATE_VERSIONED = _UPDATE_ONE.returning(_XMIN)
@@ -379,7 +396,8 @@ class Resources:
         # The hottest statement of all: run on the transaction's own DBAPI connection, compiled
         # once per dialect (SQLAlchemy's execution machinery costs several times the query).
         if self._versioned:
-            row = _run_compiled(self.conn, _GET_ONE_VERSIONED, self._one(kind, id)).fetchone()
+            statement = _GET_ONE_LOCKED if self.conn.info.get(_LOCK_READS) else _GET_ONE_VERSIONED
+            row = _run_compiled(self.conn, statement, self._one(kind, id)).fetchone()
             if row is None:
                 _versions(self.conn).pop(self._version_key(kind, id), None)
                 return None
