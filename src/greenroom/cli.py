@@ -13,6 +13,7 @@ def serve(args) -> int:
     import uvicorn
 
     from .core import store
+    from .core.public_url import PublicUrls
     from .emulator import Emulator
     from .server import AccessLog, App
 
@@ -25,7 +26,12 @@ def serve(args) -> int:
     else:
         data_dir = Path(args.data_dir) if args.data_dir else store.default_data_dir()
         db_url, where = store.sqlite_url(data_dir), str(data_dir)
-    emulator = Emulator(db_url, default_account=args.account, seed=args.seed)
+    try:
+        public_urls = PublicUrls.configure(args.public_url, names=[args.host], trusted_proxies=args.trusted_proxy)
+    except ValueError as error:
+        print(f"greenroom serve: {error}", file=sys.stderr)
+        return 2
+    emulator = Emulator(db_url, default_account=args.account, seed=args.seed, public_urls=public_urls)
     # Bind before saying we listen: connections that arrive while the server starts wait in
     # the socket's backlog instead of being refused.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -36,7 +42,9 @@ def serve(args) -> int:
     port = listener.getsockname()[1]
     print(f"greenroom listening on http://{args.host}:{port} (state: {where})", flush=True)
     access_log = AccessLog() if logging.getLogger("greenroom").isEnabledFor(logging.INFO) else None
-    config = uvicorn.Config(App(emulator, access_log), log_level="warning", access_log=False, lifespan="on")
+    # proxy_headers off: X-Forwarded-* count only from --trusted-proxy peers (core.public_url).
+    config = uvicorn.Config(App(emulator, access_log), log_level="warning", access_log=False, lifespan="on",
+                            proxy_headers=False)
     uvicorn.Server(config).run(sockets=[listener])
     return 0
 
@@ -82,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="account for access keys that are not 12-digit account ids")
     run.add_argument("--seed", type=int, help="seed the id generators (reproducible ids)")
     run.add_argument("--log-level", default="info")
+    run.add_argument("--public-url", metavar="URL",
+                     help="base of every URL greenroom hands out (data/signaling endpoints, session and stream "
+                          "URLs), e.g. https://kvs.local:4443; default: the scheme and host the caller used, "
+                          "with the listener's port when Host has none")
+    run.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                     help="an address or network (CIDR) of a reverse proxy whose X-Forwarded-Proto/-Host/-Port "
+                          "headers are believed (repeatable); from anyone else they are ignored")
     run.set_defaults(func=serve)
 
     cover = commands.add_parser("coverage", help="implemented vs total operations per service")

@@ -20,6 +20,7 @@ from .core.errors import NotImplementedOperation, ServiceError
 from .core.ids import Ids
 from .core.operations import HANDLERS, coverage
 from .core.pagination import Paginator
+from .core.public_url import PublicUrls
 from .core.store import Store
 from .protocol import models, restjson
 from .protocol.http import HttpRequest, HttpResponse
@@ -61,7 +62,8 @@ def identify(request: HttpRequest, default_account: str) -> Caller:
 
 class Emulator:
     def __init__(self, db_url: str | None = None, *, default_account: str = DEFAULT_ACCOUNT,
-                 seed: int | None = None, clock: Clock | None = None):
+                 seed: int | None = None, clock: Clock | None = None,
+                 public_urls: PublicUrls | None = None):
         from . import admin, services  # noqa: F401  (importing registers their routes)
         services.load_all()
         self.store = Store(db_url)
@@ -75,6 +77,11 @@ class Emulator:
             self.store.setting("pagination_key", lambda: secrets.token_hex(32))
         ))
         self.default_account = default_account
+        self.public_urls = public_urls or PublicUrls()  # the one source of URLs handed out
+
+    def identify(self, request: HttpRequest) -> Caller:
+        """Who is calling (account, region, signing name), from the SigV4 header or presigned query."""
+        return identify(request, self.default_account)
 
     # ------------------------------------------------------------------ admin
     def reset(self) -> None:
@@ -118,6 +125,8 @@ class Emulator:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
+        if request.public_urls is None:
+            request.public_urls = self.public_urls
         service, operation_name = None, None
         try:
             route = routes.find(request.method, request.raw_path)
