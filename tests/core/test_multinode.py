@@ -148,6 +148,23 @@ def test_concurrent_writes_from_sixteen_threads_lose_nothing(servers):
     assert outcomes == {"created": STAGE_QUOTA - 1, "ServiceQuotaExceededException": THREADS - STAGE_QUOTA + 1}, outcomes
     assert len(ivs.list_stages(maxResults=100)["stages"]) == STAGE_QUOTA
 
+    # Publishers per stage (counted in IVS's own participants table): of 16 participants
+    # joining and publishing at once through the servers, exactly the quota's number publish.
+    servers[0].admin("POST", "ivs-realtime/quotas", {"quotas": {"stages": 100, "publishers_per_stage": 3}}
+                     ).raise_for_status()
+    stage = ivs.create_stage(name="publishers")["stage"]["arn"]
+    tokens = [ivs.create_participant_token(stageArn=stage, capabilities=["PUBLISH", "SUBSCRIBE"])
+              ["participantToken"]["token"] for _ in range(THREADS)]
+
+    def publish(index, server):
+        joined = server.admin("POST", "ivs-realtime/join", {"token": tokens[index]})
+        joined.raise_for_status()
+        answer = server.admin("POST", f"ivs-realtime/participants/{joined.json()['participantId']}/publish")
+        return answer.status_code, answer.json().get("code")
+
+    outcomes = collections.Counter(_in_threads(servers, publish))
+    assert outcomes == {(200, None): 3, (429, "QUOTA_EXCEEDED"): THREADS - 3}, outcomes
+
     for server in servers:
         assert "Traceback" not in server.log(), server.log()
 

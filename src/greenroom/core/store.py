@@ -244,17 +244,6 @@ class Store:
         if attempt >= 3:
             time.sleep(random.uniform(0, min(0.02, 0.0005 * 2 ** attempt)))
 
-    @contextlib.contextmanager
-    def autocommit(self) -> Iterator[Connection]:
-        """A connection whose statements each commit at once: for single-statement atomic
-        updates (counters) that must never wait on, or be retried with, a request."""
-        if not self.shared:  # one process: its transactions are the atomicity
-            with self.transaction() as conn:
-                yield conn
-            return
-        with self.engine.connect() as conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
-
     def reset(self) -> None:
         """Forget every resource and scheduled transition (settings such as keys stay)."""
         with self.transaction() as conn:
