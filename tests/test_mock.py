@@ -49,6 +49,16 @@ def test_delays_are_configurable(greenroom):
     assert kv.describe_stream(StreamName="instant")["StreamInfo"]["Status"] == "ACTIVE"
 
 
+def test_delays_are_set_by_item(greenroom):
+    greenroom.delays["kinesisvideo.stream.create"] = 0
+    assert greenroom.delays["kinesisvideo.stream.create"] == 0
+    kv = greenroom.client("kinesisvideo")
+    kv.create_stream(StreamName="instant")
+    assert kv.describe_stream(StreamName="instant")["StreamInfo"]["Status"] == "ACTIVE"
+    with pytest.raises(ValueError):
+        greenroom.delays["no.such.delay"] = 1
+
+
 def test_nimble_client_works_without_aws_data_path(monkeypatch):
     monkeypatch.delenv("AWS_DATA_PATH", raising=False)
     with greenroom.mock():

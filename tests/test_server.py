@@ -57,6 +57,60 @@ def test_requests_are_logged_one_line_each(launch):
     assert "POST /listStreams kinesisvideo ListStreams 200" in log
 
 
+def test_admin_requests_are_logged_with_service_and_operation(launch):
+    running = launch("--ephemeral")
+    running.admin("POST", "clock", {"advance": 1})
+    running.stop()
+    assert "POST /_greenroom/clock greenroom ChangeClock 200" in running.log()
+
+
+def test_json_request_log_is_one_object_a_line(launch):
+    running = launch("--ephemeral", "--log-format", "json")
+    running.client("kinesisvideo").list_streams()
+    with pytest.raises(Exception):
+        running.client("kinesisvideo").describe_stream(StreamName="absent")
+    running.stop()
+    lines = [json.loads(line) for line in running.log().splitlines() if line.startswith("{")]
+    listed = next(line for line in lines if line["operation"] == "ListStreams")
+    assert listed["service"] == "kinesisvideo" and listed["status"] == 200 and listed["error"] is None
+    assert listed["duration_ms"] >= 0 and listed["time"].endswith("Z")
+    missing = next(line for line in lines if line["operation"] == "DescribeStream")
+    assert missing["status"] == 404 and "absent" in missing["error"]
+
+
+def test_request_log_keeps_the_last_requests(server):
+    kv = server.client("kinesisvideo")
+    kv.create_stream(StreamName="logged")
+    with pytest.raises(Exception):
+        kv.create_stream(StreamName="logged")
+    entries = server.admin("GET", "requests").json()["requests"]
+    created = [e for e in entries if e["operation"] == "CreateStream"][-2:]
+    assert [e["status"] for e in created] == [200, 400]
+    assert created[1]["service"] == "kinesisvideo" and "logged" in created[1]["error"]
+    newer = server.admin("GET", f"requests?after={created[1]['id']}").json()["requests"]
+    assert all(e["id"] > created[1]["id"] for e in newer)
+
+
+def test_root_points_at_console_and_health(server):
+    import requests
+    answer = requests.get(server.base_url + "/", timeout=10).json()
+    assert answer["console"] == server.base_url + "/_greenroom/console"
+    assert answer["health"] == server.base_url + "/_greenroom/health"
+    assert server.admin("GET", "health").json()["store"] == "memory"
+
+
+def test_version_and_help():
+    from greenroom import __version__
+    run = [sys.executable, "-m", "greenroom.cli"]
+    version = subprocess.run([*run, "--version"], capture_output=True, text=True, timeout=60)
+    assert version.stdout.strip() == f"greenroom {__version__}"
+    top = subprocess.run([*run, "--help"], capture_output=True, text=True, timeout=60).stdout
+    for command in ("serve", "ca-path", "coverage", "models-path", "kvs put-media"):
+        assert command in top
+    serve = subprocess.run([*run, "serve", "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert "{debug,info,warning,error}" in serve and "(default: 4580)" in serve and "(default: 127.0.0.1)" in serve
+
+
 @pytest.mark.skipif(shutil.which("aws") is None, reason="the AWS CLI is not installed")
 def test_aws_cli_against_the_server(server, tmp_path):
     environment = {**os.environ, "AWS_ACCESS_KEY_ID": "123456789012", "AWS_SECRET_ACCESS_KEY": "x",

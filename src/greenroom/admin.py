@@ -1,10 +1,28 @@
-"""The admin API: ``GET health``, ``POST reset``, ``GET/POST clock``, ``GET/POST delays``, and
+"""The admin API: ``GET /`` (where things are), ``GET requests`` (the request log), ``GET health``, ``POST reset``, ``GET/POST clock``, ``GET/POST delays``, and
 the ``echo`` WebSocket."""
 from __future__ import annotations
 
 import json
 
 from .core.routes import HttpError, http_route, websocket_route
+
+
+@http_route("GET", "/")
+def root(emulator, request):
+    """Where to look: a browser or a curl at greenroom's root finds the console and health."""
+    from . import __version__
+    return {"greenroom": __version__, "console": request.base_url + "/_greenroom/console",
+            "health": request.base_url + "/_greenroom/health"}
+
+
+@http_route("GET", "/_greenroom/requests")
+def recent_requests(emulator, request):
+    """The last requests the server answered, oldest first: ``?after=<id>`` for newer ones only."""
+    try:
+        after = int(request.query().get("after", ["0"])[0])
+    except ValueError:
+        raise HttpError(400, "after must be a request id (an integer)") from None
+    return {"requests": emulator.requests.entries(after)}
 
 
 @http_route("GET", "/_greenroom/health")

@@ -1,4 +1,13 @@
-"""``greenroom serve | ca-path | coverage | models-path | kvs put-media``."""
+"""greenroom: AWS's streaming-media services (IVS Real-Time, GameLift Streams, Nimble Studio,
+Kinesis Video Streams) on your machine, wire-compatible with boto3 and the AWS CLI.
+
+commands:
+  serve        run the HTTP server (console at /_greenroom/console)
+  ca-path      print the TLS CA certificate's file
+  coverage     implemented vs total operations per service
+  models-path  print a directory usable as AWS_DATA_PATH
+  kvs put-media  stream a media file into a Kinesis Video stream
+"""
 from __future__ import annotations
 
 import argparse
@@ -44,7 +53,7 @@ def serve(args) -> int:
         print(f"greenroom TLS CA: {ca_file} (trust it with AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, SSL_CERT_FILE "
               f"or AWS_KVS_CACERT_PATH; Chromium: --ignore-certificate-errors-spki-list={spki_sha256(ca_file)}; "
               f"`greenroom ca-path` prints it)", flush=True)
-    access_log = AccessLog() if logging.getLogger("greenroom").isEnabledFor(logging.INFO) else None
+    access_log = AccessLog(json_lines=args.log_format == "json") if logging.getLogger("greenroom").isEnabledFor(logging.INFO) else None
     # proxy_headers off: X-Forwarded-* count only from --trusted-proxy peers (core.public_url).
     listeners.run(App(emulator, access_log), bound, log_level="warning", access_log=False, proxy_headers=False)
     return 0
@@ -108,7 +117,11 @@ def models_path(_args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="greenroom", description=__doc__)
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="greenroom", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"greenroom {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("serve", help="run the HTTP server")
@@ -123,9 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--db-url", help="database URL, e.g. postgresql://user@host/db")
     run.add_argument("--account", default="000000000000",
                      help="account for access keys that are not 12-digit account ids (default: %(default)s)")
-    run.add_argument("--seed", type=int, help="seed the id generators (reproducible ids)")
-    run.add_argument("--log-level", default="info",
-                     help="debug, info (one access-log line per request on stderr), warning, error (default: %(default)s)")
+    run.add_argument("--seed", type=int, help="seed the id generators (reproducible ids; default: random)")
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                     help="info and debug write one access-log line per request on stderr (default: %(default)s)")
+    run.add_argument("--log-format", default="text", choices=["text", "json"],
+                     help="access-log lines as text, or one JSON object a line (time, service, operation, "
+                          "status, duration_ms, error) (default: %(default)s)")
     tls = run.add_argument_group(
         "TLS", "HTTPS and WSS with a certificate greenroom makes, signed by a local CA made once and kept in "
                "<data dir>/tls/ca.pem (printed at start and by `greenroom ca-path`); trust that file once")
@@ -156,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     authority.set_defaults(func=ca_path)
 
     cover = commands.add_parser("coverage", help="implemented vs total operations per service")
-    cover.add_argument("--json", action="store_true")
+    cover.add_argument("--json", action="store_true", help="the report as JSON")
     cover.add_argument("--summary", action="store_true", help="counts only")
     cover.set_defaults(func=coverage)
 

@@ -20,6 +20,7 @@ from .core.errors import NotImplementedOperation, ServiceError
 from .core.ids import Ids
 from .core.operations import HANDLERS, coverage
 from .core.pagination import Paginator
+from .core.requestlog import RequestLog
 from .core.public_url import PublicUrls
 from .core.store import Store
 from .protocol import models, restjson
@@ -60,6 +61,7 @@ def identify(request: HttpRequest, default_account: str) -> Caller:
     return Caller(account, region, signing_name)
 
 
+
 class Emulator:
     def __init__(self, db_url: str | None = None, *, default_account: str = DEFAULT_ACCOUNT,
                  seed: int | None = None, clock: Clock | None = None,
@@ -78,6 +80,7 @@ class Emulator:
         ))
         self.default_account = default_account
         self.public_urls = public_urls or PublicUrls()  # the one source of URLs handed out
+        self.requests = RequestLog()  # the last requests the HTTP server answered (server.py)
 
     def identify(self, request: HttpRequest) -> Caller:
         """Who is calling (account, region, signing name), from the SigV4 header or presigned query."""
@@ -99,7 +102,7 @@ class Emulator:
         return self.store.run(apply)
 
     def health(self) -> dict:
-        return {"status": "ok", "store": self.store.dialect,
+        return {"status": "ok", "store": "memory" if self.store.url is None else self.store.dialect,
                 # Requests run again because another process wrote first (core.store.Store.run).
                 "conflicts_retried": self.store.retries, "services": {
             service: {"implemented": report["implemented"], "total": report["total"]}
@@ -129,9 +132,11 @@ class Emulator:
             request.public_urls = self.public_urls
         service, operation_name = None, None
         try:
-            route = routes.find(request.method, request.raw_path)
+            # GET / is the admin root for a person; signed, it is a client's (S3's ListBuckets...).
+            signed = request.headers.get("authorization") is not None or "X-Amz-Credential" in request.query_string
+            route = routes.find(request.method, request.raw_path) if request.raw_path != "/" or not signed else None
             if route is not None:
-                operation_name = route[0].template
+                service, operation_name = routes.label(route[0]).split(" ")
                 response = self._call_route(request, *route)
                 status, headers, body = response.status, response.headers, response.body
             else:

@@ -13,7 +13,7 @@ import sys
 import time
 import uuid
 
-from .core import routes
+from .core import requestlog, routes
 from .core.errors import ServiceError
 from .emulator import Emulator
 from .protocol import cors, restjson
@@ -26,17 +26,16 @@ BACKGROUND_TICK_SECONDS = 0.25
 
 
 class AccessLog:
-    """One line per request on standard error, buffered and flushed by the background tick:
-    the logging module would cost more than answering a simple request."""
+    """One line per request on standard error (text, or JSON with ``json_lines``), buffered and
+    flushed by the background tick: the logging module would cost more than answering."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, json_lines: bool = False):
         self._stream = stream or io.TextIOWrapper(
             open(sys.stderr.fileno(), "wb", buffering=1 << 16, closefd=False), write_through=False)
+        self._line = requestlog.json_line if json_lines else requestlog.text_line
 
-    def write(self, request: HttpRequest, response: HttpResponse, started: float) -> None:
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        self._stream.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {request.method} {request.raw_path} "
-                           f"{response.label} {response.status} {elapsed_ms:.1f}ms\n")
+    def write(self, logged: dict) -> None:
+        self._stream.write(self._line(logged))
 
     def flush(self) -> None:
         self._stream.flush()
@@ -116,8 +115,7 @@ class App:
         request = self._request(scope, bytes(body))
         response = self.emulator.handle(request)
         await _send(send, response, receive)
-        if self.access_log is not None:
-            self.access_log.write(request, response, started)
+        self._log(request, response, started)
 
     async def _stream(self, scope, receive, send, raw_path: str, route: routes.HttpRoute, params: dict):
         """A streaming route: the handler reads the body as it arrives (see core.routes)."""
@@ -153,7 +151,7 @@ class App:
                 {"message": f"Internal error in greenroom at {route.method} {route.template}"}).encode())
         response.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
         if response.label == "-":
-            response.label = f"- {route.template}"
+            response.label = routes.label(route)
         if 200 <= response.status < 300 and request.headers.get("expect", "").lower() == "100-continue":
             first_receive.append(asyncio.ensure_future(receive()))
             await asyncio.sleep(0)  # let it run: it writes "100 Continue" before the response
@@ -163,8 +161,7 @@ class App:
         finally:
             for unread in first_receive:  # the handler answered without reading the body
                 unread.cancel()
-        if self.access_log is not None:
-            self.access_log.write(request, response, started)
+        self._log(request, response, started)
 
     async def _preflight(self, scope, send, started: float) -> bool:
         """Answer a CORS preflight (protocol.cors), on any path; False if it is not one."""
@@ -173,8 +170,7 @@ class App:
             return False
         response = HttpResponse(200, cors.preflight_headers(request.headers), b"", "- CORS preflight")
         await _send(send, response)
-        if self.access_log is not None:
-            self.access_log.write(request, response, started)
+        self._log(request, response, started)
         return True
 
     async def _websocket(self, scope, receive, send):
@@ -183,7 +179,7 @@ class App:
         request = self._request(scope)
         socket = WebSocket(request, list(scope.get("subprotocols") or ()), receive, send)
         found = routes.find_websocket(request.raw_path)
-        label = f"- {found[0].template}" if found else "- no WebSocket route"
+        label = routes.label(found[0]) if found else "- no WebSocket route"
         if (await receive())["type"] != "websocket.connect":
             return
         try:
@@ -202,7 +198,7 @@ class App:
                 await socket.deny(error.status, restjson.dump_json({"message": error.message}))
         except Exception:
             log.exception("WebSocket route %s failed", label)
-            message = f"Internal error in greenroom at {label[2:]}"
+            message = f"Internal error in greenroom at {found[0].template if found else request.raw_path}"
             if socket.accepted:
                 await socket.close(INTERNAL_ERROR, message)
             else:
@@ -212,9 +208,14 @@ class App:
                 await socket.close()
             elif socket.denied_status is None:
                 await socket.deny(403, restjson.dump_json({"message": "The WebSocket was not accepted"}))
+        status = socket.denied_status or 101
+        self._log(request, HttpResponse(status, {}, b"", f"{label} close {socket.close_code}"), started)
+
+    def _log(self, request: HttpRequest, response: HttpResponse, started: float) -> None:
+        logged = requestlog.entry(request, response, started)
+        self.emulator.requests.record(logged)
         if self.access_log is not None:
-            status = socket.denied_status or 101
-            self.access_log.write(request, HttpResponse(status, {}, b"", f"{label} close {socket.close_code}"), started)
+            self.access_log.write(logged)
 
 
 def _with_cors(send):

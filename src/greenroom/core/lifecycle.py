@@ -61,6 +61,8 @@ class Delays:
     def set(self, name: str, seconds: float) -> None:
         self.update({name: seconds})
 
+    __setitem__ = set  # delays["name"] = 0
+
     def update(self, changes: dict[str, float]) -> None:
         """Change several delays: all of them, or none if one is refused."""
         checked = {name: self._checked(name, seconds) for name, seconds in changes.items()}

@@ -81,6 +81,15 @@ def _register(registry: list[HttpRoute], method: str, template: str):
     return register
 
 
+def label(route: HttpRoute) -> str:
+    """"service operation" for the request log: the package that registered the handler
+    (``greenroom`` for the admin API) and the handler's name in the models' CamelCase."""
+    module = route.handler.__module__.split(".")
+    service = module[2] if module[:2] == ["greenroom", "services"] and len(module) > 2 else "greenroom"
+    operation = "".join(part.capitalize() for part in route.handler.__name__.strip("_").split("_"))
+    return f"{service} {operation}"
+
+
 def find_websocket(raw_path: str) -> tuple[HttpRoute, dict[str, str]] | None:
     """The WebSocket route for an upgrade request's path, if any."""
     for route in WEBSOCKET_ROUTES:

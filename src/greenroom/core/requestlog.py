@@ -1,0 +1,71 @@
+"""What clients called: the last requests kept in memory (``GET /_greenroom/requests``, the
+console) and the access-log line written for each, as text or one JSON object a line."""
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import threading
+import time
+
+from ..protocol.http import HttpRequest, HttpResponse
+
+DEFAULT_KEEP = 500
+
+
+def entry(request: HttpRequest, response: HttpResponse, started: float) -> dict:
+    """One request as the log keeps it; ``started`` is its ``time.perf_counter()``."""
+    service, _, rest = response.label.partition(" ")
+    operation = rest.split(" ", 1)[0] if rest else "-"
+    return {"time": time.time(), "method": request.method, "path": request.raw_path,
+            "service": service, "operation": operation, "status": response.status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "error": error_message(response) if response.status >= 400 else None}
+
+
+def error_message(response: HttpResponse) -> str | None:
+    """The message of an error answer, whichever member its shape names it by."""
+    if not isinstance(response.body, (bytes, bytearray)) or not response.body:
+        return None
+    try:
+        document = json.loads(response.body)
+    except ValueError:
+        return response.body[:200].decode("utf-8", "replace")
+    if not isinstance(document, dict):
+        return None
+    for member in ("message", "Message", "exceptionMessage", "errorMessage"):
+        if isinstance(document.get(member), str):
+            return document[member]
+    return None
+
+
+class RequestLog:
+    """The last ``keep`` requests, oldest first; ``id`` grows, so a reader asks for what is new."""
+
+    def __init__(self, keep: int = DEFAULT_KEEP):
+        self._entries: collections.deque[dict] = collections.deque(maxlen=keep)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def record(self, logged: dict) -> None:
+        with self._lock:
+            self._entries.append({"id": next(self._ids), **logged})
+
+    def entries(self, after: int = 0) -> list[dict]:
+        with self._lock:
+            return [logged for logged in self._entries if logged["id"] > after]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def text_line(logged: dict) -> str:
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(logged["time"]))
+    return (f"{stamp} {logged['method']} {logged['path']} {logged['service']} {logged['operation']} "
+            f"{logged['status']} {logged['duration_ms']:.1f}ms\n")
+
+
+def json_line(logged: dict) -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(logged["time"])) + f"{logged['time'] % 1:.3f}"[1:] + "Z"
+    return json.dumps({**{k: v for k, v in logged.items() if k != "id"}, "time": stamp}) + "\n"
