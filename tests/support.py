@@ -242,3 +242,76 @@ class BrowserPage:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+class DevToolsPage:
+    """Headless Chromium showing ``url``, driven through the DevTools protocol (a WebSocket):
+    ``evaluate(js)`` runs an expression in the page and returns its JSON value, ``wait_for(js)``
+    until it is truthy, ``screenshot(path)`` writes a PNG. For pages greenroom serves itself
+    (the console), where BrowserPage's ``report()`` cannot be injected."""
+
+    def __init__(self, url: str, width: int = 1280, height: int = 900):
+        from websockets.sync.client import connect
+
+        self.profile = tempfile.mkdtemp(prefix="greenroom-chromium-")
+        self.process = subprocess.Popen(
+            [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={self.profile}", "--autoplay-policy=no-user-gesture-required",
+             f"--window-size={width},{height}", "--remote-debugging-port=0", url],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port_file = Path(self.profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.is_file() and port_file.read_text().strip()):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.close()
+                raise AssertionError("Chromium did not open its DevTools port")
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        while True:
+            pages = [target for target in requests.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
+                     if target.get("type") == "page"]
+            if pages or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.socket = connect(pages[0]["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+        self._ids = iter(range(1, 1 << 30))
+
+    def command(self, method: str, **params) -> dict:
+        sent = next(self._ids)
+        self.socket.send(json.dumps({"id": sent, "method": method, "params": params}))
+        while True:
+            answer = json.loads(self.socket.recv(timeout=30))
+            if answer.get("id") == sent:
+                if "error" in answer:
+                    raise AssertionError(f"{method}: {answer['error']}")
+                return answer["result"]
+
+    def evaluate(self, expression: str):
+        result = self.command("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in result:
+            raise AssertionError(f"{expression}: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, timeout: float = 30):
+        deadline = time.monotonic() + timeout
+        guarded = f"(function () {{ try {{ return Boolean({expression}); }} catch (error) {{ return false; }} }})()"
+        while True:
+            value = self.evaluate(guarded)  # false while the page still loads
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                body = self.evaluate("document.body.innerText")
+                raise AssertionError(f"not true after {timeout} s: {expression}\npage:\n{body[:3000]}")
+            time.sleep(0.2)
+
+    def screenshot(self, path) -> None:
+        import base64
+        Path(path).write_bytes(base64.b64decode(self.command("Page.captureScreenshot", format="png")["data"]))
+
+    def close(self) -> None:
+        if getattr(self, "socket", None) is not None:
+            self.socket.close()
+        self.process.kill()
+        self.process.wait(10)
+        shutil.rmtree(self.profile, ignore_errors=True)

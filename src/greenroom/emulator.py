@@ -66,7 +66,7 @@ class Emulator:
     def __init__(self, db_url: str | None = None, *, default_account: str = DEFAULT_ACCOUNT,
                  seed: int | None = None, clock: Clock | None = None,
                  public_urls: PublicUrls | None = None):
-        from . import admin, services  # noqa: F401  (importing registers their routes)
+        from . import admin, console, services  # noqa: F401  (importing registers their routes)
         services.load_all()
         self.store = Store(db_url)
         self.clock = clock or Clock()

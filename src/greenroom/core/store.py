@@ -251,6 +251,16 @@ class Store:
                 if table is not settings:
                     conn.execute(table.delete())
 
+    def inventory(self) -> list[dict]:
+        """What the store holds, for the console: ``{"account", "region", "kind", "count"}`` per
+        kind of resource of each (account, region), sorted."""
+        with self.transaction() as conn:
+            rows = conn.execute(
+                sa.select(resources.c.account, resources.c.region, resources.c.kind, sa.func.count())
+                .group_by(resources.c.account, resources.c.region, resources.c.kind)
+                .order_by(resources.c.account, resources.c.region, resources.c.kind)).all()
+        return [{"account": a, "region": r, "kind": k, "count": n} for a, r, k, n in rows]
+
     def setting(self, name: str, default_factory) -> str:
         """Read a setting, creating it once with ``default_factory()`` if absent."""
         def read_or_create() -> str:
