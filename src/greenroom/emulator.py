@@ -24,7 +24,7 @@ from .core.store import Store
 from .protocol import models, restjson
 from .protocol.http import HttpRequest, HttpResponse
 from .protocol.routing import Router
-from .protocol.validation import validate, validation_message
+from .protocol.validation import constraint_problem, validate, validation_message
 
 log = logging.getLogger("greenroom")
 
@@ -34,6 +34,22 @@ DEFAULT_REGION = "us-east-1"
 # "Credential=AKID/20260101/us-east-1/ivs/aws4_request" in a header or presigned query.
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _QUERY_CREDENTIAL = re.compile(r"(?:^|&)X-Amz-Credential=([^&]+)")
+
+
+# A region name as AWS spells them (us-east-1, us-gov-west-1, eu-isoe-west-1), at most as
+# long as the store keeps. [inferred] from the published region names
+_REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+REGION_NAME_MAX_LENGTH = 32
+
+
+def check_region(region: str) -> None:
+    """Refuse a credential scope whose region is no region name, as AWS does (same answer on
+    every store: nothing reaches the store that it could not keep)."""
+    if len(region) > REGION_NAME_MAX_LENGTH or not _REGION_NAME.fullmatch(region):
+        shown = region if len(region) <= REGION_NAME_MAX_LENGTH else region[:REGION_NAME_MAX_LENGTH] + "..."
+        shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise ServiceError("InvalidSignatureException",
+                           f"Credential should be scoped to a valid region, not '{shown}'.", status=403)
 
 
 @dataclass(frozen=True)
@@ -105,6 +121,7 @@ class Emulator:
                 base_url: str = "", request_id: str | None = None) -> Iterator[RequestContext]:
         """A request's context in its own transaction, after due transitions were applied;
         for model operations and for the routes no model describes alike."""
+        check_region(region)
         now = self.clock.now()
         # Transitions are events in time: they apply whatever this request's outcome.
         self.apply_due_transitions()
@@ -118,6 +135,8 @@ class Emulator:
         try:
             route = routes.find(request.method, request.raw_path)
             if route is not None:
+                if "%00" in request.raw_path or "%00" in request.query_string:
+                    raise routes.HttpError(400, "The path and query string must not contain NUL (%00)")
                 operation_name = route[0].template
                 response = self._call_route(request, *route)
                 status, headers, body = response.status, response.headers, response.body
@@ -134,6 +153,11 @@ class Emulator:
         except routes.HttpError as error:
             status, headers, body = error.status, {"Content-Type": "application/json"}, \
                 restjson.dump_json({"message": error.message})
+        except Exception:
+            # Whatever failed (parsing, routing, serializing): answered in the service's shape.
+            log.exception("%s %s failed (request %s)", service or request.method,
+                          operation_name or request.raw_path[:200], request_id)
+            status, headers, body = internal_error(service, operation_name, request_id)
         headers["x-amzn-RequestId"] = request_id
         return HttpResponse(status, headers, body, f"{service or '-'} {operation_name or '-'}")
 
@@ -154,10 +178,8 @@ class Emulator:
         service, operation = match.service, match.operation
         params, unreadable = restjson.parse_request(
             operation, match.uri_params, query, request.headers, request.body)
-        problems = [
-            f"Value '{text}' at '{member}' failed to satisfy constraint: Member must be of type {kind}"
-            for member, text, kind in unreadable
-        ]
+        problems = [constraint_problem(text, member, f"Member must be of type {kind}")
+                    for member, text, kind in unreadable]
         if operation.input_shape is not None:
             unreadable_members = {member for member, _, _ in unreadable}
             problems += [p for p in validate(operation.input_shape, params)
@@ -181,6 +203,14 @@ class Emulator:
                 f"Internal error in greenroom while handling {operation.name} (request {request_id})",
                 status=500,
             ) from None
+
+
+def internal_error(service: str | None, operation_name: str | None, request_id: str):
+    """(status, headers, body) of a 500 in the service's internal-error shape (JSON without one)."""
+    message = f"Internal error in greenroom while handling {operation_name or 'the request'} (request {request_id})"
+    service_model = models.service_model(service) if service else None
+    code = restjson.internal_error_code(service_model) if service_model is not None else "InternalFailure"
+    return restjson.serialize_error(service_model, ServiceError(code, message, status=500))
 
 
 def _problem_member(problem: str) -> str:

@@ -14,7 +14,9 @@ import time
 import uuid
 
 from .core import routes
+from .core.errors import ServiceError
 from .emulator import Emulator
+from .protocol import restjson
 from .protocol.http import HttpRequest, HttpResponse
 
 log = logging.getLogger("greenroom")
@@ -49,7 +51,22 @@ class App:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
-            await self._http(scope, receive, send)
+            started = False
+
+            async def tracked_send(message):
+                nonlocal started
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
+            try:
+                await self._http(scope, receive, tracked_send)
+            except Exception:
+                # Anything the emulator did not answer itself: JSON, never uvicorn's plain text.
+                log.exception("%s %s failed", scope.get("method"), scope.get("path", "")[:200])
+                if started:
+                    raise  # the answer is under way: the connection can only be cut
+                await _send(send, HttpResponse(500, {"Content-Type": "application/json"}, json.dumps(
+                    {"message": "Internal error in greenroom"}).encode()))
 
     async def _lifespan(self, receive, send):
         while True:
@@ -128,6 +145,8 @@ class App:
         except routes.HttpError as error:
             response = HttpResponse(error.status, {"Content-Type": "application/json"},
                                     json.dumps({"message": error.message}).encode())
+        except ServiceError as error:
+            response = HttpResponse(*restjson.serialize_error(None, error))
         except Exception:
             log.exception("streaming route %s %s failed", route.method, route.template)
             response = HttpResponse(500, {"Content-Type": "application/json"}, json.dumps(
@@ -147,7 +166,7 @@ async def _send(send, response: HttpResponse, receive=None) -> None:
 
     With ``receive`` (the request body already read), a client that disconnects ends an async
     body: the iterator is closed, so a live tail stops waiting for data nobody will read."""
-    headers = [(name.encode("latin-1"), str(value).encode("latin-1")) for name, value in response.headers.items()]
+    headers = [(_header_bytes(name), _header_bytes(value)) for name, value in response.headers.items()]
     body = response.body
     if isinstance(body, (bytes, bytearray)):
         if response.status not in (204, 304):  # these carry no body, nor a length for one
@@ -162,6 +181,18 @@ async def _send(send, response: HttpResponse, receive=None) -> None:
         for chunk in body:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
+
+
+def _header_bytes(value) -> bytes:
+    """A header name or value as HTTP can carry it: latin-1, else UTF-8; no control characters
+    (a value echoing input must not end the header or the connection). [inferred] encoding"""
+    text = str(value)
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else "?" for char in text)
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
 
 
 async def _send_async_body(send, body, receive) -> None:
