@@ -14,6 +14,7 @@ def serve(args) -> int:
 
     from .core import store
     from .emulator import Emulator
+    from .http_protocols import http_protocol_class
     from .server import AccessLog, App
 
     logging.basicConfig(level=getattr(logging, args.log_level.upper()),
@@ -36,7 +37,8 @@ def serve(args) -> int:
     port = listener.getsockname()[1]
     print(f"greenroom listening on http://{args.host}:{port} (state: {where})", flush=True)
     access_log = AccessLog() if logging.getLogger("greenroom").isEnabledFor(logging.INFO) else None
-    config = uvicorn.Config(App(emulator, access_log), log_level="warning", access_log=False, lifespan="on")
+    config = uvicorn.Config(App(emulator, access_log), log_level="warning", access_log=False, lifespan="on",
+                            http=http_protocol_class())
     uvicorn.Server(config).run(sockets=[listener])
     return 0
 
