@@ -177,3 +177,66 @@ def _post(server, path: str, body, signing_name: str) -> requests.Response:
         "Content-Type": "application/json",
         "Authorization": f"AWS4-HMAC-SHA256 Credential=AKIDTEST/20260101/us-east-1/{signing_name}/aws4_request, "
                          "SignedHeaders=host, Signature=00"})
+
+
+# ----------------------------------------------------------------- 5: size limits, off the loop
+
+def test_bodies_over_the_limit_are_refused_before_they_are_read(server):
+    from greenroom.server import MAX_REQUEST_BODY_BYTES
+    response = _post(server, "/createStream", b'{"StreamName": "' + b"x" * MAX_REQUEST_BODY_BYTES + b'"}',
+                     "kinesisvideo")
+    assert response.status_code == 413
+    assert response.headers["x-amzn-ErrorType"] == "RequestEntityTooLargeException"
+    assert "exceeds the maximum" in message_of(response)
+    # A body within the limit is read and answered as usual
+    response = _post(server, "/createStream", {"StreamName": "x" * 1_000_000}, "kinesisvideo")
+    assert response.status_code == 400 and "Member must have length" in message_of(response)
+
+
+def test_a_large_body_does_not_hold_up_other_requests():
+    """While a large request is being handled (held here on purpose), small ones are answered."""
+    import asyncio
+    import threading
+
+    from greenroom.server import INLINE_BODY_BYTES, App
+
+    with greenroom.mock() as mock:
+        emulator = mock.emulator
+        release, entered = threading.Event(), threading.Event()
+        original = emulator.handle
+
+        def handle(request):
+            if len(request.body) > INLINE_BODY_BYTES:
+                entered.set()
+                release.wait(10)
+            return original(request)
+
+        emulator.handle = handle
+        app = App(emulator)
+
+        async def call(body: bytes) -> int:
+            sent = []
+
+            async def receive():
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            async def send(message):
+                sent.append(message)
+
+            await app({"type": "http", "method": "POST", "path": "/listStreams", "raw_path": b"/listStreams",
+                       "query_string": b"", "headers": [(b"content-type", b"application/json")]}, receive, send)
+            return sent[0]["status"]
+
+        async def scenario():
+            large = asyncio.ensure_future(call(b'{"MaxResults": 1, "pad": "' + b"x" * INLINE_BODY_BYTES * 2 + b'"}'))
+            await asyncio.get_running_loop().run_in_executor(None, entered.wait, 10)
+            small = await asyncio.wait_for(call(b"{}"), 10)  # answered while the large one is held
+            assert not large.done()
+            release.set()
+            return small, await large
+
+        try:
+            assert asyncio.run(scenario()) == (200, 200)
+        finally:
+            release.set()
+            app._workers.shutdown(wait=True)

@@ -1,11 +1,17 @@
 """The ASGI app: routes no model describes (admin API, services' own), then the dispatcher.
 
-Requests are answered inline on the event loop: handlers are short, synchronous store
-transactions, and a thread hop per request would cost more than it saves.
+Blocking work stays off the event loop where it could stall other connections: requests with a
+body over ``INLINE_BODY_BYTES``, and every request on a shared store (PostgreSQL, where a
+transaction may wait for another process's lock), run ``Emulator.handle`` on a pool of worker
+threads. Small requests on a store of this process alone (SQLite, memory) are answered inline:
+their transactions are short, and the thread hop would add about a third to their cost
+(measured with bench/bench_server.py). Bodies beyond ``MAX_REQUEST_BODY_BYTES`` are refused
+(413) before they are read whole.
 """
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import json
 import logging
@@ -22,6 +28,12 @@ from .protocol.http import HttpRequest, HttpResponse
 log = logging.getLogger("greenroom")
 
 BACKGROUND_TICK_SECONDS = 0.25
+# The largest request body of a model operation: AWS's API front ends refuse bodies over 10 MB
+# (no figure is published per API of these services). [inferred] Streaming routes (PutMedia)
+# read their bodies as they arrive and have no such limit.
+MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024
+INLINE_BODY_BYTES = 64 * 1024  # [inferred] parsing this much takes well under a millisecond
+HANDLER_THREADS = 16  # [inferred] enough for a workstation's concurrent clients
 
 
 class AccessLog:
@@ -46,6 +58,7 @@ class App:
         self.emulator = emulator
         self.access_log = access_log
         self._background: asyncio.Task | None = None
+        self._workers = concurrent.futures.ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="greenroom")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -77,6 +90,7 @@ class App:
             elif message["type"] == "lifespan.shutdown":
                 if self._background:
                     self._background.cancel()
+                self._workers.shutdown(wait=False)
                 if self.access_log is not None:
                     self.access_log.flush()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -87,7 +101,7 @@ class App:
         while True:
             await asyncio.sleep(BACKGROUND_TICK_SECONDS)
             try:
-                self.emulator.apply_due_transitions()
+                await asyncio.get_running_loop().run_in_executor(self._workers, self.emulator.apply_due_transitions)
             except Exception:
                 log.exception("applying scheduled transitions failed")
             if self.access_log is not None:
@@ -100,23 +114,24 @@ class App:
         if streaming is not None:
             await self._stream(scope, receive, send, raw_path, *streaming)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        body = await _read_body(receive, headers)
+        if body is None:
+            await _send(send, _too_large())
+            return
         request = HttpRequest(
             method=scope["method"],
             raw_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
             query_string=scope["query_string"].decode("latin-1"),
             headers=headers,
-            body=bytes(body),
+            body=body,
             scheme=scope.get("scheme", "http"),
             host=headers.get("host", ""),
         )
-        response = self.emulator.handle(request)
+        if len(body) > INLINE_BODY_BYTES or self.emulator.store.shared:
+            response = await asyncio.get_running_loop().run_in_executor(self._workers, self.emulator.handle, request)
+        else:
+            response = self.emulator.handle(request)
         await _send(send, response, receive)
         if self.access_log is not None:
             self.access_log.write(request, response, started)
@@ -158,6 +173,28 @@ class App:
         await _send(send, response)
         if self.access_log is not None:
             self.access_log.write(request, response, started)
+
+
+async def _read_body(receive, headers: dict[str, str]) -> bytes | None:
+    """The whole request body, or None when it is (or says it will be) over the limit."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_REQUEST_BODY_BYTES:
+        return None
+    body = bytearray()
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if len(body) > MAX_REQUEST_BODY_BYTES:
+            return None
+        if not message.get("more_body"):
+            return bytes(body)
+
+
+def _too_large() -> HttpResponse:
+    message = f"Request body exceeds the maximum of {MAX_REQUEST_BODY_BYTES} bytes"
+    return HttpResponse(413, {"Content-Type": "application/json", "x-amzn-ErrorType": "RequestEntityTooLargeException",
+                              "Connection": "close"},
+                        json.dumps({"message": message, "Message": message}).encode(), "- too large")
 
 
 async def _send(send, response: HttpResponse, receive=None) -> None:
