@@ -26,7 +26,17 @@ def serve(args) -> int:
     else:
         data_dir = Path(args.data_dir) if args.data_dir else store.default_data_dir()
         db_url, where = store.sqlite_url(data_dir), str(data_dir)
-    emulator = Emulator(db_url, default_account=args.account, seed=args.seed)
+    from .core.signatures import CredentialsFileError
+    if args.verify_signatures and not args.credentials:
+        print("greenroom: --verify-signatures needs --credentials FILE (the keys requests are signed with)",
+              file=sys.stderr)
+        return 2
+    try:
+        emulator = Emulator(db_url, default_account=args.account, seed=args.seed,
+                            credentials=args.credentials if args.verify_signatures else None)
+    except CredentialsFileError as error:
+        print(f"greenroom: {error}", file=sys.stderr)
+        return 2
     # Bind before saying we listen: connections that arrive while the server starts wait in
     # the socket's backlog instead of being refused.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -84,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="account for access keys that are not 12-digit account ids")
     run.add_argument("--seed", type=int, help="seed the id generators (reproducible ids)")
     run.add_argument("--log-level", default="info")
+    run.add_argument("--verify-signatures", action="store_true",
+                     help="refuse AWS API requests whose SigV4 signature does not check out (needs --credentials)")
+    run.add_argument("--credentials", metavar="FILE",
+                     help='JSON list of {"accessKeyId", "secretAccessKey", "account", "sessionToken"?, '
+                          '"expiration"?} for --verify-signatures')
     run.set_defaults(func=serve)
 
     cover = commands.add_parser("coverage", help="implemented vs total operations per service")

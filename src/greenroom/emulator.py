@@ -12,6 +12,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Iterator
+from urllib.parse import unquote
 
 from .core import lifecycle, routes
 from .core.clock import Clock
@@ -20,6 +21,7 @@ from .core.errors import NotImplementedOperation, ServiceError
 from .core.ids import Ids
 from .core.operations import HANDLERS, coverage
 from .core.pagination import Paginator
+from .core.signatures import SignatureVerifier, load_credentials
 from .core.store import Store
 from .protocol import models, restjson
 from .protocol.http import HttpRequest, HttpResponse
@@ -77,7 +79,9 @@ def identify(request: HttpRequest, default_account: str) -> Caller:
 
 class Emulator:
     def __init__(self, db_url: str | None = None, *, default_account: str = DEFAULT_ACCOUNT,
-                 seed: int | None = None, clock: Clock | None = None):
+                 seed: int | None = None, clock: Clock | None = None, credentials=None):
+        """``credentials``: verify SigV4 on every AWS API request against these keys (a
+        credentials file's path or its parsed document; see core.signatures)."""
         from . import admin, services  # noqa: F401  (importing registers their routes)
         services.load_all()
         self.store = Store(db_url)
@@ -91,6 +95,7 @@ class Emulator:
             self.store.setting("pagination_key", lambda: secrets.token_hex(32))
         ))
         self.default_account = default_account
+        self.verifier = SignatureVerifier(load_credentials(credentials)) if credentials is not None else None
 
     # ------------------------------------------------------------------ admin
     def reset(self) -> None:
@@ -110,6 +115,23 @@ class Emulator:
             service: {"implemented": report["implemented"], "total": report["total"]}
             for service, report in coverage().items()
         }}
+
+    def verified_caller(self, request: HttpRequest, body: bytes | None) -> Caller:
+        """The caller of a request whose SigV4 signature checks out (ServiceError otherwise);
+        ``body`` None for a streaming request, whose payload must be unsigned."""
+        verified = self.verifier.verify(request, body)
+        return Caller(verified.account, verified.region, verified.signing_name)
+
+    def identify(self, request: HttpRequest) -> Caller:
+        """Who sent a request: with verification on, the account its (already verified) key
+        belongs to; otherwise as ``identify`` reads it."""
+        caller = identify(request, self.default_account)
+        if self.verifier is not None:
+            found = _CREDENTIAL.search(request.headers.get("authorization", "")) or _CREDENTIAL.search(
+                "Credential=" + unquote(dict(_query_items(request.query_string)).get("X-Amz-Credential", "")))
+            account = self.verifier.caller_account(found.group(1)) if found else None
+            caller = Caller(account or caller.account, caller.region, caller.signing_name)
+        return caller
 
     @functools.cache
     def validation_error_code(self, service: str) -> str:
@@ -141,7 +163,8 @@ class Emulator:
                 response = self._call_route(request, *route)
                 status, headers, body = response.status, response.headers, response.body
             else:
-                caller = identify(request, self.default_account)
+                caller = self.verified_caller(request, request.body) if self.verifier else \
+                    identify(request, self.default_account)
                 query = request.query()
                 match = self.router.resolve(request.method, request.raw_path, query,
                                             request.host, caller.signing_name)
@@ -211,6 +234,10 @@ def internal_error(service: str | None, operation_name: str | None, request_id: 
     service_model = models.service_model(service) if service else None
     code = restjson.internal_error_code(service_model) if service_model is not None else "InternalFailure"
     return restjson.serialize_error(service_model, ServiceError(code, message, status=500))
+
+
+def _query_items(query_string: str):
+    return (item.partition("=")[::2] for item in query_string.split("&") if item)
 
 
 def _problem_member(problem: str) -> str:

@@ -156,6 +156,8 @@ class App:
                     return
 
         try:
+            if self.emulator.verifier is not None and not raw_path.startswith("/_greenroom/"):
+                self.emulator.verified_caller(request, None)  # an AWS API (PutMedia): signed, body unsigned
             response = await route.handler(self.emulator, request, body_chunks(), **params)
         except routes.HttpError as error:
             response = HttpResponse(error.status, {"Content-Type": "application/json"},
