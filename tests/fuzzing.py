@@ -86,6 +86,8 @@ class InputGenerator:
     def __init__(self, rng: random.Random):
         self.rng = rng
         self.seen_strings: list[str] = []  # ids, ARNs, names from earlier answers
+        self.seen_by_shape: dict[str, list[str]] = collections.defaultdict(list)  # by the model's shape name
+        self.clean = False  # a clean input: plausible values only (set per request)
 
     def remember(self, value) -> None:
         if isinstance(value, str):
@@ -98,6 +100,28 @@ class InputGenerator:
             for item in value[:5]:
                 self.remember(item)
 
+    def remember_shaped(self, shape: Shape | None, value) -> None:
+        """Strings of an answer by the shape they have in the model: an input of the same shape
+        (StageArn, StreamName) most likely names something that exists."""
+        if shape is None or value is None:
+            return
+        kind = shape.type_name
+        if kind == "string" and isinstance(value, str) and 0 < len(value) <= 2048:
+            seen = self.seen_by_shape[shape.name]
+            if value not in seen:
+                seen.append(value)
+                del seen[:-50]
+        elif kind == "structure" and isinstance(value, dict):
+            for name, member in shape.members.items():
+                self.remember_shaped(member, value.get(name))
+        elif kind == "list" and isinstance(value, list):
+            for item in value[:5]:
+                self.remember_shaped(shape.member, item)
+        elif kind == "map" and isinstance(value, dict):
+            for key, item in list(value.items())[:5]:
+                self.remember_shaped(shape.key, key)
+                self.remember_shaped(shape.value, item)
+
     def structure(self, shape: Shape, depth: int = 0) -> dict:
         result = {}
         required = set(shape.required_members)
@@ -107,20 +131,21 @@ class InputGenerator:
                 continue
             if name not in required and self.rng.random() < 0.55:
                 continue
-            if name in required and self.rng.random() < 0.03:
+            if name in required and not self.clean and self.rng.random() < 0.03:
                 continue  # a required member missing
             result[name] = self.value(member, depth + 1)
         return result
 
     def value(self, shape: Shape, depth: int):
         rng = self.rng
-        roll = rng.random()
+        roll = 1.0 if self.clean else rng.random()
         if roll < 0.02:
             return None  # an explicit null
         if roll < 0.04:
             return rng.choice([{"x": 1}, [1, 2], 3, "text", True])  # probably the wrong type
         kind = shape.type_name
         lowest, highest = shape.metadata.get("min"), shape.metadata.get("max")
+        nasty = not self.clean and rng.random() < 0.15
         if kind == "structure":
             return self.structure(shape, depth) if depth < 6 else {}
         if kind == "list":
@@ -134,17 +159,17 @@ class InputGenerator:
         if kind == "string":
             return self.text(shape, lowest, highest)
         if kind in ("integer", "long"):
-            if rng.random() < 0.15:
+            if nasty:
                 return rng.choice(NASTY_NUMBERS)
             low = int(lowest) if lowest is not None else 0
             high = int(highest) if highest is not None else low + 1000
             return rng.randint(low, max(low, min(high, low + 10_000)))
         if kind in ("float", "double"):
-            return rng.choice(NASTY_NUMBERS) if rng.random() < 0.15 else round(rng.uniform(0, 100), 3)
+            return rng.choice(NASTY_NUMBERS) if nasty else round(rng.uniform(0, 100), 3)
         if kind == "boolean":
             return rng.random() < 0.5
         if kind == "timestamp":
-            if rng.random() < 0.15:
+            if nasty:
                 return rng.choice(NASTY_TIMESTAMPS)
             return dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=rng.randint(-86400 * 30, 86400 * 30))
         if kind == "blob":
@@ -157,7 +182,10 @@ class InputGenerator:
         roll = rng.random()
         if enum and roll < 0.85:
             return rng.choice(enum)
-        if roll < 0.12:
+        known = self.seen_by_shape.get(shape.name)
+        if known and roll < 0.7:
+            return rng.choice(known)
+        if roll < 0.12 and not self.clean:
             return rng.choice(NASTY_STRINGS)
         pattern = shape.metadata.get("pattern")
         if pattern and roll < 0.8:
@@ -248,7 +276,9 @@ class Fuzzer:
         service, name = self.rng.choice(self.operations)
         client = self.clients[service]
         operation = client.meta.service_model.operation_model(name)
+        self.inputs.clean = self.rng.random() < 0.5
         params = self.inputs.structure(operation.input_shape) if operation.input_shape is not None else {}
+        self.inputs.clean = False
         where = f"{service} {name}"
         self._last_raw = {}
         try:
@@ -284,6 +314,7 @@ class Fuzzer:
             if problems and not _empty_label(operation, params):  # "/studios/" is another operation
                 self.report.add("output shape", where, "; ".join(problems[:5]) + f" for {_shown(params)}")
             self.inputs.remember(body)
+            self.inputs.remember_shaped(operation.output_shape, body)
 
     # ------------------------------------------------------------------ raw HTTP
     def raw_request(self) -> None:
