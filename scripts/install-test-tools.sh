@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The independent players the playback tests use: ffmpeg/ffprobe and Chromium from Debian's
-# packages, hls.js from the npm registry (pinned in tests/players/package-lock.json).
+# packages, hls.js and the AWS SDK for JavaScript v3 from the npm registry (pinned in
+# tests/players/package-lock.json).
 # Without them those tests skip with the reason, unless GREENROOM_REQUIRE_PLAYERS=1 (CI).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if command -v npm >/dev/null; then
-  (cd tests/players && npm ci --no-audit --no-fund --silent) || warn "npm ci failed in tests/players"
+  (cd tests/players && npm ci --no-audit --no-fund --silent) || warn "npm ci failed in tests/players (hls.js, AWS SDK for JavaScript)"
 else
   warn "no npm: hls.js for the browser playback test is not installed"
 fi
