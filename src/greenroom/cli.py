@@ -2,55 +2,118 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
+import os
 import socket
 import sys
 from pathlib import Path
 
 
+class StartupError(Exception):
+    """Why ``greenroom serve`` cannot start: one line naming the problem and the path/URL."""
+
+
 def serve(args) -> int:
+    """Run the server until Ctrl-C/SIGTERM (then exit 0 with one line); a start-up failure
+    prints one line and exits non-zero, without a traceback."""
+    try:
+        return _serve(args)
+    except StartupError as error:
+        print(f"greenroom: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C while starting
+        print("greenroom: interrupted while starting", file=sys.stderr)
+        return 130
+
+
+def _serve(args) -> int:
     import uvicorn
 
     from .core import store
+    from .core.signatures import CredentialsFileError
     from .emulator import Emulator
     from .http_protocols import http_protocol_class
-    from .server import AccessLog, App
+    from .server import GRACEFUL_SHUTDOWN_SECONDS, AccessLog, App, Server
 
     logging.basicConfig(level=getattr(logging, args.log_level.upper()),
                         format="%(asctime)s %(name)s %(message)s")
-    if args.ephemeral:
-        db_url, where = None, "in memory (--ephemeral)"
-    elif args.db_url:
-        db_url, where = args.db_url, args.db_url
-    else:
-        data_dir = Path(args.data_dir) if args.data_dir else store.default_data_dir()
-        db_url, where = store.sqlite_url(data_dir), str(data_dir)
-    from .core.signatures import CredentialsFileError
     if args.verify_signatures and not args.credentials:
         print("greenroom: --verify-signatures needs --credentials FILE (the keys requests are signed with)",
               file=sys.stderr)
         return 2
+    if not args.admin_token and not _is_loopback(args.host):
+        print(f"greenroom: --host {args.host} is reachable from other machines: give --admin-token TOKEN "
+              "to protect the admin API (/_greenroom/)", file=sys.stderr)
+        return 2
+    if args.ephemeral:
+        db_url, where = None, "in memory (--ephemeral)"
+    elif args.db_url:
+        db_url, where = args.db_url, _without_password(args.db_url)
+    else:
+        data_dir = Path(args.data_dir) if args.data_dir else store.default_data_dir()
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(data_dir, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied")
+        except OSError as error:
+            raise StartupError(f"cannot use the data directory {data_dir}: {error.strerror}") from None
+        db_url, where = store.sqlite_url(data_dir), str(data_dir)
     try:
         emulator = Emulator(db_url, default_account=args.account, seed=args.seed,
-                            credentials=args.credentials if args.verify_signatures else None)
+                            credentials=args.credentials if args.verify_signatures else None,
+                            admin_token=args.admin_token)
     except CredentialsFileError as error:
         print(f"greenroom: {error}", file=sys.stderr)
         return 2
+    except Exception as error:  # the store cannot be opened: say which and why, in one line
+        raise StartupError(f"cannot open the store at {where}: {_first_line(error)}") from None
     # Bind before saying we listen: connections that arrive while the server starts wait in
     # the socket's backlog instead of being refused.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((args.host, args.port))
-    listener.listen(2048)
+    try:
+        listener.bind((args.host, args.port))
+        listener.listen(2048)
+    except OSError as error:
+        listener.close()
+        raise StartupError(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from None
     port = listener.getsockname()[1]
     print(f"greenroom listening on http://{args.host}:{port} (state: {where})", flush=True)
     access_log = AccessLog() if logging.getLogger("greenroom").isEnabledFor(logging.INFO) else None
-    config = uvicorn.Config(App(emulator, access_log), log_level="warning", access_log=False, lifespan="on",
-                            http=http_protocol_class())
-    uvicorn.Server(config).run(sockets=[listener])
+    app = App(emulator, access_log)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+                            http=http_protocol_class(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    Server(config, app).run(sockets=[listener])
+    print("greenroom stopped", flush=True)
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether only this machine can reach ``host``. [inferred] names other than localhost count
+    as reachable from elsewhere."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _without_password(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def _first_line(error: Exception) -> str:
+    cause = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's error
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
 
 
 def coverage(args) -> int:
@@ -94,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="account for access keys that are not 12-digit account ids")
     run.add_argument("--seed", type=int, help="seed the id generators (reproducible ids)")
     run.add_argument("--log-level", default="info")
+    run.add_argument("--admin-token", metavar="TOKEN",
+                     help="require this token (Authorization: Bearer TOKEN) for admin API requests that change "
+                          "state; needed to listen on an address other machines can reach")
     run.add_argument("--verify-signatures", action="store_true",
                      help="refuse AWS API requests whose SigV4 signature does not check out (needs --credentials)")
     run.add_argument("--credentials", metavar="FILE",

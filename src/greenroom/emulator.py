@@ -79,9 +79,12 @@ def identify(request: HttpRequest, default_account: str) -> Caller:
 
 class Emulator:
     def __init__(self, db_url: str | None = None, *, default_account: str = DEFAULT_ACCOUNT,
-                 seed: int | None = None, clock: Clock | None = None, credentials=None):
+                 seed: int | None = None, clock: Clock | None = None, credentials=None,
+                 admin_token: str | None = None):
         """``credentials``: verify SigV4 on every AWS API request against these keys (a
-        credentials file's path or its parsed document; see core.signatures)."""
+        credentials file's path or its parsed document; see core.signatures).
+        ``admin_token``: required (``Authorization: Bearer``) by /_greenroom/ requests that
+        change state."""
         from . import admin, services  # noqa: F401  (importing registers their routes)
         services.load_all()
         self.store = Store(db_url)
@@ -96,6 +99,7 @@ class Emulator:
         ))
         self.default_account = default_account
         self.verifier = SignatureVerifier(load_credentials(credentials)) if credentials is not None else None
+        self.admin_token = admin_token
 
     # ------------------------------------------------------------------ admin
     def reset(self) -> None:
@@ -115,6 +119,17 @@ class Emulator:
             service: {"implemented": report["implemented"], "total": report["total"]}
             for service, report in coverage().items()
         }}
+
+    def check_admin_token(self, request: HttpRequest) -> None:
+        """With an admin token, /_greenroom/ requests that may change state (any method but
+        GET, HEAD and OPTIONS: reset, clock, delays, faults, stand-ins) must carry it."""
+        if self.admin_token is None or request.method in ("GET", "HEAD", "OPTIONS") or \
+                not request.raw_path.startswith("/_greenroom/"):
+            return
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), self.admin_token.encode()):
+            raise routes.HttpError(401, "This admin API request needs the server's admin token "
+                                        "(Authorization: Bearer <token>, see --admin-token)")
 
     def verified_caller(self, request: HttpRequest, body: bytes | None) -> Caller:
         """The caller of a request whose SigV4 signature checks out (ServiceError otherwise);
@@ -157,6 +172,7 @@ class Emulator:
         try:
             route = routes.find(request.method, request.raw_path)
             if route is not None:
+                self.check_admin_token(request)
                 if "%00" in request.raw_path or "%00" in request.query_string:
                     raise routes.HttpError(400, "The path and query string must not contain NUL (%00)")
                 operation_name = route[0].template

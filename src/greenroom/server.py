@@ -19,6 +19,8 @@ import sys
 import time
 import uuid
 
+import uvicorn
+
 from .core import routes
 from .core.errors import ServiceError
 from .emulator import Emulator
@@ -59,6 +61,15 @@ class App:
         self.access_log = access_log
         self._background: asyncio.Task | None = None
         self._workers = concurrent.futures.ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="greenroom")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None  # set when the server shuts down
+
+    def stop(self) -> None:
+        """The server is shutting down (callable from a signal handler): request bodies being
+        streamed end now, as if the client had ended them, so live PutMedia streams answer their
+        final acknowledgements; live response bodies (GetMedia tails) end too."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
@@ -85,6 +96,7 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
                 self._background = asyncio.create_task(self._apply_transitions_forever())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -132,9 +144,25 @@ class App:
             response = await asyncio.get_running_loop().run_in_executor(self._workers, self.emulator.handle, request)
         else:
             response = self.emulator.handle(request)
-        await _send(send, response, receive)
+        watch = (lambda: self._unless_stopping(receive)) if self._stopping is not None else receive
+        await _send(send, response, watch)
         if self.access_log is not None:
             self.access_log.write(request, response, started)
+
+    async def _unless_stopping(self, receive):
+        """The next ASGI message, or None once the server is stopping."""
+        if self._stopping is None:
+            return await receive()
+        if self._stopping.is_set():
+            return None
+        following = asyncio.ensure_future(receive())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait((following, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if following.done():
+            return following.result()
+        following.cancel()
+        return None
 
     async def _stream(self, scope, receive, send, raw_path: str, route: routes.HttpRoute, params: dict):
         """A streaming route: the handler reads the body as it arrives (see core.routes)."""
@@ -146,7 +174,9 @@ class App:
 
         async def body_chunks():
             while True:
-                message = await receive()
+                message = await self._unless_stopping(receive)
+                if message is None:
+                    return  # the server is stopping: the body ends here
                 if message["type"] == "http.disconnect":
                     raise routes.ClientDisconnected()
                 chunk = message.get("body", b"")
@@ -156,6 +186,7 @@ class App:
                     return
 
         try:
+            self.emulator.check_admin_token(request)
             if self.emulator.verifier is not None and not raw_path.startswith("/_greenroom/"):
                 self.emulator.verified_caller(request, None)  # an AWS API (PutMedia): signed, body unsigned
             response = await route.handler(self.emulator, request, body_chunks(), **params)
@@ -269,5 +300,26 @@ async def _send_async_body(send, body, receive) -> None:
 
 
 async def _disconnect(receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
+    """Returns when the client disconnects (or ``receive`` answers None: the server stops)."""
+    while True:
+        message = await receive()
+        if message is None or message["type"] == "http.disconnect":
+            return
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, stopping gracefully on Ctrl-C or SIGTERM: no more connections, live
+    streams ended by the app (App.stop) with their last answers, the rest cut after
+    ``GRACEFUL_SHUTDOWN_SECONDS``; then ``run`` returns (no re-raised KeyboardInterrupt)."""
+
+    def __init__(self, config: uvicorn.Config, app: App):
+        super().__init__(config)
+        self.app = app
+
+    def handle_exit(self, sig, frame) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()  # a graceful stop is the whole answer to the signal
+        self.app.stop()
+
+
+GRACEFUL_SHUTDOWN_SECONDS = 5
