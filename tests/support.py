@@ -4,10 +4,19 @@ through the root conftest): boto3 clients that find greenroom's shipped models, 
 from __future__ import annotations
 
 import collections
+import http.server
+import json
+import os
+import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import boto3
 import botocore.session
@@ -38,6 +47,19 @@ def make_client(service: str, endpoint_url: str | None = None, region: str = "us
             core.get_component("data_loader").search_paths.append(str(MODELS_DIR))
             _session = boto3.session.Session(botocore_session=core)
         return _session.client(service, endpoint_url=endpoint_url, region_name=region, **options)
+
+
+def portless_client(service: str, endpoint_url: str, host: str | None = None, **kwargs):
+    """A boto3 client for ``endpoint_url`` whose requests say ``Host: <name>`` without a port,
+    as AWS's C and C++ SDKs send it (``host`` overrides the name, e.g. an unknown one)."""
+    client = make_client(service, endpoint_url, **kwargs)
+    name = host or urlsplit(endpoint_url).hostname
+
+    def set_host(request, **_):
+        request.headers["Host"] = name   # signed with it, sent as is
+
+    client.meta.events.register("before-sign", set_host)
+    return client
 
 
 @dataclass
@@ -103,3 +125,97 @@ class Launcher:
     def close(self) -> None:
         for server in self.servers:
             server.stop(kill=True)
+
+
+# ------------------------------------------------------------------------- players
+
+REQUIRE_PLAYERS = os.environ.get("GREENROOM_REQUIRE_PLAYERS") == "1"
+PLAYERS_DIR = Path(__file__).resolve().parent / "players"
+
+
+def need(found: bool, what: str) -> None:
+    """Skip (or, under GREENROOM_REQUIRE_PLAYERS=1, fail) when an outside player is missing."""
+    import pytest
+    if found:
+        return
+    reason = f"{what} not installed (see tests/players/package.json and the README)"
+    if REQUIRE_PLAYERS:
+        pytest.fail(reason + "; GREENROOM_REQUIRE_PLAYERS=1 requires it")
+    pytest.skip(reason)
+
+
+def chromium() -> str:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    need(browser is not None, "chromium (apt: chromium)")
+    return browser
+
+
+class BrowserPage:
+    """Headless Chromium on a page of its own origin (``http://127.0.0.1:<port>/``, another origin
+    than greenroom's). The page's script calls ``report(value)`` (defined for it), and the test
+    reads the reports with ``wait(condition)``. ``files`` are served beside the page."""
+
+    def __init__(self, html_body: str, files: dict[str, tuple[bytes, str]] | None = None,
+                 chromium_args: tuple[str, ...] = ()):
+        page = ("<!doctype html><html><head><meta charset=\"utf-8\"><script>"
+                "function report(what) { fetch('/report', {method: 'POST', body: JSON.stringify(what)})"
+                ".catch(function () {}); }</script></head><body>" + html_body + "</body></html>").encode()
+        served = {"/": (page, "text/html"), **(files or {})}
+        self.reports: queue.Queue = queue.Queue()
+        reports = self.reports
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body, kind = served.get(self.path, (b"", "text/plain"))
+                self.send_response(200 if body else 404)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                reports.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.profile = tempfile.mkdtemp(prefix="greenroom-chromium-")
+        self.process = subprocess.Popen(
+            [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={self.profile}", "--autoplay-policy=no-user-gesture-required",
+             "--remote-debugging-port=0", *chromium_args, self.url],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def wait(self, done, timeout: float = 45) -> list:
+        """Reports until ``done(reports)`` is true; fails at ``timeout`` s (or if Chromium exits)."""
+        seen: list = []
+        deadline = time.monotonic() + timeout
+        while not done(seen):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the page did not finish in {timeout} s; it reported {seen}")
+            try:
+                seen.append(self.reports.get(timeout=0.5))
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    raise AssertionError(self.process.stderr.read().decode(errors="replace")[-3000:]) from None
+        return seen
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+        self.process.stderr.close()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+    def __enter__(self) -> "BrowserPage":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -1,7 +1,10 @@
-"""The admin API: ``GET health``, ``POST reset``, ``GET/POST clock``, ``GET/POST delays``."""
+"""The admin API: ``GET health``, ``POST reset``, ``GET/POST clock``, ``GET/POST delays``, and
+the ``echo`` WebSocket."""
 from __future__ import annotations
 
-from .core.routes import HttpError, http_route
+import json
+
+from .core.routes import HttpError, http_route, websocket_route
 
 
 @http_route("GET", "/_greenroom/health")
@@ -56,3 +59,35 @@ def change_delays(emulator, request):
     except (TypeError, ValueError, OverflowError) as error:
         raise HttpError(400, f"Invalid delays: {error}") from None
     return emulator.delays.describe()
+
+
+@websocket_route("/_greenroom/echo")
+async def echo(emulator, socket):
+    """A WebSocket to check a client's ws/wss setup (CA trust, proxies, subprotocols, SigV4
+    presigning) against greenroom: it accepts the first subprotocol offered (echoed, as IVS
+    echoes its participant token), first sends who it sees (``account``, ``region``,
+    ``subprotocol``, ``url``: the public base URL), then echoes every message; a text message
+    ``{"close": code, "reason": "..."}`` makes it close with that code."""
+    caller = emulator.identify(socket.request)
+    await socket.accept(socket.subprotocols[0] if socket.subprotocols else None)
+    await socket.send_json({"account": caller.account, "region": caller.region,
+                            "subprotocol": socket.subprotocol, "url": socket.request.base_url})
+    async for message in socket:
+        command = _close_command(message)
+        if command is not None:
+            await socket.close(*command)
+            return
+        await socket.send(message)
+
+
+def _close_command(message) -> tuple[int, str] | None:
+    if not isinstance(message, str) or not message.startswith("{"):
+        return None
+    try:
+        document = json.loads(message)
+    except ValueError:
+        return None
+    code = document.get("close") if isinstance(document, dict) else None
+    if not isinstance(code, int) or not (code == 1000 or 3000 <= code <= 4999):
+        return None
+    return code, str(document.get("reason", ""))

@@ -32,6 +32,7 @@ def _serve(args) -> int:
     import uvicorn
 
     from .core import store
+    from .core.public_url import PublicUrls
     from .core.signatures import CredentialsFileError
     from .emulator import Emulator
     from .http_protocols import http_protocol_class
@@ -61,7 +62,12 @@ def _serve(args) -> int:
             raise StartupError(f"cannot use the data directory {data_dir}: {error.strerror}") from None
         db_url, where = store.sqlite_url(data_dir), str(data_dir)
     try:
-        emulator = Emulator(db_url, default_account=args.account, seed=args.seed,
+        public_urls = PublicUrls.configure(args.public_url, names=[args.host], trusted_proxies=args.trusted_proxy)
+    except ValueError as error:
+        print(f"greenroom serve: {error}", file=sys.stderr)
+        return 2
+    try:
+        emulator = Emulator(db_url, default_account=args.account, seed=args.seed, public_urls=public_urls,
                             credentials=args.credentials if args.verify_signatures else None,
                             admin_token=args.admin_token)
     except CredentialsFileError as error:
@@ -84,7 +90,8 @@ def _serve(args) -> int:
     print(f"greenroom listening on http://{args.host}:{port} (state: {where})", flush=True)
     access_log = AccessLog() if logging.getLogger("greenroom").isEnabledFor(logging.INFO) else None
     app = App(emulator, access_log)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
+    # proxy_headers off: X-Forwarded-* count only from --trusted-proxy peers (core.public_url).
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", proxy_headers=False,
                             http=http_protocol_class(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
     Server(config, app).run(sockets=[listener])
     print("greenroom stopped", flush=True)
@@ -157,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="account for access keys that are not 12-digit account ids")
     run.add_argument("--seed", type=int, help="seed the id generators (reproducible ids)")
     run.add_argument("--log-level", default="info")
+    run.add_argument("--public-url", metavar="URL",
+                     help="base of every URL greenroom hands out (data/signaling endpoints, session and stream "
+                          "URLs), e.g. https://kvs.local:4443; default: the scheme and host the caller used, "
+                          "with the listener's port when Host has none")
+    run.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
+                     help="an address or network (CIDR) of a reverse proxy whose X-Forwarded-Proto/-Host/-Port "
+                          "headers are believed (repeatable); from anyone else they are ignored")
     run.add_argument("--admin-token", metavar="TOKEN",
                      help="require this token (Authorization: Bearer TOKEN) for admin API requests that change "
                           "state; needed to listen on an address other machines can reach")

@@ -21,6 +21,7 @@ from .core.errors import NotImplementedOperation, ServiceError
 from .core.ids import Ids
 from .core.operations import HANDLERS, coverage
 from .core.pagination import Paginator
+from .core.public_url import PublicUrls
 from .core.signatures import SignatureVerifier, load_credentials
 from .core.store import Store
 from .protocol import models, restjson
@@ -79,8 +80,8 @@ def identify(request: HttpRequest, default_account: str) -> Caller:
 
 class Emulator:
     def __init__(self, db_url: str | None = None, *, default_account: str = DEFAULT_ACCOUNT,
-                 seed: int | None = None, clock: Clock | None = None, credentials=None,
-                 admin_token: str | None = None):
+                 seed: int | None = None, clock: Clock | None = None,
+                 public_urls: PublicUrls | None = None, credentials=None, admin_token: str | None = None):
         """``credentials``: verify SigV4 on every AWS API request against these keys (a
         credentials file's path or its parsed document; see core.signatures).
         ``admin_token``: required (``Authorization: Bearer``) by /_greenroom/ requests that
@@ -98,6 +99,7 @@ class Emulator:
             self.store.setting("pagination_key", lambda: secrets.token_hex(32))
         ))
         self.default_account = default_account
+        self.public_urls = public_urls or PublicUrls()  # the one source of URLs handed out
         self.verifier = SignatureVerifier(load_credentials(credentials)) if credentials is not None else None
         self.admin_token = admin_token
 
@@ -168,6 +170,8 @@ class Emulator:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
+        if request.public_urls is None:
+            request.public_urls = self.public_urls
         service, operation_name = None, None
         try:
             route = routes.find(request.method, request.raw_path)

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import botocore.session
 from botocore.awsrequest import AWSResponse, HeadersDict
 
+from .core.public_url import IN_PROCESS
 from .emulator import Emulator
 from .protocol.http import HttpRequest
 from .protocol.models import MODELS_DIR
@@ -119,7 +120,7 @@ class MockGreenroom:
         with _patch_lock:
             if self._saved_create_client is not None:
                 raise RuntimeError("this greenroom mock is already active")
-            self.emulator = Emulator(self._db_url, **self._options)
+            self.emulator = Emulator(self._db_url, public_urls=IN_PROCESS, **self._options)
             for name, value in FAKE_CREDENTIALS.items():
                 self._saved_environment[name] = os.environ.get(name)
                 os.environ.setdefault(name, value)

@@ -24,8 +24,9 @@ import uvicorn
 from .core import routes
 from .core.errors import ServiceError
 from .emulator import Emulator
-from .protocol import restjson
+from .protocol import cors, restjson
 from .protocol.http import HttpRequest, HttpResponse
+from .protocol.websocket import INTERNAL_ERROR, POLICY_VIOLATION, WebSocket, WebSocketClosed
 
 log = logging.getLogger("greenroom")
 
@@ -75,6 +76,7 @@ class App:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
+            send = _with_cors(send)
             started = False
 
             async def tracked_send(message):
@@ -91,6 +93,25 @@ class App:
                     raise  # the answer is under way: the connection can only be cut
                 await _send(send, HttpResponse(500, {"Content-Type": "application/json"}, json.dumps(
                     {"message": "Internal error in greenroom"}).encode()))
+        elif scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+
+    def _request(self, scope, body: bytes = b"") -> HttpRequest:
+        """The HttpRequest of an ASGI scope; its ``base_url`` is core.public_url's answer."""
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        scheme = scope.get("scheme", "http")
+        return HttpRequest(
+            method=scope.get("method", "GET"),
+            raw_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
+            query_string=scope["query_string"].decode("latin-1"),
+            headers=headers,
+            body=body,
+            scheme={"ws": "http", "wss": "https"}.get(scheme, scheme),
+            host=headers.get("host", ""),
+            client=(scope.get("client") or ("",))[0],
+            server=scope.get("server"),
+            public_urls=self.emulator.public_urls,
+        )
 
     async def _lifespan(self, receive, send):
         while True:
@@ -122,24 +143,18 @@ class App:
     async def _http(self, scope, receive, send):
         started = time.perf_counter()
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        if scope["method"] == "OPTIONS" and await self._preflight(scope, send, started):
+            return
         streaming = routes.find_streaming(scope["method"], raw_path)
         if streaming is not None:
             await self._stream(scope, receive, send, raw_path, *streaming)
             return
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        body = await _read_body(receive, headers)
+        request = self._request(scope)
+        body = await _read_body(receive, request.headers)
         if body is None:
             await _send(send, _too_large())
             return
-        request = HttpRequest(
-            method=scope["method"],
-            raw_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
-            query_string=scope["query_string"].decode("latin-1"),
-            headers=headers,
-            body=body,
-            scheme=scope.get("scheme", "http"),
-            host=headers.get("host", ""),
-        )
+        request.body = body
         if len(body) > INLINE_BODY_BYTES or self.emulator.store.shared:
             response = await asyncio.get_running_loop().run_in_executor(self._workers, self.emulator.handle, request)
         else:
@@ -167,10 +182,7 @@ class App:
     async def _stream(self, scope, receive, send, raw_path: str, route: routes.HttpRoute, params: dict):
         """A streaming route: the handler reads the body as it arrives (see core.routes)."""
         started = time.perf_counter()
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        request = HttpRequest(method=scope["method"], raw_path=raw_path,
-                              query_string=scope["query_string"].decode("latin-1"), headers=headers,
-                              scheme=scope.get("scheme", "http"), host=headers.get("host", ""))
+        request = self._request(scope)
 
         async def body_chunks():
             while True:
@@ -206,6 +218,67 @@ class App:
         await _send(send, response)
         if self.access_log is not None:
             self.access_log.write(request, response, started)
+
+    async def _preflight(self, scope, send, started: float) -> bool:
+        """Answer a CORS preflight (protocol.cors), on any path; False if it is not one."""
+        request = self._request(scope)
+        if not cors.is_preflight(request.method, request.headers):
+            return False
+        response = HttpResponse(200, cors.preflight_headers(request.headers), b"", "- CORS preflight")
+        await _send(send, response)
+        if self.access_log is not None:
+            self.access_log.write(request, response, started)
+        return True
+
+    async def _websocket(self, scope, receive, send):
+        """A WebSocket upgrade: its route's handler (core.routes), or 404 without a handshake."""
+        started = time.perf_counter()
+        request = self._request(scope)
+        socket = WebSocket(request, list(scope.get("subprotocols") or ()), receive, send)
+        found = routes.find_websocket(request.raw_path)
+        label = f"- {found[0].template}" if found else "- no WebSocket route"
+        if (await receive())["type"] != "websocket.connect":
+            return
+        try:
+            if found is None:
+                raise routes.HttpError(404, f"No WebSocket route at {request.raw_path}")
+            if self.emulator.verifier is not None and not request.raw_path.startswith("/_greenroom/"):
+                self.emulator.verified_caller(request, b"")  # an AWS API's (presigned) WebSocket URL
+            await found[0].handler(self.emulator, socket, **found[1])
+        except WebSocketClosed:
+            pass
+        except (routes.HttpError, ServiceError) as error:
+            if socket.accepted:
+                await socket.close(POLICY_VIOLATION, error.message)
+            elif isinstance(error, ServiceError):
+                status, headers, body = restjson.serialize_error(None, error)
+                await socket.deny(status, body, headers.pop("Content-Type"), headers)
+            else:
+                await socket.deny(error.status, restjson.dump_json({"message": error.message}))
+        except Exception:
+            log.exception("WebSocket route %s failed", label)
+            message = f"Internal error in greenroom at {label[2:]}"
+            if socket.accepted:
+                await socket.close(INTERNAL_ERROR, message)
+            else:
+                await socket.deny(500, restjson.dump_json({"message": message}))
+        else:
+            if socket.accepted:
+                await socket.close()
+            elif socket.denied_status is None:
+                await socket.deny(403, restjson.dump_json({"message": "The WebSocket was not accepted"}))
+        if self.access_log is not None:
+            status = socket.denied_status or 101
+            self.access_log.write(request, HttpResponse(status, {}, b"", f"{label} close {socket.close_code}"), started)
+
+
+def _with_cors(send):
+    """``send`` adding the CORS headers (protocol.cors) to every HTTP answer, errors included."""
+    async def send_with_cors(message):
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": cors.add_to(list(message.get("headers", ())))}
+        await send(message)
+    return send_with_cors
 
 
 async def _read_body(receive, headers: dict[str, str]) -> bytes | None:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy.engine import Connection
 
+from . import public_url
 from .ids import arn
 from .pagination import Page
 from .store import Resources
@@ -24,7 +25,7 @@ class RequestContext:
     request_id: str
     now: float              # epoch seconds, fixed for the whole request
     conn: Connection        # the request's transaction
-    base_url: str           # how the caller reached greenroom; endpoints we hand out use it
+    base_url: str           # where URLs handed to this caller point (core.public_url)
 
     @property
     def resources(self) -> Resources:
@@ -33,6 +34,12 @@ class RequestContext:
     @property
     def ids(self):
         return self.emulator.ids
+
+    def public_url(self, path: str = "", *, websocket: bool = False) -> str:
+        """A URL greenroom hands out (an endpoint, a session URL): ``path`` on this caller's
+        public base URL (core.public_url), in its ws/wss form for ``websocket=True``."""
+        url = self.base_url + path
+        return public_url.websocket(url) if websocket else url
 
     def arn(self, service: str, resource: str) -> str:
         return arn(service, self.region, self.account, resource)

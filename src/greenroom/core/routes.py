@@ -14,6 +14,15 @@ goes away mid-body). It returns an ``HttpResponse`` whose body may be an async i
 sent chunk by chunk while the request body is still being read; it answers errors itself (an
 ``HttpError`` it raises becomes a JSON error). Only the HTTP server has streaming routes: the
 in-process mock never sees them (no botocore operation is one).
+
+WebSocket routes (``@websocket_route("/_greenroom/echo")``) answer upgrade requests: the handler
+is a coroutine ``async handler(emulator, socket, **path_params)`` with a
+``protocol.websocket.WebSocket``: it chooses one of ``socket.subprotocols`` (or none) in
+``await socket.accept(subprotocol)`` (or refuses with ``raise HttpError(status, message)``
+before accepting), then ``receive()``/``send()``/``async for message in socket``, and
+``close(code, reason)``. Returning closes with 1000; an ``HttpError`` after accepting closes
+with 1008 and its message, any other exception with 1011. A path with no WebSocket route is
+refused with 404 (no handshake). Only the HTTP server has them.
 """
 from __future__ import annotations
 
@@ -45,21 +54,40 @@ class HttpRoute:
 
 ROUTES: list[HttpRoute] = []
 STREAMING_ROUTES: list[HttpRoute] = []
+WEBSOCKET_ROUTES: list[HttpRoute] = []   # method "WEBSOCKET"
 
 
 def http_route(method: str, template: str, *, streaming: bool = False):
     """Register a handler for ``method`` and a path template such as ``/_greenroom/x/{id}``;
     ``streaming=True`` for an async handler that reads the body as it arrives (see above)."""
+    return _register(STREAMING_ROUTES if streaming else ROUTES, method.upper(), template)
+
+
+def websocket_route(template: str):
+    """Register ``async handler(emulator, socket, **path_params)`` for WebSocket upgrades on a
+    path template such as ``/_greenroom/ivs-realtime/events/{id}`` (see above)."""
+    return _register(WEBSOCKET_ROUTES, "WEBSOCKET", template)
+
+
+def _register(registry: list[HttpRoute], method: str, template: str):
     pattern = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)))
-    registry = STREAMING_ROUTES if streaming else ROUTES
 
     def register(handler: Callable) -> Callable:
-        if any(r.method == method and r.template == template for r in ROUTES + STREAMING_ROUTES):
+        if any(r.method == method and r.template == template for r in ROUTES + STREAMING_ROUTES + WEBSOCKET_ROUTES):
             raise ValueError(f"{method} {template} has two handlers")
-        registry.append(HttpRoute(method.upper(), template, pattern, handler, template.split("{", 1)[0]))
+        registry.append(HttpRoute(method, template, pattern, handler, template.split("{", 1)[0]))
         return handler
 
     return register
+
+
+def find_websocket(raw_path: str) -> tuple[HttpRoute, dict[str, str]] | None:
+    """The WebSocket route for an upgrade request's path, if any."""
+    for route in WEBSOCKET_ROUTES:
+        found = route.pattern.fullmatch(raw_path)
+        if found is not None:
+            return route, {name: unquote(value) for name, value in found.groupdict().items()}
+    return None
 
 
 def find_streaming(method: str, raw_path: str) -> tuple[HttpRoute, dict[str, str]] | None:

@@ -17,10 +17,16 @@ class HttpRequest:
     body: bytes = b""
     scheme: str = "http"
     host: str = ""                # the Host header (or the URL's host, in process)
+    client: str = ""              # the peer's address (trusted proxies are recognised by it)
+    server: tuple | None = None   # (address, port) of the listener the connection reached
+    public_urls: Any = None       # core.public_url.PublicUrls of the emulator (None: defaults)
 
     @property
     def base_url(self) -> str:
-        return f"{self.scheme}://{self.host}"
+        """Where URLs handed to this caller point (see core.public_url): never a blind
+        reflection of Host, and with the listener's port when Host carries none."""
+        from ..core import public_url
+        return (self.public_urls or public_url.DEFAULT).base_url(self)
 
     def query(self) -> dict[str, list[str]]:
         return parse_qs(self.query_string, keep_blank_values=True)

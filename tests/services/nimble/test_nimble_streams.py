@@ -84,3 +84,22 @@ def test_failed_stream(nimble):
     stream = nb.get_streaming_session_stream(studioId=studio_id, sessionId=session_id, streamId=stream_id)["stream"]
     assert (stream["state"], stream["statusCode"]) == ("CREATE_FAILED", "NETWORK_CONNECTION_ERROR")
     assert "url" not in stream
+
+
+def test_stream_url_carries_the_port_for_a_port_less_host(server):
+    """AWS SDKs send Host without a port: the stream URL still names the listener's port, and works."""
+    import requests
+
+    from nimble_support import Nimble
+    from support import portless_client
+    server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
+    env = Nimble(portless_client("nimble", server.base_url, region=REGION),
+                 lambda s: server.admin("POST", "clock", {"advance": s}).raise_for_status(), None, "server")
+    studio_id = ready_studio(env)
+    profile_id, _ = ready_launch_profile(env, studio_id)
+    session_id = ready_session(env, studio_id, profile_id)["sessionId"]
+    stream_id = env.nb.create_streaming_session_stream(studioId=studio_id, sessionId=session_id)["stream"]["streamId"]
+    env.advance(1)
+    url = env.nb.get_streaming_session_stream(studioId=studio_id, sessionId=session_id, streamId=stream_id)["stream"]["url"]
+    assert url.startswith(server.base_url + "/_greenroom/nimble/streams/"), (url, server.base_url)
+    assert requests.get(url, timeout=10).json()["streamId"] == stream_id

@@ -133,18 +133,17 @@ def public(document: dict) -> dict:
 ROUTE_PREFIX = "/_greenroom/ivs-realtime"
 
 
-def stage_endpoints(base_url: str, whip_id: str) -> dict:
+def stage_endpoints(ctx: RequestContext, whip_id: str) -> dict:
     """A stage's endpoints, pointing at greenroom itself in the real endpoints' shapes:
     events ``wss://host/...`` (``ws`` over plain HTTP), whip ``https://host/.../whip/{12 hex}``,
-    rtmp ``rtmp://host/app/``, rtmps ``rtmps://host/app/`` (host = how the caller reached us).
+    rtmp ``rtmp://host/app/``, rtmps ``rtmps://host/app/`` (host = the caller's public URL,
+    core.public_url).
     [inferred] greenroom does not serve WebRTC, the events websocket or RTMP on them yet: the
     join/publish stand-ins in ``client_actions`` play the clients' part."""
-    parts = urlsplit(base_url or "http://127.0.0.1:4580")
-    scheme, host = parts.scheme or "http", parts.netloc or "127.0.0.1:4580"
-    socket_scheme = "wss" if scheme == "https" else "ws"
+    host = urlsplit(ctx.public_url()).netloc
     return {
-        "events": f"{socket_scheme}://{host}{ROUTE_PREFIX}/events",
-        "whip": f"{scheme}://{host}{ROUTE_PREFIX}/whip/{whip_id}",
+        "events": ctx.public_url(f"{ROUTE_PREFIX}/events", websocket=True),
+        "whip": ctx.public_url(f"{ROUTE_PREFIX}/whip/{whip_id}"),
         "rtmp": f"rtmp://{host}/app/",
         "rtmps": f"rtmps://{host}/app/",
     }

@@ -62,7 +62,7 @@ def recording_configuration(ctx: RequestContext, given: dict | None) -> dict:
 
 
 def describe(ctx: RequestContext, stage: dict) -> dict:
-    return {**public(stage), "endpoints": stage_endpoints(ctx.base_url, stage["_"]["whipId"])}
+    return {**public(stage), "endpoints": stage_endpoints(ctx, stage["_"]["whipId"])}
 
 
 @operation(SERVICE, "CreateStage")

@@ -104,7 +104,7 @@ def issue_token(ctx: RequestContext, stage_id: str, stage: dict, config: dict) -
     participant_id = ctx.ids.alphanumeric(12)
     issued_at = int(ctx.now)
     expires_at = issued_at + duration * 60
-    endpoints = stage_endpoints(ctx.base_url, stage["_"]["whipId"])
+    endpoints = stage_endpoints(ctx, stage["_"]["whipId"])
     claims = {
         "exp": expires_at,
         "iat": issued_at,

@@ -2,8 +2,6 @@
 (UPDATING -> ACTIVE), Delete (DELETING -> gone), GetSignalingChannelEndpoint."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from ...core.context import RequestContext
 from ...core.errors import ServiceError
 from ...core.lifecycle import transition
@@ -117,11 +115,6 @@ def remove_channel(resources, kind, resource_id, args, due_at) -> None:
                 resources.update(STREAM, stream["StreamName"], stream)
 
 
-def _websocket_url(base_url: str) -> str:
-    parts = urlsplit(base_url)
-    return f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
-
-
 @operation("kinesisvideo", "GetSignalingChannelEndpoint")
 def get_signaling_channel_endpoint(ctx: RequestContext, req: dict) -> dict:
     """Endpoints point at greenroom itself (wss/ws for WSS, its base URL for HTTPS and WEBRTC).
@@ -140,7 +133,7 @@ def get_signaling_channel_endpoint(ctx: RequestContext, req: dict) -> dict:
             raise invalid("The WEBRTC protocol needs the channel's media storage configuration to be ENABLED.")
         if role != "MASTER":
             raise invalid("Only the MASTER role can use the WEBRTC protocol.")
-    endpoints = {"WSS": _websocket_url(ctx.base_url), "HTTPS": ctx.base_url, "WEBRTC": ctx.base_url}
+    endpoints = {"WSS": ctx.public_url(websocket=True), "HTTPS": ctx.public_url(), "WEBRTC": ctx.public_url()}
     return {"ResourceEndpointList": [
         {"Protocol": protocol, "ResourceEndpoint": endpoints[protocol]} for protocol in protocols
     ]}

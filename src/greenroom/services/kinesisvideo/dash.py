@@ -43,7 +43,7 @@ def get_dash_streaming_session_url(ctx: RequestContext, req: dict) -> dict:
 
     token = create_session(ctx, req, "DASH", req.get("DASHFragmentSelector"),
                            req.get("MaxManifestFragmentResults"), settings)
-    return {"DASHStreamingSessionURL": f"{ctx.base_url}/dash/v1/getDASHManifest.mpd?SessionToken={token}"}
+    return {"DASHStreamingSessionURL": ctx.public_url(f"/dash/v1/getDASHManifest.mpd?SessionToken={token}")}
 
 
 def _duration(ms: int) -> str:

@@ -161,7 +161,7 @@ def get_hls_streaming_session_url(ctx: RequestContext, req: dict) -> dict:
 
     token = create_session(ctx, req, "HLS", req.get("HLSFragmentSelector"),
                            req.get("MaxMediaPlaylistFragmentResults"), settings)
-    return {"HLSStreamingSessionURL": f"{ctx.base_url}/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken={token}"}
+    return {"HLSStreamingSessionURL": ctx.public_url(f"/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken={token}")}
 
 
 @transition("kinesisvideo.hls.expire")

@@ -144,6 +144,6 @@ def remove_stream(resources, kind, resource_id, args, due_at) -> None:
 @operation("kinesisvideo", "GetDataEndpoint")
 def get_data_endpoint(ctx: RequestContext, req: dict) -> dict:
     """Every data-plane API is served by greenroom itself: the endpoint is how this caller
-    reached it (a base URL with no path; clients append /putMedia, /getMedia, ...)."""
+    reached it (core.public_url: a base URL with no path; clients append /putMedia, /getMedia, ...)."""
     find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
-    return {"DataEndpoint": ctx.base_url}
+    return {"DataEndpoint": ctx.public_url()}

@@ -3,7 +3,7 @@ URL they hand out.
 
 A stream is created for a READY session: CREATE_IN_PROGRESS -> READY (STREAM_READY), with a
 ``url`` and ``expiresAt`` = creation + ``expirationInSeconds`` (60-3600, default 120
-[inferred]). The URL points at greenroom (``ctx.base_url``, how the caller reached it):
+[inferred]). The URL points at greenroom (``ctx.public_url``, how the caller reached it):
 ``GET {base}/_greenroom/nimble/streams/{region}/{account}/{streamId}?token=...`` answers the
 stream's connection details while the stream is READY, unexpired and its session READY, and
 403 (expired or wrong token), 404 or 409 (session not READY) otherwise. At ``expiresAt`` the
@@ -53,7 +53,7 @@ def create_streaming_session_stream(ctx: RequestContext, req: dict) -> dict:
     else:
         ctx.schedule_at(ready_at, SESSION_STREAM, stream_key, expect=expect,
                     set={"state": "READY", **status("STREAM_READY"),
-                         "url": f"{ctx.base_url}{path}?token={secret}"})
+                         "url": ctx.public_url(f"{path}?token={secret}")})
         ctx.schedule_at(max(ready_at, stream["expiresAt"]), SESSION_STREAM, stream_key,
                     expect={"_rev": 1, "state": "READY"},
                     set={"state": "DELETED", **status("STREAM_DELETED", "The stream has expired")})
