@@ -152,7 +152,10 @@ class App:
         request = self._request(scope)
         body = await _read_body(receive, request.headers)
         if body is None:
-            await _send(send, _too_large())
+            response = _too_large()
+            await _send(send, response)
+            if self.access_log is not None:
+                self.access_log.write(request, response, started)
             return
         request.body = body
         if len(body) > INLINE_BODY_BYTES or self.emulator.store.shared:
