@@ -244,3 +244,31 @@ def _wait_active(client, name: str) -> None:
     while client.describe_stream(StreamName=name)["StreamInfo"]["Status"] != "ACTIVE":
         assert time.monotonic() < deadline, "the stream did not become ACTIVE"
         time.sleep(0.1)
+
+
+def test_put_media_signed_over_the_empty_body_hash_passes(strict_server):
+    """Producers that sign PutMedia without X-Amz-Content-SHA256 sign the empty body's hash in
+    its place (the live body cannot be hashed up front): accepted, the headers still checked."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from greenroom.media.testsrc import synthetic_video
+    control = kv(strict_server)
+    control.create_stream(StreamName="cam", DataRetentionInHours=1)
+    _wait_active(control, "cam")
+    endpoint = control.get_data_endpoint(StreamName="cam", APIName="PUT_MEDIA")["DataEndpoint"]
+    video = synthetic_video(seconds=1)
+
+    def put(secret):
+        request = AWSRequest("POST", f"{endpoint}/putMedia", data=b"", headers={
+            "x-amzn-stream-name": "cam", "x-amzn-fragment-timecode-type": "RELATIVE",
+            "x-amzn-producer-start-timestamp": f"{time.time():.3f}"})
+        SigV4Auth(Credentials(KEY, secret), "kinesisvideo", "us-east-1").add_auth(request)
+        assert "X-Amz-Content-SHA256" not in request.headers
+        return requests.post(f"{endpoint}/putMedia", data=iter([video]), headers=dict(request.headers), timeout=30)
+
+    accepted = put(SECRET)
+    assert accepted.status_code == 200 and '"EventType":"PERSISTED"' in accepted.text
+    refused = put("wrong")
+    assert refused.status_code == 403 and refused.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
