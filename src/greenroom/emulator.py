@@ -9,6 +9,7 @@ import functools
 import logging
 import re
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Iterator
@@ -102,6 +103,7 @@ class Emulator:
         self.public_urls = public_urls or PublicUrls()  # the one source of URLs handed out
         self.verifier = SignatureVerifier(load_credentials(credentials)) if credentials is not None else None
         self.admin_token = admin_token
+        self._applying = threading.Lock()
 
     # ------------------------------------------------------------------ admin
     def reset(self) -> None:
@@ -113,8 +115,12 @@ class Emulator:
         now = self.clock.now()
         if self.scheduler.known_idle_until(now):
             return 0
-        with self.store.transaction() as conn:
-            return self.scheduler.apply_due(conn, now)
+        # One application at a time in this process: requests run on worker threads beside the
+        # background tick, and a request must not skip (SKIP LOCKED) the transitions the tick is
+        # still applying and then read the state from before them.
+        with self._applying:
+            with self.store.transaction() as conn:
+                return self.scheduler.apply_due(conn, now)
 
     def health(self) -> dict:
         return {"status": "ok", "store": self.store.dialect, "services": {
