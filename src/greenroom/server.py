@@ -19,8 +19,6 @@ import sys
 import time
 import uuid
 
-import uvicorn
-
 from .core import routes
 from .core.errors import ServiceError
 from .emulator import Emulator
@@ -383,19 +381,5 @@ async def _disconnect(receive) -> None:
             return
 
 
-class Server(uvicorn.Server):
-    """uvicorn's server, stopping gracefully on Ctrl-C or SIGTERM: no more connections, live
-    streams ended by the app (App.stop) with their last answers, the rest cut after
-    ``GRACEFUL_SHUTDOWN_SECONDS``; then ``run`` returns (no re-raised KeyboardInterrupt)."""
-
-    def __init__(self, config: uvicorn.Config, app: App):
-        super().__init__(config)
-        self.app = app
-
-    def handle_exit(self, sig, frame) -> None:
-        super().handle_exit(sig, frame)
-        self._captured_signals.clear()  # a graceful stop is the whole answer to the signal
-        self.app.stop()
-
-
+# What is still open this long after Ctrl-C is cut (listeners.run's graceful stop).
 GRACEFUL_SHUTDOWN_SECONDS = 5
