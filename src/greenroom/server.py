@@ -166,12 +166,16 @@ class App:
             self.access_log.write(request, response, started)
 
     async def _unless_stopping(self, receive):
-        """The next ASGI message, or None once the server is stopping."""
+        """The next ASGI message (from ``receive()``, or ``receive`` itself when it is a future
+        already under way), or None once the server is stopping."""
+        pending = receive if isinstance(receive, asyncio.Future) else None
         if self._stopping is None:
-            return await receive()
+            return await (pending or receive())
         if self._stopping.is_set():
+            if pending is not None:
+                pending.cancel()
             return None
-        following = asyncio.ensure_future(receive())
+        following = pending or asyncio.ensure_future(receive())
         stopping = asyncio.ensure_future(self._stopping.wait())
         await asyncio.wait((following, stopping), return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
@@ -185,9 +189,16 @@ class App:
         started = time.perf_counter()
         request = self._request(scope)
 
+        # uvicorn answers "Expect: 100-continue" on the app's first receive(), and never once the
+        # response has started: a handler that answers before it reads (PutMedia sends 200, then
+        # acknowledgements while it reads) would leave the client waiting for 100 (curl, so AWS's
+        # producer SDKs, holds the body a second). So a 2xx streaming answer to such a request
+        # starts receiving first; an error answer goes without 100, as HTTP/1.1 allows.
+        first_receive: list[asyncio.Future] = []
+
         async def body_chunks():
             while True:
-                message = await self._unless_stopping(receive)
+                message = await self._unless_stopping(first_receive.pop() if first_receive else receive)
                 if message is None:
                     return  # the server is stopping: the body ends here
                 if message["type"] == "http.disconnect":
@@ -215,8 +226,15 @@ class App:
         response.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
         if response.label == "-":
             response.label = f"- {route.template}"
+        if 200 <= response.status < 300 and request.headers.get("expect", "").lower() == "100-continue":
+            first_receive.append(asyncio.ensure_future(receive()))
+            await asyncio.sleep(0)  # let it run: it writes "100 Continue" before the response
         # The request body belongs to the handler: no disconnect watch on ``receive`` here.
-        await _send(send, response)
+        try:
+            await _send(send, response)
+        finally:
+            for unread in first_receive:  # the handler answered without reading the body
+                unread.cancel()
         if self.access_log is not None:
             self.access_log.write(request, response, started)
 
