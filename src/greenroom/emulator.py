@@ -115,15 +115,19 @@ class Emulator:
         now = self.clock.now()
         if self.scheduler.known_idle_until(now):
             return 0
+        def apply() -> int:
+            with self.store.transaction() as conn:
+                return self.scheduler.apply_due(conn, now)
         # One application at a time in this process: requests run on worker threads beside the
         # background tick, and a request must not skip (SKIP LOCKED) the transitions the tick is
         # still applying and then read the state from before them.
         with self._applying:
-            with self.store.transaction() as conn:
-                return self.scheduler.apply_due(conn, now)
+            return self.store.run(apply)
 
     def health(self) -> dict:
-        return {"status": "ok", "store": self.store.dialect, "services": {
+        return {"status": "ok", "store": self.store.dialect,
+                # Requests run again because another process wrote first (core.store.Store.run).
+                "conflicts_retried": self.store.retries, "services": {
             service: {"implemented": report["implemented"], "total": report["total"]}
             for service, report in coverage().items()
         }}
@@ -193,7 +197,7 @@ class Emulator:
                     identify(request, self.default_account)
                 query = request.query()
                 match = self.router.resolve(request.method, request.raw_path, query,
-                                            request.host, caller.signing_name)
+                                            request.host, caller.signing_name, request.headers)
                 service, operation_name = match.service, match.operation.name
                 status, headers, body = self._call(request, query, caller, match, request_id)
         except ServiceError as error:
@@ -212,7 +216,8 @@ class Emulator:
 
     def _call_route(self, request: HttpRequest, route: routes.HttpRoute, params: dict) -> HttpResponse:
         try:
-            result = route.handler(self, request, **params)
+            # Run again from the start if the store refused it for a concurrent transaction.
+            result = self.store.run(lambda: route.handler(self, request, **params))
         except (ServiceError, routes.HttpError):
             raise
         except Exception:
@@ -238,10 +243,14 @@ class Emulator:
         handler = HANDLERS.get((service, operation.name))
         if handler is None:
             raise NotImplementedOperation(service, operation.name)
-        try:
+        def attempt() -> dict:
             with self.context(service, operation.name, caller.account, caller.region,
                               request.base_url, request_id) as ctx:
-                output = handler(ctx, params) or {}
+                return handler(ctx, params) or {}
+
+        try:
+            # Run again from the start if the store refused it for a concurrent transaction.
+            output = self.store.run(attempt)
             return restjson.serialize_output(operation, output)
         except ServiceError:
             raise
