@@ -21,7 +21,7 @@ __all__ = ["validate", "validation_message", "constraint_problem", "storable"]
 REDACTED = "*** Sensitive Data Redacted ***"
 # A value longer than this is not echoed: the problem reads "Value at 'x' failed to ...", as AWS
 # words problems about long values (a 10 MB name must not make a 10 MB error). [inferred] limit
-SHOWN_VALUE_LIMIT = 2048
+SHOWN_VALUE_LIMIT = 8192
 # Text no store keeps, nor any AWS service accepts: lone surrogates (not Unicode scalar values,
 # not encodable as UTF-8) and NUL (PostgreSQL text cannot hold it). [inferred] wording
 _UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
