@@ -14,6 +14,7 @@ def serve(args) -> int:
 
     from .core import store
     from .core.public_url import PublicUrls
+    from .core.stun import StunServer
     from .emulator import Emulator
     from .server import AccessLog, App
 
@@ -32,6 +33,8 @@ def serve(args) -> int:
         print(f"greenroom serve: {error}", file=sys.stderr)
         return 2
     emulator = Emulator(db_url, default_account=args.account, seed=args.seed, public_urls=public_urls)
+    # The STUN server Kinesis Video's GetIceServerConfig hands out (UDP, same address).
+    emulator.stun = StunServer(args.host, args.stun_port).start()
     # Bind before saying we listen: connections that arrive while the server starts wait in
     # the socket's backlog instead of being refused.
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
@@ -82,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("serve", help="run the HTTP server")
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=4580)
+    run.add_argument("--stun-port", type=int, default=0, metavar="PORT",
+                     help="UDP port of the STUN server handed out as an ICE server (default: a free one; "
+                          "see /_greenroom/health)")
     where = run.add_mutually_exclusive_group()
     where.add_argument("--data-dir", help="directory of the SQLite state (default: $XDG_DATA_HOME/greenroom)")
     where.add_argument("--ephemeral", action="store_true", help="keep state in memory only")

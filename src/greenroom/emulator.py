@@ -22,6 +22,7 @@ from .core.operations import HANDLERS, coverage
 from .core.pagination import Paginator
 from .core.public_url import PublicUrls
 from .core.store import Store
+from .core.stun import StunServer
 from .protocol import models, restjson
 from .protocol.http import HttpRequest, HttpResponse
 from .protocol.routing import Router
@@ -78,6 +79,14 @@ class Emulator:
         ))
         self.default_account = default_account
         self.public_urls = public_urls or PublicUrls()  # the one source of URLs handed out
+        self.stun: StunServer | None = None             # started by the server, or on first use
+
+    def stun_server(self) -> StunServer:
+        """The STUN server (UDP) handed out as an ICE server; started on loopback on first use
+        unless the server started one on its own address."""
+        if self.stun is None:
+            self.stun = StunServer().start()
+        return self.stun
 
     def identify(self, request: HttpRequest) -> Caller:
         """Who is calling (account, region, signing name), from the SigV4 header or presigned query."""
@@ -100,7 +109,7 @@ class Emulator:
         return {"status": "ok", "store": self.store.dialect, "services": {
             service: {"implemented": report["implemented"], "total": report["total"]}
             for service, report in coverage().items()
-        }}
+        }, "stun": {"port": self.stun.port if self.stun else None}}
 
     @functools.cache
     def validation_error_code(self, service: str) -> str:

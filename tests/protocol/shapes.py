@@ -60,6 +60,8 @@ PATTERN_EXAMPLES = {
         ["arn:aws:secretsmanager:us-west-2:123456789012:secret:{t}"],
     "arn:[a-z\\d-]+:kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+":
         ["arn:aws:kinesisvideo:us-west-2:123456789012:stream/{t}/1700000000000"],
+    "^arn:(aws[a-zA-Z-]*):kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+$":
+        ["arn:aws:kinesisvideo:us-west-2:123456789012:channel/{t}/1700000000000"],
     "arn:aws:kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+":
         ["arn:aws:kinesisvideo:us-west-2:123456789012:stream/{t}/1700000000000"],
     "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$": ["tag:{t} é/+=@ü"],

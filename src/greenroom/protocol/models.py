@@ -21,6 +21,8 @@ EMULATED_SERVICES = (
     "kinesisvideo",
     "kinesis-video-archived-media",
     "kinesis-video-media",
+    "kinesis-video-signaling",
+    "kinesis-video-webrtc-storage",
 )
 
 # Services that share a signing name with an emulated one. Their models are loaded only so

@@ -4,7 +4,7 @@ configurations, edge configurations, tags) and the media plane (PutMedia, GetMed
 ``kinesis-video-archived-media``)."""
 
 MODULES = ("streams", "channels", "configurations", "edge", "tags", "put_media", "fragments", "get_media",
-           "clips", "images", "hls", "dash")
+           "clips", "images", "hls", "dash", "signaling", "webrtc_storage")
 
 DELAYS = {
     "kinesisvideo.stream.create": 1.0,    # CREATING -> ACTIVE
