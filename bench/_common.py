@@ -142,6 +142,18 @@ def http_get(port: int, path: str, timeout: float = 30.0) -> tuple[int, bytes]:
         return status, body
 
 
+def https_get(port: int, path: str, cafile: str, timeout: float = 30.0) -> tuple[int, bytes]:
+    """``http_get`` over TLS, verifying the server against ``cafile`` (a full handshake each time)."""
+    import ssl
+    context = ssl.create_default_context(cafile=cafile)
+    with socket.create_connection((LOOPBACK, port), timeout=timeout) as raw:
+        with context.wrap_socket(raw, server_hostname=LOOPBACK) as sock:
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {LOOPBACK}:{port}\r\nConnection: close\r\n\r\n"
+                         .encode())
+            status, _, body = read_response(sock, timeout)
+            return status, body
+
+
 def exchange(port: int, request: bytes, timeout: float = 30.0) -> tuple[int, dict[str, str], bytes]:
     with socket.create_connection((LOOPBACK, port), timeout=timeout) as sock:
         sock.sendall(request)

@@ -64,9 +64,10 @@ def launch():
 
 
 @pytest.fixture(scope="session")
-def shared_server():
+def shared_server(tmp_path_factory):
+    """Plain HTTP on ``base_url`` and HTTPS on ``tls_url`` (its CA in a directory of the session)."""
     launcher = Launcher()
-    yield launcher("--ephemeral")
+    yield launcher("--ephemeral", "--tls-port", "0", env={"XDG_DATA_HOME": str(tmp_path_factory.mktemp("xdg"))})
     launcher.close()
 
 
@@ -76,6 +77,14 @@ def server(shared_server):
     shared_server.admin("POST", "reset").raise_for_status()
     shared_server.admin("POST", "clock", {"mode": "real"}).raise_for_status()
     return shared_server
+
+
+@pytest.fixture
+def https_server(server):
+    """``server`` through its HTTPS listener: ``base_url`` is https://, ``client()`` and ``admin()``
+    trust greenroom's CA (``ca_file``) and nothing else. Parametrize over ``server`` and
+    ``https_server`` (``request.getfixturevalue``) to run a test over both."""
+    return server.over_https()
 
 
 @pytest.fixture(params=["server", "mock"])

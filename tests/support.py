@@ -4,6 +4,7 @@ through the root conftest): boto3 clients that find greenroom's shipped models, 
 from __future__ import annotations
 
 import collections
+import dataclasses
 import http.server
 import json
 import os
@@ -65,16 +66,28 @@ def portless_client(service: str, endpoint_url: str, host: str | None = None, **
 @dataclass
 class RunningServer:
     process: subprocess.Popen
-    base_url: str = ""
+    base_url: str = ""         # the first listener's URL (https:// with --tls)
+    tls_url: str = ""          # the HTTPS listener's URL (--tls or --tls-port), else ""
+    ca_file: str = ""          # the CA greenroom printed (its own certificates), else ""
     # What the server printed, read continuously: a full pipe would block the server.
     output: collections.deque = field(default_factory=lambda: collections.deque(maxlen=500))
     drainer: threading.Thread | None = None
 
     def client(self, service: str, **kwargs):
+        if self.base_url.startswith("https://") and self.ca_file:
+            kwargs.setdefault("verify", self.ca_file)   # trust greenroom's CA, nothing more
         return make_client(service, self.base_url, **kwargs)
 
     def admin(self, method: str, path: str, json=None, **kwargs) -> requests.Response:
+        if self.base_url.startswith("https://") and self.ca_file:
+            kwargs.setdefault("verify", self.ca_file)
         return requests.request(method, f"{self.base_url}/_greenroom/{path}", json=json, timeout=10, **kwargs)
+
+    def over_https(self) -> "RunningServer":
+        """The same server seen through its HTTPS listener (``base_url`` = ``tls_url``)."""
+        if not self.tls_url:
+            raise ValueError("this server has no HTTPS listener (--tls or --tls-port)")
+        return dataclasses.replace(self, base_url=self.tls_url)
 
     def stop(self, kill: bool = False) -> None:
         if self.process.poll() is None:
@@ -92,8 +105,14 @@ def _wait_listening(server: RunningServer) -> RunningServer:
     if "listening on " not in first_line:
         server.process.kill()
         raise RuntimeError(f"greenroom serve did not start: {first_line}{server.process.stdout.read()}")
-    server.base_url = first_line.split("listening on ", 1)[1].split()[0]
+    urls = first_line.split("listening on ", 1)[1].split(" (", 1)[0].split(" and ")
+    server.base_url = urls[0]
+    server.tls_url = next((url for url in urls if url.startswith("https://")), "")
     server.output.append(first_line)
+    if server.tls_url and "--tls-cert" not in server.process.args:
+        ca_line = server.process.stdout.readline()  # printed right after, before serving
+        server.output.append(ca_line)
+        server.ca_file = ca_line.split("TLS CA: ", 1)[1].split(" (", 1)[0]
 
     def drain():
         for line in server.process.stdout:
@@ -111,13 +130,15 @@ class Launcher:
     def __init__(self):
         self.servers: list[RunningServer] = []
 
-    def __call__(self, *args: str) -> RunningServer:
-        return self.many([args])[0]
+    def __call__(self, *args: str, env: dict | None = None) -> RunningServer:
+        return self.many([args], env=env)[0]
 
-    def many(self, arg_lists) -> list[RunningServer]:
+    def many(self, arg_lists, env: dict | None = None) -> list[RunningServer]:
+        """``env``: variables to set for the servers (e.g. ``XDG_DATA_HOME``) on top of this process's."""
         launched = [RunningServer(subprocess.Popen(
             [sys.executable, "-m", "greenroom.cli", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, **env} if env else None,
         )) for args in arg_lists]
         self.servers += launched
         return [_wait_listening(server) for server in launched]

@@ -104,3 +104,81 @@ def test_two_routes_for_one_path_are_refused():
     from greenroom.core.routes import websocket_route
     with pytest.raises(ValueError, match="two handlers"):
         websocket_route("/_greenroom/echo")(lambda emulator, socket: None)
+
+
+# ---------------------------------------------------------------------------- handler outcomes
+# Routes of this test's own, on a greenroom app served by uvicorn in a thread of the test.
+
+@pytest.fixture(scope="module")
+def app_url():
+    import socket
+    import threading
+
+    import uvicorn
+
+    from greenroom.core.routes import HttpError, websocket_route
+    from greenroom.emulator import Emulator
+    from greenroom.server import App
+
+    @websocket_route("/_test/refuse/{status}")
+    async def refuse(emulator, socket, status):
+        raise HttpError(int(status), f"refused with {status}")
+
+    @websocket_route("/_test/fail-after-accept")
+    async def fail_after_accept(emulator, socket):
+        await socket.accept()
+        await socket.receive()
+        raise RuntimeError("a bug in a handler")
+
+    @websocket_route("/_test/policy-after-accept")
+    async def policy_after_accept(emulator, socket):
+        await socket.accept()
+        raise HttpError(400, "the first message was not what this route expects")
+
+    @websocket_route("/_test/never-accepts")
+    async def never_accepts(emulator, socket):
+        return None
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    server = uvicorn.Server(uvicorn.Config(App(Emulator(None)), log_level="critical", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    yield f"ws://127.0.0.1:{listener.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+
+
+def refused_status(url: str) -> tuple[int, dict]:
+    async def talk():
+        async with websockets.connect(url):
+            pass
+
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        run(talk())
+    return refused.value.response.status_code, json.loads(refused.value.response.body)
+
+
+def closed_with(url: str, send: str | None = None) -> tuple[int, str]:
+    async def talk():
+        async with websockets.connect(url) as ws:
+            if send is not None:
+                await ws.send(send)
+            with pytest.raises(websockets.ConnectionClosed):
+                await ws.recv()
+            return ws.close_code, ws.close_reason
+
+    return run(talk())
+
+
+def test_http_error_before_accepting_refuses_the_handshake(app_url):
+    assert refused_status(app_url + "/_test/refuse/403") == (403, {"message": "refused with 403"})
+    assert refused_status(app_url + "/_test/never-accepts")[0] == 403
+
+
+def test_errors_after_accepting_close_with_a_code(app_url):
+    assert closed_with(app_url + "/_test/fail-after-accept", send="x") == \
+        (1011, "Internal error in greenroom at /_test/fail-after-accept")
+    assert closed_with(app_url + "/_test/policy-after-accept") == \
+        (1008, "the first message was not what this route expects")

@@ -1,38 +1,43 @@
-"""``greenroom serve | coverage | models-path``."""
+"""``greenroom serve | ca-path | coverage | models-path | kvs put-media``."""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import socket
 import sys
 from pathlib import Path
 
 
 def serve(args) -> int:
-    import uvicorn
-
+    from . import listeners
     from .core import store
+<<<<<<< HEAD
     from .core.public_url import PublicUrls
     from .core.stun import StunServer
+=======
+    from .core.public_url import PublicUrls, join
+>>>>>>> main
     from .emulator import Emulator
     from .server import AccessLog, App
 
     logging.basicConfig(level=getattr(logging, args.log_level.upper()),
                         format="%(asctime)s %(name)s %(message)s")
+    data_dir = Path(args.data_dir) if args.data_dir else store.default_data_dir()
     if args.ephemeral:
         db_url, where = None, "in memory (--ephemeral)"
     elif args.db_url:
         db_url, where = args.db_url, args.db_url
     else:
-        data_dir = Path(args.data_dir) if args.data_dir else store.default_data_dir()
         db_url, where = store.sqlite_url(data_dir), str(data_dir)
     try:
-        public_urls = PublicUrls.configure(args.public_url, names=[args.host], trusted_proxies=args.trusted_proxy)
+        public_urls = PublicUrls.configure(args.public_url, names=[args.host, *args.tls_name],
+                                           trusted_proxies=args.trusted_proxy)
+        tls_files, ca_file = _tls_files(args, data_dir)
     except ValueError as error:
         print(f"greenroom serve: {error}", file=sys.stderr)
         return 2
     emulator = Emulator(db_url, default_account=args.account, seed=args.seed, public_urls=public_urls)
+<<<<<<< HEAD
     # The STUN server Kinesis Video's GetIceServerConfig hands out (UDP, same address).
     emulator.stun = StunServer(args.host, args.stun_port).start()
     # Bind before saying we listen: connections that arrive while the server starts wait in
@@ -44,11 +49,54 @@ def serve(args) -> int:
     listener.listen(2048)
     port = listener.getsockname()[1]
     print(f"greenroom listening on http://{args.host}:{port} (state: {where})", flush=True)
+=======
+    # Bound before saying we listen (listeners.bind).
+    main_tls = tls_files if args.tls else (None, None)
+    bound = [listeners.Listener(listeners.bind(args.host, args.port), *main_tls)]
+    if args.tls_port is not None:
+        bound.append(listeners.Listener(listeners.bind(args.host, args.tls_port), *tls_files))
+    urls = " and ".join(join(listener.scheme, args.host, listener.port) for listener in bound)
+    print(f"greenroom listening on {urls} (state: {where})", flush=True)
+    if ca_file is not None:
+        from .tls import spki_sha256
+        print(f"greenroom TLS CA: {ca_file} (trust it with AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, SSL_CERT_FILE "
+              f"or AWS_KVS_CACERT_PATH; Chromium: --ignore-certificate-errors-spki-list={spki_sha256(ca_file)}; "
+              f"`greenroom ca-path` prints it)", flush=True)
+>>>>>>> main
     access_log = AccessLog() if logging.getLogger("greenroom").isEnabledFor(logging.INFO) else None
     # proxy_headers off: X-Forwarded-* count only from --trusted-proxy peers (core.public_url).
-    config = uvicorn.Config(App(emulator, access_log), log_level="warning", access_log=False, lifespan="on",
-                            proxy_headers=False)
-    uvicorn.Server(config).run(sockets=[listener])
+    listeners.run(App(emulator, access_log), bound, log_level="warning", access_log=False, proxy_headers=False)
+    return 0
+
+
+def _tls_files(args, data_dir: Path) -> tuple[tuple[Path, Path] | tuple[None, None], Path | None]:
+    """((certificate chain, key), the CA file or None) for the TLS listener; ValueError if the
+    options do not fit. Without --tls-cert the certificate is greenroom's own (greenroom.tls)."""
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if args.tls_cert and args.tls_port is None:
+        args.tls = True  # your own certificate: TLS on --port
+    if args.tls and args.tls_port is not None:
+        raise ValueError("--tls makes --port HTTPS; --tls-port adds an HTTPS port beside a plain --port: give one")
+    if not args.tls and args.tls_port is None:
+        return (None, None), None
+    if args.tls_cert:
+        for path in (args.tls_cert, args.tls_key):
+            if not Path(path).is_file():
+                raise ValueError(f"no such file: {path}")
+        return (Path(args.tls_cert), Path(args.tls_key)), None
+    from . import tls
+    names = [*args.tls_name] + ([args.host] if args.host not in ("0.0.0.0", "::", "") else [])
+    return tls.server_files(data_dir, names), tls.ca_path(data_dir)
+
+
+def ca_path(args) -> int:
+    from . import tls
+    from .core import store
+
+    data_dir = Path(args.data_dir) if args.data_dir else store.default_data_dir()
+    path = tls.ca_path(data_dir)
+    print(tls.spki_sha256(path) if args.spki else path)
     return 0
 
 
@@ -83,19 +131,39 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("serve", help="run the HTTP server")
+<<<<<<< HEAD
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=4580)
     run.add_argument("--stun-port", type=int, default=0, metavar="PORT",
                      help="UDP port of the STUN server handed out as an ICE server (default: a free one; "
                           "see /_greenroom/health)")
+=======
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    run.add_argument("--port", type=int, default=4580,
+                     help="port to listen on, 0 for a free one (printed); plain HTTP unless --tls (default: %(default)s)")
+>>>>>>> main
     where = run.add_mutually_exclusive_group()
-    where.add_argument("--data-dir", help="directory of the SQLite state (default: $XDG_DATA_HOME/greenroom)")
+    where.add_argument("--data-dir", help="directory of the SQLite state and of the TLS CA "
+                                          "(default: $XDG_DATA_HOME/greenroom; the CA stays there with "
+                                          "--ephemeral/--db-url too)")
     where.add_argument("--ephemeral", action="store_true", help="keep state in memory only")
     where.add_argument("--db-url", help="database URL, e.g. postgresql://user@host/db")
     run.add_argument("--account", default="000000000000",
-                     help="account for access keys that are not 12-digit account ids")
+                     help="account for access keys that are not 12-digit account ids (default: %(default)s)")
     run.add_argument("--seed", type=int, help="seed the id generators (reproducible ids)")
-    run.add_argument("--log-level", default="info")
+    run.add_argument("--log-level", default="info",
+                     help="debug, info (one access-log line per request on stderr), warning, error (default: %(default)s)")
+    tls = run.add_argument_group(
+        "TLS", "HTTPS and WSS with a certificate greenroom makes, signed by a local CA made once and kept in "
+               "<data dir>/tls/ca.pem (printed at start and by `greenroom ca-path`); trust that file once")
+    tls.add_argument("--tls", action="store_true", help="serve HTTPS (and WSS) on --port instead of plain HTTP")
+    tls.add_argument("--tls-port", type=int, metavar="PORT",
+                     help="also serve HTTPS on PORT (0: a free one, printed) while --port stays plain HTTP")
+    tls.add_argument("--tls-name", action="append", default=[], metavar="NAME",
+                     help="another DNS name or IP address for the certificate, beside localhost, 127.0.0.1 "
+                          "and ::1 (repeatable); also a name greenroom answers to in the URLs it hands out")
+    tls.add_argument("--tls-cert", metavar="FILE", help="your own certificate (PEM, chain after it) instead of greenroom's")
+    tls.add_argument("--tls-key", metavar="FILE", help="the key of --tls-cert (PEM)")
     run.add_argument("--public-url", metavar="URL",
                      help="base of every URL greenroom hands out (data/signaling endpoints, session and stream "
                           "URLs), e.g. https://kvs.local:4443; default: the scheme and host the caller used, "
@@ -104,6 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="an address or network (CIDR) of a reverse proxy whose X-Forwarded-Proto/-Host/-Port "
                           "headers are believed (repeatable); from anyone else they are ignored")
     run.set_defaults(func=serve)
+
+    authority = commands.add_parser("ca-path", help="print the TLS CA certificate's file (made if missing)",
+                                    description="Print the file of the local CA that signs greenroom's HTTPS "
+                                                "certificates, making the CA first if there is none.")
+    authority.add_argument("--data-dir", help="the data directory (default: $XDG_DATA_HOME/greenroom)")
+    authority.add_argument("--spki", action="store_true",
+                           help="print the CA key's SHA-256 (base64) instead, for Chromium's "
+                                "--ignore-certificate-errors-spki-list")
+    authority.set_defaults(func=ca_path)
 
     cover = commands.add_parser("coverage", help="implemented vs total operations per service")
     cover.add_argument("--json", action="store_true")
