@@ -11,12 +11,8 @@ from pathlib import Path
 def serve(args) -> int:
     from . import listeners
     from .core import store
-<<<<<<< HEAD
-    from .core.public_url import PublicUrls
-    from .core.stun import StunServer
-=======
     from .core.public_url import PublicUrls, join
->>>>>>> main
+    from .core.stun import StunServer
     from .emulator import Emulator
     from .server import AccessLog, App
 
@@ -37,19 +33,8 @@ def serve(args) -> int:
         print(f"greenroom serve: {error}", file=sys.stderr)
         return 2
     emulator = Emulator(db_url, default_account=args.account, seed=args.seed, public_urls=public_urls)
-<<<<<<< HEAD
     # The STUN server Kinesis Video's GetIceServerConfig hands out (UDP, same address).
     emulator.stun = StunServer(args.host, args.stun_port).start()
-    # Bind before saying we listen: connections that arrive while the server starts wait in
-    # the socket's backlog instead of being refused.
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    listener = socket.socket(family, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((args.host, args.port))
-    listener.listen(2048)
-    port = listener.getsockname()[1]
-    print(f"greenroom listening on http://{args.host}:{port} (state: {where})", flush=True)
-=======
     # Bound before saying we listen (listeners.bind).
     main_tls = tls_files if args.tls else (None, None)
     bound = [listeners.Listener(listeners.bind(args.host, args.port), *main_tls)]
@@ -62,7 +47,6 @@ def serve(args) -> int:
         print(f"greenroom TLS CA: {ca_file} (trust it with AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, SSL_CERT_FILE "
               f"or AWS_KVS_CACERT_PATH; Chromium: --ignore-certificate-errors-spki-list={spki_sha256(ca_file)}; "
               f"`greenroom ca-path` prints it)", flush=True)
->>>>>>> main
     access_log = AccessLog() if logging.getLogger("greenroom").isEnabledFor(logging.INFO) else None
     # proxy_headers off: X-Forwarded-* count only from --trusted-proxy peers (core.public_url).
     listeners.run(App(emulator, access_log), bound, log_level="warning", access_log=False, proxy_headers=False)
@@ -131,17 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("serve", help="run the HTTP server")
-<<<<<<< HEAD
-    run.add_argument("--host", default="127.0.0.1")
-    run.add_argument("--port", type=int, default=4580)
-    run.add_argument("--stun-port", type=int, default=0, metavar="PORT",
-                     help="UDP port of the STUN server handed out as an ICE server (default: a free one; "
-                          "see /_greenroom/health)")
-=======
     run.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     run.add_argument("--port", type=int, default=4580,
                      help="port to listen on, 0 for a free one (printed); plain HTTP unless --tls (default: %(default)s)")
->>>>>>> main
+    run.add_argument("--stun-port", type=int, default=0, metavar="PORT",
+                     help="UDP port of the STUN server handed out as an ICE server (default: a free one; "
+                          "see /_greenroom/health)")
     where = run.add_mutually_exclusive_group()
     where.add_argument("--data-dir", help="directory of the SQLite state and of the TLS CA "
                                           "(default: $XDG_DATA_HOME/greenroom; the CA stays there with "
