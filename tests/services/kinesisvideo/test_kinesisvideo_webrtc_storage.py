@@ -1,7 +1,8 @@
 """WebRTC ingestion into a stream: an aiortc master (H.264 video and Opus audio, as KVS requires)
 connects to greenroom's signaling WebSocket and calls JoinStorageSession; greenroom's storage
 session offers, the master answers, and after ~10 s the master's pictures are fragments of the
-linked stream that ListFragments lists and an HLS session serves to ffprobe."""
+linked stream that ListFragments lists and an HLS session serves to ffprobe; a viewer that joins
+the storage session (JoinStorageSessionAsViewer) receives the master's pictures through greenroom."""
 from __future__ import annotations
 
 import asyncio
@@ -49,6 +50,7 @@ def endpoints(kvs, channel_arn: str) -> dict:
 
 
 def test_join_needs_media_storage_and_a_connected_master(server, storage_channel):
+    """And a viewer joining needs a running storage session."""
     kvs, channel_arn, stream_arn = storage_channel
     storage = make_client("kinesis-video-webrtc-storage", server.base_url)
     with pytest.raises(storage.exceptions.InvalidArgumentException):
@@ -59,6 +61,8 @@ def test_join_needs_media_storage_and_a_connected_master(server, storage_channel
         storage.join_storage_session(channelArn=channel_arn)      # no master connected
     with pytest.raises(storage.exceptions.ResourceNotFoundException):
         storage.join_storage_session(channelArn=channel_arn.replace("doorbell-channel", "other"))
+    with pytest.raises(storage.exceptions.ResourceNotFoundException):
+        storage.join_storage_session_as_viewer(channelArn=channel_arn, clientId="viewer-1")
 
 
 def test_master_media_is_stored_as_fragments_and_plays_over_hls(server, storage_channel):
@@ -98,8 +102,9 @@ def test_master_media_is_stored_as_fragments_and_plays_over_hls(server, storage_
             await master.send(json.dumps({"action": "SDP_ANSWER", "correlationId": "answer-1",
                                           "messagePayload": payload({"type": "answer",
                                                                      "sdp": connection.localDescription.sdp})}))
-            # The storage session sends no answer back: media flows for ~10 s.
             started = time.monotonic()
+            viewer_frames = await viewer_session()
+            # The storage session sends nothing more to the master: media flows for ~10 s.
             while time.monotonic() - started < 10:
                 try:
                     message = await receive(master, timeout=1)
@@ -108,10 +113,35 @@ def test_master_media_is_stored_as_fragments_and_plays_over_hls(server, storage_
                 assert message["messageType"] != "STATUS_RESPONSE", message
             state = connection.connectionState
         await connection.close()
-        return state
+        return state, viewer_frames
 
-    state = asyncio.run(asyncio.wait_for(master_session(), 60))
+    async def viewer_session():
+        """A viewer joins the storage session: greenroom offers, the viewer answers and decodes
+        the master's pictures relayed by greenroom."""
+        viewer_connection = RTCPeerConnection()
+        frames = []
+        async with websockets.connect(presigned(found["WSS"], channel_arn, "viewer-1")) as viewer:
+            await asyncio.to_thread(storage.join_storage_session_as_viewer, channelArn=channel_arn,
+                                    clientId="viewer-1")
+            offer = await receive(viewer, timeout=10)
+            assert offer["messageType"] == "SDP_OFFER" and "senderClientId" not in offer
+            tracks = asyncio.get_running_loop().create_future()
+            viewer_connection.on("track", lambda track: tracks.done() or tracks.set_result(track))
+            await viewer_connection.setRemoteDescription(RTCSessionDescription(**offer["payload"]))
+            await viewer_connection.setLocalDescription(await viewer_connection.createAnswer())
+            await viewer.send(json.dumps({"action": "SDP_ANSWER", "messagePayload": payload(
+                {"type": "answer", "sdp": viewer_connection.localDescription.sdp})}))
+            track = await asyncio.wait_for(tracks, 10)
+            for _ in range(10):
+                frames.append((await asyncio.wait_for(track.recv(), 10)).to_ndarray(format="rgb24"))
+        await viewer_connection.close()
+        return frames
+
+    state, viewer_frames = asyncio.run(asyncio.wait_for(master_session(), 60))
     assert state == "connected"
+    # The master's pictures (green, a white bar), not black, reached the viewer through greenroom.
+    assert viewer_frames[-1].shape == (240, 320, 3)
+    assert 100 < viewer_frames[-1][:, :, 1].mean() < 220 and viewer_frames[-1][:, :, 0].mean() < 60
     archived = make_client("kinesis-video-archived-media", server.base_url)
     fragments = []
     for _ in range(30):

@@ -12,7 +12,8 @@ Wire (KVS WebRTC developer guide, the JS SDK's SignalingClient):
   ``{"messageType": "STATUS_RESPONSE", "statusResponse": {"correlationId", "success": false,
   "errorType", "statusCode", "description"}}`` for a message that could not be delivered,
   ``GO_AWAY`` before the service closes a connection.
-- Routing: a viewer's messages go to the master (its recipientClientId is ignored); the master
+- Routing: a viewer's messages go to the master (its recipientClientId is ignored) or, once it
+  joined the storage session (JoinStorageSessionAsViewer), to greenroom's peer for it; the master
   addresses a viewer by recipientClientId (or, without one, the storage session it joined);
   the newest master connection replaces an older one (GO_AWAY, then close). Messages for a master
   that is not connected are kept for the channel's MessageTtlSeconds and delivered when one
@@ -96,6 +97,7 @@ class ChannelPeers:
     master: Peer | None = None
     viewers: dict[str, Peer] = field(default_factory=dict)
     storage: Peer | None = None            # greenroom's storage session, talking to the master
+    storage_viewers: dict[str, Peer] = field(default_factory=dict)   # its peers of joined viewers
     pending: list[Pending] = field(default_factory=list)
     alexa: dict[str, asyncio.Future] = field(default_factory=dict)   # SendAlexaOfferToMaster waits
     watcher: asyncio.Task | None = None
@@ -184,7 +186,7 @@ class ChannelHub:
     def _forget_if_idle(self, channel_arn: str) -> None:
         peers = self.channels.get(channel_arn)
         if peers and peers.master is None and not peers.viewers and peers.storage is None \
-                and not peers.pending and not peers.alexa:
+                and not peers.storage_viewers and not peers.pending and not peers.alexa:
             if peers.watcher is not None:
                 peers.watcher.cancel()
             del self.channels[channel_arn]
@@ -199,7 +201,7 @@ class ChannelHub:
             peers = self.channels.pop(channel_arn, None)
             if peers is None:
                 return
-            for peer in [peers.master, peers.storage, *peers.viewers.values()]:
+            for peer in [peers.master, peers.storage, *peers.viewers.values(), *peers.storage_viewers.values()]:
                 if peer is not None:
                     peer.push({"messageType": "GO_AWAY"})
                     peer.push(_CLOSE_DELETED)
@@ -374,6 +376,10 @@ async def _write(peer: Peer) -> None:
 def _route(emulator, channels: ChannelHub, peer: Peer, message: dict) -> None:
     action, correlation_id = message["action"], message.get("correlationId")
     out = {"messageType": action, "messagePayload": message["messagePayload"]}
+    storage_viewer = channels.peers(peer.channel_arn).storage_viewers.get(peer.client_id or "")
+    if storage_viewer is not None:       # a viewer that joined the storage session talks to it
+        storage_viewer.push({**out, "correlationId": correlation_id})
+        return
     if peer.client_id is not None:       # a viewer: always to the master
         out = {"senderClientId": peer.client_id, **out}
         channel = load_channel(emulator, peer.channel_arn) or {}

@@ -10,13 +10,18 @@ the storage session carry no senderClientId, and the master's messages to it car
 recipientClientId. Media: H.264 video and Opus audio are required; the stream gets H.264 (and
 AAC). A channel without media storage ENABLED is refused with InvalidArgumentException.
 
+JoinStorageSessionAsViewer: greenroom's storage session offers to the viewer (which then is the
+controlled peer), and relays the master's video to it once it answers; the viewer's signaling
+messages go to that peer instead of the master.
+
 What greenroom does differently: the received video is decoded and encoded again (libx264, one
 fragment per second) rather than repackaged; audio is received but not stored (the stream gets
-its video track only). JoinStorageSessionAsViewer answers 501-like ``InvalidArgumentException``
-when no storage session runs, and otherwise is not implemented (see the report in the README).
+its video track only), and viewers get the video only.
 
 [inferred] No master connected to the channel on this greenroom process →
-ResourceNotFoundException; a newer JoinStorageSession replaces the running storage session.
+ResourceNotFoundException; a newer JoinStorageSession replaces the running storage session; a
+viewer joining needs a running storage session and its own signaling connection
+(ResourceNotFoundException otherwise).
 """
 from __future__ import annotations
 
@@ -72,12 +77,23 @@ def join_storage_session(ctx: RequestContext, req: dict) -> dict:
 
 @operation("kinesis-video-webrtc-storage", "JoinStorageSessionAsViewer")
 def join_storage_session_as_viewer(ctx: RequestContext, req: dict) -> dict:
-    _storage_channel(ctx, req["channelArn"])
-    if req["channelArn"] not in SESSIONS:
+    """The viewer ``clientId`` (connected to the channel's signaling) gets an offer from
+    greenroom's storage session and, once it answers, the master's media relayed through it."""
+    channel_arn, client_id = req["channelArn"], req["clientId"]
+    _storage_channel(ctx, channel_arn)
+    session = SESSIONS.get(channel_arn)
+    if session is None:
         raise ServiceError("ResourceNotFoundException",
                            "No storage session runs on the channel: the master must JoinStorageSession first.")
-    raise ServiceError("NotImplemented", "greenroom does not relay a storage session to viewers yet "
-                       "(JoinStorageSessionAsViewer)", status=501)
+    peers = hub(ctx.emulator).channels.get(channel_arn)
+    if peers is None or client_id not in peers.viewers:
+        raise ServiceError("ResourceNotFoundException",
+                           f"The viewer {client_id} is not connected to the signaling channel.")
+    previous = peers.storage_viewers.get(client_id)
+    if previous is not None:
+        previous.on_message({"messageType": "GO_AWAY"})
+    StorageViewer(session, client_id).start()
+    return {}
 
 
 def _encode_payload(document: dict) -> str:
@@ -100,6 +116,9 @@ class StorageSession:
         self.peer = Peer(channel_arn, None, on_message=self.inbox.put_nowait)
         self.task: asyncio.Task | None = None
         self.fragments_written = 0
+        self.tracks: dict = {}                  # kind -> the master's track
+        self.relay = None                       # aiortc MediaRelay, made with the connection
+        self.has_video = asyncio.Event()
 
     def start(self) -> None:
         hub(self.emulator).peers(self.channel_arn).storage = self.peer
@@ -113,12 +132,18 @@ class StorageSession:
         hub(self.emulator).deliver(self.channel_arn, None, {
             "messageType": message_type, "messagePayload": _encode_payload(document)})
 
+    async def video_track(self, timeout: float):
+        """The master's video as a new reader (a relay: every reader gets every frame)."""
+        await asyncio.wait_for(self.has_video.wait(), timeout)
+        return self.relay.subscribe(self.tracks["video"], buffered=False)
+
     async def _run(self) -> None:
-        from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+        from aiortc import RTCConfiguration, RTCPeerConnection
+        from aiortc.contrib.media import MediaRelay
         from aiortc.rtcrtpsender import RTCRtpSender
-        from aiortc.sdp import candidate_from_sdp
 
         connection = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.relay = MediaRelay()
         media: list[asyncio.Task] = []
         try:
             video = connection.addTransceiver("video", direction="recvonly")
@@ -130,44 +155,17 @@ class StorageSession:
 
             @connection.on("track")
             def on_track(track):
+                self.tracks[track.kind] = track
+                reader = self.relay.subscribe(track)
                 if track.kind == "video":
-                    media.append(asyncio.ensure_future(self._ingest_video(track)))
+                    self.has_video.set()
+                    media.append(asyncio.ensure_future(self._ingest_video(reader)))
                 else:
-                    media.append(asyncio.ensure_future(_drain(track)))
+                    media.append(asyncio.ensure_future(_drain(reader)))
 
             await connection.setLocalDescription(await connection.createOffer())
             self._send_to_master("SDP_OFFER", {"type": "offer", "sdp": connection.localDescription.sdp})
-            deadline = time.monotonic() + ANSWER_TIMEOUT_SECONDS
-            answered = False
-            while True:
-                timeout = None if answered else max(0.0, deadline - time.monotonic())
-                try:
-                    message = await asyncio.wait_for(self.inbox.get(), timeout)
-                except asyncio.TimeoutError:
-                    log.info("storage session %s: the master did not answer", self.channel_arn)
-                    return
-                kind = message.get("messageType")
-                if kind == "GO_AWAY" or "close" in message:
-                    return
-                try:
-                    document = _decode_payload(message["messagePayload"])
-                except (KeyError, ValueError):
-                    self._refuse(message, "The messagePayload is not base64 JSON.")
-                    continue
-                if kind == "SDP_ANSWER" and not answered:
-                    sdp = document.get("sdp", "")
-                    if "H264/90000" not in sdp:
-                        self._refuse(message, "The answer must accept H.264 video.")
-                        continue
-                    await connection.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
-                    answered = True
-                elif kind == "ICE_CANDIDATE":
-                    text = (document.get("candidate") or "").removeprefix("candidate:")
-                    if text:
-                        candidate = candidate_from_sdp(text)
-                        candidate.sdpMid = document.get("sdpMid")
-                        candidate.sdpMLineIndex = document.get("sdpMLineIndex")
-                        await connection.addIceCandidate(candidate)
+            await negotiate(connection, self.inbox, self._refuse, f"storage session {self.channel_arn}")
         except asyncio.CancelledError:
             pass
         except Exception:
@@ -241,6 +239,92 @@ class StorageSession:
                     log.warning("storage session %s: ingest error %s", self.channel_arn, ack)
                 elif ack.get("EventType") == "PERSISTED":
                     self.fragments_written += 1
+
+
+async def negotiate(connection, inbox: asyncio.Queue, refuse, what: str) -> None:
+    """As the offering side: take the answer (it must accept H.264) and the peer's ICE
+    candidates from ``inbox`` until GO_AWAY or the peer's signaling goes away."""
+    from aiortc import RTCSessionDescription
+    from aiortc.sdp import candidate_from_sdp
+
+    deadline = time.monotonic() + ANSWER_TIMEOUT_SECONDS
+    answered = False
+    while True:
+        timeout = None if answered else max(0.0, deadline - time.monotonic())
+        try:
+            message = await asyncio.wait_for(inbox.get(), timeout)
+        except asyncio.TimeoutError:
+            log.info("%s: no answer to the offer", what)
+            return
+        kind = message.get("messageType")
+        if kind == "GO_AWAY" or "close" in message:
+            return
+        try:
+            document = _decode_payload(message["messagePayload"])
+        except (KeyError, ValueError):
+            refuse(message, "The messagePayload is not base64 JSON.")
+            continue
+        if kind == "SDP_ANSWER" and not answered:
+            sdp = document.get("sdp", "")
+            if "H264/90000" not in sdp:
+                refuse(message, "The answer must accept H.264 video.")
+                continue
+            await connection.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            answered = True
+        elif kind == "ICE_CANDIDATE":
+            text = (document.get("candidate") or "").removeprefix("candidate:")
+            if text:
+                candidate = candidate_from_sdp(text)
+                candidate.sdpMid = document.get("sdpMid")
+                candidate.sdpMLineIndex = document.get("sdpMLineIndex")
+                await connection.addIceCandidate(candidate)
+
+
+class StorageViewer:
+    """greenroom's peer for one viewer that joined the storage session: the master's video,
+    relayed (aiortc encodes it again for this viewer)."""
+
+    def __init__(self, session: StorageSession, client_id: str):
+        self.session = session
+        self.client_id = client_id
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.peer = Peer(session.channel_arn, client_id, on_message=self.inbox.put_nowait)
+
+    def start(self) -> None:
+        hub(self.session.emulator).peers(self.session.channel_arn).storage_viewers[self.client_id] = self.peer
+        asyncio.get_running_loop().create_task(self._run())
+
+    def _send(self, message: dict) -> None:
+        hub(self.session.emulator).deliver(self.session.channel_arn, self.client_id, message)
+
+    def _refuse(self, message: dict, description: str) -> None:
+        self._send(status_response(message.get("correlationId"), "InvalidArgumentException", 400, description))
+
+    async def _run(self) -> None:
+        from aiortc import RTCConfiguration, RTCPeerConnection
+        from aiortc.rtcrtpsender import RTCRtpSender
+
+        channels = hub(self.session.emulator)
+        connection = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        what = f"storage viewer {self.client_id} of {self.session.channel_arn}"
+        try:
+            sender = connection.addTrack(await self.session.video_track(ANSWER_TIMEOUT_SECONDS))
+            transceiver = next(t for t in connection.getTransceivers() if t.sender is sender)
+            transceiver.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs
+                                             if c.mimeType in ("video/H264", "video/rtx")])
+            await connection.setLocalDescription(await connection.createOffer())
+            self._send({"messageType": "SDP_OFFER", "messagePayload": _encode_payload(
+                {"type": "offer", "sdp": connection.localDescription.sdp})})
+            await negotiate(connection, self.inbox, self._refuse, what)
+        except (asyncio.CancelledError, asyncio.TimeoutError):
+            pass
+        except Exception:
+            log.exception("%s failed", what)
+        finally:
+            await connection.close()
+            peers = channels.channels.get(self.session.channel_arn)
+            if peers is not None and peers.storage_viewers.get(self.client_id) is self.peer:
+                del peers.storage_viewers[self.client_id]
 
 
 async def _drain(track) -> None:
