@@ -298,3 +298,19 @@ def test_send_alexa_offer_to_master_returns_the_masters_answer(server, channel):
     offer, result = run(talk())
     assert offer["senderClientId"] == "alexa" and offer["payload"]["sdp"] == "alexa-sdp"
     assert json.loads(base64.b64decode(result["Answer"])) == {"type": "answer", "sdp": "master-sdp"}
+
+
+def test_ice_servers_and_alexa_offers_alike_in_process_and_server(emulated):
+    """In process there is no signaling connection: GetIceServerConfig still hands out a STUN
+    server (started on first use), SendAlexaOfferToMaster finds no master."""
+    kvs = emulated.client("kinesisvideo")
+    arn = kvs.create_signaling_channel(ChannelName="porch")["ChannelARN"]
+    emulated.advance(5)
+    signaling = emulated.client("kinesis-video-signaling")
+    uri = signaling.get_ice_server_config(ChannelARN=arn)["IceServerList"][0]["Uris"][0]
+    assert re.fullmatch(r"stun:[\w.\[\]:-]+:\d+", uri)
+    with pytest.raises(signaling.exceptions.ResourceNotFoundException):
+        signaling.send_alexa_offer_to_master(ChannelARN=arn, SenderClientId="alexa", MessagePayload="b2ZmZXI=")
+    storage = emulated.client("kinesis-video-webrtc-storage")
+    with pytest.raises(storage.exceptions.InvalidArgumentException):
+        storage.join_storage_session(channelArn=arn)
