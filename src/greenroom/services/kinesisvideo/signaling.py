@@ -15,7 +15,8 @@ Wire (KVS WebRTC developer guide, the JS SDK's SignalingClient):
 - Routing: a viewer's messages go to the master (its recipientClientId is ignored) or, once it
   joined the storage session (JoinStorageSessionAsViewer), to greenroom's peer for it; the master
   addresses a viewer by recipientClientId (or, without one, the storage session it joined);
-  the newest master connection replaces an older one (GO_AWAY, then close). Messages for a master
+  the newest master connection replaces an older one (GO_AWAY, then close) and ends the storage
+  session of the older one, as its disconnection does. Messages for a master
   that is not connected are kept for the channel's MessageTtlSeconds and delivered when one
   connects; a newer SDP_OFFER from a viewer replaces its undelivered messages.
 
@@ -159,6 +160,8 @@ class ChannelHub:
             if previous is not None:
                 previous.push({"messageType": "GO_AWAY"})
                 previous.push(_CLOSE_REPLACED)
+                if peers.storage is not None:   # it belonged to the replaced master
+                    peers.storage.push({"messageType": "GO_AWAY"})
             now = self.emulator.clock.now()
             for pending in peers.pending:
                 if pending.expires_at >= now:
@@ -179,8 +182,13 @@ class ChannelHub:
             return
         if peer.client_id is None and peers.master is peer:
             peers.master = None
+            if peers.storage is not None:   # the storage session ends with its master
+                peers.storage.push({"messageType": "GO_AWAY"})
         elif peer.client_id is not None and peers.viewers.get(peer.client_id) is peer:
             del peers.viewers[peer.client_id]
+            relay = peers.storage_viewers.get(peer.client_id)
+            if relay is not None:           # greenroom's peer for that viewer ends with it
+                relay.push({"messageType": "GO_AWAY"})
         self._forget_if_idle(peer.channel_arn)
 
     def _forget_if_idle(self, channel_arn: str) -> None:
