@@ -1,10 +1,13 @@
-"""Live pictures (decoded frames, e.g. a WebRTC track's) encoded to H.264 and written as a
-PutMedia body: the MKV header once, then one Cluster (+ end-of-fragment Tags) per fragment,
-cut at keyframes, with ABSOLUTE timecodes in milliseconds since the epoch.
+"""Live pictures (decoded frames, e.g. a WebRTC track's) encoded to H.264, and optionally live
+sound encoded to AAC, written as a PutMedia body: the MKV header once, then one Cluster
+(+ end-of-fragment Tags) per fragment, cut at video keyframes, with ABSOLUTE timecodes in
+milliseconds since the epoch.
 
-The encoder is PyAV's libx264 without a muxer: its Annex B output is turned into AVCC (length
-prefixed NAL units) here, and the first keyframe's SPS/PPS become the track's CodecPrivate
-(avcC), so nothing waits in a muxer's buffer.
+The encoders are PyAV's (libx264, FFmpeg's aac) without a muxer: libx264's Annex B output is
+turned into AVCC (length prefixed NAL units) here, and the first keyframe's SPS/PPS become the
+track's CodecPrivate (avcC), so nothing waits in a muxer's buffer. With audio, nothing is
+written until both tracks have data (PutMedia refuses a fragment without frames of a declared
+track).
 """
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from .source import END_OF_FRAGMENT_TAGS
 NAL_SPS, NAL_PPS, NAL_AUD, NAL_SEI = 7, 8, 9, 6
 KEYFRAME_INTERVAL_MS = 1000      # a fragment per second
 MAX_FRAME_RATE = 30
+AUDIO_RATE = 48000
+GLOBAL_HEADER = 1 << 22          # AV_CODEC_FLAG_GLOBAL_HEADER
 
 
 def annexb_units(data: bytes) -> list[bytes]:
@@ -45,7 +50,7 @@ class LiveH264Fragments:
     """``push(frame, epoch_ms)`` with PyAV VideoFrames; returns the PutMedia pieces now
     complete (the header before the first fragment, then whole fragments)."""
 
-    def __init__(self, width: int, height: int):
+    def __init__(self, width: int, height: int, *, audio: bool = False):
         import av
 
         self.width, self.height = width - width % 2, height - height % 2
@@ -61,6 +66,33 @@ class LiveH264Fragments:
         self.fragment: list[tuple[int, bool, bytes]] = []   # (epoch ms, keyframe, AVCC data)
         self.last_ms = -1
         self.last_key_ms = None
+        self.audio = None
+        if audio:
+            self.audio = av.CodecContext.create("aac", "w")
+            self.audio.sample_rate, self.audio.layout, self.audio.format = AUDIO_RATE, "stereo", "fltp"
+            self.audio.time_base = Fraction(1, AUDIO_RATE)
+            self.audio.flags |= GLOBAL_HEADER   # extradata: the AudioSpecificConfig for CodecPrivate
+            self.audio.open()
+            self.resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE,
+                                               frame_size=self.audio.frame_size)
+            self.audio_origin_ms: int | None = None
+            self.audio_samples = 0
+            self.audio_blocks: list[tuple[int, bytes]] = []   # waiting for the next fragment
+
+    def push_audio(self, frame, epoch_ms: int) -> None:
+        """Sound (any PyAV AudioFrame) at ``epoch_ms``: encoded now, stored with the fragment
+        it falls in (the first sound waits for the first video fragment)."""
+        if self.audio is None:
+            return
+        if self.audio_origin_ms is None:
+            self.audio_origin_ms = epoch_ms
+        frame.pts = None
+        for chunk in self.resampler.resample(frame):
+            chunk.pts = self.audio_samples
+            self.audio_samples += chunk.samples
+            for packet in self.audio.encode(chunk):
+                ms = self.audio_origin_ms + packet.pts * 1000 // AUDIO_RATE
+                self.audio_blocks.append((ms, bytes(packet)))
 
     def push(self, frame, epoch_ms: int) -> list[bytes]:
         import av
@@ -105,21 +137,36 @@ class LiveH264Fragments:
         if not self.fragment and not keyframe:
             return pieces   # a fragment starts with a keyframe
         if not self.header_sent:
-            if not self.codec_private:
+            if not self.codec_private or (self.audio is not None and not self.audio_blocks):
                 return pieces
             pieces.insert(0, self.header())
             self.header_sent = True
+            # Sound from before the first picture is not kept (its time would precede the fragment).
+            if self.audio is not None:
+                self.audio_blocks = [block for block in self.audio_blocks if block[0] >= pts]
         self.fragment.append((pts, keyframe, body))
         return pieces
 
     def header(self) -> bytes:
-        entry = mkv.track_entry(1, "V_MPEG4/ISO/AVC", codec_private=self.codec_private,
-                                width=self.width, height=self.height)
+        entries = [mkv.track_entry(1, "V_MPEG4/ISO/AVC", codec_private=self.codec_private,
+                                   width=self.width, height=self.height)]
+        if self.audio is not None:
+            entries.append(mkv.track_entry(2, "A_AAC", track_type=2, codec_private=bytes(self.audio.extradata),
+                                           sampling_frequency=float(AUDIO_RATE), channels=2))
         return (ebml.ebml_header() + ebml.unknown_size_start(ebml.SEGMENT)
-                + mkv.info(segment_uid=os.urandom(16)) + mkv.tracks(entry))
+                + mkv.info(segment_uid=os.urandom(16)) + mkv.tracks(*entries))
 
     def _cluster(self) -> bytes:
         start = self.fragment[0][0]
-        blocks = [mkv.simple_block(1, ms - start, 0x80 if key else 0, data) for ms, key, data in self.fragment]
+        end = self.last_key_ms if self.last_key_ms and self.last_key_ms > start else self.fragment[-1][0] + 1
+        timed = [(ms, 1, 0x80 if key else 0, data) for ms, key, data in self.fragment]
+        if self.audio is not None:
+            # The sound up to the next fragment's first picture (every fragment gets some: the
+            # earliest waiting sound is kept even if it came late).
+            kept = [block for block in self.audio_blocks if block[0] < end] or self.audio_blocks[:1]
+            self.audio_blocks = self.audio_blocks[len(kept):]
+            timed += [(max(ms, start), 2, 0x80, data) for ms, data in kept]
+        timed.sort(key=lambda block: (block[0], block[1]))
+        blocks = [mkv.simple_block(track, ms - start, flags, data) for ms, track, flags, data in timed]
         self.fragment = []
         return mkv.cluster(start, blocks) + END_OF_FRAGMENT_TAGS

@@ -161,10 +161,14 @@ def test_master_media_is_stored_as_fragments_and_plays_over_hls(server, storage_
     url = archived.get_hls_streaming_session_url(StreamName="doorbell", PlaybackMode="ON_DEMAND",
                                                  HLSFragmentSelector={"FragmentSelectorType": "SERVER_TIMESTAMP",
                                                                       "TimestampRange": last_minutes})["HLSStreamingSessionURL"]
-    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-                            "stream=codec_name,width,height,nb_read_frames", "-of", "json", url],
+    probe = subprocess.run(["ffprobe", "-v", "error", "-count_frames", "-show_entries",
+                            "stream=codec_type,codec_name,width,height,sample_rate,nb_read_frames", "-of", "json", url],
                            capture_output=True, text=True, timeout=60)
     assert probe.returncode == 0, probe.stderr
-    video = json.loads(probe.stdout)["streams"][0]
+    streams = {stream["codec_type"]: stream for stream in json.loads(probe.stdout)["streams"]}
+    video, audio = streams["video"], streams["audio"]
     assert (video["codec_name"], video["width"], video["height"]) == ("h264", 320, 240)
     assert int(video["nb_read_frames"]) >= 100    # ~30 fps for several seconds
+    # The master's Opus sound, stored as AAC (as KVS stores WebRTC ingestion).
+    assert (audio["codec_name"], audio["sample_rate"]) == ("aac", "48000")
+    assert int(audio["nb_read_frames"]) >= 100    # 1024-sample frames: ~47 a second

@@ -14,9 +14,9 @@ JoinStorageSessionAsViewer: greenroom's storage session offers to the viewer (wh
 controlled peer), and relays the master's video to it once it answers; the viewer's signaling
 messages go to that peer instead of the master.
 
-What greenroom does differently: the received video is decoded and encoded again (libx264, one
-fragment per second) rather than repackaged; audio is received but not stored (the stream gets
-its video track only), and viewers get the video only.
+What greenroom does differently: the received media is decoded and encoded again (libx264, one
+fragment per second; AAC for the sound, as KVS stores it) rather than repackaged, and viewers
+that join get the video only.
 
 [inferred] No master connected to the channel on this greenroom process →
 ResourceNotFoundException; a newer JoinStorageSession replaces the running storage session; a
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import json
 import logging
 import time
@@ -119,6 +120,9 @@ class StorageSession:
         self.tracks: dict = {}                  # kind -> the master's track
         self.relay = None                       # aiortc MediaRelay, made with the connection
         self.has_video = asyncio.Event()
+        self.encoder = None                     # media.live.LiveH264Fragments, from the first picture
+        # The encoders run off the event loop, one call at a time.
+        self.encoding = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="greenroom-webrtc-encode")
 
     def start(self) -> None:
         hub(self.emulator).peers(self.channel_arn).storage = self.peer
@@ -161,7 +165,7 @@ class StorageSession:
                     self.has_video.set()
                     media.append(asyncio.ensure_future(self._ingest_video(reader)))
                 else:
-                    media.append(asyncio.ensure_future(_drain(reader)))
+                    media.append(asyncio.ensure_future(self._ingest_audio(reader)))
 
             await connection.setLocalDescription(await connection.createOffer())
             self._send_to_master("SDP_OFFER", {"type": "offer", "sdp": connection.localDescription.sdp})
@@ -174,6 +178,7 @@ class StorageSession:
             for task in media:
                 task.cancel()
             await asyncio.gather(*media, return_exceptions=True)
+            self.encoding.shutdown(wait=False)
             await connection.close()
             peers = hub(self.emulator).channels.get(self.channel_arn)
             if peers is not None and peers.storage is self.peer:
@@ -206,30 +211,47 @@ class StorageSession:
         }, host="greenroom.local")
         session = Session.open(self.emulator, request)
         acknowledgements = asyncio.ensure_future(self._read_acknowledgements(session.acknowledgements(body())))
-        encoder = None
+        loop = asyncio.get_running_loop()
         first_pts_ms, origin_ms = None, None
         try:
             from ...media.live import LiveH264Fragments
             while True:
                 frame = await track.recv()
-                if encoder is None:
-                    encoder = LiveH264Fragments(frame.width, frame.height)
+                if self.encoder is None:
+                    self.encoder = LiveH264Fragments(frame.width, frame.height, audio="audio" in self.tracks)
                 pts_ms = int(frame.pts * frame.time_base * 1000) if frame.pts is not None else 0
                 if first_pts_ms is None:
                     first_pts_ms, origin_ms = pts_ms, int(time.time() * 1000)
-                for piece in await asyncio.to_thread(encoder.push, frame, origin_ms + pts_ms - first_pts_ms):
+                for piece in await loop.run_in_executor(self.encoding, self.encoder.push, frame,
+                                                        origin_ms + pts_ms - first_pts_ms):
                     await pieces.put(piece)
         except Exception as error:   # MediaStreamError when the track ends
             log.info("storage session %s: video ended (%r)", self.channel_arn, error)
         finally:
-            if encoder is not None:
-                for piece in encoder.finish():
+            if self.encoder is not None:
+                for piece in await loop.run_in_executor(self.encoding, self.encoder.finish):
                     pieces.put_nowait(piece)
             pieces.put_nowait(None)
             try:
                 await asyncio.wait_for(asyncio.shield(acknowledgements), 5)
             except (asyncio.TimeoutError, asyncio.CancelledError):
                 acknowledgements.cancel()
+
+    async def _ingest_audio(self, track) -> None:
+        """The master's sound (Opus, decoded by aiortc) encoded to AAC beside the video; sound
+        before the first picture is dropped."""
+        loop = asyncio.get_running_loop()
+        origin_ms = None
+        try:
+            while True:
+                frame = await track.recv()
+                if self.encoder is None:
+                    continue
+                if origin_ms is None:
+                    origin_ms = int(time.time() * 1000)
+                await loop.run_in_executor(self.encoding, self.encoder.push_audio, frame, origin_ms)
+        except Exception as error:   # MediaStreamError when the track ends
+            log.info("storage session %s: audio ended (%r)", self.channel_arn, error)
 
     async def _read_acknowledgements(self, acknowledgements) -> None:
         async for chunk in acknowledgements:
@@ -327,10 +349,3 @@ class StorageViewer:
                 del peers.storage_viewers[self.client_id]
 
 
-async def _drain(track) -> None:
-    """Audio is received (the peer expects it to flow) but not stored."""
-    try:
-        while True:
-            await track.recv()
-    except Exception:
-        return
