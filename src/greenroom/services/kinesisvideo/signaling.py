@@ -353,7 +353,13 @@ async def connect(emulator, socket: WebSocket):
             except BadMessage as bad:
                 peer.push(bad.answer)
                 continue
-            _route(emulator, channels, peer, message)
+            try:
+                _route(emulator, channels, peer, message)
+            except Exception:
+                # A greenroom bug is this message's failure, not the connection's.
+                log.exception("signaling: routing a %s failed", message.get("action"))
+                peer.push(status_response(message.get("correlationId"), "InternalFailure", 500,
+                                          "greenroom failed to route this message."))
             if writer.done():
                 break
     finally:
