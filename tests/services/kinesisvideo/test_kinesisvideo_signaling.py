@@ -8,7 +8,7 @@ import base64
 import json
 import re
 import time
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import pytest
 import websockets

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import fractions
 import json
 import shutil
 import subprocess
