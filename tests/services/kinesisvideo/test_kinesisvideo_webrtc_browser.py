@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from greenroom.tls import spki_sha256
 from support import PLAYERS_DIR, BrowserPage, chromium, need
 
 SDK_BUNDLE = PLAYERS_DIR / "node_modules" / "amazon-kinesis-video-streams-webrtc" / "dist" / "kvs-webrtc.min.js"
@@ -160,9 +161,10 @@ def test_master_and_two_viewers_connect_through_greenroom_signaling(server, page
         if kvs.describe_signaling_channel(ChannelName="front-door")["ChannelInfo"]["ChannelStatus"] == "ACTIVE":
             break
         time.sleep(0.05)
-    flag = next(word for word in server.log().split() if word.startswith("--ignore-certificate-errors-spki-list="))
+    # Chromium trusts greenroom's CA by its key (what `greenroom ca-path --spki` prints).
+    flag = "--ignore-certificate-errors-spki-list=" + spki_sha256(server.ca_file)
     config = {"region": "us-east-1", "endpoint": https.base_url, "channel": "front-door"}
-    chromium_args = (flag.rstrip(";"), *CHROMIUM_MEDIA)
+    chromium_args = (flag, *CHROMIUM_MEDIA)
 
     with BrowserPage(page(MASTER, config), pages_scripts, chromium_args) as master_page:
         opened = master_page.wait(lambda seen: any(r.get("master") == "open" or "failure" in r for r in seen), 30)
@@ -180,14 +182,18 @@ def test_master_and_two_viewers_connect_through_greenroom_signaling(server, page
 
         with BrowserPage(page(VIEWER, config), pages_scripts, chromium_args) as viewer_page:
             reports = viewer_page.wait(viewers_see_pictures, 45)
-        master_reports = master_page.wait(lambda seen: any(r.get("master") == "candidates" for r in seen), 10)
+        # The master's counts, reported every 2 s: until it has sent and received candidates.
+        master_reports = master_page.wait(lambda seen: any(
+            "failure" in r or (r.get("master") == "candidates" and r["sent"] > 0 and r["received"] > 0)
+            for r in seen), 10)
     failures = [r for r in reports + master_reports if "failure" in r]
     assert not failures, failures
     last = {r["viewer"]: r for r in reports if r.get("viewer")}
     for name in ("viewer-one", "viewer-two"):
-        assert last[name]["width"] == 320 and last[name]["height"] == 240
-        assert last[name]["candidatesSent"] > 0 and last[name]["candidatesReceived"] > 0
+        # 320x240 as captured, or scaled down by WebRTC's adaptation on a busy machine (same shape).
+        assert 0 < last[name]["width"] <= 320 and last[name]["width"] * 3 == last[name]["height"] * 4, last
+        assert last[name]["candidatesSent"] > 0 and last[name]["candidatesReceived"] > 0, last
     candidates = [r for r in master_reports if r.get("master") == "candidates"][-1]
-    assert candidates["sent"] > 0 and candidates["received"] > 0
+    assert candidates["sent"] > 0 and candidates["received"] > 0, master_reports
     answered = {r["viewer"] for r in opened + master_reports if r.get("master") == "answered"}
     assert answered <= {"viewer-one", "viewer-two"}
