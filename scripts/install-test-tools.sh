@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The independent players the playback tests use: ffmpeg/ffprobe and Chromium from Debian's
-# packages, hls.js from the npm registry (pinned in tests/players/package-lock.json).
+# packages, hls.js and dash.js from the npm registry (pinned in tests/players/package-lock.json).
 # Without them those tests skip with the reason, unless GREENROOM_REQUIRE_PLAYERS=1 (CI).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,6 @@ fi
 if command -v npm >/dev/null; then
   (cd tests/players && npm ci --no-audit --no-fund --silent) || warn "npm ci failed in tests/players"
 else
-  warn "no npm: hls.js for the browser playback test is not installed"
+  warn "no npm: hls.js and dash.js for the browser playback tests are not installed"
 fi
 exit 0

@@ -174,12 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
     put = kvs_commands.add_parser(
         "put-media", help="stream a media file into a Kinesis Video stream through PutMedia",
         description="Remux FILE (anything PyAV reads) to Matroska, one cluster per keyframe, and send it "
-                    "through PutMedia; acknowledgements are printed as JSON lines.")
+                    "through PutMedia; acknowledgements are printed as JSON lines. Endpoint, region, profile "
+                    "and credentials are found as the AWS CLI finds them.")
     put.add_argument("file", metavar="FILE")
-    put.add_argument("--stream", required=True, metavar="NAME", help="the stream's name")
-    put.add_argument("--endpoint", default="http://127.0.0.1:4580",
-                     help="the Kinesis Video endpoint to ask for the PUT_MEDIA data endpoint (default: %(default)s)")
-    put.add_argument("--region", default=None, help="signing region (default: AWS_DEFAULT_REGION or us-east-1)")
+    put.add_argument("--stream-name", "--stream", dest="stream_name", required=True, metavar="NAME",
+                     help="the stream's name")
+    put.add_argument("--endpoint-url", "--endpoint", dest="endpoint_url", default=None, metavar="URL",
+                     help="the Kinesis Video endpoint to ask for the PUT_MEDIA data endpoint (default: "
+                          f"AWS_ENDPOINT_URL_KINESIS_VIDEO, AWS_ENDPOINT_URL, else {DEFAULT_KVS_ENDPOINT})")
+    put.add_argument("--region", default=None,
+                     help="signing region (default: AWS_DEFAULT_REGION, the profile's region, AWS_REGION, else us-east-1)")
+    put.add_argument("--profile", default=None, help="a named profile of the AWS config and credentials files")
     put.add_argument("--realtime", action="store_true", help="send fragments at the media's own pace")
     put.add_argument("--loop", action="store_true", help="repeat the file forever (timecodes keep growing)")
     put.add_argument("--loops", type=int, metavar="N", help="repeat the file N times")
@@ -188,27 +193,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEFAULT_KVS_ENDPOINT = "http://127.0.0.1:4580"
+
+
 def kvs_put_media(args) -> int:
     """``greenroom kvs put-media``: 0 when every fragment was received, 1 on an ERROR
-    acknowledgement, 2 when PutMedia was refused (HTTP error)."""
+    acknowledgement, 2 when the file cannot be streamed (checked before connecting), the
+    endpoint, profile or stream is not found, or PutMedia is refused (HTTP error). Errors are
+    one line on standard error."""
     import os
 
     import boto3
+    import botocore.exceptions
 
-    from .media.producer import PutMediaError, put_media_file
+    from .media.producer import MediaFileError, PutMediaError, check_media_file, put_media_file
 
-    region = args.region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    session = boto3.session.Session()
+    def fail(message: str) -> int:
+        print(f"greenroom kvs put-media: {message}", file=sys.stderr)
+        return 2
+
+    try:
+        check_media_file(args.file)
+    except MediaFileError as error:
+        return fail(str(error))
+    try:
+        session = boto3.session.Session(profile_name=args.profile)
+    except botocore.exceptions.ProfileNotFound as error:
+        return fail(str(error))
+    region = args.region or session.region_name or os.environ.get("AWS_REGION") or "us-east-1"
+    endpoint_url = (args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_KINESIS_VIDEO")
+                    or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_KVS_ENDPOINT)
     credentials = session.get_credentials()
+    # greenroom checks no signature: without credentials any key will do (the default account).
     keys = {} if credentials is not None else {"aws_access_key_id": "greenroomproducer",
                                                "aws_secret_access_key": "greenroomproducer"}
-    import botocore.exceptions
-    control = session.client("kinesisvideo", endpoint_url=args.endpoint, region_name=region, **keys)
+    control = session.client("kinesisvideo", endpoint_url=endpoint_url, region_name=region, **keys)
     try:
-        endpoint = control.get_data_endpoint(StreamName=args.stream, APIName="PUT_MEDIA")["DataEndpoint"]
+        endpoint = control.get_data_endpoint(StreamName=args.stream_name, APIName="PUT_MEDIA")["DataEndpoint"]
     except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as error:
-        print(f"cannot find the PutMedia endpoint of {args.stream}: {error}", file=sys.stderr)
-        return 2
+        return fail(f"cannot find the PutMedia endpoint of {args.stream_name}: {error}")
     frozen = credentials.get_frozen_credentials() if credentials is not None else None
     options = {"access_key": frozen.access_key, "secret_key": frozen.secret_key,
                "session_token": frozen.token} if frozen else {}
@@ -218,14 +241,17 @@ def kvs_put_media(args) -> int:
 
     loops = None if args.loop else args.loops
     try:
-        result = put_media_file(endpoint, args.stream, args.file, realtime=args.realtime,
+        result = put_media_file(endpoint, args.stream_name, args.file, realtime=args.realtime,
                                 loop=args.loop or bool(args.loops), max_loops=loops, audio=not args.no_audio,
                                 region=region, on_ack=show, **options)
     except PutMediaError as error:
-        print(str(error), file=sys.stderr)
-        return 2
+        return fail(str(error))
+    except (ConnectionError, OSError) as error:
+        return fail(f"PutMedia to {endpoint} failed: {error}")
     except KeyboardInterrupt:
         return 130
+    except Exception as error:  # the media could not be remuxed part way (PyAV), say
+        return fail(f"{args.file}: {type(error).__name__}: {error}")
     print(f"sent {result.bytes_sent} bytes in {result.seconds:.2f} s; "
           f"{len(result.of_type('RECEIVED'))} fragments received, {len(result.errors)} errors", file=sys.stderr)
     return 1 if result.errors else 0

@@ -124,9 +124,16 @@ class App:
         started = time.perf_counter()
         request = self._request(scope)
 
+        # uvicorn answers "Expect: 100-continue" on the app's first receive(), and never once the
+        # response has started: a handler that answers before it reads (PutMedia sends 200, then
+        # acknowledgements while it reads) would leave the client waiting for 100 (curl, so AWS's
+        # producer SDKs, holds the body a second). So a 2xx streaming answer to such a request
+        # starts receiving first; an error answer goes without 100, as HTTP/1.1 allows.
+        first_receive: list[asyncio.Future] = []
+
         async def body_chunks():
             while True:
-                message = await receive()
+                message = await (first_receive.pop() if first_receive else receive())
                 if message["type"] == "http.disconnect":
                     raise routes.ClientDisconnected()
                 chunk = message.get("body", b"")
@@ -147,8 +154,15 @@ class App:
         response.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
         if response.label == "-":
             response.label = f"- {route.template}"
+        if 200 <= response.status < 300 and request.headers.get("expect", "").lower() == "100-continue":
+            first_receive.append(asyncio.ensure_future(receive()))
+            await asyncio.sleep(0)  # let it run: it writes "100 Continue" before the response
         # The request body belongs to the handler: no disconnect watch on ``receive`` here.
-        await _send(send, response)
+        try:
+            await _send(send, response)
+        finally:
+            for unread in first_receive:  # the handler answered without reading the body
+                unread.cancel()
         if self.access_log is not None:
             self.access_log.write(request, response, started)
 

@@ -101,63 +101,86 @@ async def put_media_stream(endpoint: str, body, *, stream_name: str | None = Non
     started = time.perf_counter()
     errored = asyncio.Event()
 
-    async def send_body():
+    async def send(data: bytes) -> bool:
+        """False once the server has ended the exchange (its answer says why)."""
         try:
-            await connection.send(head.encode("latin-1"))
-            if hasattr(body, "__aiter__"):
-                async for piece in body:
-                    if errored.is_set():
-                        return
-                    await _write_chunk(connection, piece, result)
-            else:
-                for piece in body:
-                    if errored.is_set():
-                        return
-                    await _write_chunk(connection, piece, result)
-                    await asyncio.sleep(0)  # let acknowledgements in between
-            await connection.send(b"0\r\n\r\n")
+            await connection.send(data)
+            return True
         except (ConnectionError, OSError):
-            pass  # the server ended the exchange; its answer says why
+            return False
+
+    async def send_body():
+        # An error of the body itself (an unreadable file, say) is raised: it ends the upload.
+        if not await send(head.encode("latin-1")):
+            return
+        async for piece in _pieces(body):
+            if errored.is_set() or not await _write_chunk(send, piece, result):
+                return
+        await send(b"0\r\n\r\n")
 
     sender = asyncio.create_task(send_body())
+    reader = asyncio.create_task(_read_acknowledgements(connection, result, on_ack, stop_on_error, errored))
     try:
-        status, response_headers = await _read_head(connection)
-        if status != 200:
-            payload = await _read_body(connection, response_headers)
-            try:
-                document = json.loads(payload or b"{}")
-            except ValueError:
-                document = {}
-            raise PutMediaError(status, response_headers.get("x-amzn-errortype", ""),
-                                document.get("Message") or document.get("message") or payload.decode(errors="replace"))
-        decoder = json.JSONDecoder()
-        pending = ""
-        async for chunk in _chunks(connection, response_headers):
-            pending += chunk.decode("utf-8")
-            while True:
-                pending = pending.lstrip()
-                if not pending:
-                    break
-                try:
-                    ack, used = decoder.raw_decode(pending)
-                except ValueError:
-                    break  # an acknowledgement split across chunks
-                pending = pending[used:]
-                result.acks.append(ack)
-                if on_ack is not None:
-                    on_ack(ack)
-                if ack.get("EventType") == "ERROR" and stop_on_error:
-                    errored.set()
+        while not reader.done():
+            await asyncio.wait([task for task in (sender, reader) if not task.done()],
+                               return_when=asyncio.FIRST_COMPLETED)
+            if sender.done() and not sender.cancelled() and sender.exception() is not None:
+                raise sender.exception()
+        reader.result()
     finally:
         errored.set()
-        sender.cancel()
-        try:
-            await sender
-        except asyncio.CancelledError:
-            pass
+        for task in (sender, reader):
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass  # its outcome was taken above, or it no longer matters
         connection.close()
         result.seconds = time.perf_counter() - started
     return result
+
+
+async def _pieces(body):
+    if hasattr(body, "__aiter__"):
+        async for piece in body:
+            yield piece
+    else:
+        for piece in body:
+            yield piece
+            await asyncio.sleep(0)  # let acknowledgements in between
+
+
+async def _read_acknowledgements(connection, result: PutMediaResult, on_ack, stop_on_error: bool,
+                                 errored: asyncio.Event) -> None:
+    status, response_headers = await _read_head(connection)
+    while status == 100:  # "100 Continue" (an answer to Expect: 100-continue), then the real one
+        status, response_headers = await _read_head(connection)
+    if status != 200:
+        payload = await _read_body(connection, response_headers)
+        try:
+            document = json.loads(payload or b"{}")
+        except ValueError:
+            document = {}
+        raise PutMediaError(status, response_headers.get("x-amzn-errortype", ""),
+                            document.get("Message") or document.get("message") or payload.decode(errors="replace"))
+    decoder = json.JSONDecoder()
+    pending = ""
+    async for chunk in _chunks(connection, response_headers):
+        pending += chunk.decode("utf-8")
+        while True:
+            pending = pending.lstrip()
+            if not pending:
+                break
+            try:
+                ack, used = decoder.raw_decode(pending)
+            except ValueError:
+                break  # an acknowledgement split across chunks
+            pending = pending[used:]
+            result.acks.append(ack)
+            if on_ack is not None:
+                on_ack(ack)
+            if ack.get("EventType") == "ERROR" and stop_on_error:
+                errored.set()
 
 
 class _Connection:
@@ -175,7 +198,7 @@ class _Connection:
         import socket
         if secure:
             # TLS needs asyncio's transport; a refused upload there is reported less gracefully.
-            reader, writer = await asyncio.open_connection(host, port, ssl=ssl.create_default_context(),
+            reader, writer = await asyncio.open_connection(host, port, ssl=_tls_context(),
                                                            limit=READ_LIMIT)
             return _TlsConnection(reader, writer)
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -221,6 +244,17 @@ class _Connection:
         self.sock.close()
 
 
+def _tls_context() -> ssl.SSLContext:
+    """Python's defaults (SSL_CERT_FILE included) and the CA bundle AWS_CA_BUNDLE names, which
+    botocore and the AWS CLI trust: one variable serves the control and the data plane."""
+    import os
+
+    context = ssl.create_default_context()
+    if os.environ.get("AWS_CA_BUNDLE"):
+        context.load_verify_locations(cafile=os.environ["AWS_CA_BUNDLE"])
+    return context
+
+
 class _TlsConnection(_Connection):
     def __init__(self, reader, writer):
         self.reader, self.writer = reader, writer
@@ -242,16 +276,16 @@ class _TlsConnection(_Connection):
         self.writer.close()
 
 
-async def _write_chunk(connection, piece: bytes, result: PutMediaResult) -> None:
+async def _write_chunk(send, piece: bytes, result: PutMediaResult) -> bool:
     if not piece:
-        return
+        return True
     if len(piece) < 65536:  # one send for small pieces; no copy of big ones
-        await connection.send(b"%x\r\n" % len(piece) + piece + b"\r\n")
+        sent = await send(b"%x\r\n" % len(piece) + piece + b"\r\n")
     else:
-        await connection.send(b"%x\r\n" % len(piece))
-        await connection.send(piece)
-        await connection.send(b"\r\n")
-    result.bytes_sent += len(piece)
+        sent = await send(b"%x\r\n" % len(piece)) and await send(piece) and await send(b"\r\n")
+    if sent:
+        result.bytes_sent += len(piece)
+    return sent
 
 
 async def _read_head(reader) -> tuple[int, dict[str, str]]:
@@ -289,6 +323,32 @@ async def _chunks(reader, headers: dict[str, str]):
 
 async def _read_body(reader, headers: dict[str, str]) -> bytes:
     return b"".join([chunk async for chunk in _chunks(reader, headers)])
+
+
+class MediaFileError(ValueError):
+    """A file that cannot be streamed; the message is one line naming it."""
+
+
+def check_media_file(path) -> None:
+    """Raise MediaFileError unless ``path`` is a file PyAV opens with a video or audio stream:
+    checked before anything is sent, so a wrong path fails at once."""
+    import os
+
+    if not os.path.exists(path):
+        raise MediaFileError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise MediaFileError(f"{path}: is a directory, not a media file")
+    if not os.access(path, os.R_OK):
+        raise MediaFileError(f"{path}: not readable")
+    import av
+
+    try:
+        with av.open(str(path)) as probe:
+            if not probe.streams.video and not probe.streams.audio:
+                raise MediaFileError(f"{path}: has no video or audio stream")
+    except av.FFmpegError as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise MediaFileError(f"{path}: not a media file ({reason})") from None
 
 
 def put_media_bytes(endpoint: str, body: Iterable[bytes], **options) -> PutMediaResult:

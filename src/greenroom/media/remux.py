@@ -12,7 +12,7 @@ import io
 from dataclasses import dataclass
 from fractions import Fraction
 
-from . import ebml
+from . import ebml, fmp4
 from .mkv import segment_document
 
 
@@ -113,9 +113,6 @@ def encode_image(frame, image_format: str, *, width: int | None = None, height: 
 
 # ---------------------------------------------------------------------------- fragmented MP4
 
-FRAGMENTED_MOVFLAGS = "frag_keyframe+empty_moov+default_base_moof"
-
-
 def _boxes(data, start: int = 0, end: int | None = None):
     """(type, box start, payload start, box end) of the ISO BMFF boxes in data[start:end]."""
     end = len(data) if end is None else end
@@ -158,31 +155,6 @@ def track_timescales(init: bytes) -> dict[int, int]:
     return found
 
 
-def add_to_tfdt(media: bytes, offsets: dict[int, int]) -> bytes:
-    """The media segment with ``offsets[track_ID]`` added to every ``tfdt`` base media decode
-    time (FFmpeg writes version 1, 64-bit; a version 0 box that overflows is an error)."""
-    out = bytearray(media)
-    for kind, _, payload, end in _boxes(out):
-        if kind != "moof":
-            continue
-        for child, _, traf_payload, traf_end in _boxes(out, payload, end):
-            if child != "traf":
-                continue
-            tfhd = _child(out, traf_payload, traf_end, "tfhd")
-            tfdt = _child(out, traf_payload, traf_end, "tfdt")
-            if tfhd is None or tfdt is None:
-                continue
-            track_id = int.from_bytes(out[tfhd[1] + 4:tfhd[1] + 8], "big")
-            version = out[tfdt[1]]
-            width = 8 if version == 1 else 4
-            at = tfdt[1] + 4
-            value = int.from_bytes(out[at:at + width], "big") + offsets.get(track_id, 0)
-            if value >= 1 << (8 * width):
-                raise RemuxError("a version 0 tfdt cannot hold the absolute decode time")
-            out[at:at + width] = value.to_bytes(width, "big")
-    return bytes(out)
-
-
 def _cluster_start_seconds(segment_head: bytes, cluster: bytes) -> float:
     from .mkv import cluster_frames, parse_info
     scale = 1_000_000
@@ -223,22 +195,37 @@ def _remux_rebased(ebml_header: bytes, segment_head: bytes, cluster: bytes, cont
     return output_buffer.getvalue()
 
 
-def fragmented_mp4(ebml_header: bytes, segment_head: bytes, cluster: bytes,
-                   start_ms: int | None = None) -> tuple[bytes, bytes]:
-    """(init segment, media segment) of one fragment as fragmented MP4. With ``start_ms`` the
-    media segment's ``tfdt`` are absolute: the fragment's first frame decodes at ``start_ms``
-    milliseconds (FFmpeg's muxer starts every file at 0)."""
-    data = _remux_rebased(ebml_header, segment_head, cluster, "mp4", {"movflags": FRAGMENTED_MOVFLAGS}, 0.0)
-    first_moof = next((s for kind, s, _, _ in _boxes(data) if kind == "moof"), None)
-    if first_moof is None:
-        raise RemuxError("the fragment holds no frames")
-    init = data[:first_moof]
-    # Only the fragments: the trailing mfra (random access index) belongs to a whole file.
-    media = b"".join(data[s:e] for kind, s, _, e in _boxes(data, first_moof) if kind in ("moof", "mdat"))
-    if start_ms is not None:
-        offsets = {track: start_ms * scale // 1000 for track, scale in track_timescales(init).items()}
-        media = add_to_tfdt(media, offsets)
-    return init, media
+def _playable_track(segment_head: bytes, track_number: int):
+    from .mkv import parse_tracks
+    for element_id, start, end in ebml.children(segment_head):
+        if element_id == ebml.TRACKS:
+            for track in parse_tracks(segment_head[start:end]):
+                if track.number == track_number:
+                    return track
+    raise RemuxError(f"the fragment has no track {track_number}")
+
+
+def fmp4_init(segment_head: bytes, track_number: int) -> bytes:
+    """The fragmented MP4 init segment of one track of a producer header (``media/fmp4.py``)."""
+    try:
+        return fmp4.init_segment(_playable_track(segment_head, track_number))
+    except fmp4.Fmp4Error as error:
+        raise RemuxError(str(error)) from error
+
+
+def fmp4_media(segment_head: bytes, cluster: bytes, track_number: int, start_ms: int, sequence: int,
+               next_start_ms: int | None = None) -> bytes:
+    """One track of one fragment as a fragmented MP4 media segment (``moof`` + ``mdat``, no
+    ``moov``) whose ``tfdt`` is the absolute decode time of its first sample, the cluster
+    starting at ``start_ms`` (``next_start_ms``: where the following fragment starts)."""
+    track = _playable_track(segment_head, track_number)
+    try:
+        samples = fmp4.track_samples(track, fmp4.timecode_scale_ns(segment_head), cluster, start_ms, next_start_ms)
+        return fmp4.media_segment(track_number, samples, sequence)
+    except fmp4.Fmp4Error as error:
+        raise RemuxError(str(error)) from error
+    except (ValueError, IndexError) as error:   # a damaged cluster
+        raise RemuxError(f"the fragment cannot be read: {error}") from error
 
 
 TS_WRAP_MS = (1 << 33) // 90   # MPEG-TS timestamps are 33-bit, 90 kHz
@@ -248,5 +235,8 @@ def mpeg_ts(ebml_header: bytes, segment_head: bytes, cluster: bytes, start_ms: i
     """One fragment as an MPEG-TS segment whose timestamps are ``start_ms`` (modulo the 33-bit
     90 kHz clock), so consecutive segments continue each other."""
     return _remux_rebased(ebml_header, segment_head, cluster, "mpegts",
-                          {"mpegts_copyts": "1", "avoid_negative_ts": "disabled"},
+                          {"mpegts_copyts": "1", "avoid_negative_ts": "disabled",
+                           # each segment is muxed on its own: its first packets say their continuity
+                           # counters start afresh (no "corrupt packet" at segment boundaries)
+                           "mpegts_flags": "+initial_discontinuity"},
                           (start_ms % TS_WRAP_MS) / 1000)

@@ -8,9 +8,10 @@ from fractions import Fraction
 
 def synthetic_video(*, seconds: float = 4.0, fps: int = 25, width: int = 160, height: int = 120,
                     gop: int | None = None, audio: bool = False, container: str = "matroska",
-                    bitrate: int | None = None, noise: bool = False) -> bytes:
+                    bitrate: int | None = None, noise: bool = False, bframes: int = 0) -> bytes:
     """An encoded file (``container``: matroska, mp4, mpegts...) as bytes. ``gop`` frames per
-    keyframe (default: one a second); ``noise`` makes frames incompressible (big fragments)."""
+    keyframe (default: one a second); ``noise`` makes frames incompressible (big fragments);
+    ``bframes`` allows that many B-frames in a row (frames stored out of presentation order)."""
     import av
     import numpy as np
 
@@ -20,7 +21,7 @@ def synthetic_video(*, seconds: float = 4.0, fps: int = 25, width: int = 160, he
     video = output.add_stream("libx264", rate=fps)
     video.width, video.height, video.pix_fmt = width, height, "yuv420p"
     options = {"g": str(gop), "keyint_min": str(gop), "sc_threshold": "0", "preset": "ultrafast",
-               "bf": "0"}
+               "bf": str(bframes)}
     if bitrate:
         options.update({"b": str(bitrate), "maxrate": str(bitrate), "bufsize": str(bitrate)})
     video.options = options
@@ -30,6 +31,23 @@ def synthetic_video(*, seconds: float = 4.0, fps: int = 25, width: int = 160, he
         sound.layout = "mono"
     frames = int(seconds * fps)
     random = np.random.default_rng(7)
+    samples_per_frame, total_samples = 1024, int(seconds * 48000)
+    audio_at = 0
+
+    def encode_audio(until: int) -> None:
+        """AAC frames up to sample ``until``, muxed between the video frames (a muxer holding
+        seconds of video before any audio would flush them alone)."""
+        nonlocal audio_at
+        while sound is not None and audio_at < min(until, total_samples):
+            wave = np.sin(2 * np.pi * 440 * (np.arange(audio_at, audio_at + samples_per_frame) / 48000)) * 0.3
+            frame = av.AudioFrame.from_ndarray(wave.astype(np.float32).reshape(1, -1), format="fltp", layout="mono")
+            frame.sample_rate = 48000
+            frame.pts = audio_at
+            frame.time_base = Fraction(1, 48000)
+            for packet in sound.encode(frame):
+                output.mux(packet)
+            audio_at += samples_per_frame
+
     for index in range(frames):
         image = np.full((height, width, 3), 16, np.uint8)
         image[:, :, 0] = (index * 7) % 256
@@ -42,21 +60,11 @@ def synthetic_video(*, seconds: float = 4.0, fps: int = 25, width: int = 160, he
         frame.time_base = Fraction(1, fps)
         for packet in video.encode(frame):
             output.mux(packet)
+        encode_audio((index + 1) * 48000 // fps)
     for packet in video.encode():
         output.mux(packet)
     if sound is not None:
-        samples_per_frame = 1024
-        total = int(seconds * 48000)
-        t = 0
-        while t < total:
-            wave = (np.sin(2 * np.pi * 440 * (np.arange(t, t + samples_per_frame) / 48000)) * 0.3)
-            frame = av.AudioFrame.from_ndarray(wave.astype(np.float32).reshape(1, -1), format="fltp", layout="mono")
-            frame.sample_rate = 48000
-            frame.pts = t
-            frame.time_base = Fraction(1, 48000)
-            for packet in sound.encode(frame):
-                output.mux(packet)
-            t += samples_per_frame
+        encode_audio(total_samples)
         for packet in sound.encode():
             output.mux(packet)
     output.close()

@@ -5,6 +5,11 @@ import pytest
 
 from kvs_support import Kvs, http_put, make_client
 
+# A GetMedia read to its end waits for data that may come (3 s with no producer connected):
+# shorter here, so every test that reads a stream to its end does not wait 3 s. The tests of
+# that wait set it back.
+READ_TO_THE_END = {"kinesisvideo.getmedia.no_data_timeout": 0.3}
+
 
 @pytest.fixture(params=["server", "mock"])
 def kvs(request):
@@ -13,6 +18,7 @@ def kvs(request):
     if request.param == "server":
         server = request.getfixturevalue("server")
         server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
+        server.admin("POST", "delays", READ_TO_THE_END).raise_for_status()
         yield Kvs(
             mode="server",
             client=server.client,
@@ -61,10 +67,9 @@ def mock_kvs():
     yield from _in_process()
 
 
-@pytest.fixture
-def http_kvs(server):
-    """The HTTP server only (streaming PutMedia, live tails), with a manual clock."""
+def _over_http(server) -> Kvs:
     server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
+    server.admin("POST", "delays", READ_TO_THE_END).raise_for_status()
     return Kvs(
         mode="server",
         client=server.client,
@@ -72,4 +77,22 @@ def http_kvs(server):
         put=lambda body, **options: http_put(server.base_url, body, **options),
         set_delays=lambda delays: server.admin("POST", "delays", delays).raise_for_status(),
         base_url=server.base_url,
+        ca_file=server.ca_file if server.base_url.startswith("https://") else "",
     )
+
+
+@pytest.fixture(params=["http", "https"])
+def http_kvs(request, server, monkeypatch):
+    """The HTTP server only (streaming PutMedia, live tails), with a manual clock, through its
+    plain listener and through its TLS one (boto3 clients and greenroom's producer trusting
+    greenroom's CA: the producer through AWS_CA_BUNDLE, as the command line does)."""
+    if request.param == "https":
+        server = request.getfixturevalue("https_server")
+        monkeypatch.setenv("AWS_CA_BUNDLE", server.ca_file)
+    return _over_http(server)
+
+
+@pytest.fixture
+def plain_http_kvs(server):
+    """The HTTP server through its plain listener only (tests of the command line, say)."""
+    return _over_http(server)

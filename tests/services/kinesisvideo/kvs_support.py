@@ -84,6 +84,7 @@ class Kvs:
     set_delays: Callable
     emulator: object = None
     base_url: str = ""
+    ca_file: str = ""      # the CA to trust when base_url is https://
 
     def create_active_stream(self, name: str = "cam", retention: int = 24, **options) -> str:
         arn = self.client("kinesisvideo").create_stream(StreamName=name, DataRetentionInHours=retention,

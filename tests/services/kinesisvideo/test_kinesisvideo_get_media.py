@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -265,3 +266,63 @@ def test_a_client_that_goes_away_frees_its_connection(http_kvs):
     # The tails still connected got the fragment put after they started, then ended with the producer.
     for tail in outcome["tails"] + [outcome["fourth"]]:
         assert numbers_in(tail["Payload"].read()) == received(acks)[1:]
+
+
+# ---------------------------------------------------------------------------- waiting for data
+
+def _tail(media, seen: list, state: dict) -> None:
+    """Read a GetMedia NOW tail to its end, noting each fragment number as it arrives."""
+    answer = media.get_media(StreamName="cam", StartSelector={"StartSelectorType": "NOW"})
+    state["started"] = time.monotonic()
+    parser = mkv.MkvStreamParser()
+    for chunk in answer["Payload"].iter_chunks(1024):
+        for event in parser.feed(chunk):
+            if isinstance(event, mkv.TagsRead) and "AWS_KINESISVIDEO_FRAGMENT_NUMBER" in dict(event.pairs):
+                seen.append(dict(event.pairs)["AWS_KINESISVIDEO_FRAGMENT_NUMBER"])
+    state["ended"] = time.monotonic()
+
+
+def test_get_media_now_waits_for_data(http_kvs):
+    """GetMedia NOW with no producer connected does not end at once: a producer that connects
+    within the documented 3 s is read by it."""
+    from greenroom.services.kinesisvideo import DELAYS
+    assert DELAYS["kinesisvideo.getmedia.no_data_timeout"] == 3.0
+    http_kvs.set_delays({"kinesisvideo.getmedia.no_data_timeout": 3.0})  # the default (the fixture shortens it)
+    http_kvs.create_active_stream()
+    seen: list[str] = []
+    state: dict = {}
+    consumer = threading.Thread(target=_tail, args=(http_kvs.client("kinesis-video-media"), seen, state))
+    consumer.start()
+    deadline = time.monotonic() + 10
+    while "started" not in state and time.monotonic() < deadline:
+        time.sleep(0.01)
+    acks = http_kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
+    consumer.join(15)
+    assert not consumer.is_alive()
+    assert seen == received(acks)
+    # It ended the documented 3 s after the producer left (not while it was still waiting).
+    assert state["ended"] - state["started"] >= 3
+
+
+def test_live_tail_survives_a_producer_reconnecting(http_kvs):
+    """A producer sends a fragment, goes away and comes back (as the SDKs do after an error or
+    a stale connection): the tail reads both connections' fragments, then ends."""
+    http_kvs.create_active_stream()
+    http_kvs.set_delays({"kinesisvideo.getmedia.no_data_timeout": 1.5})
+    seen: list[str] = []
+    state: dict = {}
+    consumer = threading.Thread(target=_tail, args=(http_kvs.client("kinesis-video-media"), seen, state))
+    consumer.start()
+    deadline = time.monotonic() + 10
+    while "started" not in state and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first = received(http_kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE"))
+    deadline = time.monotonic() + 10
+    while len(seen) < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # the reconnection gap: no producer connected
+    assert consumer.is_alive()
+    second = received(http_kvs.put([header(), fake_cluster(1000)], stream_name="cam", timecode_type="ABSOLUTE"))
+    consumer.join(15)
+    assert not consumer.is_alive()
+    assert seen == first + second

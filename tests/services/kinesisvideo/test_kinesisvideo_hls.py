@@ -105,6 +105,27 @@ def tfdts(segment: bytes) -> dict[int, int]:
     return found
 
 
+def segment_timing(segment: bytes) -> tuple[int, int, int]:
+    """(first tfdt, sum of the sample durations, sample count) of a one-track media segment
+    (``trun`` with per-sample durations, as greenroom writes it)."""
+    start = total = count = None
+    for kind, _, payload, end in remux._boxes(segment):
+        if kind != "moof":
+            continue
+        for child, _, traf, traf_end in remux._boxes(segment, payload, end):
+            if child != "traf":
+                continue
+            tfdt = remux._child(segment, traf, traf_end, "tfdt")
+            trun = remux._child(segment, traf, traf_end, "trun")
+            start = int.from_bytes(segment[tfdt[1] + 4:tfdt[1] + 12], "big")
+            flags = int.from_bytes(segment[trun[1] + 1:trun[1] + 4], "big")
+            count = int.from_bytes(segment[trun[1] + 4:trun[1] + 8], "big")
+            at = trun[1] + 8 + (4 if flags & 0x1 else 0) + (4 if flags & 0x4 else 0)
+            width = 4 * bin(flags & 0xF00).count("1")
+            total = sum(int.from_bytes(segment[at + i * width:at + i * width + 4], "big") for i in range(count))
+    return start, total, count
+
+
 def error_code(call) -> str:
     with pytest.raises(ClientError) as caught:
         call()
@@ -133,10 +154,59 @@ def test_live_session_plays_every_frame_with_absolute_continuous_tfdt(kvs):
     assert tag_values(text, "#EXT-X-DISCONTINUITY-SEQUENCE") == tag_values(text, "#EXT-X-MEDIA-SEQUENCE")
     assert frame_count(init + b"".join(bodies)) == 100
     scales = remux.track_timescales(init)
+    assert list(scales) == [1]   # the video playlist's init and segments hold the video track only
     starts = [tfdts(body) for body in bodies]
     for index, start in enumerate(starts):
         for track, scale in scales.items():
             assert start[track] == (BASE_MS + 1000 * index) * scale // 1000
+    assert all(b"moov" not in body and body[4:8] == b"moof" for body in bodies)   # no init repeated
+    assert_continuous(bodies)
+    # The reference: "a distinct HLS media playlist for the video track and the audio track".
+    (rendition,) = tag_values(master, "#EXT-X-MEDIA")
+    assert 'TYPE=AUDIO' in rendition and 'GROUP-ID="audio"' in rendition and 'AUDIO="audio"' in attributes
+    audio_url = urljoin(url, re.search(r'URI="([^"]+)"', rendition).group(1))
+    assert "TrackNumber=2" in audio_url
+    audio_init, audio_bodies, audio_text = play(kvs, audio_url)
+    assert list(remux.track_timescales(audio_init)) == [2]
+    assert tag_values(audio_text, "#EXT-X-MEDIA-SEQUENCE") == tag_values(text, "#EXT-X-MEDIA-SEQUENCE")
+    assert len(audio_bodies) == 4 and all(b"moov" not in body for body in audio_bodies)
+    with av.open(io.BytesIO(audio_init + b"".join(audio_bodies))) as container:
+        assert len(list(container.decode(container.streams.audio[0]))) == 189   # every AAC frame sent (4 s + the priming frame)
+    assert audio_bodies[0] and tfdts(audio_bodies[0])[2] == BASE_MS * 48
+    assert_continuous(audio_bodies, slack=48)   # AAC frames start on their own millisecond timecodes
+
+
+def assert_continuous(bodies: list[bytes], slack: int = 0) -> None:
+    """Each media segment starts where the one before ended (its tfdt plus its samples'
+    durations) -- exactly, or within ``slack`` ticks -- so decode times only grow across
+    segment boundaries."""
+    timings = [segment_timing(body) for body in bodies]
+    for (start, duration, count), (next_start, _, _) in zip(timings, timings[1:]):
+        assert count > 0 and abs(next_start - (start + duration)) <= slack, (start, duration, next_start)
+        assert next_start > start + duration - duration // count   # after the previous sample began
+
+
+def test_mpeg_ts_carries_both_tracks_in_one_playlist(kvs):
+    """The reference: GetTSFragment "retrieves MPEG TS fragments containing both initialization
+    and media data for all tracks in the stream" -- one media playlist, no audio rendition."""
+    kvs.create_active_stream()
+    kvs.put_video(seconds=4, audio=True)
+    url = session_url(kvs, PlaybackMode="ON_DEMAND", ContainerFormat="MPEG_TS",
+                      HLSFragmentSelector={"FragmentSelectorType": "PRODUCER_TIMESTAMP", "TimestampRange": {
+                          "StartTimestamp": at(BASE_MS), "EndTimestamp": at(BASE_MS + 4000)}})
+    master = playlist(kvs, url)
+    assert "#EXT-X-MEDIA" not in master
+    assert re.search(r'CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"', master)
+    media_url = media_playlist_url(kvs, url)
+    init, bodies, text = play(kvs, media_url)
+    assert init == b"" and len(bodies) == 4
+    assert fetch(kvs, media_url.replace("TrackNumber=1", "TrackNumber=2"))[0] == 400
+    with av.open(io.BytesIO(b"".join(bodies))) as container:
+        video = [frame.time for frame in container.decode(video=0)]
+    with av.open(io.BytesIO(b"".join(bodies))) as container:
+        audio = [frame.time for frame in container.decode(audio=0)]
+    assert len(video) == 100 and len(audio) >= 187
+    assert video == sorted(video) and audio == sorted(audio)
 
 
 def test_live_playlist_advances_as_fragments_arrive(kvs):
@@ -271,3 +341,33 @@ def test_sessions_expire_and_at_most_ten_per_stream(kvs):
     bogus = first.split("SessionToken=")[0] + "SessionToken=bm90OmFyZWFsOnRva2Vu"
     assert fetch(kvs, bogus)[0] == 403
     assert fetch(kvs, first.split("?")[0])[0] == 400   # no token at all
+
+
+def test_a_page_of_another_origin_can_use_playlists_manifests_and_segments(http_kvs):
+    """What a browser player on another origin needs (CORS comes from the server for every
+    route): preflights of the playlist, manifest and segment routes answer 200, and their answers,
+    errors included, carry Access-Control-Allow-Origin and expose the error type."""
+    import requests
+
+    kvs = http_kvs
+    kvs.create_active_stream()
+    kvs.put_video(seconds=2, audio=True)
+    origin = {"Origin": "http://player.example:8080"}
+    master_url = session_url(kvs)
+    dash = kvs.client("kinesis-video-archived-media").get_dash_streaming_session_url(
+        StreamName="cam")["DASHStreamingSessionURL"]
+    media_url = media_playlist_url(kvs, master_url)
+    segment_url = urljoin(media_url, segments(playlist(kvs, media_url))[0])
+    for url in (master_url, media_url, segment_url, dash):
+        answer = requests.options(url, headers={**origin, "Access-Control-Request-Method": "GET",
+                                                "Access-Control-Request-Headers": "range"}, timeout=10)
+        assert answer.status_code == 200, (url, answer.status_code, answer.text)
+        assert answer.headers["Access-Control-Allow-Origin"] == "*"
+        assert "GET" in answer.headers["Access-Control-Allow-Methods"]
+        assert "range" in answer.headers.get("Access-Control-Allow-Headers", "").lower()
+        answer = requests.get(url, headers=origin, timeout=10)
+        assert answer.status_code == 200 and answer.headers["Access-Control-Allow-Origin"] == "*"
+    refused = requests.get(master_url.split("SessionToken=")[0] + "SessionToken=bm90OmFyZWFsOnRva2Vu",
+                           headers=origin, timeout=10)
+    assert refused.status_code == 403 and refused.headers["Access-Control-Allow-Origin"] == "*"
+    assert "x-amzn-errortype" in refused.headers["Access-Control-Expose-Headers"].lower()

@@ -20,5 +20,6 @@ DELAYS = {
     # Connection timing, in real seconds (network liveness, not the emulator's clock):
     "kinesisvideo.putmedia.idle_interval": 1.0,   # an IDLE acknowledgement per second without data
     "kinesisvideo.putmedia.idle_timeout": 30.0,   # PutMedia closes after 30 s without data
-    "kinesisvideo.getmedia.idle_timeout": 20.0,   # a live GetMedia tail ends after 20 s without a fragment
+    "kinesisvideo.getmedia.idle_timeout": 20.0,   # a tail with a producer connected: 20 s without a fragment
+    "kinesisvideo.getmedia.no_data_timeout": 3.0,  # a tail with no producer connected: 3 s (documented)
 }

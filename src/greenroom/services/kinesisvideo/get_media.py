@@ -13,10 +13,15 @@ Errors after the response started are in band: a document whose Tags hold
 AWS_KINESISVIDEO_ERROR_CODE and AWS_KINESISVIDEO_ERROR_ID (4000: requested fragment not found).
 
 The payload is produced lazily. Over HTTP it is an async iterator: a GetMedia tail that has sent
-everything waits for new fragments while a PutMedia connection to the stream is open (up to
-``kinesisvideo.getmedia.idle_timeout`` real seconds without a fragment), then ends; with no
-producer connected it ends once it has caught up [inferred: greenroom's choice, so reading an
-archived stream ends]. In process (the mock) it is a plain iterator that ends once caught up.
+everything waits for new fragments. AWS documents that the status comes at once and "reading of
+the HTTP response payload will timeout after 3 seconds if there are no ingested fragments
+available": with no producer connected, the tail ends after ``kinesisvideo.getmedia.no_data_timeout``
+(3) real seconds without a fragment and without a producer, so GetMedia NOW waits for data and a
+tail survives a producer reconnecting (AWS's SDKs reconnect after an error or a stale connection).
+While a PutMedia connection to the stream is open it waits up to ``kinesisvideo.getmedia.idle_timeout``
+(20) real seconds without a fragment [inferred: greenroom stores whole fragments only, so a
+connected producer's next fragment may be seconds away]. Waiting is ``wait_for_fragment``.
+In process (the mock) the payload is a plain iterator that ends once caught up.
 A continuation token is the number of the fragment it follows.
 """
 from __future__ import annotations
@@ -137,7 +142,8 @@ class MediaTail(Payload):
             if self.error is not None:
                 yield self.error
                 return
-            idle_since = asyncio.get_running_loop().time()
+            clock = asyncio.get_running_loop().time
+            idle_since = producer_seen = clock()
             while True:
                 last = self.after_seq
                 documents = self._batch()
@@ -146,20 +152,30 @@ class MediaTail(Payload):
                 for document in documents:
                     yield document
                 if documents or self.after_seq != last:
-                    idle_since = asyncio.get_running_loop().time()
+                    idle_since = clock()
                     await asyncio.sleep(0)
                     continue
-                # Caught up: wait for the next fragment while a producer is connected.
-                if not self.store.has_producer(self.media_key):
+                # Caught up: wait for the next fragment, longer while a producer is connected.
+                now = clock()
+                if self.store.has_producer(self.media_key):
+                    producer_seen = now
+                    left = self.emulator.delays["kinesisvideo.getmedia.idle_timeout"] - (now - idle_since)
+                else:
+                    left = (self.emulator.delays["kinesisvideo.getmedia.no_data_timeout"]
+                            - (now - max(idle_since, producer_seen)))
+                if left <= 0:
                     return
-                waited = asyncio.get_running_loop().time() - idle_since
-                idle_timeout = self.emulator.delays["kinesisvideo.getmedia.idle_timeout"]
-                if waited >= idle_timeout:
-                    return
-                # A producer in another process (shared store) does not notify: poll as well.
-                await self.store.wait(self.media_key, min(0.5, idle_timeout - waited))
+                await wait_for_fragment(self.store, self.media_key, left)
         finally:
             self.close()
+
+
+async def wait_for_fragment(store: storage.MediaStore, stream_key: int, timeout: float) -> None:
+    """The one place a live tail waits: until a fragment may have been stored on the stream, a
+    producer connected or left, or ``timeout`` seconds passed. PutMedia in this process wakes it
+    (``MediaStore.notify``); a producer in another process sharing the store does not, so it
+    also looks again every half second."""
+    await store.wait(stream_key, min(0.5, timeout))
 
 
 class FragmentList(Payload):

@@ -7,9 +7,18 @@ leads to (routes no model describes, on greenroom's own address):
     /hls/v1/getMP4MediaFragment.mp4?FragmentNumber=...&SessionToken=...&TrackNumber=1
     /hls/v1/getTSFragment.ts?FragmentNumber=...&SessionToken=...&TrackNumber=1
 
-One KVS fragment is one HLS segment, remuxed on request (``media/remux.py``): fMP4 media segments
-carry absolute ``tfdt`` (the fragment's producer timestamp in each track's timescale), MPEG-TS
-segments timestamps from the same clock (modulo 2^33 at 90 kHz), so consecutive segments line up.
+One KVS fragment is one HLS segment, made on request. FRAGMENTED_MP4 follows the API reference:
+"There is a distinct HLS media playlist for the video track and the audio track (if applicable)
+that contains MP4 media URLs for the specific track" -- the master playlist names the video
+playlist (TrackNumber=1) in EXT-X-STREAM-INF and the audio playlist (TrackNumber=2, an AAC track
+2) as the EXT-X-MEDIA rendition of group "audio"; each track has its own init segment and media
+segments, written by ``media/fmp4.py`` with the absolute decode time of the first sample in
+``tfdt`` (the producer clock in the track's timescale), so consecutive segments continue each
+other and no media segment repeats the init segment (``moof`` + ``mdat`` only). MPEG_TS follows
+the reference too: GetTSFragment "retrieves MPEG TS fragments containing both initialization and
+media data for all tracks in the stream", so a TS session has one media playlist (TrackNumber=1)
+whose segments carry video and audio, remuxed by FFmpeg (``media/remux.py``) with timestamps from
+the same producer clock (modulo 2^33 at 90 kHz).
 
 Sessions (HLS and DASH alike, ``dash.py``) are stored resources (``kinesisvideo:hls-session``)
 with their expiry (a transition deletes them then); at most 10 per stream and protocol, the oldest
@@ -23,15 +32,18 @@ Playlists, by PlaybackMode:
   elapsed since the session began of the first one (at least the first N are shown), and the
   playlist ends (ENDLIST) once it reaches the last fragment of a closed range.
 - ON_DEMAND: the first N (default 1000) fragments of the range, PLAYLIST-TYPE:VOD and ENDLIST.
+A segment's EXTINF reaches where the next fragment starts when it follows on (an audio frame may
+run past the next keyframe), so the durations add up to the media's span.
 DiscontinuityMode ALWAYS puts EXT-X-DISCONTINUITY before every segment (and
 EXT-X-DISCONTINUITY-SEQUENCE = MEDIA-SEQUENCE), ON_DISCONTINUITY where a fragment starts more than
 50 ms away from the end of the one before it (counted within the playlist [inferred]), NEVER
 nowhere; the default is ALWAYS for SERVER_TIMESTAMP selectors, NEVER for PRODUCER_TIMESTAMP.
 DisplayFragmentTimestamp ALWAYS adds EXT-X-PROGRAM-DATE-TIME (the selector's timestamp).
 
-[inferred] Every track of the fragments goes into each segment (one media playlist, TrackNumber=1;
-the master's CODECS lists video and audio); other TrackNumbers are an InvalidArgumentException.
-The ClientLimitExceededException rate limits are not enforced.
+[inferred] Only AAC audio gets an fMP4 audio playlist (browsers' Media Source cannot play G.711); a
+TrackNumber the session does not have is an InvalidArgumentException. The master's CODECS lists
+video and audio (the rendition's codec included, as HLS asks). The ClientLimitExceededException
+rate limits are not enforced.
 """
 from __future__ import annotations
 
@@ -48,7 +60,7 @@ from ...core.errors import ServiceError
 from ...core.lifecycle import transition
 from ...core.operations import operation
 from ...core.routes import http_route
-from ...media import ebml, mkv, remux
+from ...media import fmp4, mkv, remux
 from ...protocol.http import HttpResponse
 from . import storage
 from .clips import check_playable, fragment_time, require_retention, segment_tracks, time_column
@@ -64,8 +76,8 @@ DEFAULT_LIVE_RESULTS = 5
 DEFAULT_ON_DEMAND_RESULTS = 1000
 MAX_RANGE_MS = 24 * 3600 * 1000
 DISCONTINUITY_GAP_MS = 50
+ANCHOR_CLOCK_SLACK_MS = 30_000
 PLAYLIST_TYPE = "application/x-mpegURL"
-CORS = {"Access-Control-Allow-Origin": "*"}   # browser players (hls.js) fetch from another origin
 
 
 def invalid(message: str) -> ServiceError:
@@ -105,6 +117,22 @@ def _range_condition(stream: dict, now: float, selector_type: str, start_ms: int
     return condition if end_ms is None else sa.and_(condition, column <= end_ms)
 
 
+def _live_anchor(window: list[storage.Fragment]) -> dict:
+    """The fragment that anchors a LIVE session's timeline: the oldest of the first live window
+    (newest first) that still runs on the newest fragment's clock -- producer times falling
+    going back, and producer and server clocks apart by the same amount within
+    ``ANCHOR_CLOCK_SLACK_MS`` [inferred: a producer that restarted with other timestamps
+    starts a new timeline]."""
+    newest = anchor = window[0]
+    for fragment in window[1:]:
+        if fragment.producer_ms >= anchor.producer_ms or abs(
+                (newest.producer_ms - fragment.producer_ms) - (newest.server_ms - fragment.server_ms)
+        ) > ANCHOR_CLOCK_SLACK_MS:
+            break
+        anchor = fragment
+    return {"Producer": anchor.producer_ms, "Server": anchor.server_ms}
+
+
 def _new_token(ctx: RequestContext, session_id: str) -> str:
     raw = f"{ctx.account}:{ctx.region}:{session_id}".encode()
     return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
@@ -118,6 +146,8 @@ def create_session(ctx: RequestContext, req: dict, protocol: str, selector: dict
     mode = req.get("PlaybackMode", "LIVE")
     selector_type, start_ms, end_ms = _session_range(ctx, mode, selector or {})
     require_retention(stream, f"Get{protocol}StreamingSessionURL")
+    default_results = DEFAULT_ON_DEMAND_RESULTS if mode == "ON_DEMAND" else DEFAULT_LIVE_RESULTS
+    limit = max_results or default_results
     if mode == "LIVE":
         recent = sa.and_(storage.archived(stream, ctx.now),
                          storage.fragments.c.server_ms >= int(ctx.now * 1000) - LIVE_RECENT_MS)
@@ -125,12 +155,18 @@ def create_session(ctx: RequestContext, req: dict, protocol: str, selector: dict
         if not found:
             raise ServiceError("ResourceNotFoundException",
                                f"No fragments were ingested into stream {stream['StreamName']} in the last 30 seconds.")
+        window = storage.fetch(ctx.conn, storage.select_fragments(
+            storage.archived(stream, ctx.now), storage.fragments.c.seq.desc(), limit=limit))
+        anchor = _live_anchor(window)
     else:
         condition = _range_condition(stream, ctx.now, selector_type, start_ms, end_ms)
-        found = storage.fetch(ctx.conn, storage.select_fragments(condition, storage.fragments.c.seq, limit=1))
+        found = storage.fetch(ctx.conn, storage.select_fragments(
+            condition, time_column(selector_type), storage.fragments.c.seq, limit=1))
         if not found:
             raise ServiceError("ResourceNotFoundException",
                                f"No fragments were found in stream {stream['StreamName']} for the requested time range.")
+        # A replay shows the range's first fragment when the session begins.
+        anchor = {"Producer": found[0].producer_ms, "Server": int(ctx.now * 1000)}
     check_playable(stream, segment_tracks(storage.read_header(ctx.conn, found[0].header)[1]))
 
     # [inferred] The limit of 10 counts the sessions of one protocol.
@@ -140,11 +176,10 @@ def create_session(ctx: RequestContext, req: dict, protocol: str, selector: dict
         ctx.resources.delete(SESSION, old["Id"])   # the oldest sessions are revoked
     session_id = ctx.ids.alphanumeric(32)
     expires_at = ctx.now + req.get("Expires", DEFAULT_EXPIRES)
-    default_results = DEFAULT_ON_DEMAND_RESULTS if mode == "ON_DEMAND" else DEFAULT_LIVE_RESULTS
     ctx.resources.insert(SESSION, session_id, {
         "Id": session_id, "Protocol": protocol, "StreamName": stream["StreamName"], "StreamKey": stream_key,
         "Mode": mode, "DisplayTimestamp": req.get("DisplayFragmentTimestamp", "NEVER"),
-        "MaxResults": max_results or default_results,
+        "MaxResults": limit, "Anchor": anchor,
         "SelectorType": selector_type, "Start": start_ms, "End": end_ms,
         "Created": ctx.now, "ExpiresAt": expires_at, **settings(selector_type),
     })
@@ -180,7 +215,7 @@ class _Refused(Exception):
 def _error_response(refused: _Refused) -> HttpResponse:
     body = json.dumps({"message": refused.message}).encode()
     return HttpResponse(refused.status, {"Content-Type": "application/json", "x-amzn-ErrorType": refused.code,
-                                         "x-amz-ErrorType": refused.code, **CORS}, body)
+                                         "x-amz-ErrorType": refused.code}, body)
 
 
 def _param(query: dict, name: str, required: bool = True) -> str | None:
@@ -205,9 +240,6 @@ def _serve(emulator, request, label: str, produce, protocol: str = "HLS") -> Htt
     try:
         query = request.query()
         account, region, session_id = _token_scope(_param(query, "SessionToken"))
-        track = _param(query, "TrackNumber", required=False)
-        if track is not None and track != "1":
-            raise _Refused(400, "InvalidArgumentException", f"Track {track} is not available in this session.")
         with emulator.context(SERVICE, label, account, region) as ctx:
             session = ctx.resources.get(SESSION, session_id)
             if (session is None or ctx.now >= session["ExpiresAt"]
@@ -217,7 +249,7 @@ def _serve(emulator, request, label: str, produce, protocol: str = "HLS") -> Htt
             if stream is None or str(stream.get("MediaKey")) != session["StreamKey"]:
                 raise _Refused(404, "ResourceNotFoundException", f"The stream {session['StreamName']} does not exist.")
             content_type, body = produce(ctx, session, stream, query)
-        return HttpResponse(200, {"Content-Type": content_type, **CORS}, body, f"{SERVICE} {label}")
+        return HttpResponse(200, {"Content-Type": content_type}, body, f"{SERVICE} {label}")
     except _Refused as refused:
         return _error_response(refused)
 
@@ -256,11 +288,44 @@ def _timestamp(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def _media_playlist(ctx, session: dict, stream: dict, token: str) -> str:
+def session_tracks(ctx, session: dict, fragment: storage.Fragment) -> list[mkv.Track]:
+    """The tracks a session serves, from a fragment's producer header: fMP4 has the video track 1
+    and an AAC track 2 (each its own playlist / AdaptationSet); MPEG-TS carries every track in
+    its segments, listed under TrackNumber 1."""
+    tracks = segment_tracks(storage.read_header(ctx.conn, fragment.header)[1])
+    return [track for track in tracks
+            if (track.number == 1 and fmp4.is_video(track)) or (track.number == 2 and fmp4.is_aac(track))]
+
+
+def _track_number(query: dict, session: dict, tracks: list[mkv.Track]) -> int:
+    """The request's TrackNumber (default 1), refused when the session does not serve it."""
+    text = _param(query, "TrackNumber", required=False) or "1"
+    numbers = [1] if session["Container"] == "MPEG_TS" else [track.number for track in tracks]
+    if not text.isdigit() or int(text) not in numbers:
+        raise _Refused(400, "InvalidArgumentException", f"Track {text} is not available in this session.")
+    return int(text)
+
+
+def segment_durations(fragments: list[storage.Fragment]) -> list[int]:
+    """Each fragment's segment duration (ms): up to where the next one starts when it follows on
+    (an audio track's last frame may reach a little past the next keyframe), its own duration
+    at a gap and for the last one, so the durations add up to the media's span."""
+    durations = []
+    for fragment, after in zip(fragments, fragments[1:] + [None]):
+        duration = max(fragment.duration_ms, 1)
+        if after is not None and 0 < after.producer_ms - fragment.producer_ms <= duration + DISCONTINUITY_GAP_MS:
+            duration = after.producer_ms - fragment.producer_ms
+        durations.append(duration)
+    return durations
+
+
+def _media_playlist(ctx, session: dict, stream: dict, token: str, query: dict) -> str:
     fragments, sequence, ended = _playlist_fragments(ctx, session, stream)
     mp4 = session["Container"] == "FRAGMENTED_MP4"
+    track = _track_number(query, session, session_tracks(ctx, session, fragments[-1]) if fragments else [])
+    durations = segment_durations(fragments)
     # HLS: every EXTINF, rounded to the nearest integer, is at most the target duration.
-    target = max([round(f.duration_ms / 1000) for f in fragments] or [1])
+    target = max([round(d / 1000) for d in durations] or [1])
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{max(target, 1)}",
              f"#EXT-X-MEDIA-SEQUENCE:{sequence}"]
     if session["Discontinuity"] == "ALWAYS":
@@ -269,9 +334,10 @@ def _media_playlist(ctx, session: dict, stream: dict, token: str) -> str:
         lines.append("#EXT-X-PLAYLIST-TYPE:VOD")
     lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
     if mp4:
-        lines.append(f'#EXT-X-MAP:URI="getMP4InitFragment.mp4?SessionToken={token}&TrackNumber=1&SequenceNumber=0"')
+        lines.append(f'#EXT-X-MAP:URI="getMP4InitFragment.mp4?SessionToken={token}&TrackNumber={track}'
+                     '&SequenceNumber=0"')
     previous_end = None
-    for fragment in fragments:
+    for fragment, duration in zip(fragments, durations):
         if session["Discontinuity"] == "ALWAYS" or (
                 session["Discontinuity"] == "ON_DISCONTINUITY" and previous_end is not None
                 and abs(fragment.producer_ms - previous_end) > DISCONTINUITY_GAP_MS):
@@ -279,24 +345,16 @@ def _media_playlist(ctx, session: dict, stream: dict, token: str) -> str:
         previous_end = fragment.producer_ms + fragment.duration_ms
         if session["DisplayTimestamp"] == "ALWAYS":
             lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_timestamp(fragment_time(fragment, session['SelectorType']))}")
-        lines.append(f"#EXTINF:{fragment.duration_ms / 1000:.3f},")
+        lines.append(f"#EXTINF:{duration / 1000:.3f},")
         segment = "getMP4MediaFragment.mp4" if mp4 else "getTSFragment.ts"
-        lines.append(f"{segment}?FragmentNumber={fragment.number}&SessionToken={token}&TrackNumber=1")
+        lines.append(f"{segment}?FragmentNumber={fragment.number}&SessionToken={token}&TrackNumber={track}")
     if ended:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"
 
 
 def _codecs(tracks: list[mkv.Track]) -> str:
-    codecs = []
-    for track in tracks:
-        if track.codec_id == "V_MPEG4/ISO/AVC" and len(track.codec_private) >= 4:
-            codecs.append("avc1." + track.codec_private[1:4].hex())
-        elif track.codec_id == "V_MPEGH/ISO/HEVC":
-            codecs.append("hvc1.1.6.L93.B0")   # [inferred] a generic Main-profile string
-        elif track.codec_id == "A_AAC":
-            codecs.append("mp4a.40.2")
-    return ",".join(codecs)
+    return ",".join(code for code in (fmp4.codec_string(track) for track in tracks) if code)
 
 
 def _frame_rate(ctx, stream: dict, fragment: storage.Fragment, segment_head: bytes) -> float | None:
@@ -304,23 +362,24 @@ def _frame_rate(ctx, stream: dict, fragment: storage.Fragment, segment_head: byt
     data = storage.fragment_bytes(ctx.conn, stream, fragment)
     if data is None:
         return None
-    scale_ns = next((mkv.parse_info(segment_head[start:end]) for element_id, start, end
-                     in ebml.children(segment_head) if element_id == ebml.INFO), mkv.DEFAULT_TIMECODE_SCALE_NS)
     times = sorted(relative for track, relative, _, _ in mkv.cluster_frames(bytes(data))[1] if track == 1)
     if len(times) < 2 or times[-1] == times[0]:
         return None
-    return (len(times) - 1) * 1e9 / ((times[-1] - times[0]) * scale_ns)
+    return (len(times) - 1) * 1e9 / ((times[-1] - times[0]) * fmp4.timecode_scale_ns(segment_head))
+
+
+def _bandwidth(fragments: list[storage.Fragment]) -> int:
+    return max(f.size * 8000 // max(f.duration_ms, 1) for f in fragments)
 
 
 def _master_playlist(ctx, session: dict, stream: dict, token: str) -> str:
     fragments, _, _ = _playlist_fragments(ctx, session, stream)
     recent = fragments[-1] if fragments else None
-    attributes = []
+    attributes, renditions = [], []
     if recent is not None:
         segment_head = storage.read_header(ctx.conn, recent.header)[1]
         tracks = segment_tracks(segment_head)
-        bandwidth = max(f.size * 8000 // max(f.duration_ms, 1) for f in fragments)
-        attributes.append(f"BANDWIDTH={bandwidth}")
+        attributes.append(f"BANDWIDTH={_bandwidth(fragments)}")
         attributes.append(f'CODECS="{_codecs(tracks)}"')
         video = next((t for t in tracks if t.number == 1), None)
         if video is not None and video.width and video.height:
@@ -328,9 +387,16 @@ def _master_playlist(ctx, session: dict, stream: dict, token: str) -> str:
         rate = _frame_rate(ctx, stream, recent, segment_head)
         if rate:
             attributes.append(f"FRAME-RATE={rate:.3f}")
+        audio = next((t for t in session_tracks(ctx, session, recent) if t.number == 2), None)
+        if audio is not None and session["Container"] == "FRAGMENTED_MP4":
+            channels = audio.channels or fmp4.aac_config(audio.codec_private).channels
+            renditions.append(
+                f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,'
+                f'CHANNELS="{channels}",URI="getHLSMediaPlaylist.m3u8?SessionToken={token}&TrackNumber=2"')
+            attributes.append('AUDIO="audio"')
     else:
         attributes.append("BANDWIDTH=1")
-    return "\n".join(["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS",
+    return "\n".join(["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS", *renditions,
                       "#EXT-X-STREAM-INF:" + ",".join(attributes),
                       f"getHLSMediaPlaylist.m3u8?SessionToken={token}&TrackNumber=1"]) + "\n"
 
@@ -344,6 +410,17 @@ def _session_fragment(ctx, stream: dict, number: str) -> storage.Fragment:
         found = storage.fetch(ctx.conn, storage.select_fragments(condition, storage.fragments.c.seq, limit=1))
     if not found:
         raise _Refused(404, "ResourceNotFoundException", f"The fragment {number} was not found in the stream.")
+    return found[0]
+
+
+def _fragment_at(ctx, stream: dict, producer_ms: str) -> storage.Fragment:
+    """The fragment a DASH segment URL names by its producer timestamp (ms)."""
+    found = []
+    if producer_ms.isdigit():
+        condition = sa.and_(storage.archived(stream, ctx.now), storage.fragments.c.producer_ms == int(producer_ms))
+        found = storage.fetch(ctx.conn, storage.select_fragments(condition, storage.fragments.c.seq.desc(), limit=1))
+    if not found:
+        raise _Refused(404, "ResourceNotFoundException", f"No fragment starts at {producer_ms} in the stream.")
     return found[0]
 
 
@@ -373,27 +450,44 @@ def master_playlist_route(emulator, request) -> HttpResponse:
 def media_playlist_route(emulator, request) -> HttpResponse:
     return _serve(emulator, request, "getHLSMediaPlaylist",
                   lambda ctx, session, stream, query: (
-                      PLAYLIST_TYPE, _media_playlist(ctx, session, stream, _token_param(request)).encode()))
+                      PLAYLIST_TYPE, _media_playlist(ctx, session, stream, _token_param(request), query).encode()))
+
+
+def _require_mp4(session: dict) -> None:
+    if session["Container"] != "FRAGMENTED_MP4":
+        raise _Refused(400, "InvalidArgumentException", "This session's ContainerFormat is MPEG_TS.")
 
 
 def init_fragment(ctx, session: dict, stream: dict, query: dict) -> tuple[str, bytes]:
-    """The fMP4 init segment of a session (from the first fragment its playlist lists)."""
-    if session["Container"] != "FRAGMENTED_MP4":
-        raise _Refused(400, "InvalidArgumentException", "This session's ContainerFormat is MPEG_TS.")
+    """The fMP4 init segment of one track of a session (from the producer header of the first
+    fragment its playlist lists)."""
+    _require_mp4(session)
     fragments, _, _ = _playlist_fragments(ctx, session, stream)
     if not fragments:
         raise _Refused(404, "ResourceNotFoundException", "The session has no fragments.")
-    pieces = _fragment_media(ctx, stream, fragments[0])
-    return "video/mp4", _remuxed(lambda: remux.fragmented_mp4(*pieces)[0])
+    track = _track_number(query, session, session_tracks(ctx, session, fragments[0]))
+    segment_head = storage.read_header(ctx.conn, fragments[0].header)[1]
+    return "video/mp4", _remuxed(lambda: remux.fmp4_init(segment_head, track))
 
 
 def media_fragment(ctx, session: dict, stream: dict, query: dict) -> tuple[str, bytes]:
-    """One fragment as an fMP4 media segment with absolute tfdt."""
-    if session["Container"] != "FRAGMENTED_MP4":
-        raise _Refused(400, "InvalidArgumentException", "This session's ContainerFormat is MPEG_TS.")
-    fragment = _session_fragment(ctx, stream, _param(query, "FragmentNumber"))
-    pieces = _fragment_media(ctx, stream, fragment)
-    return "video/mp4", _remuxed(lambda: remux.fragmented_mp4(*pieces, start_ms=fragment.producer_ms)[1])
+    """One track of one fragment as an fMP4 media segment with an absolute tfdt."""
+    _require_mp4(session)
+    if session["Protocol"] == "DASH":
+        fragment = _fragment_at(ctx, stream, _param(query, "FragmentTimestamp"))
+    else:
+        fragment = _session_fragment(ctx, stream, _param(query, "FragmentNumber"))
+    track = _track_number(query, session, session_tracks(ctx, session, fragment))
+    _, segment_head, cluster = _fragment_media(ctx, stream, fragment)
+    following = storage.fetch(ctx.conn, storage.select_fragments(
+        sa.and_(storage.archived(stream, ctx.now), storage.fragments.c.seq == fragment.seq + 1),
+        storage.fragments.c.seq, limit=1))
+    next_start = None
+    if following and 0 < following[0].producer_ms - fragment.producer_ms <= fragment.duration_ms + DISCONTINUITY_GAP_MS:
+        next_start = following[0].producer_ms
+    # [inferred] mfhd sequence numbers: the fragment's place in the stream, counted from 1.
+    return "video/mp4", _remuxed(lambda: remux.fmp4_media(segment_head, cluster, track, fragment.producer_ms,
+                                                          fragment.seq + 1, next_start))
 
 
 @http_route("GET", "/hls/v1/getMP4InitFragment.mp4")
@@ -411,6 +505,7 @@ def ts_fragment_route(emulator, request) -> HttpResponse:
     def produce(ctx, session, stream, query):
         if session["Container"] != "MPEG_TS":
             raise _Refused(400, "InvalidArgumentException", "This session's ContainerFormat is FRAGMENTED_MP4.")
+        _track_number(query, session, [])
         fragment = _session_fragment(ctx, stream, _param(query, "FragmentNumber"))
         pieces = _fragment_media(ctx, stream, fragment)
         return "video/MP2T", _remuxed(lambda: remux.mpeg_ts(*pieces, fragment.producer_ms))

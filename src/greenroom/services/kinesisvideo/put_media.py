@@ -10,13 +10,19 @@ fragment per Cluster, and each fragment is acknowledged as it progresses, on the
     {"EventType":"ERROR", ..., "ErrorId":4004}  and the connection ends
     {"EventType":"IDLE"}            while the connection is open and no data comes
 
-A fragment is a Cluster plus the Tags element that may follow it (the producer SDKs put
-AWS_KINESISVIDEO_END_OF_FRAGMENT and fragment metadata there). It is complete, stored and
-acknowledged RECEIVED when the next Cluster starts, when a Tags element carrying
-AWS_KINESISVIDEO_END_OF_FRAGMENT follows it, or when the body ends.
+Each acknowledgement is its own HTTP chunk (AWS's producer SDKs read one per chunk: see
+``Session.acknowledgements``). With ``Expect: 100-continue`` (curl, so the C/C++ producer SDKs,
+sends it) the client gets ``100 Continue`` once the headers are accepted, then the 200.
+
+A fragment is a Cluster plus the Tags elements that follow it (the producer SDKs send one Tags
+element per fragment metadata pair, then one with AWS_KINESISVIDEO_END_OF_FRAGMENT); its
+metadata is all of their pairs, merged. It is complete, stored and acknowledged RECEIVED when
+the next Cluster starts, when a Tags element carrying AWS_KINESISVIDEO_END_OF_FRAGMENT follows
+it, or when the body ends.
 
 Errors (ErrorId), after which greenroom ends the response; every fragment acknowledged before stays:
-- 4000: the body ended inside an element, or the client went away;
+- 4000: the body ended inside an element, the client went away, or it sent nothing for
+  ``kinesisvideo.putmedia.idle_timeout`` seconds in the middle of a fragment (a stalled upload);
 - 4001: a fragment over 50 MB (detected as soon as its declared size passes the limit);
 - 4002: a fragment longer than 10 s (cluster timecode to the end of its last frame);
 - 4003: the connection lasted more than 45 minutes (of the emulator's clock, so tests reach it);
@@ -25,7 +31,9 @@ Errors (ErrorId), after which greenroom ends the response; every fragment acknow
 - 4007: a producer timestamp that is not a time (negative, beyond year 9999, or RELATIVE
   timecodes without x-amzn-producer-start-timestamp);
 - 4008: the stream is not ACTIVE (or UPDATING) when the first fragment starts, or is deleted or
-  leaves those states while the connection is open (checked as each fragment is stored);
+  leaves those states while the connection is open (checked as each fragment is stored). A
+  stream still CREATING becomes ACTIVE when its first fragment arrives (the SDKs' create-then-
+  stream flow does not wait for ACTIVE; see ``Session._writable_stream``);
 - 4009: fragment metadata over the limits (10 tags, names 128 bytes, values 256 bytes, no name
   starting with "AWS" other than the SDK's AWS_KINESISVIDEO_END_OF_FRAGMENT);
 - 4010: a block for a track number the Tracks element does not declare;
@@ -191,7 +199,13 @@ class Session:
         return json.dumps(ack, separators=(",", ":")).encode() + b"\n"
 
     async def acknowledgements(self, body):
-        """The response body: acknowledgements as the request body is read."""
+        """The response body: acknowledgements as the request body is read, each yielded (and so
+        sent) as its own HTTP chunk. AWS's producer SDKs decided this: PIC's acknowledgement
+        parser (AckParser.c) binds the upload handle to the first acknowledgement of each piece
+        the HTTP client hands it and drops the others of that piece as belonging to an expired
+        upload, and curl hands over one piece per chunk. Several acknowledgements in one chunk
+        lose PERSISTED (the SDK then hangs at shutdown) and BUFFERING (it declares the connection
+        stale and sends the fragments again)."""
         queue: asyncio.Queue = asyncio.Queue(maxsize=8)
         reader = asyncio.create_task(_read_body(body, queue))
         ticker = asyncio.create_task(self._tick(queue))
@@ -203,30 +217,38 @@ class Session:
                 item = await queue.get()
                 if item is _TICK:
                     if time.monotonic() - self._last_data >= self.emulator.delays["kinesisvideo.putmedia.idle_timeout"]:
+                        for ack in self._stalled():
+                            yield ack
                         return
                     yield self._ack("IDLE")
                     continue
                 self._last_data = time.monotonic()
-                # Whatever else has arrived is parsed now too, and the acknowledgements it
-                # completes go out together (a write per batch, not per acknowledgement).
-                items = [item]
-                while items[-1] is not _END and not isinstance(items[-1], BaseException) and not queue.empty():
-                    following = queue.get_nowait()
-                    if following is not _TICK:
-                        items.append(following)
-                acks = []
-                for item in items:
-                    acks += self._process(parser, item)
-                    if self.failed:
-                        break
-                if acks:
-                    yield b"".join(acks)
-                if self.failed or items[-1] is _END or isinstance(items[-1], BaseException):
+                for ack in self._process(parser, item):
+                    yield ack
+                if self.failed or item is _END or isinstance(item, BaseException):
                     return
         finally:
             self.store.put_media_ended(self.media_key)
             reader.cancel()
             ticker.cancel()
+
+    def _stalled(self):
+        """The client sent nothing for the idle timeout: the exchange ends. A fragment cut off
+        mid-cluster gets ERROR 4000 (STREAM_READ_ERROR) [inferred: what the service reports
+        when the data stream stops being readable; AWS's SDKs treat 4000 as retriable and send
+        the fragment again on a new connection]; a whole fragment still waiting for its
+        end-of-fragment tag is stored and acknowledged first."""
+        try:
+            if self.current is None:
+                yield from self._complete_pending()
+                return
+            raise FragmentError(ERROR_READ, f"no data for {self.emulator.delays['kinesisvideo.putmedia.idle_timeout']} s "
+                                            "in the middle of a fragment")
+        except FragmentError as error:
+            yield from self._failed(error)
+        except Exception:
+            log.exception("PutMedia %s failed", self.stream_name)
+            yield from self._failed(FragmentError(ERROR_INTERNAL, "internal error"))
 
     def run(self, chunks) -> list[dict]:
         """Ingest a whole body at once (the in-process path); the acknowledgements as dicts."""
@@ -262,14 +284,16 @@ class Session:
             if item is _END:
                 yield from self._complete_pending()
         except FragmentError as error:
-            log.info("PutMedia %s: error %d: %s", self.stream_name, error.error_id, error)
-            # Fragments acknowledged before the error stay stored; the one it is about is lost.
-            self.failed = True
-            yield self._ack("ERROR", self.current or self.pending, error.error_id)
+            yield from self._failed(error)
         except Exception:
             log.exception("PutMedia %s failed", self.stream_name)
-            self.failed = True
-            yield self._ack("ERROR", self.current or self.pending, ERROR_INTERNAL)
+            yield from self._failed(FragmentError(ERROR_INTERNAL, "internal error"))
+
+    def _failed(self, error: FragmentError):
+        log.info("PutMedia %s: error %d: %s", self.stream_name, error.error_id, error)
+        # Fragments acknowledged before the error stay stored; the one it is about is lost.
+        self.failed = True
+        yield self._ack("ERROR", self.current or self.pending, error.error_id)
 
     async def _tick(self, queue: asyncio.Queue) -> None:
         while True:
@@ -297,8 +321,11 @@ class Session:
             self._end_fragment(event)
         elif isinstance(event, TagsRead):
             if self.pending is not None:
-                self._check_metadata(event.pairs)
-                self.pending["tags"] = [[name, value] for name, value in event.pairs if name != END_OF_FRAGMENT]
+                # The producer SDKs send one Tags element per metadata pair, then one holding
+                # AWS_KINESISVIDEO_END_OF_FRAGMENT: the fragment's metadata is all of them.
+                merged = _merge_tags(self.pending["tags"], event.pairs)
+                self._check_metadata(merged)
+                self.pending["tags"] = merged
                 if any(name == END_OF_FRAGMENT for name, _ in event.pairs):
                     yield from self._complete_pending()
 
@@ -343,6 +370,14 @@ class Session:
 
     def _writable_stream(self, ctx) -> dict:
         stream = ctx.resources.get(STREAM, self.stream_name)
+        if stream is not None and stream.get("MediaKey") == self.media_key and stream["Status"] == "CREATING":
+            # Media for a stream still being created completes its creation. AWS's producer SDKs
+            # decided this: PIC's state machine goes from a successful CreateStream straight to
+            # GetDataEndpoint and PutMedia (it waits for ACTIVE only when DescribeStream finds
+            # an existing stream CREATING), so the service takes media on a stream it has just
+            # created [inferred: how the service does it is not documented].
+            stream["Status"] = "ACTIVE"
+            ctx.resources.update(STREAM, self.stream_name, stream)
         if stream is None or stream.get("MediaKey") != self.media_key or stream["Status"] not in WRITABLE_STATUSES:
             status = "deleted" if stream is None or stream.get("MediaKey") != self.media_key else stream["Status"]
             raise FragmentError(ERROR_NOT_ACTIVE, f"the stream {self.stream_name} is {status}")
@@ -368,7 +403,7 @@ class Session:
         self.current, self.pending = None, fragment
 
     def _check_metadata(self, pairs) -> None:
-        user = [(name, value) for name, value in pairs if name != END_OF_FRAGMENT]
+        user = list(pairs)
         if len(user) > MAX_FRAGMENT_TAGS:
             raise FragmentError(ERROR_METADATA, f"{len(user)} fragment metadata tags; at most {MAX_FRAGMENT_TAGS}")
         for name, value in user:
@@ -404,6 +439,22 @@ class Session:
 
 _END = object()
 _TICK = object()
+
+
+def _merge_tags(tags: list, pairs) -> list:
+    """A fragment's metadata after one more Tags element: pairs are added in order; a name sent
+    again takes its new value where it stood [inferred: one value per name and fragment]."""
+    merged = [list(pair) for pair in tags]
+    for name, value in pairs:
+        if name == END_OF_FRAGMENT:
+            continue
+        for pair in merged:
+            if pair[0] == name:
+                pair[1] = value
+                break
+        else:
+            merged.append([name, value])
+    return merged
 
 
 async def _read_body(body, queue: asyncio.Queue) -> None:
