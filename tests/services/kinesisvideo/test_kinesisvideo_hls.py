@@ -343,13 +343,13 @@ def test_sessions_expire_and_at_most_ten_per_stream(kvs):
     assert fetch(kvs, first.split("?")[0])[0] == 400   # no token at all
 
 
-def test_a_page_of_another_origin_can_use_playlists_manifests_and_segments(http_kvs):
+def test_a_page_of_another_origin_can_use_playlists_manifests_and_segments(plain_http_kvs):
     """What a browser player on another origin needs (CORS comes from the server for every
     route): preflights of the playlist, manifest and segment routes answer 200, and their answers,
     errors included, carry Access-Control-Allow-Origin and expose the error type."""
     import requests
 
-    kvs = http_kvs
+    kvs = plain_http_kvs
     kvs.create_active_stream()
     kvs.put_video(seconds=2, audio=True)
     origin = {"Origin": "http://player.example:8080"}
