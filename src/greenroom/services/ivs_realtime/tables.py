@@ -10,7 +10,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...core.store import ROW_KEY, metadata
+from ...core.store import ROW_KEY, lock_collection, metadata
 
 participants = sa.Table(
     "ivs_realtime_participants",
@@ -129,6 +129,8 @@ def session_participants(conn: Connection, account: str, region: str, session_id
 
 def count_participants(conn: Connection, account: str, region: str, session_id: str,
                        **column_filters: Any) -> int:
+    # The quotas count-then-join/publish: atomic across processes (core.store "concurrency").
+    lock_collection(conn, account, region, "ivs-realtime:participants", session_id)
     query = sa.select(sa.func.count()).select_from(participants).where(
         _scope(participants, account, region), participants.c.session_id == session_id)
     for column, value in column_filters.items():
