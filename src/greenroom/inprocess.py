@@ -89,9 +89,11 @@ class MockGreenroom:
     """
 
     def __init__(self, *, seed: int | None = None, default_account: str | None = None,
-                 db_url: str | None = None):
+                 db_url: str | None = None, credentials=None):
         self._db_url = db_url  # None: a fresh in-memory store
-        self._options = {"seed": seed}
+        # credentials: verify every request's SigV4 signature against these keys (a credentials
+        # file's path or its parsed document, see greenroom.core.signatures).
+        self._options = {"seed": seed, "credentials": credentials}
         if default_account:
             self._options["default_account"] = default_account
         self.emulator: Emulator | None = None
@@ -145,6 +147,9 @@ class MockGreenroom:
             botocore.session.Session.create_client = self._saved_create_client
             self._saved_create_client = None
             self.emulator.store.engine.dispose()
+            if self.emulator.stun is not None:   # started by a GetIceServerConfig
+                self.emulator.stun.stop()
+                self.emulator.stun = None
             for name, value in self._saved_environment.items():
                 if value is None:
                     os.environ.pop(name, None)
