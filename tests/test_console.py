@@ -118,3 +118,20 @@ def test_a_participant_joined_through_the_admin_api_shows_in_the_stage_view(serv
     participant = joined.json()["participantId"]
     page.wait_for(resource("ivs-realtime:stage", "studio"))
     page.wait_for(f"document.getElementById('resources').innerText.includes('{participant}')")
+
+
+def test_the_page_sends_the_admin_token_of_a_protected_server(launch):
+    chromium()
+    protected = launch("--ephemeral", "--admin-token", "s3cret")
+    page = DevToolsPage(protected.base_url + "/_greenroom/console")
+    try:
+        page.wait_for("document.getElementById('clock-mode').textContent === 'real'")
+        page.evaluate("document.getElementById('clock-freeze').click()")
+        page.wait_for("document.getElementById('control-status').textContent.includes('admin token')")
+        assert protected.admin("GET", "clock").json()["mode"] == "real"
+        page.evaluate("var t = document.getElementById('admin-token'); t.value = 's3cret';"
+                      "t.dispatchEvent(new Event('change')); document.getElementById('clock-freeze').click()")
+        page.wait_for("document.getElementById('clock-mode').textContent === 'manual'")
+        assert protected.admin("GET", "clock").json()["mode"] == "manual"
+    finally:
+        page.close()

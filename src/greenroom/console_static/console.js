@@ -14,8 +14,11 @@
   }
 
   function admin(method, path, body) {
+    var headers = body ? { "Content-Type": "application/json" } : {};
+    var token = sessionStorage.getItem("greenroom.adminToken");
+    if (token) headers.Authorization = "Bearer " + token;  // servers started with --admin-token
     return fetch("/_greenroom/" + path, {
-      method: method, headers: body ? { "Content-Type": "application/json" } : {},
+      method: method, headers: headers,
       body: body ? JSON.stringify(body) : undefined
     }).then(function (response) {
       return response.json().then(function (answer) {
@@ -227,6 +230,8 @@
     admin("POST", "delays", changes).then(function () { say("delays saved"); loadDelays(); })
       .catch(function (e) { say(e.message); });
   };
+  $("admin-token").value = sessionStorage.getItem("greenroom.adminToken") || "";
+  $("admin-token").onchange = function () { sessionStorage.setItem("greenroom.adminToken", $("admin-token").value); };
   $("reset").onclick = function () {
     if (!confirm("Forget every resource?")) return;
     admin("POST", "reset").then(function () { say("reset"); loadDelays(); }).catch(function (e) { say(e.message); });
