@@ -117,7 +117,10 @@ def test_a_participant_joined_through_the_admin_api_shows_in_the_stage_view(serv
     assert joined.status_code == 200, joined.text
     participant = joined.json()["participantId"]
     page.wait_for(resource("ivs-realtime:stage", "studio"))
-    page.wait_for(f"document.getElementById('resources').innerText.includes('{participant}')")
+    joined_in_page = f"document.querySelector('li.participant[data-participant-id=\"{participant}\"]')"
+    page.wait_for(resource("ivs-realtime:stage", "studio") + f" && {joined_in_page}")
+    assert page.evaluate(joined_in_page + ".dataset.state") == "CONNECTED"
+    page.wait_for(joined_in_page + ".querySelector('ol.events').innerText.includes('JOINED')")
 
 
 def test_the_page_sends_the_admin_token_of_a_protected_server(launch):

@@ -116,6 +116,12 @@ async def live(emulator, socket):
                      "requests": emulator.requests.entries()[-RECENT_REQUESTS:]}
             if view.get("account") and view.get("region") and view.get("service"):
                 state["resources"] = _resources(emulator, view["account"], view["region"], view["service"])
+                if view["service"] == "ivs-realtime":
+                    try:
+                        state["resources"]["stages"] = _stages(emulator, view["account"], view["region"],
+                                                               state["resources"].get("ivs-realtime:stage", []))
+                    except HttpError as error:
+                        state["resources"]["stages"] = {"error": error.message}
                 state["view"] = dict(view)
             news = {name: value for name, value in state.items() if sent.get(name) != value}
             if news:
@@ -146,10 +152,36 @@ def kvs_hls(emulator, request):
     return {"url": session["HLSStreamingSessionURL"], "dataEndpoint": endpoint}
 
 
-def _call(emulator, request: HttpRequest, account: str, region: str, path: str, body: dict) -> dict:
-    """A Kinesis Video call as the account's client makes it (greenroom reads the account and
-    region from the credential scope)."""
-    scope = f"{account}/20200101/{region}/kinesisvideo/aws4_request"
+def _stages(emulator, account: str, region: str, stages: list[dict]) -> dict:
+    """Per stage ARN, its sessions newest first with their participants and each one's events,
+    as ListStageSessions, ListParticipants and ListParticipantEvents answer them."""
+    request = HttpRequest("POST", "/", host="127.0.0.1", public_urls=emulator.public_urls)
+    found: dict = {}
+    for stage in stages:
+        arn = stage.get("arn")
+        if not arn:
+            continue
+        sessions = _call(emulator, request, account, region, "/ListStageSessions",
+                         {"stageArn": arn}, "ivs")["stageSessions"]
+        for session in sessions:
+            listed = _call(emulator, request, account, region, "/ListParticipants",
+                           {"stageArn": arn, "sessionId": session["sessionId"]}, "ivs")["participants"]
+            for participant in listed:
+                participant["events"] = _call(
+                    emulator, request, account, region, "/ListParticipantEvents",
+                    {"stageArn": arn, "sessionId": session["sessionId"],
+                     "participantId": participant["participantId"]}, "ivs")["events"]
+            session["participants"] = listed
+        found[arn] = sessions
+    return found
+
+
+def _call(emulator, request: HttpRequest, account: str, region: str, path: str, body: dict,
+          signing_name: str = "kinesisvideo") -> dict:
+    """An API call as the account's client makes it (greenroom reads the account and region
+    from the credential scope). [inferred] With --verify-signatures this unsigned call is
+    refused: the console's views that use it then show the error."""
+    scope = f"{account}/20200101/{region}/{signing_name}/aws4_request"
     inner = HttpRequest("POST", path, "", {
         "authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=console",
         "content-type": "application/json", "host": request.host},

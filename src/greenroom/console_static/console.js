@@ -91,8 +91,37 @@
     return "";
   }
 
+  function showStage(item, sessions) {
+    if (!sessions || !sessions.length) return;
+    var list = document.createElement("ul");
+    sessions.forEach(function (session) {
+      var entry = text("li", "session " + session.sessionId + (session.endTime ? " (ended)" : " (live)"));
+      var people = document.createElement("ul");
+      session.participants.forEach(function (participant) {
+        var person = text("li", participant.participantId + " " + (participant.userId || "") + " ");
+        person.className = "participant";
+        person.dataset.participantId = participant.participantId;
+        person.dataset.state = participant.state;
+        person.appendChild(text("span", participant.state + (participant.published ? ", publishing" : ""), "state"));
+        var events = document.createElement("ol");
+        events.className = "events";
+        (participant.events || []).slice().reverse().forEach(function (event) {
+          events.appendChild(text("li", event.eventTime + " " + event.name + (event.errorCode ? " " + event.errorCode : "")));
+        });
+        person.appendChild(events);
+        people.appendChild(person);
+      });
+      entry.appendChild(people);
+      list.appendChild(entry);
+    });
+    item.appendChild(list);
+  }
+
   function showResources(byKind) {
+    var stages = byKind.stages || {};
+    delete byKind.stages;
     var box = $("resources");
+    if (stages.error) box.dataset.error = stages.error;
     box.textContent = "";
     var kinds = Object.keys(byKind);
     if (!kinds.length) { box.appendChild(text("p", "No " + view.service + " resources in " + view.account + " " + view.region + ".")); return; }
@@ -113,6 +142,7 @@
         details.appendChild(summary);
         details.appendChild(text("pre", JSON.stringify(record, null, 2)));
         item.appendChild(details);
+        if (kind === "ivs-realtime:stage") showStage(item, stages[record.arn]);
         if (kind === "kinesisvideo:stream") {
           var play = text("button", "Play LIVE");
           play.type = "button";

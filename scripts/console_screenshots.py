@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Screenshots of each view of the web console, for the README.
+
+Starts ``greenroom serve --ephemeral --port 0``, fills it through boto3 and the admin API (a
+Kinesis Video stream fed by ``greenroom kvs put-media`` and playing LIVE, an IVS stage with a
+joined participant, a GameLift Streams application made READY by advancing the clock, a Nimble
+studio), then writes one PNG per view with headless Chromium (DevTools protocol, as the tests
+drive it): ``kinesisvideo.png``, ``ivs-realtime.png``, ``gameliftstreams.png``, ``nimble.png``.
+
+Needs chromium, ffmpeg and hls.js (``cd tests/players && npm ci``).
+
+    python scripts/console_screenshots.py [--output DIR] [--width 1280] [--height 900]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "src"))
+
+from support import DevToolsPage, Launcher, make_client  # noqa: E402
+
+HLS_JS = ROOT / "tests" / "players" / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+ACCOUNT, REGION = "123456789012", "us-west-2"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", default=str(ROOT / "docs" / "screenshots"), help="directory of the PNGs")
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=900)
+    args = parser.parse_args()
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    launcher = Launcher()
+    producer = None
+    try:
+        server = launcher("--ephemeral", env={"GREENROOM_HLS_JS": str(HLS_JS), "PYTHONPATH": str(ROOT / "src")})
+
+        def client(name: str, endpoint: str = server.base_url):
+            return make_client(name, endpoint, region=REGION, aws_access_key_id=ACCOUNT)
+
+        client("kinesisvideo").create_stream(StreamName="front-door", DataRetentionInHours=24)
+        client("kinesisvideo").create_stream(StreamName="garage", DataRetentionInHours=0)
+        video = Path(tempfile.mkdtemp()) / "camera.mkv"
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=640x360:rate=25",
+                        "-t", "6", "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p", str(video)],
+                       check=True, timeout=120)
+        time.sleep(1.5)  # the streams become ACTIVE
+        producer = subprocess.Popen(
+            [sys.executable, "-m", "greenroom.cli", "kvs", "put-media", str(video), "--stream", "front-door",
+             "--endpoint", server.base_url, "--region", REGION, "--realtime", "--loop"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=dict(os.environ, AWS_ACCESS_KEY_ID=ACCOUNT, AWS_SECRET_ACCESS_KEY="secret",
+                     PYTHONPATH=str(ROOT / "src")))
+
+        ivs = client("ivs-realtime")
+        stage = ivs.create_stage(name="studio")["stage"]
+        for user in ("alice", "bob"):
+            token = ivs.create_participant_token(stageArn=stage["arn"], userId=user)["participantToken"]
+            server.admin("POST", "ivs-realtime/join", {"token": token["token"], "protocol": "WHIP"}).raise_for_status()
+
+        server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
+        client("gameliftstreams").create_application(
+            Description="My Game", RuntimeEnvironment={"Type": "UBUNTU", "Version": "22_04_LTS"},
+            ExecutablePath="bin/game", ApplicationSourceUri="s3://game-bucket/builds/1/")
+        server.admin("POST", "clock", {"advance": 3600}).raise_for_status()
+        server.admin("POST", "clock", {"mode": "real"}).raise_for_status()
+        client("nimble").create_studio(
+            adminRoleArn=f"arn:aws:iam::{ACCOUNT}:role/admin", userRoleArn=f"arn:aws:iam::{ACCOUNT}:role/user",
+            displayName="Animation", studioName="animation")
+        time.sleep(3)  # a few fragments for the player
+
+        page = DevToolsPage(server.base_url + "/_greenroom/console", args.width, args.height)
+        try:
+            for service in ("kinesisvideo", "ivs-realtime", "gameliftstreams", "nimble"):
+                page.wait_for("document.getElementById('live-status').textContent === 'live'")
+                page.evaluate(f"document.querySelector('#services button[data-service=\"{service}\"]').click()")
+                page.wait_for("document.querySelector('#resources li.resource')")
+                if service == "kinesisvideo":
+                    page.evaluate("document.querySelector('li[data-name=\"front-door\"] button.play').click()")
+                    page.wait_for("document.getElementById('player').currentTime > 1", 45)
+                time.sleep(0.5)
+                page.screenshot(output / f"{service}.png")
+                print(output / f"{service}.png")
+        finally:
+            page.close()
+    finally:
+        if producer is not None:
+            producer.kill()
+        launcher.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
