@@ -18,7 +18,7 @@ def entry(request: HttpRequest, response: HttpResponse, started: float) -> dict:
     service, _, rest = response.label.partition(" ")
     operation = rest.split(" ", 1)[0] if rest else "-"
     return {"time": time.time(), "method": request.method, "path": request.raw_path,
-            "service": service, "operation": operation, "status": response.status,
+            "service": service, "operation": operation, "label": response.label, "status": response.status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             "error": error_message(response) if response.status >= 400 else None}
 
@@ -62,10 +62,10 @@ class RequestLog:
 
 def text_line(logged: dict) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(logged["time"]))
-    return (f"{stamp} {logged['method']} {logged['path']} {logged['service']} {logged['operation']} "
+    return (f"{stamp} {logged['method']} {logged['path']} {logged['label']} "
             f"{logged['status']} {logged['duration_ms']:.1f}ms\n")
 
 
 def json_line(logged: dict) -> str:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(logged["time"])) + f"{logged['time'] % 1:.3f}"[1:] + "Z"
-    return json.dumps({**{k: v for k, v in logged.items() if k != "id"}, "time": stamp}) + "\n"
+    return json.dumps({**{k: v for k, v in logged.items() if k not in ("id", "label")}, "time": stamp}) + "\n"
