@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from ...core.store import ROW_KEY, metadata
@@ -195,10 +197,7 @@ def signing_key(conn: Connection, account: str) -> tuple[str, str] | None:
 
 def insert_signing_key_once(conn: Connection, account: str, key_id: str, pem: str, now: float) -> None:
     """Insert unless another request (or process sharing PostgreSQL) already did."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
     conn.execute(insert(signing_keys).values(
         account=account, key_id=key_id, private_key_pem=pem, created_at=now,
     ).on_conflict_do_nothing())

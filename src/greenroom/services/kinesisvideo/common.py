@@ -5,13 +5,13 @@ from __future__ import annotations
 import secrets
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
+from ...core.errors import Errors
+from ...core.tagging import Tagging
 
 STREAM = "kinesisvideo:stream"
 CHANNEL = "kinesisvideo:channel"
 EDGE = "kinesisvideo:edge-configuration"   # keyed by the stream's ARN
 
-MAX_TAGS = 50
 # Status values under which a stream takes media (UPDATING only changes metadata).
 WRITABLE_STATUSES = ("ACTIVE", "UPDATING")
 
@@ -22,8 +22,17 @@ CHANNEL_INFO_FIELDS = ("ChannelName", "ChannelARN", "ChannelType", "ChannelStatu
                        "SingleMasterConfiguration", "Version")
 
 
-def invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidArgumentException", message)
+errors = Errors(
+    ("kinesisvideo", "kinesis-video-archived-media", "kinesis-video-media"),
+    "InvalidArgumentException", "ResourceNotFoundException", "ResourceInUseException",
+    "VersionMismatchException", "NoDataRetentionException", "TagsPerResourceExceededLimitException",
+    "AccountStreamLimitExceededException", "AccountChannelLimitExceededException",
+    "StreamEdgeConfigurationNotFoundException", "ConnectionLimitExceededException",
+    "UnsupportedStreamMediaTypeException", "MissingCodecPrivateDataException",
+    "InvalidCodecPrivateDataException", "InvalidMediaFrameException", "ClientLimitExceededException",
+    "NotAuthorizedException",
+)
+tagging = Tagging("kinesisvideo", invalid=errors.InvalidArgument, too_many=errors.TagsPerResourceExceededLimit)
 
 
 def new_version(ctx: RequestContext) -> str:
@@ -46,13 +55,6 @@ def channel_info(channel: dict) -> dict:
 
 # ---------------------------------------------------------------------------- streams
 
-def stream_not_found(ctx: RequestContext, name: str | None, arn: str | None) -> ServiceError:
-    return ServiceError(
-        "ResourceNotFoundException",
-        f"The requested stream {name or arn} does not exist in account {ctx.account}.",
-    )
-
-
 def stream_by_arn(ctx: RequestContext, arn: str) -> dict | None:
     # The ARN ends in the stream's name and creation time: look the name up, then compare.
     parts = arn.split(":", 5)
@@ -67,10 +69,10 @@ def stream_by_arn(ctx: RequestContext, arn: str) -> dict | None:
 def find_stream(ctx: RequestContext, name: str | None, arn: str | None) -> dict:
     """The stream named by StreamName or StreamARN (exactly one of them must be given)."""
     if bool(name) == bool(arn):
-        raise ServiceError("InvalidArgumentException", "Specify either StreamName or StreamARN, not both.")
+        raise errors.InvalidArgument("Specify either StreamName or StreamARN, not both.")
     stream = ctx.resources.get(STREAM, name) if name else stream_by_arn(ctx, arn)
     if stream is None:
-        raise stream_not_found(ctx, name, arn)
+        raise errors.ResourceNotFound(f"The requested stream {name or arn} does not exist in account {ctx.account}.")
     if "MediaKey" not in stream:
         # A stream stored before streams had media storage: it gets its key now.
         stream["MediaKey"] = new_media_key()
@@ -84,28 +86,17 @@ def save_stream(ctx: RequestContext, stream: dict) -> None:
 
 def check_version(current: str | None, actual: str, what: str) -> None:
     if current is not None and current != actual:
-        raise ServiceError(
-            "VersionMismatchException",
-            f"The version {current} does not match the {what}'s current version {actual}.",
-        )
+        raise errors.VersionMismatch(f"The version {current} does not match the {what}'s current version {actual}.",
+                                     )
 
 
 def require_active(resource: dict, status_field: str, what: str, name: str) -> None:
     if resource[status_field] != "ACTIVE":
-        raise ServiceError(
-            "ResourceInUseException",
-            f"The {what} {name} is {resource[status_field]}; it must be ACTIVE for this operation.",
-        )
+        raise errors.ResourceInUse(f"The {what} {name} is {resource[status_field]}; it must be ACTIVE for this operation.",
+                                   )
 
 
 # ---------------------------------------------------------------------------- channels
-
-def channel_not_found(ctx: RequestContext, name: str | None, arn: str | None) -> ServiceError:
-    return ServiceError(
-        "ResourceNotFoundException",
-        f"The requested signaling channel {name or arn} does not exist in account {ctx.account}.",
-    )
-
 
 def channel_by_arn(ctx: RequestContext, arn: str) -> dict | None:
     parts = arn.split(":", 5)
@@ -119,32 +110,13 @@ def channel_by_arn(ctx: RequestContext, arn: str) -> dict | None:
 
 def find_channel(ctx: RequestContext, name: str | None, arn: str | None) -> dict:
     if bool(name) == bool(arn):
-        raise ServiceError("InvalidArgumentException", "Specify either ChannelName or ChannelARN, not both.")
+        raise errors.InvalidArgument("Specify either ChannelName or ChannelARN, not both.")
     channel = ctx.resources.get(CHANNEL, name) if name else channel_by_arn(ctx, arn)
     if channel is None:
-        raise channel_not_found(ctx, name, arn)
+        raise errors.ResourceNotFound(
+            f"The requested signaling channel {name or arn} does not exist in account {ctx.account}.")
     return channel
 
 
 def save_channel(ctx: RequestContext, channel: dict) -> None:
     ctx.resources.update(CHANNEL, channel["ChannelName"], channel)
-
-
-# ---------------------------------------------------------------------------- tags
-
-def check_tag_keys(keys) -> None:
-    for key in keys:
-        if key.lower().startswith("aws:"):
-            raise invalid(f"Tag key {key} uses the reserved prefix aws:.")
-
-
-def merged_tags(existing: dict, added: dict, resource: str) -> dict:
-    """Existing tags with ``added`` applied, within the 50-tag limit."""
-    check_tag_keys(added)
-    tags = {**existing, **added}
-    if len(tags) > MAX_TAGS:
-        raise ServiceError(
-            "TagsPerResourceExceededLimitException",
-            f"The resource {resource} would have {len(tags)} tags; the limit is {MAX_TAGS}.",
-        )
-    return tags

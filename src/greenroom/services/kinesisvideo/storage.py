@@ -46,7 +46,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ...core.lifecycle import transition
-from ...core.store import ROW_KEY, metadata, resources
+from ...core.store import ROW_KEY, documents, metadata
 
 STREAM_KIND = "kinesisvideo:stream"
 FRAGMENT_NUMBER_PREFIX = "91343852333"
@@ -409,8 +409,7 @@ def _resolve(future: asyncio.Future) -> None:
 
 
 def _live_media_keys(conn: Connection) -> set[int]:
-    rows = conn.execute(sa.select(resources.c.data).where(resources.c.kind == STREAM_KIND))
-    return {row.data.get("MediaKey") for row in rows if row.data.get("MediaKey") is not None}
+    return {data["MediaKey"] for data in documents(conn, STREAM_KIND) if data.get("MediaKey") is not None}
 
 
 _MEDIA_STORES: "weakref.WeakKeyDictionary[Engine, MediaStore]" = weakref.WeakKeyDictionary()
