@@ -37,15 +37,17 @@ _session: boto3.session.Session | None = None
 
 
 def make_client(service: str, endpoint_url: str | None = None, region: str = "us-east-1", **kwargs):
-    """A boto3 client whose loader also finds greenroom's shipped models (as AWS_DATA_PATH would).
-    Clients share one session (a fresh one costs ~50 ms of model loading); ``kwargs`` are boto3's."""
+    """A boto3 client that reads greenroom's shipped models first (as ``AWS_DATA_PATH`` would):
+    the tests speak the contract the server serves, whatever botocore release runs them (its
+    serializer and parser are what varies). Clients share one session (a fresh one costs
+    ~50 ms of model loading); ``kwargs`` are boto3's."""
     global _session
     options = {"aws_access_key_id": DEFAULT_KEY, "aws_secret_access_key": "secret", **kwargs}
     options["config"] = CLIENT_CONFIG.merge(kwargs["config"]) if "config" in kwargs else CLIENT_CONFIG
     with _session_lock:
         if _session is None:
             core = botocore.session.Session()
-            core.get_component("data_loader").search_paths.append(str(MODELS_DIR))
+            core.get_component("data_loader").search_paths.insert(0, str(MODELS_DIR))
             _session = boto3.session.Session(botocore_session=core)
         return _session.client(service, endpoint_url=endpoint_url, region_name=region, **options)
 

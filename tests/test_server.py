@@ -14,11 +14,13 @@ import pytest
 def test_health_reports_services(server):
     health = server.admin("GET", "health").json()
     assert health["status"] == "ok"
-    assert health["services"]["ivs-realtime"]["total"] == 39
-    assert health["services"]["gameliftstreams"]["total"] == 24
+    assert health["services"]["ivs-realtime"]["total"] == 40
+    assert health["services"]["gameliftstreams"]["total"] == 30
     assert health["services"]["nimble"]["total"] == 49
     assert health["services"]["kinesisvideo"]["total"] == 32
     assert health["services"]["kinesisvideo"]["implemented"] >= 4
+    assert health["services"]["kinesis-video-signaling"]["total"] == 2
+    assert health["services"]["kinesis-video-webrtc-storage"]["total"] == 2
 
 
 def test_reset_forgets_state(server):

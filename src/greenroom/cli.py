@@ -197,8 +197,8 @@ def kvs_put_media(args) -> int:
     one line on standard error."""
     import os
 
-    import boto3
     import botocore.exceptions
+    import botocore.session  # not boto3: greenroom does not require it
 
     from .media.producer import MediaFileError, PutMediaError, check_media_file, put_media_file
 
@@ -211,17 +211,18 @@ def kvs_put_media(args) -> int:
     except MediaFileError as error:
         return fail(str(error))
     try:
-        session = boto3.session.Session(profile_name=args.profile)
+        session = botocore.session.Session(profile=args.profile)
+        region = (args.region or session.get_config_variable("region") or os.environ.get("AWS_REGION")
+                  or "us-east-1")
+        credentials = session.get_credentials()
     except botocore.exceptions.ProfileNotFound as error:
         return fail(str(error))
-    region = args.region or session.region_name or os.environ.get("AWS_REGION") or "us-east-1"
     endpoint_url = (args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL_KINESIS_VIDEO")
                     or os.environ.get("AWS_ENDPOINT_URL") or DEFAULT_KVS_ENDPOINT)
-    credentials = session.get_credentials()
     # greenroom checks no signature: without credentials any key will do (the default account).
     keys = {} if credentials is not None else {"aws_access_key_id": "greenroomproducer",
                                                "aws_secret_access_key": "greenroomproducer"}
-    control = session.client("kinesisvideo", endpoint_url=endpoint_url, region_name=region, **keys)
+    control = session.create_client("kinesisvideo", endpoint_url=endpoint_url, region_name=region, **keys)
     try:
         endpoint = control.get_data_endpoint(StreamName=args.stream_name, APIName="PUT_MEDIA")["DataEndpoint"]
     except (botocore.exceptions.ClientError, botocore.exceptions.EndpointConnectionError) as error:

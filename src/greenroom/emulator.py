@@ -134,7 +134,7 @@ class Emulator:
                 caller = identify(request, self.default_account)
                 query = request.query()
                 match = self.router.resolve(request.method, request.raw_path, query,
-                                            request.host, caller.signing_name)
+                                            request.host, caller.signing_name, request.headers)
                 service, operation_name = match.service, match.operation.name
                 status, headers, body = self._call(request, query, caller, match, request_id)
         except ServiceError as error:

@@ -7,12 +7,12 @@ import re
 import string
 import uuid
 
-import botocore.session
 import greenroom
 import pytest
 
 from support import make_client
 from greenroom.core.ids import Ids, arn, parse_arn
+from greenroom.protocol import models
 
 FORMATS = {
     "alphanumeric": (string.ascii_letters + string.digits, 12),
@@ -112,7 +112,7 @@ def test_serve_seed_makes_ids_reproducible(launch):
 
 
 def test_stream_arns_follow_the_model(anywhere):
-    model = botocore.session.get_session().get_service_model("kinesisvideo")
+    model = models.service_model("kinesisvideo")
     arn_pattern = model.shape_for("ResourceARN").metadata["pattern"]
     kv = anywhere.client("kinesisvideo", aws_access_key_id="123456789012", region="eu-central-1")
     created = kv.create_stream(StreamName="front-door.cam_1")["StreamARN"]

@@ -40,6 +40,7 @@ PATTERN_EXAMPLES = {
     "(([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])\\.){3}([0-9]|[1-9][0-9]|1[0-9]{2}|2[0-4][0-9]|25[0-5])"
     "/([0-9]|[1-2][0-9]|3[0-2])": ["10.20.30.0/24"],
     "s3://.*(/|\\.zip|\\.ZIP)": ["s3://bucket-{t}/export/"],
+    "arn:aws[a-zA-Z-]*:iam::\\d{12}:role/.+": ["arn:aws:iam::123456789012:role/{t}"],
     # nimble
     "^ami-[0-9A-z]+$": ["ami-{t}"],
     "^2021\\-03\\-31$": ["2021-03-31"],
@@ -60,6 +61,8 @@ PATTERN_EXAMPLES = {
         ["arn:aws:secretsmanager:us-west-2:123456789012:secret:{t}"],
     "arn:[a-z\\d-]+:kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+":
         ["arn:aws:kinesisvideo:us-west-2:123456789012:stream/{t}/1700000000000"],
+    "^arn:(aws[a-zA-Z-]*):kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+$":
+        ["arn:aws:kinesisvideo:us-west-2:123456789012:channel/{t}/1700000000000"],
     "arn:aws:kinesisvideo:[a-z0-9-]+:[0-9]+:[a-z]+/[a-zA-Z0-9_.-]+/[0-9]+":
         ["arn:aws:kinesisvideo:us-west-2:123456789012:stream/{t}/1700000000000"],
     "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$": ["tag:{t} é/+=@ü"],

@@ -5,10 +5,10 @@ import io
 import json
 from pathlib import Path
 
-import botocore.session
 import pytest
 from botocore.model import ServiceModel, ShapeResolver
 
+from greenroom.protocol import models
 from greenroom.protocol.validation import validate, validation_message
 
 REDACTED = "*** Sensitive Data Redacted ***"
@@ -30,7 +30,7 @@ BOTOCORE_SERVICES = (
 def service(name):
     if name == "nimble":
         return ServiceModel(json.loads(NIMBLE_MODEL.read_text()), "nimble")
-    return botocore.session.get_session().get_service_model(name)
+    return models.service_model(name)  # the shipped models: what the server validates against
 
 
 def shape(service_name, shape_name):
@@ -462,12 +462,12 @@ def test_map_key_and_value_paths():
         "Protocol": "WebRTC",
         "SignalRequest": "offer",
         "ApplicationIdentifier": "a-1",
-        "AdditionalEnvironmentVariables": {"GOOD": "x", "1BAD": "v" * 1025},
+        "AdditionalEnvironmentVariables": {"GOOD": "x", "1BAD": "v" * 4097},
     }
     assert validate(shape("gameliftstreams", "StartStreamSessionInput"), request) == [
         pattern_problem("1BAD", "AdditionalEnvironmentVariables.1BAD.key", "[_a-zA-Z][_a-zA-Z0-9]*"),
-        f"Value '{'v' * 1025}' at 'AdditionalEnvironmentVariables.1BAD.value' "
-        "failed to satisfy constraint: Member must have length less than or equal to 1024",
+        f"Value '{'v' * 4097}' at 'AdditionalEnvironmentVariables.1BAD.value' "
+        "failed to satisfy constraint: Member must have length less than or equal to 4096",
     ]
 
 

@@ -1,7 +1,11 @@
-"""Service models, loaded through botocore's own loader.
+"""Service models: the ones greenroom ships, loaded through botocore's own loader.
 
-greenroom ships the models botocore no longer carries (nimble) under ``models/``; that
-directory is appended to the loader's search path, so it also works as ``AWS_DATA_PATH``.
+``models/`` holds every model the server reads (scripts/derive_models.py derives them from one
+botocore release, Nimble from the last release that had it). The server's loader searches that
+directory only: the installed botocore's data never shapes the wire, so any client release
+talks to the same contract. Clients find the directory too (appended to their loader's search
+path by the in-process mock and the tests, or as ``AWS_DATA_PATH``) for models their botocore
+lacks.
 """
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from botocore.model import OperationModel, ServiceModel
 
 MODELS_DIR = Path(__file__).parent / "models"
 
-# The services greenroom emulates, by botocore service name.
+# The services greenroom emulates, by botocore service name. Operations without a handler
+# (all of kinesis-video-signaling and kinesis-video-webrtc-storage, for now) answer 501.
 EMULATED_SERVICES = (
     "ivs-realtime",
     "gameliftstreams",
@@ -21,6 +26,8 @@ EMULATED_SERVICES = (
     "kinesisvideo",
     "kinesis-video-archived-media",
     "kinesis-video-media",
+    "kinesis-video-signaling",
+    "kinesis-video-webrtc-storage",
 )
 
 # Services that share a signing name with an emulated one. Their models are loaded only so
@@ -30,9 +37,8 @@ RECOGNISED_ONLY = ("ivs",)
 
 @functools.cache
 def loader() -> Loader:
-    loader = Loader()
-    loader.search_paths.append(str(MODELS_DIR))
-    return loader
+    # Only the shipped models: a model the installed botocore has must not win over ours.
+    return Loader(extra_search_paths=[str(MODELS_DIR)], include_default_search_paths=False)
 
 
 @functools.cache

@@ -435,6 +435,9 @@ def serialize_error(service_model: ServiceModel | None, error: ServiceError) -> 
     if member:
         values[member] = error.message
     _, shape_headers, body = serialize_structure(shape, values)
+    if member == "exceptionMessage":
+        # botocore and the AWS CLI read only `message`/`Message`: IVS's spelling alone shows blank.
+        body = dump_json({**json.loads(body or b"{}"), "message": error.message})
     headers.update(shape_headers)
     headers["x-amzn-ErrorType"] = error.code
     status = error.status or shape.metadata.get("error", {}).get("httpStatusCode", 400)

@@ -113,9 +113,10 @@ class Router:
         return list(self.routes_by_service)
 
     def resolve(self, method: str, raw_path: str, query: dict[str, list[str]], host: str,
-                signing_name: str | None) -> Match:
+                signing_name: str | None, headers=None) -> Match:
         matches = []
-        for service in self.candidate_services(host, signing_name):
+        candidates = self.candidate_services(host, signing_name)
+        for service in candidates:
             fixed = self.fixed_paths.get((service, method, raw_path.rstrip("/") or "/"))
             if fixed is not None:
                 matches.append((fixed, {}))  # nothing with labels is more specific
@@ -132,6 +133,8 @@ class Router:
                 uri_params = {label: unquote(value) for label, value in zip(route.labels, found.groups())}
                 matches.append((route, uri_params))
         if not matches:
+            if signing_name or len(candidates) < len(self.routes_by_service):
+                raise not_in_models(candidates, method, raw_path, headers)
             raise ServiceError(
                 "UnknownOperationException", f"No operation matches {method} {raw_path}", status=404
             )
@@ -162,3 +165,41 @@ class Router:
                     return route, uri_params
         # No ARN to go by: the emulated service answers (and validates the ARN itself).
         return next((m for m in matches if m[0].service == "ivs-realtime"), matches[0])
+
+
+# The AWS CLI names the command it runs in its User-Agent: "md/command#<service>.<operation>"
+# (older releases: "command/<service>.<operation>").
+_CLI_COMMAND = re.compile(r"(?:^|\s)(?:md/)?command[/#]([\w-]+)\.([\w-]+)")
+
+
+def not_in_models(services: list[str], method: str, raw_path: str, headers=None) -> ServiceError:
+    """A signed request for an emulated service that no operation of greenroom's models matches:
+    most likely an operation a client newer than those models knows. 501 naming the operation
+    where the request tells it (X-Amz-Target, the AWS CLI's User-Agent), never a bare 404."""
+    headers = headers or {}
+    service = services[0]
+    operation = None
+    target = headers.get("x-amz-target")
+    if target:
+        operation = target.rsplit(".", 1)[-1]
+    else:
+        command = _CLI_COMMAND.search(headers.get("user-agent") or "")
+        if command:
+            operation = command.group(2)
+    if operation:
+        return operation_not_in_models(service, operation)
+    return ServiceError(
+        "NotImplemented",
+        f"greenroom does not implement the {service} operation at {method} {raw_path}: no operation "
+        "of greenroom's models matches it (your client's models may be newer)",
+        status=501,
+    )
+
+
+def operation_not_in_models(service: str, operation: str) -> ServiceError:
+    return ServiceError(
+        "NotImplemented",
+        f"greenroom does not implement {service} {operation}: the operation is not in greenroom's "
+        "models (your client's models are newer)",
+        status=501,
+    )

@@ -11,8 +11,11 @@ from urllib.parse import quote
 
 import boto3
 import botocore.config
+import botocore.session
 import pytest
 import requests
+
+from greenroom.protocol.models import MODELS_DIR
 
 CREDENTIALS = {"aws_access_key_id": "AKIDGREENROOMTEST", "aws_secret_access_key": "secret"}
 UBUNTU = {"Type": "UBUNTU", "Version": "22_04_LTS"}
@@ -76,7 +79,10 @@ class Driver:
 
 
 def make_client(region: str, endpoint_url: str | None = None):
-    return boto3.session.Session().client(
+    core = botocore.session.Session()
+    # The shipped model first, as support.make_client does: any botocore release has every operation.
+    core.get_component("data_loader").search_paths.insert(0, str(MODELS_DIR))
+    return boto3.session.Session(botocore_session=core).client(
         "gameliftstreams", endpoint_url=endpoint_url, region_name=region,
         config=botocore.config.Config(parameter_validation=False), **CREDENTIALS)
 

@@ -10,6 +10,7 @@ MODULES: tuple[str, ...] = (
     "applications",
     "stream_groups",
     "stream_sessions",
+    "stream_urls",
     "tags",
     "client_actions",
 )

@@ -127,6 +127,14 @@ def get_application(ctx: RequestContext, req: dict) -> dict:
     return describe(find_application(ctx, req["Identifier"]))
 
 
+@operation(SERVICE, "ListApplicationShaderCaches")
+def list_application_shader_caches(ctx: RequestContext, req: dict) -> dict:
+    """Shader caches hold the shaders an application's sessions compiled on the stream hosts'
+    GPUs; greenroom runs no application and compiles none, so an application has none."""
+    find_application(ctx, req["Identifier"])
+    return {"Items": []}
+
+
 @operation(SERVICE, "ListApplications")
 def list_applications(ctx: RequestContext, req: dict) -> dict:
     page = ctx.page(

@@ -85,6 +85,7 @@ def connect(emulator, session: str, *, account: str | None = None, region: str |
             raise HttpError(409, f"Stream session {found['_id']} has no answered offer to connect with; "
                                  "call CreateStreamSessionConnection first")
         set_status(found, "CONNECTED", ctx.now)
+        found.setdefault("StreamingStartedAt", ctx.now)
         found["_was_connected"] = True
         _start_idle_timer(ctx, found)
         ctx.resources.update(SESSION, found["_id"], found)

@@ -32,7 +32,8 @@ def public(document: dict) -> dict:
 
 # --------------------------------------------------------------------------- identifiers
 
-_TYPE_LABELS = {"application": "application", "streamgroup": "stream group", "streamsession": "stream session"}
+_TYPE_LABELS = {"application": "application", "streamgroup": "stream group", "streamsession": "stream session",
+                "streamurl": "stream URL"}
 
 
 def resource_id(ctx: RequestContext, identifier: str, resource_type: str) -> str | None:

@@ -8,6 +8,7 @@
 | ACTIVATING, waiting         | session.placement_timeout delay          | ERROR placementTimeout               |
 | ACTIVATING, placed          | session.activate delay                   | ACTIVE (SignalResponse shown)        |
 | ACTIVATING, placed          | ... and the offer could not be answered  | ERROR invalidSignalRequest           |
+| ACTIVATING, placed          | ... and RoleArn cannot be assumed        | ERROR assumeRoleFailed               |
 | ACTIVE                      | ConnectionTimeoutSeconds, no client      | TERMINATED connectionTimeout         |
 | CONNECTED                   | client drops (client_actions.disconnect) | PENDING_CLIENT_RECONNECTION          |
 | PENDING_CLIENT_RECONNECTION | ConnectionTimeoutSeconds                 | TERMINATED reconnectionTimeout       |
@@ -23,6 +24,10 @@
 [inferred]: SessionLengthSeconds counts from the moment the session is ACTIVE (when it starts
 streaming); the connection timeout restarts when a reconnection makes the session ACTIVE again,
 and ends it as reconnectionTimeout once a client had connected.
+
+Timestamps [inferred]: ApplicationStartedAt when the session becomes ACTIVE (the application
+launches then), StreamingStartedAt when a client first connects, StreamingEndedAt when a
+session that streamed ends.
 
 Every change of status bumps the session's ``_gen``; timers carry the generation they were set
 in and do nothing when it no longer matches (the client connected, the session ended, ...).
@@ -96,6 +101,8 @@ def end_session(scope: Scope, session: dict, status: str, reason: str) -> None:
     files are uploaded after the session.export delay, logs are said to be uploaded."""
     released = session.get("_holds") == "1"
     set_status(session, status, scope.now, reason)
+    if "StreamingStartedAt" in session and "StreamingEndedAt" not in session:
+        session["StreamingEndedAt"] = scope.now
     if session.get("_export_status") == "PENDING":
         scope.resources.schedule_at(scope.now + session["_delays"]["export"], SESSION, session["_id"],
                                     "gameliftstreams.session.export_done")
@@ -132,7 +139,11 @@ def activate(resources, kind, session_id, args, due_at) -> None:
     if session.get("_signal_error"):
         end_session(scope, session, "ERROR", "invalidSignalRequest")
         return
+    if session.get("_assume_role_failed"):
+        end_session(scope, session, "ERROR", "assumeRoleFailed")
+        return
     set_status(session, "ACTIVE", due_at)
+    session["ApplicationStartedAt"] = due_at  # the application launches as the session activates [inferred]
     if session.get("_answer"):
         session["SignalResponse"] = session["_answer"]
     session["_started_at"] = due_at

@@ -12,6 +12,9 @@ stream key) in ``redundantIngestCredentials``.
 The configuration is ACTIVE while an encoder publishes with its key (driven by the
 ``client_actions.ingest`` stand-in). While ACTIVE it cannot be updated, nor deleted unless
 ``force`` is true, which disconnects the publisher (ConflictException otherwise).
+
+Create and Update answer with the security headers the newest model declares on their
+responses (``SECURITY_HEADERS``; the values are the usual hardened API ones [inferred]).
 """
 from __future__ import annotations
 
@@ -23,6 +26,15 @@ from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, SERVICE, STAGE, ar
 from .participation import CONNECTED, disconnect, get_participant
 
 SECRET_LENGTH = 32
+# The two Access-Control-* members are the server's CORS headers (protocol/cors.py), sent on
+# every answer over HTTP; the handler sets only the others.
+SECURITY_HEADERS = {
+    "cacheControl": "no-store, no-cache",
+    "contentSecurityPolicy": "default-src 'self'; upgrade-insecure-requests;",
+    "strictTransportSecurity": "max-age=47304000; includeSubDomains",
+    "xContentTypeOptions": "nosniff",
+    "xFrameOptions": "DENY",
+}
 SUMMARY_MEMBERS = ("name", "arn", "ingestProtocol", "stageArn", "participantId", "state", "userId",
                    "redundantIngest")
 
@@ -71,7 +83,7 @@ def create_ingest_configuration(ctx: RequestContext, req: dict) -> dict:
         "_": {"publishers": []},
     }
     ctx.resources.insert(INGEST_CONFIGURATION, configuration_id, document)
-    return {"ingestConfiguration": public(document)}
+    return {"ingestConfiguration": public(document), **SECURITY_HEADERS}
 
 
 @operation(SERVICE, "GetIngestConfiguration")
@@ -110,7 +122,7 @@ def update_ingest_configuration(ctx: RequestContext, req: dict) -> dict:
         document["redundantIngestCredentials"] = (
             _backup_credentials(ctx, configuration_id) if req["redundantIngest"] else None)
     ctx.resources.update(INGEST_CONFIGURATION, configuration_id, document)
-    return {"ingestConfiguration": public(document)}
+    return {"ingestConfiguration": public(document), **SECURITY_HEADERS}
 
 
 @operation(SERVICE, "DeleteIngestConfiguration")

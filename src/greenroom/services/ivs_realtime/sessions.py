@@ -11,17 +11,19 @@ connected but is known to the stage (a token issued for it, or a participant of 
 sessions) is only revoked ([inferred]); an unknown one is ResourceNotFoundException. For an
 RTMP(S) ingest publisher the ingest configuration's ``stageArn`` becomes "". Disconnecting a
 replica stops that replication ([inferred]).
+
+RevokeConnectionToken revokes a token in every stage of the account and region (see its handler).
 """
 from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.operations import operation
 from . import tables
-from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, REPLICA, SERVICE, SESSION, TOKEN,
+from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, REPLICA, SERVICE, SESSION, STAGE, TOKEN,
     arn_id, env, errors, find_stage)
 from .participation import CONNECTED, active_session, disconnect, is_replica, summary, view
 from .replication import stop_replica
-from .tokens import revoke
+from .tokens import revoke, revoke_token
 
 PARTICIPANT_FILTERS = {
     "filterByUserId": "user_id",
@@ -128,16 +130,38 @@ def disconnect_participant(ctx: RequestContext, req: dict) -> dict:
             stop_replica(e, replica)
         return {}
     if participant is not None and participant["state"] == CONNECTED:
-        disconnect(e, stage_id, participant)
-        ingest_arn = participant.get("ingestConfigurationArn")
-        ingest_id = arn_id(ctx, ingest_arn, "ingest-configuration") if ingest_arn else None
-        ingest = ctx.resources.get(INGEST_CONFIGURATION, ingest_id) if ingest_id else None
-        if ingest is not None:
-            ingest["stageArn"] = ""
-            ctx.resources.update(INGEST_CONFIGURATION, ingest_id, ingest)
+        _disconnect_connected(ctx, stage_id, participant)
     elif participant is None and not _known_to_stage(ctx, stage_id, stage, participant_id):
         raise errors.ResourceNotFound(f"Stage {stage['arn']} has no participant {participant_id}")
     revoke(ctx.resources, stage_id, participant_id, ctx.now)
+    return {}
+
+
+def _disconnect_connected(ctx: RequestContext, stage_id: str, participant: dict) -> None:
+    disconnect(env(ctx), stage_id, participant)
+    ingest_arn = participant.get("ingestConfigurationArn")
+    ingest_id = arn_id(ctx, ingest_arn, "ingest-configuration") if ingest_arn else None
+    ingest = ctx.resources.get(INGEST_CONFIGURATION, ingest_id) if ingest_id else None
+    if ingest is not None:
+        ingest["stageArn"] = ""
+        ctx.resources.update(INGEST_CONFIGURATION, ingest_id, ingest)
+
+
+@operation(SERVICE, "RevokeConnectionToken")
+def revoke_connection_token(ctx: RequestContext, req: dict) -> dict:
+    """The token id is the token's ``jti``, i.e. the participant id it joins as [inferred]. The
+    token cannot join any stage of the account and region again, and a participant connected
+    with it, in any stage, is disconnected (LEFT) as by DisconnectParticipant. The model has no
+    ResourceNotFoundException: an id no token had is revoked all the same [inferred]."""
+    token_id = req["tokenId"]
+    for _, stage in ctx.resources.list(STAGE):
+        stage_id = stage["arn"].rsplit("/", 1)[1]
+        session = active_session(env(ctx), stage)
+        participant = (tables.get_participant(ctx.conn, ctx.account, ctx.region, session["sessionId"], token_id)
+                       if session else None)
+        if participant is not None and participant["state"] == CONNECTED and not is_replica(participant):
+            _disconnect_connected(ctx, stage_id, participant)
+    revoke_token(ctx.resources, token_id, ctx.now)
     return {}
 
 

@@ -281,5 +281,13 @@ def revoke(resources, stage_id: str, participant_id: str, now: float) -> None:
                          parent=stage_id)
 
 
+def revoke_token(resources, token_id: str, now: float) -> None:
+    """RevokeConnectionToken: the token (its ``jti``) may not join any stage again."""
+    revocation_id = f"token/{token_id}"  # stage ids have no slash: no clash with the per-stage ids
+    if resources.get(REVOCATION, revocation_id) is None:
+        resources.insert(REVOCATION, revocation_id, {"participantId": token_id, "revokedAt": now})
+
+
 def is_revoked(resources, stage_id: str, participant_id: str) -> bool:
-    return resources.get(REVOCATION, f"{stage_id}/{participant_id}") is not None
+    return (resources.get(REVOCATION, f"{stage_id}/{participant_id}") is not None
+            or resources.get(REVOCATION, f"token/{participant_id}") is not None)

@@ -247,14 +247,15 @@ def _start_after(ctx: RequestContext, stream: dict, selector: dict) -> tuple[int
             if oldest is None or seq >= oldest:
                 return 0, error_document(ERROR_NOT_FOUND, number)
         return seq, None
-    # SERVER_TIMESTAMP / PRODUCER_TIMESTAMP: the fragment containing the time, else the next one.
+    # SERVER_TIMESTAMP / PRODUCER_TIMESTAMP: the fragment containing the time, else the next one;
+    # of fragments with the same timestamp (one upload's, on a frozen clock) the first.
     if selector.get("StartTimestamp") is None:
         raise errors.InvalidArgument(f"StartSelectorType {kind} needs StartTimestamp.")
     at = epoch_ms(selector["StartTimestamp"])
     column = fragments.c.producer_ms if kind == "PRODUCER_TIMESTAMP" else fragments.c.server_ms
     containing = ctx.conn.execute(
         sa.select(fragments.c.seq, column.label("ts"), fragments.c.duration_ms)
-        .where(readable, column <= at).order_by(column.desc(), fragments.c.seq.desc()).limit(1)).first()
+        .where(readable, column <= at).order_by(column.desc(), fragments.c.seq).limit(1)).first()
     if containing is not None and containing.ts + containing.duration_ms > at:
         return containing.seq - 1, None
     following = ctx.conn.execute(
