@@ -18,11 +18,12 @@ from __future__ import annotations
 import re
 
 from ...core.context import RequestContext
-from ...core.lifecycle import transition
 from ...core.idempotency import idempotent
+from ...core.lifecycle import transition
 from ...core.operations import operation
+from ...core.records import public
 from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope,
-    tagging, errors, find_application, public)
+    tagging, errors, find_application)
 from .session_lifecycle import place_waiting
 
 # Runtime environments the API reference lists: Type -> Versions.

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from ...core.context import RequestContext
 from ...core.errors import Errors
 from ...core.ids import parse_arn
-from ...core.tagging import Tagging
 from ...core.store import Resources
+from ...core.tagging import Tagging
 
 SERVICE = "gameliftstreams"
 
@@ -25,9 +25,6 @@ errors = Errors(SERVICE, "ValidationException", "ConflictException", "ResourceNo
 tagging = Tagging(SERVICE, invalid=errors.Validation)
 
 
-def public(document: dict) -> dict:
-    """A stored document without its private (underscore) fields."""
-    return {key: value for key, value in document.items() if not key.startswith("_")}
 
 
 # --------------------------------------------------------------------------- identifiers

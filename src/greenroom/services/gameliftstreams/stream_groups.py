@@ -22,13 +22,14 @@
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.lifecycle import transition
 from ...core.idempotency import idempotent
+from ...core.lifecycle import transition
 from ...core.operations import operation
+from ...core.records import public
 from . import capacity
 from .applications import forget_locations, replicate
 from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope,
-    tagging, errors, find_application, find_stream_group, public)
+    tagging, errors, find_application, find_stream_group)
 from .session_lifecycle import FINAL, end_session, place_waiting
 
 NO_NEW_ASSOCIATIONS_AFTER_SECONDS = 180 * 86400

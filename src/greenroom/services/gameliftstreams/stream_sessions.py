@@ -27,9 +27,10 @@ import re
 from ...core.context import RequestContext
 from ...core.idempotency import idempotent
 from ...core.operations import operation
+from ...core.records import public
 from . import signaling
 from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, Scope, errors, find_application,
-    find_session, find_stream_group, public)
+    find_session, find_stream_group)
 from .session_lifecycle import set_status, try_place
 
 DEFAULT_CONNECTION_TIMEOUT_SECONDS = 120

@@ -30,9 +30,10 @@ from urllib.parse import quote
 from ...core.context import RequestContext
 from ...core.idempotency import idempotent
 from ...core.operations import operation
+from ...core.records import public
 from ...core.routes import HttpError, http_route
 from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope, errors,
-    find_application, find_stream_group, public, resource_id)
+    find_application, find_stream_group, resource_id)
 from .session_lifecycle import FINAL, end_session, set_status
 from .stream_sessions import describe as describe_session, start_stream_session
 

@@ -13,8 +13,8 @@ from ...core.context import RequestContext
 from ...core.errors import Errors
 from ...core.events import Events
 from ...core.ids import parse_arn
-from ...core.tagging import Tagging
 from ...core.store import Resources
+from ...core.tagging import Tagging
 
 SERVICE = "ivs-realtime"
 ARN_SERVICE = "ivs"
@@ -107,9 +107,6 @@ def iso(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
 
 
-def public(document: dict) -> dict:
-    """A stored document without its private part (``_``) and empty optional members."""
-    return {key: value for key, value in document.items() if key != "_" and value is not None}
 
 
 # ------------------------------------------------------------------------- endpoints

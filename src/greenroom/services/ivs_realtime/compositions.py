@@ -29,9 +29,10 @@ import copy
 from ...core.context import RequestContext
 from ...core.lifecycle import transition
 from ...core.operations import operation
+from ...core.records import public
 from .common import (COMPOSITION, DEFAULT_LARGE_PAGE_SIZE, ENCODER_CONFIGURATION, SERVICE,
     STORAGE_CONFIGURATION, Env, env, errors, events, find, find_stage, tagging,
-    new_id, public, resource_arn, transition_env)
+    new_id, resource_arn, transition_env)
 from .encoder_configurations import encoder_arns
 from .participation import active_session, connected_count
 from .quotas import quota

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.operations import operation
+from ...core.records import public
 from .common import (COMPOSITION, DEFAULT_LARGE_PAGE_SIZE, ENCODER_CONFIGURATION, SERVICE,
-    tagging, errors, find, new_id, public, resource_arn)
+    tagging, errors, find, new_id, resource_arn)
 from .quotas import quota
 
 DEFAULT_VIDEO = {"width": 1280, "height": 720, "framerate": 30, "bitrate": 2_500_000}

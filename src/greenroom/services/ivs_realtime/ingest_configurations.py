@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.operations import operation
+from ...core.records import public
 from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, SERVICE, STAGE, arn_id,
-    check_attributes, tagging, env, errors, find, new_id, public,
-    resource_arn)
+    check_attributes, tagging, env, errors, find, new_id, resource_arn)
 from .participation import CONNECTED, disconnect, get_participant
 
 SECRET_LENGTH = 32

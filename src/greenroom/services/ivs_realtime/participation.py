@@ -23,10 +23,11 @@ stage, its session, its participants' events, recordings and replicas.
 from __future__ import annotations
 
 from ...core.lifecycle import transition
+from ...core.records import public
 from . import tables
 from .common import (
     INGEST_CONFIGURATION, PARTICIPANT, SESSION, STAGE, STORAGE_CONFIGURATION, Env, arn_id, events,
-    public, transition_env,
+    transition_env,
 )
 from .quotas import quota
 

@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ...core.context import RequestContext
 from ...core.operations import operation
+from ...core.records import public
 from .common import (DEFAULT_PAGE_SIZE, PUBLIC_KEY, SERVICE, tagging, errors, find, new_id,
-    public, resource_arn)
+    resource_arn)
 from .quotas import quota
 
 _PEM_BLOCK = re.compile(r"-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+?\r?\n-----END PUBLIC KEY-----")

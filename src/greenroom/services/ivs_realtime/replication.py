@@ -22,8 +22,9 @@ from __future__ import annotations
 from ...core.context import RequestContext
 from ...core.lifecycle import transition
 from ...core.operations import operation
+from ...core.records import public
 from .common import (DEFAULT_PAGE_SIZE, REPLICA, SERVICE, STAGE, Env, arn_id, check_attributes,
-    env, errors, events, find_stage, public, transition_env)
+    env, errors, events, find_stage, transition_env)
 from . import tables
 from .participation import (
     CONNECTED, active_session, disconnect, get_participant, hold_session, is_replica, new_participant,

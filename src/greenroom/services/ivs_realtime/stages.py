@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.operations import operation
+from ...core.records import public
 from . import tables
 from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, REVOCATION, SERVICE, SESSION,
     STAGE, STORAGE_CONFIGURATION, TOKEN, arn_id, tagging, env, errors,
-    find_stage, new_id, public, resource_arn, stage_endpoints)
+    find_stage, new_id, resource_arn, stage_endpoints)
 from .compositions import stop_compositions_of_stage
 from .participation import active_session, close_session, recording_in_progress
 from .quotas import quota

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.operations import operation
+from ...core.records import public
 from .common import (COMPOSITION, DEFAULT_PAGE_SIZE, SERVICE, STAGE, STORAGE_CONFIGURATION,
-    tagging, errors, find, new_id, public, resource_arn)
+    tagging, errors, find, new_id, resource_arn)
 
 RUNNING_COMPOSITION_STATES = ("STARTING", "ACTIVE", "STOPPING")
 

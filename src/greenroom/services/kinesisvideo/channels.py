@@ -5,7 +5,8 @@ from __future__ import annotations
 from ...core.context import RequestContext
 from ...core.lifecycle import transition
 from ...core.operations import operation
-from .common import (CHANNEL, STREAM, channel_info, tagging, check_version, errors,
+from ...core.records import public
+from .common import (CHANNEL, CHANNEL_INFO_FIELDS, STREAM, check_version, errors, tagging,
     find_channel, new_version, require_active, save_channel)
 
 DEFAULT_MESSAGE_TTL_SECONDS = 60
@@ -46,7 +47,8 @@ def create_signaling_channel(ctx: RequestContext, req: dict) -> dict:
 
 @operation("kinesisvideo", "DescribeSignalingChannel")
 def describe_signaling_channel(ctx: RequestContext, req: dict) -> dict:
-    return {"ChannelInfo": channel_info(find_channel(ctx, req.get("ChannelName"), req.get("ChannelARN")))}
+    channel = find_channel(ctx, req.get("ChannelName"), req.get("ChannelARN"))
+    return {"ChannelInfo": public(channel, CHANNEL_INFO_FIELDS)}
 
 
 @operation("kinesisvideo", "ListSignalingChannels")
@@ -57,7 +59,7 @@ def list_signaling_channels(ctx: RequestContext, req: dict) -> dict:
         token=req.get("NextToken"),
         page_size=req.get("MaxResults", DEFAULT_LIST_PAGE_SIZE),
         fetch=lambda after, limit: [
-            (pk, channel_info(channel))
+            (pk, public(channel, CHANNEL_INFO_FIELDS))
             for pk, channel in ctx.resources.list(CHANNEL, after=after, limit=limit,
                                                   starts_with={"ChannelName": prefix} if prefix else None)
         ],

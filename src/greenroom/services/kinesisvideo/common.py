@@ -45,14 +45,6 @@ def new_media_key() -> int:
     return secrets.randbits(62)
 
 
-def stream_info(stream: dict) -> dict:
-    return {field: stream[field] for field in STREAM_INFO_FIELDS if field in stream}
-
-
-def channel_info(channel: dict) -> dict:
-    return {field: channel[field] for field in CHANNEL_INFO_FIELDS if field in channel}
-
-
 # ---------------------------------------------------------------------------- streams
 
 def stream_by_arn(ctx: RequestContext, arn: str) -> dict | None:

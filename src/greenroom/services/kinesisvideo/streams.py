@@ -5,9 +5,10 @@ from __future__ import annotations
 from ...core.context import RequestContext
 from ...core.lifecycle import transition
 from ...core.operations import operation
+from ...core.records import public
 from . import storage
-from .common import (EDGE, STREAM, tagging, check_version, errors, find_stream,
-    new_media_key, new_version, require_active, save_stream, stream_info)
+from .common import (STREAM_INFO_FIELDS, EDGE, STREAM, tagging, check_version, errors, find_stream,
+    new_media_key, new_version, require_active, save_stream)
 
 KIND = STREAM  # kept for callers that imported it from here
 DEFAULT_LIST_PAGE_SIZE = 10000  # the model's maximum for ListStreams; AWS's default too
@@ -50,7 +51,8 @@ def create_stream(ctx: RequestContext, req: dict) -> dict:
 
 @operation("kinesisvideo", "DescribeStream")
 def describe_stream(ctx: RequestContext, req: dict) -> dict:
-    return {"StreamInfo": stream_info(find_stream(ctx, req.get("StreamName"), req.get("StreamARN")))}
+    stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
+    return {"StreamInfo": public(stream, STREAM_INFO_FIELDS)}
 
 
 @operation("kinesisvideo", "ListStreams")
@@ -62,7 +64,7 @@ def list_streams(ctx: RequestContext, req: dict) -> dict:
         token=req.get("NextToken"),
         page_size=req.get("MaxResults", DEFAULT_LIST_PAGE_SIZE),
         fetch=lambda after, limit: [
-            (pk, stream_info(stream))
+            (pk, public(stream, STREAM_INFO_FIELDS))
             for pk, stream in ctx.resources.list(STREAM, after=after, limit=limit,
                                                  starts_with={"StreamName": prefix} if prefix else None)
         ],

@@ -356,7 +356,3 @@ def page_size(req: dict, default: int, cap: int | None = None) -> int:
     size = req.get("maxResults") or default
     return min(size, cap) if cap else size
 
-
-def public(document: dict) -> dict:
-    """A copy without internal fields (for documents embedded in other outputs)."""
-    return {k: v for k, v in document.items() if not k.startswith("_")}

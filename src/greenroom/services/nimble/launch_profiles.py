@@ -31,15 +31,16 @@ from __future__ import annotations
 import re
 
 from ...core.context import RequestContext
-from ...core.lifecycle import transition
 from ...core.idempotency import idempotent
+from ...core.lifecycle import transition
 from ...core.operations import operation
+from ...core.records import public
 from ...core.store import Resources
 from .common import (GONE_STATES, LAUNCH_PROFILE, LAUNCH_PROFILE_MEMBER, PROTOCOL_VERSION,
     STREAMING_IMAGE, STREAMING_SESSION, STUDIO_COMPONENT, USABLE_STATES,
     bump, caller, delay, MISSING, errors, filtered_fetch, find_child,
     find_studio, TOKEN_REUSED, insert, key, new_id, page_size,
-    public, require_state, schedule_removal, status, take_fault,
+    require_state, schedule_removal, status, take_fault,
     usable_studio)
 
 DEFAULT_PAGE_SIZE = 100

@@ -35,8 +35,8 @@ profile membership of the owner is not enforced ([unverified] in the reference).
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.lifecycle import transition
 from ...core.idempotency import idempotent
+from ...core.lifecycle import transition
 from ...core.operations import operation
 from ...core.store import Resources
 from .common import (LAUNCH_PROFILE, SESSION_BACKUP, SESSION_STREAM, STREAMING_IMAGE,

@@ -28,8 +28,8 @@ from __future__ import annotations
 import re
 
 from ...core.context import RequestContext
-from ...core.lifecycle import transition
 from ...core.idempotency import idempotent
+from ...core.lifecycle import transition
 from ...core.operations import operation
 from ...core.store import Resources
 from .common import (GONE_STATES, LAUNCH_PROFILE, STREAMING_IMAGE, STUDIO, STUDIO_COMPONENT,
