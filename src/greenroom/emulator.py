@@ -93,11 +93,15 @@ class Emulator:
         now = self.clock.now()
         if self.scheduler.known_idle_until(now):
             return 0
-        with self.store.transaction() as conn:
-            return self.scheduler.apply_due(conn, now)
+        def apply() -> int:
+            with self.store.transaction() as conn:
+                return self.scheduler.apply_due(conn, now)
+        return self.store.run(apply)
 
     def health(self) -> dict:
-        return {"status": "ok", "store": self.store.dialect, "services": {
+        return {"status": "ok", "store": self.store.dialect,
+                # Requests run again because another process wrote first (core.store.Store.run).
+                "conflicts_retried": self.store.retries, "services": {
             service: {"implemented": report["implemented"], "total": report["total"]}
             for service, report in coverage().items()
         }}
@@ -148,7 +152,8 @@ class Emulator:
 
     def _call_route(self, request: HttpRequest, route: routes.HttpRoute, params: dict) -> HttpResponse:
         try:
-            result = route.handler(self, request, **params)
+            # Run again from the start if the store refused it for a concurrent transaction.
+            result = self.store.run(lambda: route.handler(self, request, **params))
         except (ServiceError, routes.HttpError):
             raise
         except Exception:
@@ -176,10 +181,14 @@ class Emulator:
         handler = HANDLERS.get((service, operation.name))
         if handler is None:
             raise NotImplementedOperation(service, operation.name)
-        try:
+        def attempt() -> dict:
             with self.context(service, operation.name, caller.account, caller.region,
                               request.base_url, request_id) as ctx:
-                output = handler(ctx, params) or {}
+                return handler(ctx, params) or {}
+
+        try:
+            # Run again from the start if the store refused it for a concurrent transaction.
+            output = self.store.run(attempt)
             return restjson.serialize_output(operation, output)
         except ServiceError:
             raise

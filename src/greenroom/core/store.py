@@ -11,15 +11,22 @@ import contextlib
 import functools
 import json
 import os
+import random
 import threading
+import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
+from . import notify
+
 metadata = sa.MetaData()
+T = TypeVar("T")
 
 # Row keys that only grow: 64-bit on PostgreSQL; on SQLite it must be INTEGER to be the rowid.
 ROW_KEY = sa.BigInteger().with_variant(sa.Integer, "sqlite")
@@ -108,6 +115,32 @@ def create_engine(url: str | None) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+class Conflict(Exception):
+    """A resource changed between this transaction's read of it and its write (another
+    process wrote it in between): the work is run again from the start (``Store.run``)."""
+
+
+# Why the database refused a transaction that may succeed when run again: PostgreSQL's
+# serialization_failure and deadlock_detected, a unique violation (a concurrent insert of the
+# same identity: run again, the handler's own "already exists" check answers), SQLite's busy.
+_RETRY_SQLSTATES = {"40001", "40P01", "23505"}
+_RETRY_SQLITE = {"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"}
+MAX_ATTEMPTS = 12
+
+
+def is_conflict(error: BaseException) -> bool:
+    """True when ``error`` is a transaction refused because of a concurrent one."""
+    if isinstance(error, Conflict):
+        return True
+    original = getattr(error, "orig", None)
+    if original is None:
+        return False
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _RETRY_SQLSTATES
+    return getattr(original, "sqlite_errorname", None) in _RETRY_SQLITE
+
+
 class Store:
     def __init__(self, url: str | None = None):
         self.url = url
@@ -121,6 +154,8 @@ class Store:
         # writes (threads using the in-process mock). One transaction at a time there.
         self._serial = threading.RLock() if url is None else contextlib.nullcontext()
         self._thread_connections = threading.local()
+        self.retries = 0  # transactions run again after a conflict (see run); benchmarks read it
+        self._attempt = threading.local()  # .again: this thread's work is being run again
         self.upgrade()
 
     @property
@@ -142,18 +177,74 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
+        """One transaction (READ COMMITTED on PostgreSQL). Resources read in it are written
+        back only if nobody changed them meanwhile (``Resources``: else ``Conflict``, and
+        whoever runs it in ``run`` starts over). Topics ``notify.publish``-ed in it are
+        notified when it commits."""
         with self._serial:
             if self.shared:  # PostgreSQL: a pooled connection for each transaction
-                with self.engine.begin() as conn:
-                    yield conn
-                return
-            # SQLite: each thread keeps its connection open between transactions; checking one
-            # out of the pool for every request costs more than the request's own statements.
-            conn = getattr(self._thread_connections, "conn", None)
-            if conn is None or conn.closed or conn.invalidated:
-                conn = self._thread_connections.conn = self.engine.connect()
-            with conn.begin():
-                yield conn
+                with self.engine.connect() as conn:
+                    notify.take_pending(conn)  # nothing left over from the connection's last use
+                    conn.info.pop(_VERSIONS, None)
+                    conn.info[_LOCK_READS] = getattr(self._attempt, "again", False)
+                    try:
+                        with conn.begin():
+                            yield conn
+                            topics = notify.take_pending(conn)
+                            if topics:
+                                self.notifier.before_commit(conn, topics)
+                    finally:
+                        notify.take_pending(conn)
+            else:
+                # SQLite: each thread keeps its connection open between transactions; checking one
+                # out of the pool for every request costs more than the request's own statements.
+                conn = getattr(self._thread_connections, "conn", None)
+                if conn is None or conn.closed or conn.invalidated:
+                    conn = self._thread_connections.conn = self.engine.connect()
+                notify.take_pending(conn)
+                try:
+                    with conn.begin():
+                        yield conn
+                        topics = notify.take_pending(conn)
+                finally:
+                    notify.take_pending(conn)
+            for topic in dict.fromkeys(topics):  # committed: wake this process's waiters now
+                self.notifier.deliver(topic)
+
+    @property
+    def notifier(self) -> notify.Notifier:
+        return notify.notifier(self.engine)
+
+    def run(self, work: Callable[[], T]) -> T:
+        """``work()``, which opens its own transaction(s), run again from the start while it
+        fails for a concurrent transaction (``is_conflict``): a resource it read changed before
+        it wrote it back (``Conflict``), a unique violation (another process created the same
+        identity first), a deadlock. The emulator runs every request this way, so services
+        never see these. Work must keep its effects inside the transaction (anything else
+        happens once per attempt)."""
+        outer = getattr(self._attempt, "again", False)
+        try:
+            for attempt in range(1, MAX_ATTEMPTS + 1):
+                # Run again, the work locks the resources it reads (SELECT ... FOR UPDATE): a
+                # hot row costs one wait instead of a storm of failed attempts.
+                self._attempt.again = attempt > 1
+                try:
+                    return work()
+                except (sa.exc.DBAPIError, Conflict) as error:
+                    if attempt == MAX_ATTEMPTS or not is_conflict(error):
+                        raise
+                    self._retried(attempt)
+        finally:
+            self._attempt.again = outer
+        raise AssertionError("unreachable")
+
+    def _retried(self, attempt: int) -> None:
+        self.retries += 1
+        # The transaction we collided with has committed (that is how we saw its write): start
+        # over at once. After repeated collisions, a short random pause (it blocks this
+        # server's event loop, so it stays short).
+        if attempt >= 3:
+            time.sleep(random.uniform(0, min(0.02, 0.0005 * 2 ** attempt)))
 
     def reset(self) -> None:
         """Forget every resource and scheduled transition (settings such as keys stay)."""
@@ -164,13 +255,15 @@ class Store:
 
     def setting(self, name: str, default_factory) -> str:
         """Read a setting, creating it once with ``default_factory()`` if absent."""
-        with self.transaction() as conn:
-            value = self._setting(conn, name)
-            if value is None:
-                value = default_factory()
-                self._put_setting(conn, name, value)
-                value = self._setting(conn, name)  # another process may have won the race
-            return value
+        def read_or_create() -> str:
+            with self.transaction() as conn:
+                value = self._setting(conn, name)
+                if value is None:
+                    value = default_factory()
+                    self._put_setting(conn, name, value)
+                    value = self._setting(conn, name)  # another process may have won the race
+                return value
+        return self.run(read_or_create)
 
     @staticmethod
     def _setting(conn: Connection, name: str) -> str | None:
@@ -184,6 +277,36 @@ class Store:
         conn.execute(insert(settings).values(name=name, value=value).on_conflict_do_nothing())
 
 
+# ---------------------------------------------------------------------------- concurrency
+#
+# Processes sharing a PostgreSQL store run their transactions at READ COMMITTED; two rules keep
+# read-modify-write atomic (measured against SERIALIZABLE with retries, whose page-level
+# predicate locks made unrelated writes conflict: see bench/bench_multinode.py):
+# - compare-and-swap on a row version: a resource read in a transaction is written back (or
+#   deleted) only if its row is still the version read (PostgreSQL's ``xmin``, which every
+#   update changes); otherwise ``Conflict`` and the request runs again (``Store.run``);
+# - collection locks: counting or listing a collection (kind and parent) takes a
+#   transaction-scoped advisory lock on it, so a count-then-insert (a quota) cannot overshoot.
+# SQLite needs neither: one process owns the file and its requests run one at a time.
+
+_VERSIONS = "greenroom.store.versions"   # key in a connection's info: (scope, kind, id) -> xmin
+_LOCK_READS = "greenroom.store.lock_reads"  # ... True: get() locks the row (work run again)
+
+
+def lock_collection(conn: Connection, *key: str) -> None:
+    """Hold a lock on a collection (anything a count or a list reads: ``key`` names it) until
+    the transaction ends; on PostgreSQL only. Services' own tables call it before counting."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(_LOCK_COLLECTION, {"key": "\x1f".join(key)})
+
+
+_LOCK_COLLECTION = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+
+
+def _versions(conn: Connection) -> dict:
+    return conn.info.setdefault(_VERSIONS, {})
+
+
 # Single-resource statements are built once: constructing a statement costs more than running
 # it on SQLite, and these are on every request's path.
 _IDENTITY = sa.and_(
@@ -195,6 +318,15 @@ _IDENTITY = sa.and_(
 _GET_ONE = sa.select(resources.c.data).where(_IDENTITY)
 _UPDATE_ONE = resources.update().where(_IDENTITY).values(data=sa.bindparam("new_data", type_=sa.JSON))
 _DELETE_ONE = resources.delete().where(_IDENTITY)
+# PostgreSQL: the same, with the row version (xmin, as text) read and compared.
+_XMIN = sa.literal_column("resources.xmin::text")
+_SAME_VERSION = sa.text("resources.xmin = CAST(:seen_version AS xid)")
+_GET_ONE_VERSIONED = sa.select(resources.c.data, _XMIN).where(_IDENTITY)
+_GET_ONE_LOCKED = _GET_ONE_VERSIONED.with_for_update()
+_UPDATE_IF_SAME = (resources.update().where(_IDENTITY, _SAME_VERSION)
+                   .values(data=sa.bindparam("new_data", type_=sa.JSON)).returning(_XMIN))
+_UPDATE_VERSIONED = _UPDATE_ONE.returning(_XMIN)
+_DELETE_IF_SAME = resources.delete().where(_IDENTITY, _SAME_VERSION)
 _DELETE_TRANSITIONS = transitions.delete().where(
     transitions.c.account == sa.bindparam("key_account"),
     transitions.c.region == sa.bindparam("key_region"),
@@ -227,6 +359,7 @@ class Resources:
         self.account = account
         self.region = region
         self._scheduler = scheduler  # core.lifecycle.Scheduler; None where nothing is scheduled
+        self._versioned = conn.dialect.name == "postgresql"   # see "concurrency" above
 
     def schedule_at(self, due_at: float, kind: str, id: str, action: str = "update", **args: Any) -> None:
         """Apply transition ``action`` to a resource at ``due_at`` (epoch seconds): from a
@@ -247,9 +380,20 @@ class Resources:
     def _one(self, kind: str, id: str) -> dict:
         return {"key_account": self.account, "key_region": self.region, "key_kind": kind, "key_id": id}
 
+    def _version_key(self, kind: str, id: str) -> tuple:
+        return (self.account, self.region, kind, id)
+
     def get(self, kind: str, id: str) -> dict | None:
         # The hottest statement of all: run on the transaction's own DBAPI connection, compiled
         # once per dialect (SQLAlchemy's execution machinery costs several times the query).
+        if self._versioned:
+            statement = _GET_ONE_LOCKED if self.conn.info.get(_LOCK_READS) else _GET_ONE_VERSIONED
+            row = _run_compiled(self.conn, statement, self._one(kind, id)).fetchone()
+            if row is None:
+                _versions(self.conn).pop(self._version_key(kind, id), None)
+                return None
+            _versions(self.conn)[self._version_key(kind, id)] = row[1]
+            return row[0]
         row = _run_compiled(self.conn, _GET_ONE, self._one(kind, id)).fetchone()
         if row is None:
             return None
@@ -261,12 +405,32 @@ class Resources:
                                                "kind": kind, "id": id, "parent": parent, "data": data})
 
     def update(self, kind: str, id: str, data: dict) -> None:
-        self.conn.execute(_UPDATE_ONE, {**self._one(kind, id), "new_data": data})
+        if not self._versioned:
+            self.conn.execute(_UPDATE_ONE, {**self._one(kind, id), "new_data": data})
+            return
+        # Written back only over the version read in this transaction, if it read one.
+        versions = _versions(self.conn)
+        key = self._version_key(kind, id)
+        seen = versions.get(key)
+        params = {**self._one(kind, id), "new_data": data}
+        if seen is None:
+            row = self.conn.execute(_UPDATE_VERSIONED, params).first()
+        else:
+            row = self.conn.execute(_UPDATE_IF_SAME, {**params, "seen_version": seen}).first()
+            if row is None:
+                raise Conflict(f"{kind} {id} changed since this request read it")
+        if row is not None:
+            versions[key] = row[0]
 
     def delete(self, kind: str, id: str) -> bool:
         # Its pending transitions go with it: they must not act on a new resource of the same id.
         self.conn.execute(_DELETE_TRANSITIONS, self._one(kind, id))
-        return self.conn.execute(_DELETE_ONE, self._one(kind, id)).rowcount > 0
+        seen = _versions(self.conn).pop(self._version_key(kind, id), None) if self._versioned else None
+        if seen is None:
+            return self.conn.execute(_DELETE_ONE, self._one(kind, id)).rowcount > 0
+        if self.conn.execute(_DELETE_IF_SAME, {**self._one(kind, id), "seen_version": seen}).rowcount == 0:
+            raise Conflict(f"{kind} {id} changed since this request read it")
+        return True
 
     def _select(self, columns, kind: str, parent: str | None, where: dict[str, Any] | None,
                 starts_with: dict[str, str] | None = None):
@@ -296,14 +460,22 @@ class Resources:
         newest_first: bool = False,
     ) -> list[tuple[int, dict]]:
         """(pk, data) in creation order (``newest_first``: the reverse, ``after`` then being the
-        keyset to go below); ``where`` and ``starts_with`` test top-level fields."""
-        query = self._select((resources.c.pk, resources.c.data), kind, parent, where, starts_with)
+        keyset to go below); ``where`` and ``starts_with`` test top-level fields. Locks the
+        collection (kind, parent) for the transaction (see "concurrency")."""
+        lock_collection(self.conn, self.account, self.region, kind, parent or "")
+        columns = (resources.c.pk, resources.c.data) + ((resources.c.id, _XMIN) if self._versioned else ())
+        query = self._select(columns, kind, parent, where, starts_with)
         if after is not None:
             query = query.where(resources.c.pk < after if newest_first else resources.c.pk > after)
         query = query.order_by(resources.c.pk.desc() if newest_first else resources.c.pk)
         if limit is not None:
             query = query.limit(limit)
-        return [(row.pk, row.data) for row in self.conn.execute(query)]
+        rows = self.conn.execute(query).all()
+        if self._versioned:  # what is listed may be written back: the same rule as get
+            versions = _versions(self.conn)
+            for row in rows:
+                versions[self._version_key(kind, row.id)] = row[3]
+        return [(row.pk, row.data) for row in rows]
 
     def scan(self, kind: str, *, keep: Callable[[dict], bool], limit: int, after: int | None = None,
              parent: str | None = None, where: dict[str, Any] | None = None,
@@ -321,6 +493,9 @@ class Resources:
         return found[:limit]
 
     def count(self, kind: str, *, parent: str | None = None, where: dict[str, Any] | None = None) -> int:
+        """How many of a kind (under ``parent``, matching ``where``); locks the collection, so a
+        count-then-insert (a quota) is atomic across processes."""
+        lock_collection(self.conn, self.account, self.region, kind, parent or "")
         query = self._select((sa.func.count(),), kind, parent, where)
         return self.conn.execute(query).scalar_one()
 
@@ -333,6 +508,13 @@ def _typed(element, value):
     if isinstance(value, float):
         return element.as_float()
     return element.as_string()
+
+
+def dialect_insert(conn_or_dialect, table: sa.Table):
+    """An INSERT of the connection's dialect, for ``on_conflict_do_nothing``/``_do_update``
+    (PostgreSQL and SQLite spell them alike)."""
+    name = getattr(getattr(conn_or_dialect, "dialect", conn_or_dialect), "name", conn_or_dialect)
+    return (postgresql_insert if name == "postgresql" else sqlite_insert)(table)
 
 
 def documents(conn: Connection, kind: str) -> Iterator[dict]:

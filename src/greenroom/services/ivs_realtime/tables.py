@@ -8,11 +8,9 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
-from ...core.store import ROW_KEY, metadata
+from ...core.store import ROW_KEY, dialect_insert, lock_collection, metadata
 
 participants = sa.Table(
     "ivs_realtime_participants",
@@ -131,6 +129,8 @@ def session_participants(conn: Connection, account: str, region: str, session_id
 
 def count_participants(conn: Connection, account: str, region: str, session_id: str,
                        **column_filters: Any) -> int:
+    # The quotas count-then-join/publish: atomic across processes (core.store "concurrency").
+    lock_collection(conn, account, region, "ivs-realtime:participants", session_id)
     query = sa.select(sa.func.count()).select_from(participants).where(
         _scope(participants, account, region), participants.c.session_id == session_id)
     for column, value in column_filters.items():
@@ -197,8 +197,7 @@ def signing_key(conn: Connection, account: str) -> tuple[str, str] | None:
 
 def insert_signing_key_once(conn: Connection, account: str, key_id: str, pem: str, now: float) -> None:
     """Insert unless another request (or process sharing PostgreSQL) already did."""
-    insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    conn.execute(insert(signing_keys).values(
+    conn.execute(dialect_insert(conn, signing_keys).values(
         account=account, key_id=key_id, private_key_pem=pem, created_at=now,
     ).on_conflict_do_nothing())
 

@@ -20,7 +20,8 @@ available": with no producer connected, the tail ends after ``kinesisvideo.getme
 tail survives a producer reconnecting (AWS's SDKs reconnect after an error or a stale connection).
 While a PutMedia connection to the stream is open it waits up to ``kinesisvideo.getmedia.idle_timeout``
 (20) real seconds without a fragment [inferred: greenroom stores whole fragments only, so a
-connected producer's next fragment may be seconds away]. Waiting is ``wait_for_fragment``.
+connected producer's next fragment may be seconds away]. Waiting is ``wait_for_fragment``. On a
+store shared by several servers a tail follows producers connected to any of them.
 In process (the mock) the payload is a plain iterator that ends once caught up.
 A continuation token is the number of the fragment it follows.
 """
@@ -145,6 +146,7 @@ class MediaTail(Payload):
             idle_since = producer_seen = clock()
             while True:
                 last = self.after_seq
+                seen = self.store.version(self.media_key)  # before reading: nothing is missed
                 documents = self._batch()
                 if documents is None:
                     return
@@ -164,17 +166,23 @@ class MediaTail(Payload):
                             - (now - max(idle_since, producer_seen)))
                 if left <= 0:
                     return
-                await wait_for_fragment(self.store, self.media_key, left)
+                await wait_for_fragment(self.store, self.media_key, left, since=seen)
         finally:
             self.close()
 
 
-async def wait_for_fragment(store: storage.MediaStore, stream_key: int, timeout: float) -> None:
+LOOK_AGAIN_SECONDS = 1.0  # a producer whose process died leaves without a notification
+
+
+async def wait_for_fragment(store: storage.MediaStore, stream_key: int, timeout: float,
+                            since: int | None = None) -> None:
     """The one place a live tail waits: until a fragment may have been stored on the stream, a
-    producer connected or left, or ``timeout`` seconds passed. PutMedia in this process wakes it
-    (``MediaStore.notify``); a producer in another process sharing the store does not, so it
-    also looks again every half second."""
-    await store.wait(stream_key, min(0.5, timeout))
+    producer left, or ``timeout`` seconds passed. A fragment stored by any process sharing the
+    store wakes it when its transaction commits (``core.notify``: LISTEN/NOTIFY on PostgreSQL);
+    ``since`` (``store.version`` taken before the last read) ends the wait at once if one landed
+    in between. It looks again at least every LOOK_AGAIN_SECONDS (a producer connecting, or one
+    whose process died, is not notified)."""
+    await store.wait(stream_key, min(LOOK_AGAIN_SECONDS, timeout), since)
 
 
 class FragmentList(Payload):

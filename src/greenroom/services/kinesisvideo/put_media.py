@@ -178,10 +178,12 @@ class Session:
         if required not in ("0", "1"):
             raise errors.InvalidArgument("x-amzn-fragment-acknowledgment-required must be 1 or 0.")
         caller = identify(request, emulator.default_account)
-        with emulator.context("kinesisvideo", "PutMedia", caller.account, caller.region,
-                              request.base_url) as ctx:
-            stream = find_stream(ctx, name, arn)
-            started = ctx.now
+
+        def find():
+            with emulator.context("kinesisvideo", "PutMedia", caller.account, caller.region,
+                                  request.base_url) as ctx:
+                return find_stream(ctx, name, arn), ctx.now
+        stream, started = emulator.store.run(find)
         return cls(emulator, caller, stream, timecode_type, start_ms, required == "1", started,
                    request.base_url)
 
@@ -356,9 +358,11 @@ class Session:
         if now - self.started > MAX_CONNECTION_SECONDS:
             raise FragmentError(ERROR_CONNECTION_DURATION, "the connection lasted more than 45 minutes")
         if not self.stream_checked:
-            with self.emulator.context("kinesisvideo", "PutMedia", self.caller.account, self.caller.region,
-                                       self.base_url) as ctx:
-                self._writable_stream(ctx)
+            def check():
+                with self.emulator.context("kinesisvideo", "PutMedia", self.caller.account, self.caller.region,
+                                           self.base_url) as ctx:
+                    self._writable_stream(ctx)
+            self.emulator.store.run(check)
             self.stream_checked = True
         fragment["seq"], fragment["server_ms"] = self.store.allocate(self.emulator.store.engine, self.media_key,
                                                                      int(now * 1000))
@@ -414,19 +418,26 @@ class Session:
         fragment = self.pending
         if fragment is None:
             return
-        with self.emulator.context("kinesisvideo", "PutMedia", self.caller.account, self.caller.region,
-                                   self.base_url) as ctx:
-            stream = self._writable_stream(ctx)
-            if self.header_id is None:
-                self.header_id = storage.header_id(ctx.conn, self.media_key, self.ebml_header,
-                                                   self.info + self.tracks_raw)
-            stored = storage.store_fragment(
-                ctx.conn, stream, seq=fragment["seq"], server_ms=fragment["server_ms"],
-                producer_ms=fragment["producer_ms"], duration_ms=fragment["duration_ms"],
-                header=self.header_id, data=fragment["data"], tags=fragment["tags"])
-            if self.store.should_purge(self.media_key, ctx.now):
-                storage.expire(ctx.conn, stream, ctx.now)
-            storage.schedule_expiry(ctx, stream, stored.server_ms)
+        def store():
+            with self.emulator.context("kinesisvideo", "PutMedia", self.caller.account, self.caller.region,
+                                       self.base_url) as ctx:
+                stream = self._writable_stream(ctx)
+                header = self.header_id
+                if header is None:
+                    header = storage.header_id(ctx.conn, self.media_key, self.ebml_header,
+                                               self.info + self.tracks_raw)
+                stored = storage.store_fragment(
+                    ctx.conn, stream, seq=fragment["seq"], server_ms=fragment["server_ms"],
+                    producer_ms=fragment["producer_ms"], duration_ms=fragment["duration_ms"],
+                    header=header, data=fragment["data"], tags=fragment["tags"])
+                if self.store.should_purge(self.media_key, ctx.now):
+                    storage.expire(ctx.conn, stream, ctx.now)
+                storage.schedule_expiry(ctx, stream, stored.server_ms)
+            self.header_id = header  # committed
+            return stored
+
+        # Run again if the store refused it for a concurrent transaction (another producer).
+        stored = self.emulator.store.run(store)
         self.pending = None  # (an error while storing names it)
         self.store.notify(self.media_key)
         if self.acks_required:

@@ -11,6 +11,15 @@ Tables (SQLAlchemy Core, SQLite and PostgreSQL alike):
 - ``kinesisvideo_headers``: the producer's EBML header, Info and Tracks, stored once per distinct
   content per stream; fragments point at theirs (GetMedia repeats it before every fragment).
 - ``kinesisvideo_fragment_data``: fragment bytes, for PostgreSQL (see the blob stores below).
+- ``kinesisvideo_sequences`` (shared stores): the last (seq, server_ms) allocated per stream, one
+  atomic upsert per fragment, so processes sharing the store never hand out a number twice.
+- ``kinesisvideo_producers`` (shared stores): which process has PutMedia connections open to which
+  stream (with a lease renewed as fragments arrive), so a GetMedia tail on any process knows to
+  keep waiting.
+
+Live tails wait on the topic ``kinesisvideo.fragment:<media key>`` (core.notify), published in
+the transaction that stores a fragment: on PostgreSQL a tail on any process wakes when a
+fragment lands on any other.
 
 Blob stores, by kind of store:
 - a file-backed SQLite store keeps fragment bytes in files under its data directory,
@@ -33,11 +42,12 @@ and when a stream is deleted.
 """
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
+import secrets
 import shutil
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +55,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ...core import notify
 from ...core.lifecycle import transition
-from ...core.store import ROW_KEY, documents, metadata
+from ...core.store import ROW_KEY, dialect_insert, documents, metadata
 
 STREAM_KIND = "kinesisvideo:stream"
 FRAGMENT_NUMBER_PREFIX = "91343852333"
@@ -54,6 +65,10 @@ BUFFER_SECONDS = 300            # what a stream without retention keeps (GetMedi
 BUFFER_BYTES = 200 * 1024 * 1024
 BUCKET_MS = 300_000             # one blob file per stream per five minutes of server time
 PURGE_INTERVAL_SECONDS = 5.0    # how often a written stream drops what expired
+# [inferred] A producer's presence in a shared store lasts this long unless renewed (renewed as
+# its fragments arrive; PutMedia closes a connection idle for 30 s), so one of a killed
+# process keeps tails waiting at most this long.
+PRODUCER_LEASE_SECONDS = 60.0
 IOV_MAX = 1024                  # pieces per writev
 
 fragments = sa.Table(
@@ -92,6 +107,41 @@ fragment_data = sa.Table(
     sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("data", sa.LargeBinary, nullable=False),
 )
+
+
+sequences = sa.Table(
+    "kinesisvideo_sequences",
+    metadata,
+    sa.Column("stream", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("server_ms", sa.BigInteger, nullable=False),
+)
+
+producers = sa.Table(
+    "kinesisvideo_producers",
+    metadata,
+    sa.Column("node", sa.String(32), primary_key=True),
+    sa.Column("stream", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("alive_until", sa.Float, nullable=False),   # epoch seconds, real time
+)
+
+# One statement allocates the next (seq, server_ms) of a stream, atomically across processes:
+# the first time from the fragments already stored, then by incrementing the row (its row lock
+# serializes concurrent allocations for one stream).
+_ALLOCATE = sa.text("""
+    INSERT INTO kinesisvideo_sequences (stream, seq, server_ms)
+    SELECT :stream, COALESCE(MAX(seq), 0) + 1, GREATEST(COALESCE(MAX(server_ms), 0), :now_ms)
+      FROM kinesisvideo_fragments WHERE stream = :stream
+    ON CONFLICT (stream) DO UPDATE
+       SET seq = kinesisvideo_sequences.seq + 1,
+           server_ms = GREATEST(kinesisvideo_sequences.server_ms, :now_ms)
+    RETURNING seq, server_ms
+""")
+
+
+def topic(stream: int) -> str:
+    """The notification topic of a stream's new fragments (and of its producers leaving)."""
+    return f"kinesisvideo.fragment:{stream}"
 
 
 # ---------------------------------------------------------------------------- fragment numbers
@@ -301,10 +351,13 @@ class MediaStore:
             self.blobs = TableBlobs()
         # A shared store (PostgreSQL) may be written by other processes: ask it every time.
         self.shared = engine.dialect.name != "sqlite"
+        self.engine = engine
+        self.notifier = notify.notifier(engine)
+        self.node = secrets.token_hex(8)                        # this process, in ``producers``
+        self._lease_renewed: dict[int, float] = {}
         self._lock = threading.Lock()
         self._last: dict[int, tuple[int, int]] = {}          # stream -> (seq, server_ms) allocated
         self._last_purge: dict[int, float] = {}
-        self._waiters: dict[int, list[tuple[asyncio.AbstractEventLoop, asyncio.Future]]] = {}
         self.get_media_connections: dict[int, int] = {}
         self._expiry_due: dict[int, float] = {}              # stream -> latest expiry check scheduled
         self._producers: dict[int, int] = {}                  # stream -> open PutMedia connections
@@ -313,6 +366,7 @@ class MediaStore:
     def put_media_started(self, stream: int) -> None:
         with self._lock:
             self._producers[stream] = self._producers.get(stream, 0) + 1
+        self._renew_lease(stream, force=True)
 
     def put_media_ended(self, stream: int) -> None:
         with self._lock:
@@ -321,10 +375,40 @@ class MediaStore:
                 self._producers[stream] = left
             else:
                 self._producers.pop(stream, None)
-        self.notify(stream)  # tails waiting for this producer may end now
+        if self.shared and left <= 0:
+            with self._lock:
+                self._lease_renewed.pop(stream, None)
+            with self.engine.connect() as conn:
+                conn.execute(producers.delete().where(producers.c.node == self.node, producers.c.stream == stream))
+                conn.commit()
+        # Tails waiting for this producer (on any process) may end now.
+        self.notifier.publish_now(topic(stream))
 
     def has_producer(self, stream: int) -> bool:
-        return stream in self._producers
+        """A PutMedia connection to ``stream`` is open, in this process or (shared store) another."""
+        if stream in self._producers or not self.shared:
+            return stream in self._producers
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(producers.c.node).where(
+                producers.c.stream == stream, producers.c.alive_until > time.time()).limit(1)).first() is not None
+
+    def _renew_lease(self, stream: int, force: bool = False) -> None:
+        """Record (shared store) that this process has a producer on ``stream``, for a while."""
+        if not self.shared:
+            return
+        now = time.time()
+        with self._lock:
+            if stream not in self._producers:
+                return
+            if not force and self._lease_renewed.get(stream, 0) + PRODUCER_LEASE_SECONDS / 4 > now:
+                return
+            self._lease_renewed[stream] = now
+        upsert = dialect_insert(self.engine, producers).values(node=self.node, stream=stream,
+                                                               alive_until=now + PRODUCER_LEASE_SECONDS)
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn.execute(upsert.on_conflict_do_update(index_elements=[producers.c.node, producers.c.stream],
+                                                      set_={"alive_until": upsert.excluded.alive_until}))
 
     # ---- GetMedia connections
     def open_get_media(self, stream: int, limit: int) -> bool:
@@ -346,11 +430,16 @@ class MediaStore:
     # ---- fragment numbers
     def allocate(self, engine: Engine, stream: int, now_ms: int) -> tuple[int, int]:
         """The next (seq, server_ms) of a stream: sequences increase, timestamps never go back.
-        The last allocation is remembered; the store is asked only the first time (and every
-        time when it is shared with other processes)."""
+        A shared store allocates it (one atomic statement, whichever process asks); otherwise
+        the last allocation is remembered and the store is asked only the first time."""
+        if self.shared:
+            with engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                row = conn.execute(_ALLOCATE, {"stream": stream, "now_ms": now_ms}).one()
+            return row.seq, row.server_ms
         with self._lock:
             last = self._last.get(stream)
-            if last is None or self.shared:
+            if last is None:
                 with engine.connect() as conn:
                     row = conn.execute(
                         sa.select(fragments.c.seq, fragments.c.server_ms).where(fragments.c.stream == stream)
@@ -363,27 +452,19 @@ class MediaStore:
 
     # ---- live tails
     def notify(self, stream: int) -> None:
-        """Wake the GetMedia tails waiting on a stream (a fragment arrived)."""
-        with self._lock:
-            waiters = self._waiters.pop(stream, [])
-        for loop, future in waiters:
-            loop.call_soon_threadsafe(_resolve, future)
+        """Wake this process's GetMedia tails waiting on a stream (a fragment it stored
+        committed; other processes hear of it through the fragment's transaction)."""
+        self._renew_lease(stream)
+        self.notifier.deliver(topic(stream))
 
-    async def wait(self, stream: int, timeout: float) -> None:
-        """Until a fragment arrives on ``stream`` or ``timeout`` seconds pass."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        with self._lock:
-            self._waiters.setdefault(stream, []).append((loop, future))
-        try:
-            await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
-            pass
-        finally:
-            with self._lock:
-                waiting = self._waiters.get(stream, [])
-                if (loop, future) in waiting:
-                    waiting.remove((loop, future))
+    def version(self, stream: int) -> int:
+        """Take before reading the stream; pass to ``wait`` (nothing is missed in between)."""
+        return self.notifier.version(topic(stream))
+
+    async def wait(self, stream: int, timeout: float, since: int | None = None) -> bool:
+        """Until a fragment arrives on ``stream`` (in any process sharing the store; after
+        ``version`` ``since``, if given) or ``timeout`` seconds pass."""
+        return await self.notifier.wait(topic(stream), timeout, since)
 
     def claim_expiry_check(self, stream: int, due: float) -> bool:
         """True when no expiry check of ``stream`` is scheduled within EXPIRY_SLACK_SECONDS
@@ -401,11 +482,6 @@ class MediaStore:
                 return False
             self._last_purge[stream] = now
             return True
-
-
-def _resolve(future: asyncio.Future) -> None:
-    if not future.done():
-        future.set_result(None)
 
 
 def _live_media_keys(conn: Connection) -> set[int]:
@@ -431,12 +507,15 @@ def header_id(conn: Connection, stream: int, ebml_header: bytes, segment_head: b
     """The id of this producer header (EBML header + Info + Tracks), stored once per stream."""
     data = ebml_header + segment_head
     digest = hashlib.sha256(data).hexdigest()
-    found = conn.execute(sa.select(headers.c.pk).where(headers.c.stream == stream,
-                                                       headers.c.digest == digest)).scalar()
+    query = sa.select(headers.c.pk).where(headers.c.stream == stream, headers.c.digest == digest)
+    found = conn.execute(query).scalar()
     if found is not None:
         return found
-    return conn.execute(headers.insert().values(stream=stream, digest=digest, ebml_length=len(ebml_header),
-                                                data=data)).inserted_primary_key[0]
+    # Two producers of one stream may store the same header at once: the second one's insert
+    # does nothing (or, in a SERIALIZABLE transaction, fails as a conflict and runs again).
+    conn.execute(dialect_insert(conn, headers).values(stream=stream, digest=digest, ebml_length=len(ebml_header), data=data)
+                 .on_conflict_do_nothing(index_elements=[headers.c.stream, headers.c.digest]))
+    return conn.execute(query).scalar_one()
 
 
 def read_header(conn: Connection, header: int) -> tuple[bytes, bytes]:
@@ -460,6 +539,7 @@ def store_fragment(conn: Connection, stream: dict, *, seq: int, server_ms: int, 
         "duration_ms": duration_ms, "size": size, "persisted": persisted, "header": header,
         "blob_offset": offset, "tags": tags or None,
     })
+    notify.publish(conn, topic(key))  # live tails everywhere wake when this commits
     return Fragment(seq, server_ms, producer_ms, duration_ms, size, persisted, header, offset, tags)
 
 
@@ -553,6 +633,7 @@ def drop_stream(conn: Connection, stream: dict) -> None:
         return
     conn.execute(fragments.delete().where(fragments.c.stream == key))
     conn.execute(headers.delete().where(headers.c.stream == key))
+    conn.execute(sequences.delete().where(sequences.c.stream == key))
     media_store(conn).blobs.drop_stream(conn, key)
 
 
