@@ -47,24 +47,35 @@ def new_media_key() -> int:
 
 # ---------------------------------------------------------------------------- streams
 
-def stream_by_arn(ctx: RequestContext, arn: str) -> dict | None:
-    # The ARN ends in the stream's name and creation time: look the name up, then compare.
+def _by_arn(ctx: RequestContext, kind: str, resource_type: str, arn_field: str, arn: str) -> dict | None:
+    # The ARN ends in the resource's name and creation time: look the name up, then compare.
     parts = arn.split(":", 5)
-    if len(parts) == 6 and parts[5].startswith("stream/"):
-        name = parts[5].split("/")[1]
-        stream = ctx.resources.get(STREAM, name)
-        if stream is not None and stream["StreamARN"] == arn:
-            return stream
+    if len(parts) == 6 and parts[5].startswith(f"{resource_type}/"):
+        found = ctx.resources.get(kind, parts[5].split("/")[1])
+        if found is not None and found[arn_field] == arn:
+            return found
     return None
+
+
+def _find(ctx: RequestContext, kind: str, what: str, name: str | None, arn: str | None,
+          by_arn) -> dict:
+    """The resource named by its name or ARN (exactly one of them must be given)."""
+    if bool(name) == bool(arn):
+        noun = what.split()[-1].capitalize()
+        raise errors.InvalidArgument(f"Specify either {noun}Name or {noun}ARN, not both.")
+    found = ctx.resources.get(kind, name) if name else by_arn(ctx, arn)
+    if found is None:
+        raise errors.ResourceNotFound(f"The requested {what} {name or arn} does not exist in account {ctx.account}.")
+    return found
+
+
+def stream_by_arn(ctx: RequestContext, arn: str) -> dict | None:
+    return _by_arn(ctx, STREAM, "stream", "StreamARN", arn)
 
 
 def find_stream(ctx: RequestContext, name: str | None, arn: str | None) -> dict:
     """The stream named by StreamName or StreamARN (exactly one of them must be given)."""
-    if bool(name) == bool(arn):
-        raise errors.InvalidArgument("Specify either StreamName or StreamARN, not both.")
-    stream = ctx.resources.get(STREAM, name) if name else stream_by_arn(ctx, arn)
-    if stream is None:
-        raise errors.ResourceNotFound(f"The requested stream {name or arn} does not exist in account {ctx.account}.")
+    stream = _find(ctx, STREAM, "stream", name, arn, stream_by_arn)
     if "MediaKey" not in stream:
         # A stream stored before streams had media storage: it gets its key now.
         stream["MediaKey"] = new_media_key()
@@ -78,36 +89,24 @@ def save_stream(ctx: RequestContext, stream: dict) -> None:
 
 def check_version(current: str | None, actual: str, what: str) -> None:
     if current is not None and current != actual:
-        raise errors.VersionMismatch(f"The version {current} does not match the {what}'s current version {actual}.",
-                                     )
+        raise errors.VersionMismatch(
+            f"The version {current} does not match the {what}'s current version {actual}.")
 
 
 def require_active(resource: dict, status_field: str, what: str, name: str) -> None:
     if resource[status_field] != "ACTIVE":
-        raise errors.ResourceInUse(f"The {what} {name} is {resource[status_field]}; it must be ACTIVE for this operation.",
-                                   )
+        raise errors.ResourceInUse(
+            f"The {what} {name} is {resource[status_field]}; it must be ACTIVE for this operation.")
 
 
 # ---------------------------------------------------------------------------- channels
 
 def channel_by_arn(ctx: RequestContext, arn: str) -> dict | None:
-    parts = arn.split(":", 5)
-    if len(parts) == 6 and parts[5].startswith("channel/"):
-        name = parts[5].split("/")[1]
-        channel = ctx.resources.get(CHANNEL, name)
-        if channel is not None and channel["ChannelARN"] == arn:
-            return channel
-    return None
+    return _by_arn(ctx, CHANNEL, "channel", "ChannelARN", arn)
 
 
 def find_channel(ctx: RequestContext, name: str | None, arn: str | None) -> dict:
-    if bool(name) == bool(arn):
-        raise errors.InvalidArgument("Specify either ChannelName or ChannelARN, not both.")
-    channel = ctx.resources.get(CHANNEL, name) if name else channel_by_arn(ctx, arn)
-    if channel is None:
-        raise errors.ResourceNotFound(
-            f"The requested signaling channel {name or arn} does not exist in account {ctx.account}.")
-    return channel
+    return _find(ctx, CHANNEL, "signaling channel", name, arn, channel_by_arn)
 
 
 def save_channel(ctx: RequestContext, channel: dict) -> None:
