@@ -58,6 +58,18 @@ def idempotent(token_member: str, reused: Callable[[str], ServiceError], *,
     return decorate
 
 
+def current(kind: str, key: Callable[[dict], str],
+            describe: Callable[[RequestContext, dict], dict]) -> Callable[[RequestContext, dict], dict | None]:
+    """A ``replay`` answering with the resource the first request made, as it is now:
+    ``key(first_response)`` is its id; None (run again) when it is gone."""
+
+    def replay(ctx: RequestContext, first: dict) -> dict | None:
+        document = ctx.resources.get(kind, key(first))
+        return describe(ctx, document) if document is not None else None
+
+    return replay
+
+
 def _fingerprint(request: dict) -> str:
     return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from ...core.context import RequestContext
-from ...core.idempotency import idempotent
+from ...core.idempotency import current, idempotent
 from ...core.lifecycle import transition
 from ...core.operations import operation
 from ...core.records import public
@@ -54,14 +54,9 @@ def _check_logging(paths: list[str], output_uri: str | None) -> None:
         raise errors.Validation("ApplicationLogOutputUri is required when ApplicationLogPaths are set.")
 
 
-def _replay(ctx: RequestContext, first: dict) -> dict | None:
-    """A retried CreateApplication answers with the application as it is now, if it still exists."""
-    app = ctx.resources.get(APPLICATION, first["Id"])
-    return describe(app) if app is not None else None
-
-
 @operation(SERVICE, "CreateApplication")
-@idempotent("ClientToken", errors.Conflict, replay=_replay)
+@idempotent("ClientToken", errors.Conflict,
+            replay=current(APPLICATION, lambda first: first["Id"], lambda ctx, app: describe(app)))
 def create_application(ctx: RequestContext, req: dict) -> dict:
     tagging.check(req.get("Tags") or {})
     runtime = req["RuntimeEnvironment"]

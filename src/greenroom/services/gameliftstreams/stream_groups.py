@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.idempotency import idempotent
+from ...core.idempotency import current, idempotent
 from ...core.lifecycle import transition
 from ...core.operations import operation
 from ...core.records import public
@@ -87,14 +87,9 @@ def _disassociate(ctx: RequestContext, group: dict, app: dict) -> bool:
     return True
 
 
-def _replay(ctx: RequestContext, first: dict) -> dict | None:
-    """A retried CreateStreamGroup answers with the group as it is now, if it still exists."""
-    group = ctx.resources.get(STREAM_GROUP, first["Id"])
-    return describe(ctx, group) if group is not None else None
-
-
 @operation(SERVICE, "CreateStreamGroup")
-@idempotent("ClientToken", errors.Conflict, replay=_replay)
+@idempotent("ClientToken", errors.Conflict,
+            replay=current(STREAM_GROUP, lambda first: first["Id"], lambda ctx, group: describe(ctx, group)))
 def create_stream_group(ctx: RequestContext, req: dict) -> dict:
     tagging.check(req.get("Tags") or {})
     stream_class = req["StreamClass"]

@@ -25,7 +25,7 @@ import datetime as dt
 import re
 
 from ...core.context import RequestContext
-from ...core.idempotency import idempotent
+from ...core.idempotency import current, idempotent
 from ...core.operations import operation
 from ...core.records import public
 from . import signaling
@@ -57,14 +57,10 @@ def account_summary(session: dict) -> dict:
     return item
 
 
-def _replay(ctx: RequestContext, first: dict) -> dict | None:
-    """A retried StartStreamSession answers with the session as it is now, if it still exists."""
-    session = ctx.resources.get(SESSION, first["Arn"].rsplit("/", 1)[1])
-    return describe(session) if session is not None else None
-
-
 @operation(SERVICE, "StartStreamSession")
-@idempotent("ClientToken", errors.Conflict, replay=_replay)
+@idempotent("ClientToken", errors.Conflict,
+            replay=current(SESSION, lambda first: first["Arn"].rsplit("/", 1)[1],
+                           lambda ctx, session: describe(session)))
 def start_stream_session(ctx: RequestContext, req: dict) -> dict:
     group = find_stream_group(ctx, req["Identifier"])
     if group["Status"] != "ACTIVE":

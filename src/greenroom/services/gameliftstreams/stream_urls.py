@@ -28,7 +28,7 @@ import secrets
 from urllib.parse import quote
 
 from ...core.context import RequestContext
-from ...core.idempotency import idempotent
+from ...core.idempotency import current, idempotent
 from ...core.operations import operation
 from ...core.records import public
 from ...core.routes import HttpError, http_route
@@ -51,14 +51,9 @@ def url_for(ctx: RequestContext, url_id: str, secret: str) -> str:
                           f"?key={quote(secret)}")
 
 
-def _replay(ctx: RequestContext, first: dict) -> dict | None:
-    """A retried CreateStreamUrl answers with the stream URL as it is now, if it still exists."""
-    document = ctx.resources.get(STREAM_URL, first["StreamUrlId"])
-    return describe(ctx, document) if document is not None else None
-
-
 @operation(SERVICE, "CreateStreamUrl")
-@idempotent("ClientToken", errors.Conflict, replay=_replay)
+@idempotent("ClientToken", errors.Conflict,
+            replay=current(STREAM_URL, lambda first: first["StreamUrlId"], lambda ctx, document: describe(ctx, document)))
 def create_stream_url(ctx: RequestContext, req: dict) -> dict:
     group = find_stream_group(ctx, req["Identifier"])
     if group["Status"] != "ACTIVE":
