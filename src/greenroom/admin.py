@@ -40,7 +40,7 @@ def change_clock(emulator, request):
             clock.use_real_time()
         else:
             raise HttpError(400, 'Send {"advance": s}, {"set": epoch} or {"mode": "real"|"manual"}')
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise HttpError(400, f"Invalid clock change: {error}") from None
     emulator.apply_due_transitions()
     return clock.describe()
@@ -56,7 +56,7 @@ def change_delays(emulator, request):
     """``{"name": seconds, ...}``: override lifecycle delays (names from GET delays)."""
     try:
         emulator.delays.update(request.json_object())
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise HttpError(400, f"Invalid delays: {error}") from None
     return emulator.delays.describe()
 

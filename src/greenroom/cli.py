@@ -2,27 +2,62 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 
+class StartupError(Exception):
+    """Why ``greenroom serve`` cannot start: one line naming the problem and the path/URL."""
+
+
 def serve(args) -> int:
+    """Run the server until Ctrl-C/SIGTERM (then exit 0 with one line); a start-up failure
+    prints one line and exits non-zero, without a traceback."""
+    try:
+        return _serve(args)
+    except StartupError as error:
+        print(f"greenroom: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C while starting
+        print("greenroom: interrupted while starting", file=sys.stderr)
+        return 130
+
+
+def _serve(args) -> int:
     from . import listeners
     from .core import store
     from .core.public_url import PublicUrls, join
+    from .core.signatures import CredentialsFileError
     from .emulator import Emulator
-    from .server import AccessLog, App
+    from .http_protocols import http_protocol_class
+    from .server import GRACEFUL_SHUTDOWN_SECONDS, AccessLog, App
 
     logging.basicConfig(level=getattr(logging, args.log_level.upper()),
                         format="%(asctime)s %(name)s %(message)s")
+    if args.verify_signatures and not args.credentials:
+        print("greenroom: --verify-signatures needs --credentials FILE (the keys requests are signed with)",
+              file=sys.stderr)
+        return 2
+    if not args.admin_token and not _is_loopback(args.host):
+        print(f"greenroom: --host {args.host} is reachable from other machines: give --admin-token TOKEN "
+              "to protect the admin API (/_greenroom/)", file=sys.stderr)
+        return 2
     data_dir = Path(args.data_dir) if args.data_dir else store.default_data_dir()
     if args.ephemeral:
         db_url, where = None, "in memory (--ephemeral)"
     elif args.db_url:
-        db_url, where = args.db_url, args.db_url
+        db_url, where = args.db_url, _without_password(args.db_url)
     else:
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            if not os.access(data_dir, os.W_OK | os.X_OK):
+                raise PermissionError(13, "Permission denied")
+        except OSError as error:
+            raise StartupError(f"cannot use the data directory {data_dir}: {error.strerror}") from None
         db_url, where = store.sqlite_url(data_dir), str(data_dir)
     try:
         public_urls = PublicUrls.configure(args.public_url, names=[args.host, *args.tls_name],
@@ -31,12 +66,20 @@ def serve(args) -> int:
     except ValueError as error:
         print(f"greenroom serve: {error}", file=sys.stderr)
         return 2
-    emulator = Emulator(db_url, default_account=args.account, seed=args.seed, public_urls=public_urls)
+    try:
+        emulator = Emulator(db_url, default_account=args.account, seed=args.seed, public_urls=public_urls,
+                            credentials=args.credentials if args.verify_signatures else None,
+                            admin_token=args.admin_token)
+    except CredentialsFileError as error:
+        print(f"greenroom: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # the store cannot be opened: say which and why, in one line
+        raise StartupError(f"cannot open the store at {where}: {_first_line(error)}") from None
     # Bound before saying we listen (listeners.bind).
     main_tls = tls_files if args.tls else (None, None)
-    bound = [listeners.Listener(listeners.bind(args.host, args.port), *main_tls)]
+    bound = [listeners.Listener(_bind(listeners, args.host, args.port), *main_tls)]
     if args.tls_port is not None:
-        bound.append(listeners.Listener(listeners.bind(args.host, args.tls_port), *tls_files))
+        bound.append(listeners.Listener(_bind(listeners, args.host, args.tls_port), *tls_files))
     urls = " and ".join(join(listener.scheme, args.host, listener.port) for listener in bound)
     print(f"greenroom listening on {urls} (state: {where})", flush=True)
     if ca_file is not None:
@@ -46,8 +89,42 @@ def serve(args) -> int:
               f"`greenroom ca-path` prints it)", flush=True)
     access_log = AccessLog() if logging.getLogger("greenroom").isEnabledFor(logging.INFO) else None
     # proxy_headers off: X-Forwarded-* count only from --trusted-proxy peers (core.public_url).
-    listeners.run(App(emulator, access_log), bound, log_level="warning", access_log=False, proxy_headers=False)
+    listeners.run(App(emulator, access_log), bound, log_level="warning", access_log=False, proxy_headers=False,
+                  http=http_protocol_class(), timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    print("greenroom stopped", flush=True)
     return 0
+
+
+def _bind(listeners, host: str, port: int):
+    try:
+        return listeners.bind(host, port)
+    except OSError as error:
+        raise StartupError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether only this machine can reach ``host``. [inferred] names other than localhost count
+    as reachable from elsewhere."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _without_password(url: str) -> str:
+    try:
+        from sqlalchemy.engine import make_url
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url
+
+
+def _first_line(error: Exception) -> str:
+    cause = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's error
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
 
 
 def _tls_files(args, data_dir: Path) -> tuple[tuple[Path, Path] | tuple[None, None], Path | None]:
@@ -144,6 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trusted-proxy", action="append", default=[], metavar="ADDRESS",
                      help="an address or network (CIDR) of a reverse proxy whose X-Forwarded-Proto/-Host/-Port "
                           "headers are believed (repeatable); from anyone else they are ignored")
+    run.add_argument("--admin-token", metavar="TOKEN",
+                     help="require this token (Authorization: Bearer TOKEN) for admin API requests that change "
+                          "state; needed to listen on an address other machines can reach")
+    run.add_argument("--verify-signatures", action="store_true",
+                     help="refuse AWS API requests whose SigV4 signature does not check out (needs --credentials)")
+    run.add_argument("--credentials", metavar="FILE",
+                     help='JSON list of {"accessKeyId", "secretAccessKey", "account", "sessionToken"?, '
+                          '"expiration"?} for --verify-signatures')
     run.set_defaults(func=serve)
 
     authority = commands.add_parser("ca-path", help="print the TLS CA certificate's file (made if missing)",

@@ -9,9 +9,11 @@ import functools
 import logging
 import re
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Iterator
+from urllib.parse import unquote
 
 from .core import lifecycle, routes
 from .core.clock import Clock
@@ -21,11 +23,12 @@ from .core.ids import Ids
 from .core.operations import HANDLERS, coverage
 from .core.pagination import Paginator
 from .core.public_url import PublicUrls
+from .core.signatures import SignatureVerifier, load_credentials
 from .core.store import Store
 from .protocol import models, restjson
 from .protocol.http import HttpRequest, HttpResponse
 from .protocol.routing import Router
-from .protocol.validation import validate, validation_message
+from .protocol.validation import constraint_problem, validate, validation_message
 
 log = logging.getLogger("greenroom")
 
@@ -35,6 +38,22 @@ DEFAULT_REGION = "us-east-1"
 # "Credential=AKID/20260101/us-east-1/ivs/aws4_request" in a header or presigned query.
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _QUERY_CREDENTIAL = re.compile(r"(?:^|&)X-Amz-Credential=([^&]+)")
+
+
+# A region name as AWS spells them (us-east-1, us-gov-west-1, eu-isoe-west-1), at most as
+# long as the store keeps. [inferred] from the published region names
+_REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+REGION_NAME_MAX_LENGTH = 32
+
+
+def check_region(region: str) -> None:
+    """Refuse a credential scope whose region is no region name, as AWS does (same answer on
+    every store: nothing reaches the store that it could not keep)."""
+    if len(region) > REGION_NAME_MAX_LENGTH or not _REGION_NAME.fullmatch(region):
+        shown = region if len(region) <= REGION_NAME_MAX_LENGTH else region[:REGION_NAME_MAX_LENGTH] + "..."
+        shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise ServiceError("InvalidSignatureException",
+                           f"Credential should be scoped to a valid region, not '{shown}'.", status=403)
 
 
 @dataclass(frozen=True)
@@ -63,7 +82,11 @@ def identify(request: HttpRequest, default_account: str) -> Caller:
 class Emulator:
     def __init__(self, db_url: str | None = None, *, default_account: str = DEFAULT_ACCOUNT,
                  seed: int | None = None, clock: Clock | None = None,
-                 public_urls: PublicUrls | None = None):
+                 public_urls: PublicUrls | None = None, credentials=None, admin_token: str | None = None):
+        """``credentials``: verify SigV4 on every AWS API request against these keys (a
+        credentials file's path or its parsed document; see core.signatures).
+        ``admin_token``: required (``Authorization: Bearer``) by /_greenroom/ requests that
+        change state."""
         from . import admin, services  # noqa: F401  (importing registers their routes)
         services.load_all()
         self.store = Store(db_url)
@@ -78,10 +101,9 @@ class Emulator:
         ))
         self.default_account = default_account
         self.public_urls = public_urls or PublicUrls()  # the one source of URLs handed out
-
-    def identify(self, request: HttpRequest) -> Caller:
-        """Who is calling (account, region, signing name), from the SigV4 header or presigned query."""
-        return identify(request, self.default_account)
+        self.verifier = SignatureVerifier(load_credentials(credentials)) if credentials is not None else None
+        self.admin_token = admin_token
+        self._applying = threading.Lock()
 
     # ------------------------------------------------------------------ admin
     def reset(self) -> None:
@@ -96,7 +118,11 @@ class Emulator:
         def apply() -> int:
             with self.store.transaction() as conn:
                 return self.scheduler.apply_due(conn, now)
-        return self.store.run(apply)
+        # One application at a time in this process: requests run on worker threads beside the
+        # background tick, and a request must not skip (SKIP LOCKED) the transitions the tick is
+        # still applying and then read the state from before them.
+        with self._applying:
+            return self.store.run(apply)
 
     def health(self) -> dict:
         return {"status": "ok", "store": self.store.dialect,
@@ -105,6 +131,34 @@ class Emulator:
             service: {"implemented": report["implemented"], "total": report["total"]}
             for service, report in coverage().items()
         }}
+
+    def check_admin_token(self, request: HttpRequest) -> None:
+        """With an admin token, /_greenroom/ requests that may change state (any method but
+        GET, HEAD and OPTIONS: reset, clock, delays, faults, stand-ins) must carry it."""
+        if self.admin_token is None or request.method in ("GET", "HEAD", "OPTIONS") or \
+                not request.raw_path.startswith("/_greenroom/"):
+            return
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(token.strip().encode(), self.admin_token.encode()):
+            raise routes.HttpError(401, "This admin API request needs the server's admin token "
+                                        "(Authorization: Bearer <token>, see --admin-token)")
+
+    def verified_caller(self, request: HttpRequest, body: bytes | None) -> Caller:
+        """The caller of a request whose SigV4 signature checks out (ServiceError otherwise);
+        ``body`` None for a streaming request, whose payload must be unsigned."""
+        verified = self.verifier.verify(request, body)
+        return Caller(verified.account, verified.region, verified.signing_name)
+
+    def identify(self, request: HttpRequest) -> Caller:
+        """Who sent a request: with verification on, the account its (already verified) key
+        belongs to; otherwise as ``identify`` reads it."""
+        caller = identify(request, self.default_account)
+        if self.verifier is not None:
+            found = _CREDENTIAL.search(request.headers.get("authorization", "")) or _CREDENTIAL.search(
+                "Credential=" + unquote(dict(_query_items(request.query_string)).get("X-Amz-Credential", "")))
+            account = self.verifier.caller_account(found.group(1)) if found else None
+            caller = Caller(account or caller.account, caller.region, caller.signing_name)
+        return caller
 
     @functools.cache
     def validation_error_code(self, service: str) -> str:
@@ -116,6 +170,7 @@ class Emulator:
                 base_url: str = "", request_id: str | None = None) -> Iterator[RequestContext]:
         """A request's context in its own transaction, after due transitions were applied;
         for model operations and for the routes no model describes alike."""
+        check_region(region)
         now = self.clock.now()
         # Transitions are events in time: they apply whatever this request's outcome.
         self.apply_due_transitions()
@@ -131,11 +186,15 @@ class Emulator:
         try:
             route = routes.find(request.method, request.raw_path)
             if route is not None:
+                self.check_admin_token(request)
+                if "%00" in request.raw_path or "%00" in request.query_string:
+                    raise routes.HttpError(400, "The path and query string must not contain NUL (%00)")
                 operation_name = route[0].template
                 response = self._call_route(request, *route)
                 status, headers, body = response.status, response.headers, response.body
             else:
-                caller = identify(request, self.default_account)
+                caller = self.verified_caller(request, request.body) if self.verifier else \
+                    identify(request, self.default_account)
                 query = request.query()
                 match = self.router.resolve(request.method, request.raw_path, query,
                                             request.host, caller.signing_name, request.headers)
@@ -147,6 +206,11 @@ class Emulator:
         except routes.HttpError as error:
             status, headers, body = error.status, {"Content-Type": "application/json"}, \
                 restjson.dump_json({"message": error.message})
+        except Exception:
+            # Whatever failed (parsing, routing, serializing): answered in the service's shape.
+            log.exception("%s %s failed (request %s)", service or request.method,
+                          operation_name or request.raw_path[:200], request_id)
+            status, headers, body = internal_error(service, operation_name, request_id)
         headers["x-amzn-RequestId"] = request_id
         return HttpResponse(status, headers, body, f"{service or '-'} {operation_name or '-'}")
 
@@ -168,10 +232,8 @@ class Emulator:
         service, operation = match.service, match.operation
         params, unreadable = restjson.parse_request(
             operation, match.uri_params, query, request.headers, request.body)
-        problems = [
-            f"Value '{text}' at '{member}' failed to satisfy constraint: Member must be of type {kind}"
-            for member, text, kind in unreadable
-        ]
+        problems = [constraint_problem(text, member, f"Member must be of type {kind}")
+                    for member, text, kind in unreadable]
         if operation.input_shape is not None:
             unreadable_members = {member for member, _, _ in unreadable}
             problems += [p for p in validate(operation.input_shape, params)
@@ -199,6 +261,18 @@ class Emulator:
                 f"Internal error in greenroom while handling {operation.name} (request {request_id})",
                 status=500,
             ) from None
+
+
+def internal_error(service: str | None, operation_name: str | None, request_id: str):
+    """(status, headers, body) of a 500 in the service's internal-error shape (JSON without one)."""
+    message = f"Internal error in greenroom while handling {operation_name or 'the request'} (request {request_id})"
+    service_model = models.service_model(service) if service else None
+    code = restjson.internal_error_code(service_model) if service_model is not None else "InternalFailure"
+    return restjson.serialize_error(service_model, ServiceError(code, message, status=500))
+
+
+def _query_items(query_string: str):
+    return (item.partition("=")[::2] for item in query_string.split("&") if item)
 
 
 def _problem_member(problem: str) -> str:

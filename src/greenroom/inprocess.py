@@ -89,9 +89,11 @@ class MockGreenroom:
     """
 
     def __init__(self, *, seed: int | None = None, default_account: str | None = None,
-                 db_url: str | None = None):
+                 db_url: str | None = None, credentials=None):
         self._db_url = db_url  # None: a fresh in-memory store
-        self._options = {"seed": seed}
+        # credentials: verify every request's SigV4 signature against these keys (a credentials
+        # file's path or its parsed document, see greenroom.core.signatures).
+        self._options = {"seed": seed, "credentials": credentials}
         if default_account:
             self._options["default_account"] = default_account
         self.emulator: Emulator | None = None

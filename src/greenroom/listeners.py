@@ -49,10 +49,10 @@ def run(app, listeners: list[Listener], **options) -> None:
         tls = {"ssl_certfile": str(listener.certfile), "ssl_keyfile": str(listener.keyfile)} if listener.certfile else {}
         return uvicorn.Config(app, lifespan=lifespan, **tls, **options)
 
-    if len(listeners) == 1:
-        uvicorn.Server(config(listeners[0], "on")).run(sockets=[listeners[0].socket])
-        return
     first = _Leader(config(listeners[0], "on"))
+    if len(listeners) == 1:
+        first.run(sockets=[listeners[0].socket])
+        return
     others = [_Follower(config(listener, "off")) for listener in listeners[1:]]
     first.followers = others
 
@@ -66,11 +66,17 @@ def run(app, listeners: list[Listener], **options) -> None:
 
 
 class _Leader(uvicorn.Server):
-    """Handles the signals; its exit is everyone's."""
+    """Handles the signals; its exit is everyone's. A signal (Ctrl-C, SIGTERM) is a graceful
+    stop: the app is told (``app.stop()``: live streams end with their last answers) and the
+    signal is not raised again afterwards, so ``run`` returns."""
     followers: list[uvicorn.Server] = []
 
     def handle_exit(self, sig, frame) -> None:
         super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+        stop = getattr(self.config.app, "stop", None)
+        if stop is not None:
+            stop()
         for follower in self.followers:
             follower.should_exit = True
             follower.force_exit = follower.force_exit or self.force_exit

@@ -1,11 +1,17 @@
 """The ASGI app: routes no model describes (admin API, services' own), then the dispatcher.
 
-Requests are answered inline on the event loop: handlers are short, synchronous store
-transactions, and a thread hop per request would cost more than it saves.
+Blocking work stays off the event loop where it could stall other connections: requests with a
+body over ``INLINE_BODY_BYTES``, and every request on a shared store (PostgreSQL, where a
+transaction may wait for another process's lock), run ``Emulator.handle`` on a pool of worker
+threads. Small requests on a store of this process alone (SQLite, memory) are answered inline:
+their transactions are short, and the thread hop would add about a third to their cost
+(measured with bench/bench_server.py). Bodies beyond ``MAX_REQUEST_BODY_BYTES`` are refused
+(413) before they are read whole.
 """
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import io
 import json
 import logging
@@ -23,6 +29,12 @@ from .protocol.websocket import INTERNAL_ERROR, POLICY_VIOLATION, WebSocket, Web
 log = logging.getLogger("greenroom")
 
 BACKGROUND_TICK_SECONDS = 0.25
+# The largest request body of a model operation: AWS's API front ends refuse bodies over 10 MB
+# (no figure is published per API of these services). [inferred] Streaming routes (PutMedia)
+# read their bodies as they arrive and have no such limit.
+MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024
+INLINE_BODY_BYTES = 64 * 1024  # [inferred] parsing this much takes well under a millisecond
+HANDLER_THREADS = 16  # [inferred] enough for a workstation's concurrent clients
 
 
 class AccessLog:
@@ -47,12 +59,38 @@ class App:
         self.emulator = emulator
         self.access_log = access_log
         self._background: asyncio.Task | None = None
+        self._workers = concurrent.futures.ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="greenroom")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None  # set when the server shuts down
+
+    def stop(self) -> None:
+        """The server is shutting down (callable from a signal handler): request bodies being
+        streamed end now, as if the client had ended them, so live PutMedia streams answer their
+        final acknowledgements; live response bodies (GetMedia tails) end too."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
-            await self._http(scope, receive, _with_cors(send))
+            send = _with_cors(send)
+            started = False
+
+            async def tracked_send(message):
+                nonlocal started
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
+            try:
+                await self._http(scope, receive, tracked_send)
+            except Exception:
+                # Anything the emulator did not answer itself: JSON, never uvicorn's plain text.
+                log.exception("%s %s failed", scope.get("method"), scope.get("path", "")[:200])
+                if started:
+                    raise  # the answer is under way: the connection can only be cut
+                await _send(send, HttpResponse(500, {"Content-Type": "application/json"}, json.dumps(
+                    {"message": "Internal error in greenroom"}).encode()))
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
 
@@ -77,11 +115,13 @@ class App:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
                 self._background = asyncio.create_task(self._apply_transitions_forever())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._background:
                     self._background.cancel()
+                self._workers.shutdown(wait=False)
                 if self.access_log is not None:
                     self.access_log.flush()
                 await send({"type": "lifespan.shutdown.complete"})
@@ -92,7 +132,7 @@ class App:
         while True:
             await asyncio.sleep(BACKGROUND_TICK_SECONDS)
             try:
-                self.emulator.apply_due_transitions()
+                await asyncio.get_running_loop().run_in_executor(self._workers, self.emulator.apply_due_transitions)
             except Exception:
                 log.exception("applying scheduled transitions failed")
             if self.access_log is not None:
@@ -107,17 +147,42 @@ class App:
         if streaming is not None:
             await self._stream(scope, receive, send, raw_path, *streaming)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        request = self._request(scope, bytes(body))
-        response = self.emulator.handle(request)
-        await _send(send, response, receive)
+        request = self._request(scope)
+        body = await _read_body(receive, request.headers)
+        if body is None:
+            response = _too_large()
+            await _send(send, response)
+            if self.access_log is not None:
+                self.access_log.write(request, response, started)
+            return
+        request.body = body
+        if len(body) > INLINE_BODY_BYTES or self.emulator.store.shared:
+            response = await asyncio.get_running_loop().run_in_executor(self._workers, self.emulator.handle, request)
+        else:
+            response = self.emulator.handle(request)
+        watch = (lambda: self._unless_stopping(receive)) if self._stopping is not None else receive
+        await _send(send, response, watch)
         if self.access_log is not None:
             self.access_log.write(request, response, started)
+
+    async def _unless_stopping(self, receive):
+        """The next ASGI message (from ``receive()``, or ``receive`` itself when it is a future
+        already under way), or None once the server is stopping."""
+        pending = receive if isinstance(receive, asyncio.Future) else None
+        if self._stopping is None:
+            return await (pending or receive())
+        if self._stopping.is_set():
+            if pending is not None:
+                pending.cancel()
+            return None
+        following = pending or asyncio.ensure_future(receive())
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait((following, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if following.done():
+            return following.result()
+        following.cancel()
+        return None
 
     async def _stream(self, scope, receive, send, raw_path: str, route: routes.HttpRoute, params: dict):
         """A streaming route: the handler reads the body as it arrives (see core.routes)."""
@@ -133,7 +198,9 @@ class App:
 
         async def body_chunks():
             while True:
-                message = await (first_receive.pop() if first_receive else receive())
+                message = await self._unless_stopping(first_receive.pop() if first_receive else receive)
+                if message is None:
+                    return  # the server is stopping: the body ends here
                 if message["type"] == "http.disconnect":
                     raise routes.ClientDisconnected()
                 chunk = message.get("body", b"")
@@ -143,10 +210,15 @@ class App:
                     return
 
         try:
+            self.emulator.check_admin_token(request)
+            if self.emulator.verifier is not None and not raw_path.startswith("/_greenroom/"):
+                self.emulator.verified_caller(request, None)  # an AWS API (PutMedia): signed, body unsigned
             response = await route.handler(self.emulator, request, body_chunks(), **params)
         except routes.HttpError as error:
             response = HttpResponse(error.status, {"Content-Type": "application/json"},
                                     json.dumps({"message": error.message}).encode())
+        except ServiceError as error:
+            response = HttpResponse(*restjson.serialize_error(None, error))
         except Exception:
             log.exception("streaming route %s %s failed", route.method, route.template)
             response = HttpResponse(500, {"Content-Type": "application/json"}, json.dumps(
@@ -189,6 +261,8 @@ class App:
         try:
             if found is None:
                 raise routes.HttpError(404, f"No WebSocket route at {request.raw_path}")
+            if self.emulator.verifier is not None and not request.raw_path.startswith("/_greenroom/"):
+                self.emulator.verified_caller(request, b"")  # an AWS API's (presigned) WebSocket URL
             await found[0].handler(self.emulator, socket, **found[1])
         except WebSocketClosed:
             pass
@@ -226,13 +300,35 @@ def _with_cors(send):
     return send_with_cors
 
 
+async def _read_body(receive, headers: dict[str, str]) -> bytes | None:
+    """The whole request body, or None when it is (or says it will be) over the limit."""
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_REQUEST_BODY_BYTES:
+        return None
+    body = bytearray()
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if len(body) > MAX_REQUEST_BODY_BYTES:
+            return None
+        if not message.get("more_body"):
+            return bytes(body)
+
+
+def _too_large() -> HttpResponse:
+    message = f"Request body exceeds the maximum of {MAX_REQUEST_BODY_BYTES} bytes"
+    return HttpResponse(413, {"Content-Type": "application/json", "x-amzn-ErrorType": "RequestEntityTooLargeException",
+                              "Connection": "close"},
+                        json.dumps({"message": message, "Message": message}).encode(), "- too large")
+
+
 async def _send(send, response: HttpResponse, receive=None) -> None:
     """Send a response whose body is bytes, an iterable of bytes, or an async iterable of bytes
     (preferred when the body offers both: a live tail waits without blocking the loop).
 
     With ``receive`` (the request body already read), a client that disconnects ends an async
     body: the iterator is closed, so a live tail stops waiting for data nobody will read."""
-    headers = [(name.encode("latin-1"), str(value).encode("latin-1")) for name, value in response.headers.items()]
+    headers = [(_header_bytes(name), _header_bytes(value)) for name, value in response.headers.items()]
     body = response.body
     if isinstance(body, (bytes, bytearray)):
         if response.status not in (204, 304):  # these carry no body, nor a length for one
@@ -247,6 +343,18 @@ async def _send(send, response: HttpResponse, receive=None) -> None:
         for chunk in body:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
+
+
+def _header_bytes(value) -> bytes:
+    """A header name or value as HTTP can carry it: latin-1, else UTF-8; no control characters
+    (a value echoing input must not end the header or the connection). [inferred] encoding"""
+    text = str(value)
+    if not text.isprintable():
+        text = "".join(char if char.isprintable() else "?" for char in text)
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace")
 
 
 async def _send_async_body(send, body, receive) -> None:
@@ -284,5 +392,12 @@ async def _send_async_body(send, body, receive) -> None:
 
 
 async def _disconnect(receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
+    """Returns when the client disconnects (or ``receive`` answers None: the server stops)."""
+    while True:
+        message = await receive()
+        if message is None or message["type"] == "http.disconnect":
+            return
+
+
+# What is still open this long after Ctrl-C is cut (listeners.run's graceful stop).
+GRACEFUL_SHUTDOWN_SECONDS = 5

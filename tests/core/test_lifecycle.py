@@ -261,11 +261,14 @@ def test_admin_clock_api(server):
     ahead = server.admin("POST", "clock", {"advance": 3600}).json()  # real -> manual, from now
     assert ahead["mode"] == "manual" and abs(ahead["now"] - (time.time() + 3600)) < 5
 
-    server.admin("POST", "clock", {"set": 1.7e308}).raise_for_status()
+    # Near the clock's upper bound (3000-01-01; 1.7e308 used to be accepted and made ids and
+    # timestamps no service could show: issue 13), where a big advance must be refused.
+    server.admin("POST", "clock", {"set": 32503680000.0 - 1}).raise_for_status()
+    assert server.admin("POST", "clock", {"set": 1.7e308}).status_code == 400
     before = clock()
     bad_bodies = [
         {"advance": -1}, {"advance": "soon"}, {"advance": None}, {"advance": [1]},
-        {"advance": "nan"}, {"advance": "inf"}, {"advance": 1e308},  # 1.7e308 + 1e308 overflows
+        {"advance": "nan"}, {"advance": "inf"}, {"advance": 1e308}, {"advance": 2},  # beyond the year 3000
         {"set": None}, {"set": "nan"}, {"set": "-Infinity"}, {"set": "yesterday"},
         {}, {"mode": "bogus"}, {"mode": None}, {"speed": 2},
     ]

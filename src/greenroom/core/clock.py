@@ -21,7 +21,7 @@ class Clock:
 
     def set(self, epoch_seconds: float) -> None:
         """Freeze the clock at a given time (manual mode)."""
-        epoch_seconds = _finite(epoch_seconds, "the clock's time")
+        epoch_seconds = _in_range(_finite(epoch_seconds, "the clock's time"))
         with self._lock:
             self._manual_time = epoch_seconds
 
@@ -32,7 +32,7 @@ class Clock:
             raise ValueError("the clock only moves forward")
         with self._lock:
             moved = (self._manual_time if self._manual_time is not None else time.time()) + seconds
-            _finite(moved, "the clock's time")  # a huge advance overflows to inf
+            _in_range(_finite(moved, "the clock's time"))  # a huge advance overflows to inf
             self._manual_time = moved
             return moved
 
@@ -57,3 +57,16 @@ def _finite(value: float, what: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{what} must be a finite number of seconds, not {value}")
     return value
+
+
+# The times a clock may show: 1970-01-01 up to (not including) 3000-01-01. Beyond, ids and ARNs
+# made from "now" grow digits and timestamps a few years ahead (retention ends, expiries) leave
+# what a timestamp holds. [inferred] upper bound
+EARLIEST, LATEST = 0.0, 32503680000.0
+
+
+def _in_range(epoch_seconds: float) -> float:
+    if not EARLIEST <= epoch_seconds < LATEST:
+        raise ValueError(f"the clock's time must be between {EARLIEST:.0f} (1970-01-01) and "
+                         f"{LATEST:.0f} (3000-01-01) epoch seconds, not {epoch_seconds}")
+    return epoch_seconds

@@ -43,6 +43,9 @@ def update_fields(resources: Resources, kind: str, resource_id: str, args: dict,
     resources.update(kind, resource_id, data)
 
 
+MAX_DELAY_SECONDS = 100 * 365 * 86400.0  # [inferred] bound
+
+
 class Delays:
     """Named delays in seconds; services declare defaults, users override them."""
 
@@ -76,6 +79,8 @@ class Delays:
             raise ValueError(f"delay {name} must be a finite number of seconds, not {seconds}")
         if seconds < 0:
             raise ValueError(f"delay {name} must not be negative")
+        if seconds > MAX_DELAY_SECONDS:  # its end must stay a time the services can show
+            raise ValueError(f"delay {name} must be at most {MAX_DELAY_SECONDS:.0f} seconds (100 years)")
         return seconds
 
     def reset(self) -> None:

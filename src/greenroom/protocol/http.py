@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -33,14 +34,18 @@ class HttpRequest:
     def json_object(self) -> dict:
         """The body as a JSON object ({} when empty), for the routes no model describes."""
         from ..core.routes import HttpError
+        from .restjson import load_json
+        from .validation import storable
         if not self.body.strip():
             return {}
         try:
-            document = json.loads(self.body)
+            document = load_json(self.body)
         except ValueError:
             raise HttpError(400, "The request body is not valid JSON") from None
         if not isinstance(document, dict):
             raise HttpError(400, "The request body must be a JSON object")
+        if not storable(document):
+            raise HttpError(400, "The request body must hold only Unicode scalar values other than NUL")
         return document
 
 

@@ -29,20 +29,20 @@ class ParseProblem(ValueError):
 # ---------------------------------------------------------------------------- timestamps
 
 def parse_timestamp(value: Any, timestamp_format: str) -> dt.datetime:
-    if isinstance(value, bool):
-        raise ParseProblem("timestamp")
-    if isinstance(value, (int, float)):
-        return dt.datetime.fromtimestamp(value, UTC)
-    if not isinstance(value, str):
+    """A timestamp the services accept: between years 1 and 9999 (what a datetime holds);
+    anything else (1e20, NaN, "Infinity") cannot be read as one. [inferred] range"""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ParseProblem("timestamp")
     try:
+        if isinstance(value, (int, float)):
+            return dt.datetime.fromtimestamp(value, UTC)
         if timestamp_format == "unixTimestamp" or _looks_numeric(value):
             return dt.datetime.fromtimestamp(float(value), UTC)
         if timestamp_format == "rfc822":
             return parsedate_to_datetime(value).astimezone(UTC)
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except (ValueError, TypeError, OverflowError):
+    except (ValueError, TypeError, OverflowError, OSError):
         raise ParseProblem("timestamp") from None
 
 
@@ -132,9 +132,9 @@ def _from_json(value: Any, shape: Shape) -> Any:
             return value
         result = {}
         for name, member in shape.members.items():
-            key = member.serialization.get("name", name)
-            if key in value:
-                result[name] = _from_json(value[key], member)
+            item = value.get(member.serialization.get("name", name))
+            if item is not None:  # an explicit null is an absent member
+                result[name] = _from_json(item, member)
         return result
     if kind == "list":
         if not isinstance(value, list):
@@ -237,8 +237,14 @@ def parse_request(
     if payload_name:
         member = shape.members[payload_name]
         if member.type_name in ("blob", "string"):
-            if body:
-                params[payload_name] = body if member.type_name == "blob" else body.decode("utf-8")
+            if body and member.type_name == "blob":
+                params[payload_name] = body
+            elif body:
+                try:
+                    params[payload_name] = body.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ServiceError("SerializationException", "The request body is not UTF-8 text",
+                                       status=400) from None
         else:
             decoded = _decode_json_body(body)
             if decoded is not None:
@@ -249,9 +255,9 @@ def parse_request(
             if not isinstance(decoded, dict):
                 raise ServiceError("SerializationException", "The request body must be a JSON object", status=400)
             for name, member in body_members.items():
-                key = member.serialization.get("name", name)
-                if key in decoded:
-                    params[name] = _from_json(decoded[key], member)
+                item = decoded.get(member.serialization.get("name", name))
+                if item is not None:  # an explicit null is an absent member
+                    params[name] = _from_json(item, member)
     return params, problems
 
 
@@ -278,11 +284,31 @@ def _decode_json_body(body: bytes) -> Any:
     if not body or not body.strip():
         return None
     try:
-        return json.loads(body)
+        return load_json(body)
     except ValueError:
         raise ServiceError(
             "SerializationException", "The request body is not valid JSON", status=400
         ) from None
+
+
+def load_json(text: bytes | str) -> Any:
+    """Strict JSON: NaN, Infinity and numbers beyond a double (1e400) are no JSON numbers and
+    could be neither stored nor answered; nesting too deep to read is invalid too (ValueError)."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 # ---------------------------------------------------------------------------- serialization
@@ -325,7 +351,11 @@ def _header_text(value: Any, shape: Shape) -> str:
 
 
 def dump_json(document: Any) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        # Text holding a lone surrogate (an echoed input) has no UTF-8 form: \u escapes do.
+        return json.dumps(document, separators=(",", ":")).encode()
 
 
 def serialize_structure(shape: StructureShape | None, output: dict) -> tuple[int | None, dict[str, str], Any]:

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import datetime
 import functools
+import re
 
 import regex
 from botocore.model import Shape
 
-__all__ = ["validate", "validation_message"]
+__all__ = ["validate", "validation_message", "constraint_problem", "storable"]
 
 REDACTED = "*** Sensitive Data Redacted ***"
+# A value longer than this is not echoed: the problem reads "Value at 'x' failed to ...", as AWS
+# words problems about long values (a 10 MB name must not make a 10 MB error). [inferred] limit
+SHOWN_VALUE_LIMIT = 8192
+# Text no store keeps, nor any AWS service accepts: lone surrogates (not Unicode scalar values,
+# not encodable as UTF-8) and NUL (PostgreSQL text cannot hold it). [inferred] wording
+_UNSTORABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE_TEXT_PROBLEM = "Member must contain only Unicode scalar values other than NUL"
 
 _PYTHON_TYPES = {
     "structure": dict,
@@ -55,9 +63,11 @@ def _check(shape: Shape, value, path: str, redact: bool, problems: list[str]) ->
     redact = redact or bool(shape.metadata.get("sensitive"))
 
     def problem(constraint: str) -> None:
-        problems.append(f"Value '{_shown(value, redact)}' at '{path}' failed to satisfy constraint: {constraint}")
+        problems.append(constraint_problem(value, path, constraint, redact))
 
     if _is_free_form(shape):
+        if not storable(value):
+            problem(UNSTORABLE_TEXT_PROBLEM)
         return
     if not _has_type(shape, value):
         problem(f"Member must be of type {shape.type_name}")
@@ -83,6 +93,8 @@ def _check(shape: Shape, value, path: str, redact: bool, problems: list[str]) ->
             problem(f"Member must have exactly one of its members set, not {members_set}")
 
     if kind == "string":
+        if _UNSTORABLE_TEXT.search(value):
+            problem(UNSTORABLE_TEXT_PROBLEM)
         allowed = metadata.get("enum")
         if allowed is not None and value not in allowed:
             problem(f"Member must satisfy enum value set: [{', '.join(allowed)}]")
@@ -107,6 +119,13 @@ def _check(shape: Shape, value, path: str, redact: bool, problems: list[str]) ->
             entry_path = f"{path}.{REDACTED if key_redacted else key}"
             _check(shape.key, key, f"{entry_path}.key", redact, problems)
             _check_item(shape.value, item, f"{entry_path}.value", redact, problems)
+
+
+def constraint_problem(value, path: str, constraint: str, redact: bool = False) -> str:
+    """One problem as AWS words it; a long value is left out rather than echoed whole."""
+    shown = _shown(value, redact)
+    subject = f"Value '{shown}'" if len(shown) <= SHOWN_VALUE_LIMIT else "Value"
+    return f"{subject} at '{path}' failed to satisfy constraint: {constraint}"
 
 
 def _check_item(shape: Shape, item, path: str, redact: bool, problems: list[str]) -> None:
@@ -138,13 +157,28 @@ def _has_type(shape: Shape, value) -> bool:
     return limit is None or -limit <= value < limit
 
 
+def storable(value) -> bool:
+    """Whether every string in a free-form JSON value (keys included) can be stored."""
+    if isinstance(value, str):
+        return not _UNSTORABLE_TEXT.search(value)
+    if isinstance(value, list):
+        return all(storable(item) for item in value)
+    if isinstance(value, dict):
+        return all(storable(key) and storable(item) for key, item in value.items())
+    return True
+
+
 def _shown(value, redact: bool) -> str:
-    """The value as a message shows it: scalars as they are, containers only by their size."""
+    """The value as a message shows it: scalars as they are, containers only by their size;
+    text that cannot be encoded (lone surrogates) escaped."""
     if redact:
         return REDACTED
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (str, int, float)):
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8") \
+            if _UNSTORABLE_TEXT.search(value) else value
+    if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, datetime.datetime):
         return value.isoformat()

@@ -68,7 +68,6 @@ import time
 
 from ...core.errors import ServiceError
 from ...core.routes import http_route
-from ...emulator import identify
 from ...media.mkv import (ClusterEnded, ClusterStarted, HeaderRead, InfoRead, MkvError, MkvStreamParser,
                           TagsRead, TracksRead)
 from ...media.producer import put_media_headers
@@ -177,7 +176,7 @@ class Session:
         required = headers.get("x-amzn-fragment-acknowledgment-required", "1").strip()
         if required not in ("0", "1"):
             raise errors.InvalidArgument("x-amzn-fragment-acknowledgment-required must be 1 or 0.")
-        caller = identify(request, emulator.default_account)
+        caller = emulator.identify(request)  # the verified key's account with --verify-signatures
 
         def find():
             with emulator.context("kinesisvideo", "PutMedia", caller.account, caller.region,
