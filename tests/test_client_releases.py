@@ -131,11 +131,10 @@ def test_aws_cli_on_a_clean_machine_and_ivs_error_messages(server, tmp_path):
     assert "ResourceNotFoundException" in missing.stderr
 
 
+# (Kinesis Video's signaling and storage operations were the examples here until they got handlers.)
 @pytest.mark.parametrize("service, call, operation", [
-    ("kinesis-video-signaling", lambda c: c.get_ice_server_config(
-        ChannelARN="arn:aws:kinesisvideo:us-east-1:123456789012:channel/door/1700000000000"), "GetIceServerConfig"),
-    ("kinesis-video-webrtc-storage", lambda c: c.join_storage_session(
-        channelArn="arn:aws:kinesisvideo:us-east-1:123456789012:channel/door/1700000000000"), "JoinStorageSession"),
+    ("gameliftstreams", lambda c: c.create_stream_session_admin_shell(
+        Identifier="sg-1a2b3c4d5", StreamSessionIdentifier="ses-1a2b3c4d5"), "CreateStreamSessionAdminShell"),
 ])
 def test_shipped_models_without_handlers_answer_501_naming_the_operation(emulated, service, call, operation):
     with pytest.raises(botocore.exceptions.ClientError) as caught:

@@ -21,6 +21,7 @@ def test_health_reports_services(server):
     assert health["services"]["kinesisvideo"]["implemented"] >= 4
     assert health["services"]["kinesis-video-signaling"]["total"] == 2
     assert health["services"]["kinesis-video-webrtc-storage"]["total"] == 2
+    assert isinstance(health["stun"]["port"], int) and health["stun"]["port"] > 0   # KVS ICE servers
 
 
 def test_reset_forgets_state(server):
@@ -89,6 +90,8 @@ def test_coverage_counts_every_operation():
     report = json.loads(done.stdout)
     assert report["kinesisvideo"]["total"] == 32
     assert "DescribeStream" not in report["kinesisvideo"]["missing"]
+    assert report["kinesis-video-signaling"] == {**report["kinesis-video-signaling"], "implemented": 2, "total": 2}
+    assert report["kinesis-video-webrtc-storage"]["implemented"] == 2
     for service, entry in report.items():
         assert entry["implemented"] + len(entry["missing"]) == entry["total"]
         assert all((service, name) not in HANDLERS for name in entry["missing"])

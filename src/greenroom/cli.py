@@ -32,6 +32,7 @@ def _serve(args) -> int:
     from .core import store
     from .core.public_url import PublicUrls, join
     from .core.signatures import CredentialsFileError
+    from .core.stun import StunServer
     from .emulator import Emulator
     from .http_protocols import http_protocol_class
     from .server import GRACEFUL_SHUTDOWN_SECONDS, AccessLog, App
@@ -75,6 +76,11 @@ def _serve(args) -> int:
         return 2
     except Exception as error:  # the store cannot be opened: say which and why, in one line
         raise StartupError(f"cannot open the store at {where}: {_first_line(error)}") from None
+    # The STUN server Kinesis Video's GetIceServerConfig hands out (UDP, same address).
+    try:
+        emulator.stun = StunServer(args.host, args.stun_port).start()
+    except OSError as error:
+        raise StartupError(f"cannot listen for STUN on UDP {args.host}:{args.stun_port}: {error.strerror or error}") from None
     # Bound before saying we listen (listeners.bind).
     main_tls = tls_files if args.tls else (None, None)
     bound = [listeners.Listener(_bind(listeners, args.host, args.port), *main_tls)]
@@ -192,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     run.add_argument("--port", type=int, default=4580,
                      help="port to listen on, 0 for a free one (printed); plain HTTP unless --tls (default: %(default)s)")
+    run.add_argument("--stun-port", type=int, default=0, metavar="PORT",
+                     help="UDP port of the STUN server handed out as an ICE server (default: a free one; "
+                          "see /_greenroom/health)")
     where = run.add_mutually_exclusive_group()
     where.add_argument("--data-dir", help="directory of the SQLite state and of the TLS CA "
                                           "(default: $XDG_DATA_HOME/greenroom; the CA stays there with "

@@ -25,6 +25,7 @@ from .core.pagination import Paginator
 from .core.public_url import PublicUrls
 from .core.signatures import SignatureVerifier, load_credentials
 from .core.store import Store
+from .core.stun import StunServer
 from .protocol import models, restjson
 from .protocol.http import HttpRequest, HttpResponse
 from .protocol.routing import Router
@@ -104,6 +105,14 @@ class Emulator:
         self.verifier = SignatureVerifier(load_credentials(credentials)) if credentials is not None else None
         self.admin_token = admin_token
         self._applying = threading.Lock()
+        self.stun: StunServer | None = None             # started by the server, or on first use
+
+    def stun_server(self) -> StunServer:
+        """The STUN server (UDP) handed out as an ICE server; started on loopback on first use
+        unless the server started one on its own address."""
+        if self.stun is None:
+            self.stun = StunServer().start()
+        return self.stun
 
     # ------------------------------------------------------------------ admin
     def reset(self) -> None:
@@ -130,7 +139,7 @@ class Emulator:
                 "conflicts_retried": self.store.retries, "services": {
             service: {"implemented": report["implemented"], "total": report["total"]}
             for service, report in coverage().items()
-        }}
+        }, "stun": {"port": self.stun.port if self.stun else None}}
 
     def check_admin_token(self, request: HttpRequest) -> None:
         """With an admin token, /_greenroom/ requests that may change state (any method but

@@ -147,6 +147,9 @@ class MockGreenroom:
             botocore.session.Session.create_client = self._saved_create_client
             self._saved_create_client = None
             self.emulator.store.engine.dispose()
+            if self.emulator.stun is not None:   # started by a GetIceServerConfig
+                self.emulator.stun.stop()
+                self.emulator.stun = None
             for name, value in self._saved_environment.items():
                 if value is None:
                     os.environ.pop(name, None)

@@ -18,7 +18,7 @@ from botocore.model import OperationModel, ServiceModel
 MODELS_DIR = Path(__file__).parent / "models"
 
 # The services greenroom emulates, by botocore service name. Operations without a handler
-# (all of kinesis-video-signaling and kinesis-video-webrtc-storage, for now) answer 501.
+# answer 501.
 EMULATED_SERVICES = (
     "ivs-realtime",
     "gameliftstreams",

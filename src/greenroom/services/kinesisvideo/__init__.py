@@ -1,10 +1,12 @@
 """Kinesis Video Streams: the control plane (``kinesisvideo``: streams, signaling channels,
 configurations, edge configurations, tags) and the media plane (PutMedia, GetMedia from
 ``kinesis-video-media``, ListFragments and GetMediaForFragmentList from
-``kinesis-video-archived-media``)."""
+``kinesis-video-archived-media``), and WebRTC: the signaling WebSocket with GetIceServerConfig
+and SendAlexaOfferToMaster (``kinesis-video-signaling``), storage sessions
+(``kinesis-video-webrtc-storage``)."""
 
 MODULES = ("streams", "channels", "configurations", "edge", "tags", "put_media", "fragments", "get_media",
-           "clips", "images", "hls", "dash")
+           "clips", "images", "hls", "dash", "signaling", "webrtc_storage")
 
 DELAYS = {
     "kinesisvideo.stream.create": 1.0,    # CREATING -> ACTIVE
