@@ -23,14 +23,15 @@ CHANNEL_INFO_FIELDS = ("ChannelName", "ChannelARN", "ChannelType", "ChannelStatu
 
 
 errors = Errors(
-    ("kinesisvideo", "kinesis-video-archived-media", "kinesis-video-media"),
+    ("kinesisvideo", "kinesis-video-archived-media", "kinesis-video-media", "kinesis-video-signaling",
+     "kinesis-video-webrtc-storage"),
     "InvalidArgumentException", "ResourceNotFoundException", "ResourceInUseException",
     "VersionMismatchException", "NoDataRetentionException", "TagsPerResourceExceededLimitException",
     "AccountStreamLimitExceededException", "AccountChannelLimitExceededException",
     "StreamEdgeConfigurationNotFoundException", "ConnectionLimitExceededException",
     "UnsupportedStreamMediaTypeException", "MissingCodecPrivateDataException",
     "InvalidCodecPrivateDataException", "InvalidMediaFrameException", "ClientLimitExceededException",
-    "NotAuthorizedException",
+    "NotAuthorizedException", "AccessDeniedException",
 )
 tagging = Tagging("kinesisvideo", invalid=errors.InvalidArgument, too_many=errors.TagsPerResourceExceededLimit)
 
