@@ -13,6 +13,8 @@ warn() {
 missing=()
 command -v ffprobe >/dev/null || missing+=(ffmpeg)
 command -v chromium >/dev/null || missing+=(chromium)
+# The AWS CLI (Debian's v2 build, with its own botocore: the environment's is left alone).
+command -v aws >/dev/null || missing+=(awscli)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"

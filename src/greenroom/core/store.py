@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import StaticPool
 
@@ -440,6 +442,22 @@ class Resources:
             raise Conflict(f"{kind} {id} changed since this request read it")
         return True
 
+    def _select(self, columns, kind: str, parent: str | None, where: dict[str, Any] | None,
+                starts_with: dict[str, str] | None = None):
+        """A query over one kind, filtered on its parent and on top-level fields: ``where``
+        compares typed values (a bool, int or float as the JSON value, anything else as text)."""
+        query = sa.select(*columns).select_from(resources).where(self._scope(kind))
+        if parent is not None:
+            query = query.where(resources.c.parent == parent)
+        for field, value in (where or {}).items():
+            query = query.where(_typed(resources.c.data[field], value) == value)
+        for field, prefix in (starts_with or {}).items():
+            # Not LIKE: SQLite's LIKE ignores ASCII case, so SQLite and PostgreSQL disagreed.
+            # substr counts characters on both, as len() does.
+            value = resources.c.data[field].as_string()
+            query = query.where(sa.func.substr(value, 1, len(prefix)) == prefix)
+        return query
+
     def list(
         self,
         kind: str,
@@ -449,24 +467,17 @@ class Resources:
         starts_with: dict[str, str] | None = None,
         after: int | None = None,
         limit: int | None = None,
+        newest_first: bool = False,
     ) -> list[tuple[int, dict]]:
-        """(pk, data) in creation order; ``where`` and ``starts_with`` test top-level string
-        fields. Locks the collection (kind, parent) for the transaction (see "concurrency")."""
+        """(pk, data) in creation order (``newest_first``: the reverse, ``after`` then being the
+        keyset to go below); ``where`` and ``starts_with`` test top-level fields. Locks the
+        collection (kind, parent) for the transaction (see "concurrency")."""
         lock_collection(self.conn, self.account, self.region, kind, parent or "")
         columns = (resources.c.pk, resources.c.data) + ((resources.c.id, _XMIN) if self._versioned else ())
-        query = sa.select(*columns).where(self._scope(kind))
-        if parent is not None:
-            query = query.where(resources.c.parent == parent)
-        for field, value in (where or {}).items():
-            query = query.where(resources.c.data[field].as_string() == value)
-        for field, prefix in (starts_with or {}).items():
-            # Not LIKE: SQLite's LIKE ignores ASCII case, so SQLite and PostgreSQL disagreed.
-            # substr counts characters on both, as len() does.
-            value = resources.c.data[field].as_string()
-            query = query.where(sa.func.substr(value, 1, len(prefix)) == prefix)
+        query = self._select(columns, kind, parent, where, starts_with)
         if after is not None:
-            query = query.where(resources.c.pk > after)
-        query = query.order_by(resources.c.pk)
+            query = query.where(resources.c.pk < after if newest_first else resources.c.pk > after)
+        query = query.order_by(resources.c.pk.desc() if newest_first else resources.c.pk)
         if limit is not None:
             query = query.limit(limit)
         rows = self.conn.execute(query).all()
@@ -476,11 +487,48 @@ class Resources:
                 versions[self._version_key(kind, row.id)] = row[3]
         return [(row.pk, row.data) for row in rows]
 
-    def count(self, kind: str, *, parent: str | None = None) -> int:
-        """How many of a kind (under ``parent``); locks the collection, so a count-then-insert
-        (a quota) is atomic across processes."""
+    def scan(self, kind: str, *, keep: Callable[[dict], bool], limit: int, after: int | None = None,
+             parent: str | None = None, where: dict[str, Any] | None = None,
+             batch: int = 200) -> list[tuple[int, dict]]:
+        """Up to ``limit`` (pk, data) after ``after`` that ``keep`` accepts (a filter the store
+        cannot express), read in batches."""
+        found: list[tuple[int, dict]] = []
+        batch = max(batch, limit)
+        while len(found) < limit:
+            rows = self.list(kind, parent=parent, where=where, after=after, limit=batch)
+            found.extend((pk, data) for pk, data in rows if keep(data))
+            if len(rows) < batch:
+                break
+            after = rows[-1][0]
+        return found[:limit]
+
+    def count(self, kind: str, *, parent: str | None = None, where: dict[str, Any] | None = None) -> int:
+        """How many of a kind (under ``parent``, matching ``where``); locks the collection, so a
+        count-then-insert (a quota) is atomic across processes."""
         lock_collection(self.conn, self.account, self.region, kind, parent or "")
-        query = sa.select(sa.func.count()).select_from(resources).where(self._scope(kind))
-        if parent is not None:
-            query = query.where(resources.c.parent == parent)
+        query = self._select((sa.func.count(),), kind, parent, where)
         return self.conn.execute(query).scalar_one()
+
+
+def _typed(element, value):
+    if isinstance(value, bool):
+        return element.as_boolean()
+    if isinstance(value, int):
+        return element.as_integer()
+    if isinstance(value, float):
+        return element.as_float()
+    return element.as_string()
+
+
+def dialect_insert(conn_or_dialect, table: sa.Table):
+    """An INSERT of the connection's dialect, for ``on_conflict_do_nothing``/``_do_update``
+    (PostgreSQL and SQLite spell them alike)."""
+    name = getattr(getattr(conn_or_dialect, "dialect", conn_or_dialect), "name", conn_or_dialect)
+    return (postgresql_insert if name == "postgresql" else sqlite_insert)(table)
+
+
+def documents(conn: Connection, kind: str) -> Iterator[dict]:
+    """Every document of a kind, in every account and region (store-wide upkeep, e.g. which
+    media keys are still in use)."""
+    for row in conn.execute(sa.select(resources.c.data).where(resources.c.kind == kind)):
+        yield row.data

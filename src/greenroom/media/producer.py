@@ -69,6 +69,20 @@ def signed_headers(endpoint: str, headers: dict[str, str], *, region: str, crede
     return dict(request.headers.items())
 
 
+def put_media_headers(stream_name: str | None, stream_arn: str | None, timecode_type: str,
+                      producer_start_ms: int | None, ack_required: bool) -> dict[str, str]:
+    """The x-amzn-* headers that describe a PutMedia request."""
+    headers = {"x-amzn-fragment-timecode-type": timecode_type,
+               "x-amzn-fragment-acknowledgment-required": "1" if ack_required else "0"}
+    if stream_name:
+        headers["x-amzn-stream-name"] = stream_name
+    if stream_arn:
+        headers["x-amzn-stream-arn"] = stream_arn
+    if producer_start_ms is not None:
+        headers["x-amzn-producer-start-timestamp"] = f"{producer_start_ms // 1000}.{producer_start_ms % 1000:03d}"
+    return headers
+
+
 async def put_media_stream(endpoint: str, body, *, stream_name: str | None = None,
                            stream_arn: str | None = None, timecode_type: str = "RELATIVE",
                            producer_start_ms: int | None = None, ack_required: bool = True,
@@ -84,15 +98,8 @@ async def put_media_stream(endpoint: str, body, *, stream_name: str | None = Non
     port = parts.port or (443 if secure else 80)
     headers = {"Host": parts.netloc, "Transfer-Encoding": "chunked", "Connection": "close",
                "User-Agent": "greenroom-kvs-producer",
-               "x-amzn-fragment-timecode-type": timecode_type,
-               "x-amzn-fragment-acknowledgment-required": "1" if ack_required else "0"}
-    if stream_name:
-        headers["x-amzn-stream-name"] = stream_name
-    if stream_arn:
-        headers["x-amzn-stream-arn"] = stream_arn
-    if producer_start_ms is not None:
-        headers["x-amzn-producer-start-timestamp"] = f"{producer_start_ms // 1000}.{producer_start_ms % 1000:03d}"
-    headers.update(extra_headers or {})
+               **put_media_headers(stream_name, stream_arn, timecode_type, producer_start_ms, ack_required),
+               **(extra_headers or {})}
     headers = signed_headers(endpoint, headers, region=region,
                              credentials=_credentials(access_key, secret_key, session_token))
     connection = await _Connection.open(host, port, secure)

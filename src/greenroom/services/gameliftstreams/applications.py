@@ -18,10 +18,12 @@ from __future__ import annotations
 import re
 
 from ...core.context import RequestContext
+from ...core.idempotency import current, idempotent
 from ...core.lifecycle import transition
 from ...core.operations import operation
-from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope, check_tag_keys,
-                     conflict, find_application, forget, public, recall, remember, validation)
+from ...core.records import public
+from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope,
+    tagging, errors, find_application)
 from .session_lifecycle import place_waiting
 
 # Runtime environments the API reference lists: Type -> Versions.
@@ -42,35 +44,32 @@ def _check_relative_path(member: str, path: str) -> None:
     """Paths are relative to ApplicationSourceUri and stay inside it."""
     parts = re.split(r"[\\/]", path)
     if path.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", path) or ".." in parts:
-        raise validation(f"{member} {path!r} must be a path relative to the application's root folder.")
+        raise errors.Validation(f"{member} {path!r} must be a path relative to the application's root folder.")
 
 
 def _check_logging(paths: list[str], output_uri: str | None) -> None:
     for path in paths:
         _check_relative_path("ApplicationLogPaths entry", path)
     if paths and not output_uri:
-        raise validation("ApplicationLogOutputUri is required when ApplicationLogPaths are set.")
+        raise errors.Validation("ApplicationLogOutputUri is required when ApplicationLogPaths are set.")
 
 
 @operation(SERVICE, "CreateApplication")
+@idempotent("ClientToken", errors.Conflict,
+            replay=current(APPLICATION, lambda first: first["Id"], lambda ctx, app: describe(app)))
 def create_application(ctx: RequestContext, req: dict) -> dict:
-    earlier = recall(ctx, req)
-    if earlier is not None:
-        if (app := ctx.resources.get(APPLICATION, earlier["Id"])) is not None:
-            return describe(app)
-        forget(ctx, req)
-    check_tag_keys(req.get("Tags") or {})
+    tagging.check(req.get("Tags") or {})
     runtime = req["RuntimeEnvironment"]
     versions = RUNTIME_ENVIRONMENTS[runtime["Type"]]
     if runtime["Version"] not in versions:
-        raise validation(f"RuntimeEnvironment {runtime['Type']} has no version {runtime['Version']}; "
-                         f"valid versions: {', '.join(versions)}.")
+        raise errors.Validation(f"RuntimeEnvironment {runtime['Type']} has no version {runtime['Version']}; "
+                                f"valid versions: {', '.join(versions)}.")
     if not _S3_URI.fullmatch(req["ApplicationSourceUri"]):
-        raise validation("ApplicationSourceUri must be an Amazon S3 URI such as s3://bucket/prefix.")
+        raise errors.Validation("ApplicationSourceUri must be an Amazon S3 URI such as s3://bucket/prefix.")
     executable = req["ExecutablePath"]
     _check_relative_path("ExecutablePath", executable)
     if runtime["Type"] in ("WINDOWS", "PROTON") and not executable.lower().endswith(WINDOWS_EXECUTABLE_SUFFIXES):
-        raise validation("ExecutablePath of a Windows application must name an .exe, .cmd or .bat file.")
+        raise errors.Validation("ExecutablePath of a Windows application must name an .exe, .cmd or .bat file.")
     log_paths = req.get("ApplicationLogPaths", [])
     _check_logging(log_paths, req.get("ApplicationLogOutputUri"))
 
@@ -95,9 +94,8 @@ def create_application(ctx: RequestContext, req: dict) -> dict:
     ctx.resources.insert(APPLICATION, app_id, app)
     processing_at = ctx.schedule("gameliftstreams.application.initialize", APPLICATION, app_id,
                                  action="gameliftstreams.application.process")
-    Scope.of_request(ctx).at(processing_at + ctx.emulator.delays["gameliftstreams.application.process"],
-                             "gameliftstreams.application.ready", APPLICATION, app_id)
-    remember(ctx, req, {"Id": app_id})
+    ctx.resources.schedule_at(processing_at + ctx.emulator.delays["gameliftstreams.application.process"],
+                              APPLICATION, app_id, "gameliftstreams.application.ready")
     return describe(app)
 
 
@@ -149,7 +147,7 @@ def update_application(ctx: RequestContext, req: dict) -> dict:
     environment, executable and source are fixed at creation (the model has no member for them)."""
     app = find_application(ctx, req["Identifier"])
     if app["Status"] == "DELETING":
-        raise validation(f"Application {app['Id']} is being deleted.")
+        raise errors.Validation(f"Application {app['Id']} is being deleted.")
     log_paths = req.get("ApplicationLogPaths", app["ApplicationLogPaths"])
     output_uri = req.get("ApplicationLogOutputUri", app.get("ApplicationLogOutputUri"))
     _check_logging(log_paths, output_uri)
@@ -169,14 +167,14 @@ def update_application(ctx: RequestContext, req: dict) -> dict:
 def delete_application(ctx: RequestContext, req: dict) -> dict:
     app = find_application(ctx, req["Identifier"])
     if app["Status"] not in ("READY", "ERROR"):
-        raise conflict(f"Application {app['Id']} is {app['Status']}; only a READY or ERROR application "
-                       "can be deleted.")
+        raise errors.Conflict(f"Application {app['Id']} is {app['Status']}; only a READY or ERROR application "
+                              "can be deleted.")
     if app["AssociatedStreamGroups"]:
-        raise validation(f"Application {app['Id']} is associated with stream groups "
-                         f"{', '.join(app['AssociatedStreamGroups'])}; disassociate it first.")
+        raise errors.Validation(f"Application {app['Id']} is associated with stream groups "
+                                f"{', '.join(app['AssociatedStreamGroups'])}; disassociate it first.")
     if ctx.resources.list(SESSION, where={"_app_id": app["Id"], "_holds": "1"}, limit=1):
-        raise validation(f"Application {app['Id']} is streaming in a stream session; "
-                         "terminate its sessions first.")
+        raise errors.Validation(f"Application {app['Id']} is streaming in a stream session; "
+                                "terminate its sessions first.")
     app.update(Status="DELETING", LastUpdatedAt=ctx.now)
     ctx.resources.update(APPLICATION, app["Id"], app)
     ctx.schedule("gameliftstreams.application.delete", APPLICATION, app["Id"],
@@ -199,8 +197,9 @@ def replicate(ctx: RequestContext, app: dict, locations: list[str]) -> None:
         if location in present:
             continue
         app["ReplicationStatuses"].append({"Location": location, "Status": "REPLICATING"})
-        Scope.of_request(ctx).at(done_at, "gameliftstreams.application.replicated", APPLICATION,
-                                 app["Id"], location=location)
+        ctx.resources.schedule_at(done_at, APPLICATION, app["Id"],
+                                  "gameliftstreams.application.replicated",
+                                  location=location)
 
 
 def forget_locations(ctx: RequestContext, app: dict) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from ...core.store import Resources
-from .common import SESSION, validation
+from .common import SESSION, errors
 
 # Sessions per instance, by stream class: capacities are whole multiples of it.
 TENANCY = {
@@ -40,7 +40,7 @@ def tenancy(stream_class: str) -> int:
 
 def check_location_name(name: str) -> None:
     if not _LOCATION_NAME.fullmatch(name):
-        raise validation(f"{name} is not a location Amazon GameLift Streams supports.")
+        raise errors.Validation(f"{name} is not a location Amazon GameLift Streams supports.")
 
 
 def configure(configs: list[dict], stream_class: str, existing: dict[str, dict],
@@ -58,27 +58,27 @@ def configure(configs: list[dict], stream_class: str, existing: dict[str, dict],
         name = config["LocationName"]
         check_location_name(name)
         if name in seen:
-            raise validation(f"Location {name} appears more than once in LocationConfigurations.")
+            raise errors.Validation(f"Location {name} appears more than once in LocationConfigurations.")
         seen.add(name)
         given = {field: config[field] for field in CAPACITY_FIELDS if config.get(field) is not None}
         if "OnDemandCapacity" in given and ({"MaximumCapacity", "TargetIdleCapacity"} & given.keys()):
-            raise validation(f"Location {name}: OnDemandCapacity cannot be combined with "
-                             "MaximumCapacity or TargetIdleCapacity.")
+            raise errors.Validation(f"Location {name}: OnDemandCapacity cannot be combined with "
+                                    "MaximumCapacity or TargetIdleCapacity.")
         for field, value in given.items():
             if value % unit:
-                raise validation(
+                raise errors.Validation(
                     f"Location {name}: {field} {value} must be a whole multiple of {unit}, the "
                     f"tenancy of stream class {stream_class}."
                 )
         if new_locations:
             if not ({"AlwaysOnCapacity", "MaximumCapacity", "OnDemandCapacity"} & given.keys()):
-                raise validation(f"Location {name}: specify AlwaysOnCapacity or MaximumCapacity "
-                                 "for a new location.")
+                raise errors.Validation(f"Location {name}: specify AlwaysOnCapacity or MaximumCapacity "
+                                        "for a new location.")
             current = {}
         else:
             if name not in merged:
-                raise validation(f"Location {name} is not a location of this stream group; "
-                                 "add it with AddStreamGroupLocations.")
+                raise errors.Validation(f"Location {name} is not a location of this stream group; "
+                                        "add it with AddStreamGroupLocations.")
             current = merged[name]
             # Switching between the deprecated and the current capacity model drops the other.
             if "OnDemandCapacity" in given:
@@ -91,17 +91,17 @@ def configure(configs: list[dict], stream_class: str, existing: dict[str, dict],
             vpc = config["VpcTransitConfiguration"]
             previous = current.get("VpcTransitConfiguration")
             if previous and previous["VpcId"] != vpc["VpcId"]:
-                raise validation(f"Location {name}: the VPC of a VpcTransitConfiguration cannot change.")
+                raise errors.Validation(f"Location {name}: the VPC of a VpcTransitConfiguration cannot change.")
             location["VpcTransitConfiguration"] = {"VpcId": vpc["VpcId"],
                                                    "Ipv4CidrBlocks": list(vpc["Ipv4CidrBlocks"])}
         if location.get("TargetIdleCapacity") and location.get("MaximumCapacity") is None:
-            raise validation(f"Location {name}: TargetIdleCapacity needs a MaximumCapacity.")
+            raise errors.Validation(f"Location {name}: TargetIdleCapacity needs a MaximumCapacity.")
         always_on, maximum = location.get("AlwaysOnCapacity") or 0, location.get("MaximumCapacity")
         if maximum is not None and maximum < always_on:
-            raise validation(f"Location {name}: MaximumCapacity {maximum} is less than "
-                             f"AlwaysOnCapacity {always_on}.")
+            raise errors.Validation(f"Location {name}: MaximumCapacity {maximum} is less than "
+                                    f"AlwaysOnCapacity {always_on}.")
         if maximum is not None and (location.get("TargetIdleCapacity") or 0) > maximum:
-            raise validation(f"Location {name}: TargetIdleCapacity exceeds MaximumCapacity.")
+            raise errors.Validation(f"Location {name}: TargetIdleCapacity exceeds MaximumCapacity.")
         location.setdefault("Status", existing.get(name, {}).get("Status", "ACTIVATING"))
         merged[name] = location
     return merged
@@ -114,7 +114,7 @@ def maximum_sessions(location: dict) -> int:
 
 
 def sessions_in_use(resources: Resources, group_id: str, location: str) -> int:
-    return len(resources.list(SESSION, parent=group_id, where={"Location": location, "_holds": "1"}))
+    return resources.count(SESSION, parent=group_id, where={"Location": location, "_holds": "1"})
 
 
 def has_room(resources: Resources, group_id: str, location: dict) -> bool:

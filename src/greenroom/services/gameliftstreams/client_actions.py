@@ -97,10 +97,10 @@ def disconnect(emulator, session: str, *, account: str | None = None, region: st
         if found["Status"] != "CONNECTED":
             raise _refuse(found, "disconnect", "CONNECTED")
         set_status(found, "PENDING_CLIENT_RECONNECTION", ctx.now)
-        Scope.of_request(ctx).at(
-            ctx.now + found["ConnectionTimeoutSeconds"], "gameliftstreams.session.timeout", SESSION,
-            found["_id"], gen=found["_gen"], expect="PENDING_CLIENT_RECONNECTION", status="TERMINATED",
-            reason="reconnectionTimeout")
+        ctx.resources.schedule_at(ctx.now + found["ConnectionTimeoutSeconds"], SESSION,
+                                  found["_id"], "gameliftstreams.session.timeout",
+                                  gen=found["_gen"], expect="PENDING_CLIENT_RECONNECTION",
+                                  status="TERMINATED", reason="reconnectionTimeout")
         ctx.resources.update(SESSION, found["_id"], found)
     return _act(emulator, "ClientDisconnect", session, account, region, change)
 

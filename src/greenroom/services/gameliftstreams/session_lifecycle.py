@@ -80,8 +80,8 @@ def try_place(scope: Scope, group: dict, session: dict) -> bool:
         session["Location"] = name
         session["_placed"] = True
         set_status(session, "ACTIVATING", scope.now)  # a new generation: the placement timer is void
-        scope.at(scope.now + session["_delays"]["activate"], "gameliftstreams.session.activate",
-                 SESSION, session["_id"], gen=session["_gen"])
+        scope.resources.schedule_at(scope.now + session["_delays"]["activate"], SESSION, session["_id"],
+                                    "gameliftstreams.session.activate", gen=session["_gen"])
         return True
     return False
 
@@ -104,8 +104,8 @@ def end_session(scope: Scope, session: dict, status: str, reason: str) -> None:
     if "StreamingStartedAt" in session and "StreamingEndedAt" not in session:
         session["StreamingEndedAt"] = scope.now
     if session.get("_export_status") == "PENDING":
-        scope.at(scope.now + session["_delays"]["export"], "gameliftstreams.session.export_done",
-                 SESSION, session["_id"])
+        scope.resources.schedule_at(scope.now + session["_delays"]["export"], SESSION, session["_id"],
+                                    "gameliftstreams.session.export_done")
     if session.get("_log_output_uri") and session.get("_placed"):
         # [inferred] layout: <ApplicationLogOutputUri>/<stream group id>/<session id>/
         session["LogFileLocationUri"] = (f"{session['_log_output_uri'].rstrip('/')}/"
@@ -118,9 +118,9 @@ def end_session(scope: Scope, session: dict, status: str, reason: str) -> None:
 def start_connection_timer(scope: Scope, session: dict) -> None:
     """The client has ConnectionTimeoutSeconds from now to connect to an ACTIVE session."""
     reason = "reconnectionTimeout" if session.get("_was_connected") else "connectionTimeout"
-    scope.at(scope.now + session["ConnectionTimeoutSeconds"], "gameliftstreams.session.timeout",
-             SESSION, session["_id"], gen=session["_gen"], expect="ACTIVE", status="TERMINATED",
-             reason=reason)
+    scope.resources.schedule_at(scope.now + session["ConnectionTimeoutSeconds"], SESSION, session["_id"],
+                                "gameliftstreams.session.timeout", gen=session["_gen"], expect="ACTIVE",
+                                status="TERMINATED", reason=reason)
 
 
 def _live_session(resources: Resources, session_id: str, gen: int | None = None) -> dict | None:
@@ -148,8 +148,8 @@ def activate(resources, kind, session_id, args, due_at) -> None:
         session["SignalResponse"] = session["_answer"]
     session["_started_at"] = due_at
     start_connection_timer(scope, session)
-    scope.at(due_at + session["SessionLengthSeconds"], "gameliftstreams.session.max_length",
-             SESSION, session_id, started_at=due_at)
+    scope.resources.schedule_at(due_at + session["SessionLengthSeconds"], SESSION, session_id,
+                                "gameliftstreams.session.max_length", started_at=due_at)
     resources.update(SESSION, session_id, session)
 
 

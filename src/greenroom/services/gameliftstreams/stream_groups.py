@@ -22,13 +22,14 @@
 from __future__ import annotations
 
 from ...core.context import RequestContext
+from ...core.idempotency import current, idempotent
 from ...core.lifecycle import transition
 from ...core.operations import operation
+from ...core.records import public
 from . import capacity
 from .applications import forget_locations, replicate
-from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope, check_tag_keys,
-                     conflict, find_application, find_stream_group, forget, public, recall, remember,
-                     validation)
+from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope,
+    tagging, errors, find_application, find_stream_group)
 from .session_lifecycle import FINAL, end_session, place_waiting
 
 NO_NEW_ASSOCIATIONS_AFTER_SECONDS = 180 * 86400
@@ -46,12 +47,12 @@ def summary(group: dict) -> dict:
 
 def require_active(group: dict, action: str) -> None:
     if group["Status"] != "ACTIVE":
-        raise validation(f"Stream group {group['Id']} is {group['Status']}; it must be ACTIVE to {action}.")
+        raise errors.Validation(f"Stream group {group['Id']} is {group['Status']}; it must be ACTIVE to {action}.")
 
 
 def _application_ready(app: dict) -> None:
     if app["Status"] != "READY":
-        raise validation(f"Application {app['Id']} is {app['Status']}; it must be READY.")
+        raise errors.Validation(f"Application {app['Id']} is {app['Status']}; it must be READY.")
 
 
 def _associate(ctx: RequestContext, group: dict, app: dict) -> bool:
@@ -87,13 +88,10 @@ def _disassociate(ctx: RequestContext, group: dict, app: dict) -> bool:
 
 
 @operation(SERVICE, "CreateStreamGroup")
+@idempotent("ClientToken", errors.Conflict,
+            replay=current(STREAM_GROUP, lambda first: first["Id"], lambda ctx, group: describe(ctx, group)))
 def create_stream_group(ctx: RequestContext, req: dict) -> dict:
-    earlier = recall(ctx, req)
-    if earlier is not None:
-        if (group := ctx.resources.get(STREAM_GROUP, earlier["Id"])) is not None:
-            return describe(ctx, group)
-        forget(ctx, req)
-    check_tag_keys(req.get("Tags") or {})
+    tagging.check(req.get("Tags") or {})
     stream_class = req["StreamClass"]
     default_app = None
     if req.get("DefaultApplicationIdentifier"):
@@ -125,7 +123,6 @@ def create_stream_group(ctx: RequestContext, req: dict) -> dict:
                  action="gameliftstreams.streamgroup.activated")
     ctx.schedule("gameliftstreams.streamgroup.expire", STREAM_GROUP, group_id,
                  action="gameliftstreams.streamgroup.expired")
-    remember(ctx, req, {"Id": group_id})
     return describe(ctx, group)
 
 
@@ -171,16 +168,16 @@ def update_stream_group(ctx: RequestContext, req: dict) -> dict:
         app = find_application(ctx, req["DefaultApplicationIdentifier"])
         _application_ready(app)
         if app["Arn"] not in group["AssociatedApplications"]:
-            raise validation(f"Application {app['Id']} is not associated with stream group {group['Id']}; "
-                             "associate it with AssociateApplications first.")
+            raise errors.Validation(f"Application {app['Id']} is not associated with stream group {group['Id']}; "
+                                    "associate it with AssociateApplications first.")
         group["DefaultApplication"] = {"Id": app["Id"], "Arn": app["Arn"]}
     if req.get("LocationConfigurations"):
         existing = {location["LocationName"]: location for location in group["_locations"]}
         for config in req["LocationConfigurations"]:
             status = existing.get(config["LocationName"], {}).get("Status")
             if status is not None and status != "ACTIVE":
-                raise validation(f"Location {config['LocationName']} is {status}; its capacity can change "
-                                 "once it is ACTIVE.")
+                raise errors.Validation(f"Location {config['LocationName']} is {status}; its capacity can change "
+                                        "once it is ACTIVE.")
         merged = capacity.configure(req["LocationConfigurations"], group["StreamClass"], existing,
                                     new_locations=False)
         group["_locations"] = list(merged.values())
@@ -199,8 +196,8 @@ def add_stream_group_locations(ctx: RequestContext, req: dict) -> dict:
     existing = {location["LocationName"]: location for location in group["_locations"]}
     for config in req["LocationConfigurations"]:
         if config["LocationName"] in existing:
-            raise validation(f"Location {config['LocationName']} is already a location of stream group "
-                             f"{group['Id']}; change its capacity with UpdateStreamGroup.")
+            raise errors.Validation(f"Location {config['LocationName']} is already a location of stream group "
+                                    f"{group['Id']}; change its capacity with UpdateStreamGroup.")
     added = capacity.configure(req["LocationConfigurations"], group["StreamClass"], {}, new_locations=True)
     group["_locations"].extend(added.values())
     group.update(Status="UPDATING_LOCATIONS", LastUpdatedAt=ctx.now)
@@ -227,10 +224,10 @@ def remove_stream_group_locations(ctx: RequestContext, req: dict) -> dict:
     by_name = {location["LocationName"]: location for location in group["_locations"]}
     for name in req["Locations"]:
         if name not in by_name:
-            raise validation(f"Location {name} is not a location of stream group {group['Id']}.")
+            raise errors.Validation(f"Location {name} is not a location of stream group {group['Id']}.")
         if name == group["_locations"][0]["LocationName"]:
-            raise validation(f"Location {name} is the primary location of stream group {group['Id']} "
-                             "and cannot be removed; set its capacity to 0 instead.")
+            raise errors.Validation(f"Location {name} is the primary location of stream group {group['Id']} "
+                                    "and cannot be removed; set its capacity to 0 instead.")
     for name in req["Locations"]:
         by_name[name]["Status"] = "REMOVING"
     group.update(Status="UPDATING_LOCATIONS", LastUpdatedAt=ctx.now)
@@ -266,8 +263,8 @@ def associate_applications(ctx: RequestContext, req: dict) -> dict:
     group = find_stream_group(ctx, req["Identifier"])
     require_active(group, "associate applications")
     if ctx.now - group["CreatedAt"] > NO_NEW_ASSOCIATIONS_AFTER_SECONDS:
-        raise validation(f"Stream group {group['Id']} is older than 180 days and takes no new "
-                         "application associations; create a new stream group.")
+        raise errors.Validation(f"Stream group {group['Id']} is older than 180 days and takes no new "
+                                "application associations; create a new stream group.")
     apps = [find_application(ctx, identifier) for identifier in req["ApplicationIdentifiers"]]
     for app in apps:
         _application_ready(app)
@@ -301,7 +298,7 @@ def disassociate_applications(ctx: RequestContext, req: dict) -> dict:
 def delete_stream_group(ctx: RequestContext, req: dict) -> dict:
     group = find_stream_group(ctx, req["Identifier"])
     if group["Status"] == "DELETING":
-        raise conflict(f"Stream group {group['Id']} is already being deleted.")
+        raise errors.Conflict(f"Stream group {group['Id']} is already being deleted.")
     for app_arn in list(group["AssociatedApplications"]):
         app = ctx.resources.get(APPLICATION, app_arn.rsplit("/", 1)[1])
         if app is not None:

@@ -25,10 +25,12 @@ import datetime as dt
 import re
 
 from ...core.context import RequestContext
+from ...core.idempotency import current, idempotent
 from ...core.operations import operation
+from ...core.records import public
 from . import signaling
-from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, Scope, find_application,
-                     find_session, find_stream_group, forget, public, recall, remember, validation)
+from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, Scope, errors, find_application,
+    find_session, find_stream_group)
 from .session_lifecycle import set_status, try_place
 
 DEFAULT_CONNECTION_TIMEOUT_SECONDS = 120
@@ -56,27 +58,25 @@ def account_summary(session: dict) -> dict:
 
 
 @operation(SERVICE, "StartStreamSession")
+@idempotent("ClientToken", errors.Conflict,
+            replay=current(SESSION, lambda first: first["Arn"].rsplit("/", 1)[1],
+                           lambda ctx, session: describe(session)))
 def start_stream_session(ctx: RequestContext, req: dict) -> dict:
-    earlier = recall(ctx, req)
-    if earlier is not None:
-        if (session := ctx.resources.get(SESSION, earlier["Id"])) is not None:
-            return describe(session)
-        forget(ctx, req)
     group = find_stream_group(ctx, req["Identifier"])
     if group["Status"] != "ACTIVE":
-        raise validation(f"Stream group {group['Id']} is {group['Status']}; it must be ACTIVE to "
-                         "start stream sessions.")
+        raise errors.Validation(f"Stream group {group['Id']} is {group['Status']}; it must be ACTIVE to "
+                                "start stream sessions.")
     app = find_application(ctx, req["ApplicationIdentifier"])
     if app["Arn"] not in group["AssociatedApplications"]:
-        raise validation(f"Application {app['Id']} is not associated with stream group {group['Id']}.")
+        raise errors.Validation(f"Application {app['Id']} is not associated with stream group {group['Id']}.")
     if app["Status"] != "READY":
-        raise validation(f"Application {app['Id']} is {app['Status']}; it must be READY.")
+        raise errors.Validation(f"Application {app['Id']} is {app['Status']}; it must be READY.")
     group_locations = [location["LocationName"] for location in group["_locations"]
                        if location["Status"] != "REMOVING"]
     candidates = []
     for name in req.get("Locations") or [group["_locations"][0]["LocationName"]]:
         if name not in group_locations:
-            raise validation(f"Location {name} is not a location of stream group {group['Id']}.")
+            raise errors.Validation(f"Location {name} is not a location of stream group {group['Id']}.")
         if name not in candidates:
             candidates.append(name)
     signal_request = req["SignalRequest"]
@@ -85,7 +85,7 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
         try:
             answer = signaling.answer(signal_request)
         except signaling.MalformedOffer as error:
-            raise validation(str(error)) from None
+            raise errors.Validation(str(error)) from None
         except signaling.UnanswerableOffer as error:
             signal_error = str(error)
 
@@ -126,7 +126,6 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
                      action="gameliftstreams.session.timeout", gen=session["_gen"],
                      expect="ACTIVATING", status="ERROR", reason="placementTimeout")
     ctx.resources.insert(SESSION, session_id, session, parent=group["Id"])
-    remember(ctx, req, {"Id": session_id})
     return describe(session)
 
 
@@ -178,7 +177,7 @@ def terminate_stream_session(ctx: RequestContext, req: dict) -> dict:
     group = find_stream_group(ctx, req["Identifier"])
     session = find_session(ctx, group, req["StreamSessionIdentifier"])
     if session["Status"] == "ACTIVATING":
-        raise validation(f"Stream session {session['_id']} is ACTIVATING and cannot be terminated yet.")
+        raise errors.Validation(f"Stream session {session['_id']} is ACTIVATING and cannot be terminated yet.")
     if session["Status"] in ("TERMINATING", "TERMINATED", "ERROR"):
         return {}
     set_status(session, "TERMINATING", ctx.now)
@@ -189,27 +188,25 @@ def terminate_stream_session(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation(SERVICE, "CreateStreamSessionConnection")
+@idempotent("ClientToken", errors.Conflict)
 def create_stream_session_connection(ctx: RequestContext, req: dict) -> dict:
-    earlier = recall(ctx, req)
-    if earlier is not None:
-        return earlier
     group = find_stream_group(ctx, req["Identifier"])
     if group["Status"] != "ACTIVE":
-        raise validation(f"Stream group {group['Id']} is {group['Status']}; it must be ACTIVE.")
+        raise errors.Validation(f"Stream group {group['Id']} is {group['Status']}; it must be ACTIVE.")
     session = find_session(ctx, group, req["StreamSessionIdentifier"])
     if session["Status"] not in ("ACTIVE", "PENDING_CLIENT_RECONNECTION"):
-        raise validation(f"Stream session {session['_id']} is {session['Status']}; a connection can be "
-                         "made to an ACTIVE or PENDING_CLIENT_RECONNECTION session.")
+        raise errors.Validation(f"Stream session {session['_id']} is {session['Status']}; a connection can be "
+                                "made to an ACTIVE or PENDING_CLIENT_RECONNECTION session.")
     signal_request = req["SignalRequest"]
     if signal_request == signaling.NO_CLIENT_CONNECTION:
-        raise validation("CreateStreamSessionConnection needs a WebRTC offer in SignalRequest.")
+        raise errors.Validation("CreateStreamSessionConnection needs a WebRTC offer in SignalRequest.")
     if signal_request == session["SignalRequest"]:
-        raise validation("SignalRequest must be a newly generated offer, not the one the session "
-                         "already has.")
+        raise errors.Validation("SignalRequest must be a newly generated offer, not the one the session "
+                                "already has.")
     try:
         answer = signaling.answer(signal_request)
     except (signaling.MalformedOffer, signaling.UnanswerableOffer) as error:
-        raise validation(str(error)) from None
+        raise errors.Validation(str(error)) from None
     session.update(SignalRequest=signal_request, SignalResponse=answer, _answer=answer)
     if session["Status"] == "PENDING_CLIENT_RECONNECTION":
         set_status(session, "RECONNECTING", ctx.now)
@@ -218,9 +215,7 @@ def create_stream_session_connection(ctx: RequestContext, req: dict) -> dict:
     else:
         session["LastUpdatedAt"] = ctx.now
     ctx.resources.update(SESSION, session["_id"], session)
-    result = {"SignalResponse": answer}
-    remember(ctx, req, result)
-    return result
+    return {"SignalResponse": answer}
 
 
 @operation(SERVICE, "ExportStreamSessionFiles")
@@ -231,11 +226,11 @@ def export_stream_session_files(ctx: RequestContext, req: dict) -> dict:
     group = find_stream_group(ctx, req["Identifier"])
     session = find_session(ctx, group, req["StreamSessionIdentifier"])
     if session["Status"] not in IN_PROGRESS:
-        raise validation(f"Stream session {session['_id']} is {session['Status']}; files can be exported "
-                         f"from a session that is {', '.join(IN_PROGRESS)}.")
+        raise errors.Validation(f"Stream session {session['_id']} is {session['Status']}; files can be exported "
+                                f"from a session that is {', '.join(IN_PROGRESS)}.")
     output_uri = req["OutputUri"]
     if not _S3_BUCKET.fullmatch(output_uri):
-        raise validation("OutputUri must be an Amazon S3 URI with a valid bucket name, ending in / or .zip.")
+        raise errors.Validation("OutputUri must be an Amazon S3 URI with a valid bucket name, ending in / or .zip.")
     if output_uri.endswith("/"):
         stamp = dt.datetime.fromtimestamp(ctx.now, dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
         output_uri += f"{stamp}-{session['_app_id']}-{group['Id']}-{session['_id']}.zip"

@@ -28,13 +28,14 @@ import secrets
 from urllib.parse import quote
 
 from ...core.context import RequestContext
-from ...core.lifecycle import transition
+from ...core.idempotency import current, idempotent
 from ...core.operations import operation
+from ...core.records import public
 from ...core.routes import HttpError, http_route
-from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, find_application,
-                     find_stream_group, forget, not_found, public, recall, remember, resource_id,
-                     validation)
-from .session_lifecycle import FINAL, set_status
+from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope, errors,
+    find_application, find_stream_group, resource_id)
+from .session_lifecycle import FINAL, end_session, set_status
+from .stream_sessions import describe as describe_session, start_stream_session
 
 STREAM_URL = "gameliftstreams:streamurl"
 DEFAULT_USAGE_LIMIT = 1
@@ -51,24 +52,21 @@ def url_for(ctx: RequestContext, url_id: str, secret: str) -> str:
 
 
 @operation(SERVICE, "CreateStreamUrl")
+@idempotent("ClientToken", errors.Conflict,
+            replay=current(STREAM_URL, lambda first: first["StreamUrlId"], lambda ctx, document: describe(ctx, document)))
 def create_stream_url(ctx: RequestContext, req: dict) -> dict:
-    earlier = recall(ctx, req)
-    if earlier is not None:
-        if (document := ctx.resources.get(STREAM_URL, earlier["Id"])) is not None:
-            return describe(ctx, document)
-        forget(ctx, req)
     group = find_stream_group(ctx, req["Identifier"])
     if group["Status"] != "ACTIVE":
-        raise validation(f"Stream group {group['Id']} is {group['Status']}; it must be ACTIVE.")
+        raise errors.Validation(f"Stream group {group['Id']} is {group['Status']}; it must be ACTIVE.")
     app = find_application(ctx, req["ApplicationIdentifier"])
     if app["Arn"] not in group["AssociatedApplications"]:
-        raise validation(f"Application {app['Id']} is not associated with stream group {group['Id']}.")
+        raise errors.Validation(f"Application {app['Id']} is not associated with stream group {group['Id']}.")
     if app["Status"] != "READY":
-        raise validation(f"Application {app['Id']} is {app['Status']}; it must be READY.")
+        raise errors.Validation(f"Application {app['Id']} is {app['Status']}; it must be READY.")
     group_locations = [location["LocationName"] for location in group["_locations"]]
     for name in req["Locations"]:
         if name not in group_locations:
-            raise validation(f"Location {name} is not a location of stream group {group['Id']}.")
+            raise errors.Validation(f"Location {name} is not a location of stream group {group['Id']}.")
     url_id = "su-" + ctx.ids.alphanumeric(9)
     secret = secrets.token_urlsafe(24)
     usage_limit = req.get("UsageLimit", DEFAULT_USAGE_LIMIT)
@@ -98,7 +96,6 @@ def create_stream_url(ctx: RequestContext, req: dict) -> dict:
     ctx.resources.insert(STREAM_URL, url_id, document, parent=group["Id"])
     ctx.schedule_at(expires_at, STREAM_URL, url_id, action="update",
                     expect={"Status": "ACTIVE"}, set={"Status": "EXPIRED"})
-    remember(ctx, req, {"Id": url_id})
     return describe(ctx, document)
 
 
@@ -141,7 +138,7 @@ def find_stream_url(ctx: RequestContext, group: dict, identifier: str) -> dict:
         if not group_part or group_part == group["Id"]:
             document = ctx.resources.get(STREAM_URL, url_id)
     if document is None or document["_group_id"] != group["Id"]:
-        raise not_found(f"Stream URL {identifier} was not found in stream group {group['Id']}.")
+        raise errors.ResourceNotFound(f"Stream URL {identifier} was not found in stream group {group['Id']}.")
     return document
 
 
@@ -149,7 +146,6 @@ def find_stream_url(ctx: RequestContext, group: dict, identifier: str) -> dict:
 def get_stream_url(ctx: RequestContext, req: dict) -> dict:
     group = find_stream_group(ctx, req["Identifier"])
     document = refresh(ctx, find_stream_url(ctx, group, req["StreamUrlIdentifier"]))
-    from .stream_sessions import describe as describe_session
     return {**describe(ctx, document),
             "StreamSessions": [describe_session(s) for s in _sessions(ctx, document) if s is not None]}
 
@@ -188,8 +184,6 @@ def revoke_stream_url(ctx: RequestContext, req: dict) -> dict:
                 continue
             if session["Status"] == "ACTIVATING":
                 # Not placed yet (or placing): it ends at once [inferred].
-                from .session_lifecycle import end_session
-                from .common import Scope
                 end_session(Scope.of_request(ctx), session, "TERMINATED", "apiTerminated")
                 continue
             set_status(session, "TERMINATING", ctx.now)
@@ -206,8 +200,6 @@ def revoke_stream_url(ctx: RequestContext, req: dict) -> dict:
 
 def use_stream_url(emulator, region: str, account: str, url_id: str, key: str, base_url: str = "") -> dict:
     """What opening the URL does: one use, one stream session (see the module docstring)."""
-    from .stream_sessions import start_stream_session
-
     with emulator.context(SERVICE, "StreamUrlUse", account, region, base_url) as ctx:
         document = ctx.resources.get(STREAM_URL, url_id)
         if document is None or not secrets.compare_digest(document["_secret"], key):

@@ -6,14 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from urllib.parse import urlsplit
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-import sqlalchemy as sa
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
+from ...core.errors import Errors
+from ...core.events import Events
 from ...core.ids import parse_arn
-from ...core.store import Resources, resources as resources_table
+from ...core.store import Resources
+from ...core.tagging import Tagging
 
 SERVICE = "ivs-realtime"
 ARN_SERVICE = "ivs"
@@ -45,25 +46,19 @@ DEFAULT_PAGE_SIZE = 50             # most list operations
 DEFAULT_LARGE_PAGE_SIZE = 100      # ListCompositions, ListEncoderConfigurations
 RESOURCE_ID_LENGTH = 12
 ATTRIBUTES_MAX_BYTES = 1024        # participant attributes: 1 KB in total (keys and values)
-MAX_TAGS = 50
 
 
 # ------------------------------------------------------------------------- errors
 
-def validation(message: str) -> ServiceError:
-    return ServiceError("ValidationException", message)
+errors = Errors(SERVICE, "ValidationException", "ResourceNotFoundException", "ConflictException",
+                "ServiceQuotaExceededException", "AccessDeniedException")
+tagging = Tagging(SERVICE, invalid=errors.Validation)
 
-
-def not_found(arn: str) -> ServiceError:
-    return ServiceError("ResourceNotFoundException", f"Request references a resource which does not exist: {arn}")
-
-
-def conflict(message: str) -> ServiceError:
-    return ServiceError("ConflictException", message)
-
-
-def quota_exceeded(message: str) -> ServiceError:
-    return ServiceError("ServiceQuotaExceededException", message)
+# What participation tells the modules downstream of it (compositions, replication):
+# stage.occupied / stage.emptied (env, stage_id): the first participant joined / the last left;
+# publishing.changed (env, participant, publishing: bool); participant.left (env, stage_id, participant).
+events = Events("stage.occupied", "stage.emptied", "publishing.changed", "participant.left")
+MISSING = "Request references a resource which does not exist: {}"
 
 
 # ------------------------------------------------------------------------- ARNs
@@ -91,7 +86,7 @@ def find(ctx_or_env, kind: str, resource_type: str, arn: str) -> tuple[str, dict
     resource_id = arn_id(ctx_or_env, arn, resource_type)
     data = ctx_or_env.resources.get(kind, resource_id) if resource_id else None
     if data is None:
-        raise not_found(arn)
+        raise errors.ResourceNotFound(MISSING.format(arn))
     return resource_id, data
 
 
@@ -104,28 +99,14 @@ def find_stage(ctx_or_env, arn: str) -> tuple[str, dict]:
 def check_attributes(attributes: dict | None, member: str = "attributes") -> None:
     size = sum(len(key.encode()) + len(value.encode()) for key, value in (attributes or {}).items())
     if size > ATTRIBUTES_MAX_BYTES:
-        raise validation(
+        raise errors.Validation(
             f"{member} must be at most {ATTRIBUTES_MAX_BYTES} bytes in total (keys and values); got {size}")
-
-
-def check_tags(tags: dict) -> None:
-    """The AWS tagging rules the model cannot express."""
-    if len(tags) > MAX_TAGS:
-        raise validation(f"A resource can have at most {MAX_TAGS} tags; this request would give it {len(tags)}")
-    for key in tags:
-        if not 1 <= len(key) <= 128:
-            raise validation(f"Tag key '{key}' must be 1 to 128 characters long")
-        if key.lower().startswith("aws:"):
-            raise validation(f"Tag key '{key}' uses the reserved prefix 'aws:'")
 
 
 def iso(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
 
 
-def public(document: dict) -> dict:
-    """A stored document without its private part (``_``) and empty optional members."""
-    return {key: value for key, value in document.items() if key != "_" and value is not None}
 
 
 # ------------------------------------------------------------------------- endpoints
@@ -147,40 +128,6 @@ def stage_endpoints(ctx: RequestContext, whip_id: str) -> dict:
         "rtmp": f"rtmp://{host}/app/",
         "rtmps": f"rtmps://{host}/app/",
     }
-
-
-# ------------------------------------------------------------------------- listing
-
-def scan(fetch_chunk: Callable[[Any, int], list[tuple[Any, dict]]], after, limit: int,
-         keep: Callable[[dict], bool], chunk: int = 200) -> list[tuple[Any, dict]]:
-    """Up to ``limit`` (key, document) pairs after ``after`` that ``keep`` accepts, reading the
-    store in chunks (filters the store cannot express are applied in Python)."""
-    found: list[tuple[Any, dict]] = []
-    cursor = after
-    while len(found) < limit:
-        rows = fetch_chunk(cursor, chunk)
-        for key, data in rows:
-            if keep(data):
-                found.append((key, data))
-                if len(found) == limit:
-                    return found
-        if len(rows) < chunk:
-            break
-        cursor = rows[-1][0]
-    return found
-
-
-def list_newest_first(resources: Resources, kind: str, parent: str, before: int | None,
-                      limit: int) -> list[tuple[int, dict]]:
-    """Resources of a parent in reverse creation order (keyset: pk below ``before``)."""
-    table = resources_table
-    query = sa.select(table.c.pk, table.c.data).where(
-        table.c.account == resources.account, table.c.region == resources.region,
-        table.c.kind == kind, table.c.parent == parent)
-    if before is not None:
-        query = query.where(table.c.pk < before)
-    rows = resources.conn.execute(query.order_by(table.c.pk.desc()).limit(limit))
-    return [(row.pk, row.data) for row in rows]
 
 
 # ------------------------------------------------------------------------- Env
@@ -210,12 +157,14 @@ class Env:
     def delay(self, name: str) -> float:
         return self.resources.delay(name)
 
-    def schedule_at(self, due_at: float, action: str, kind: str, resource_id: str, args: dict) -> float:
+    def schedule_at(self, due_at: float, kind: str, resource_id: str, action: str, **args: Any) -> float:
+        """As ``Resources.schedule_at`` (the one argument order), returning the due time."""
         self.resources.schedule_at(due_at, kind, resource_id, action, **args)
         return due_at
 
-    def schedule(self, delay: str, action: str, kind: str, resource_id: str, args: dict) -> float:
-        return self.schedule_at(self.now + self.delay(delay), action, kind, resource_id, args)
+    def schedule(self, delay: str, kind: str, resource_id: str, action: str, **args: Any) -> float:
+        """After the named delay from now (as ``ctx.schedule``'s delay names)."""
+        return self.schedule_at(self.now + self.delay(delay), kind, resource_id, action, **args)
 
 
 def env(ctx: RequestContext) -> Env:

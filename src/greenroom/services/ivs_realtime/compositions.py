@@ -29,11 +29,12 @@ import copy
 from ...core.context import RequestContext
 from ...core.lifecycle import transition
 from ...core.operations import operation
-from .common import (
-    COMPOSITION, DEFAULT_LARGE_PAGE_SIZE, ENCODER_CONFIGURATION, SERVICE, STORAGE_CONFIGURATION, Env, check_tags, env, find, find_stage, new_id, public, quota_exceeded,
-    resource_arn, scan, transition_env, validation,
-)
+from ...core.records import public
+from .common import (COMPOSITION, DEFAULT_LARGE_PAGE_SIZE, ENCODER_CONFIGURATION, SERVICE,
+    STORAGE_CONFIGURATION, Env, env, errors, events, find, find_stage, tagging,
+    new_id, resource_arn, transition_env)
 from .encoder_configurations import encoder_arns
+from .participation import active_session, connected_count
 from .quotas import quota
 
 RUNNING = ("STARTING", "ACTIVE")
@@ -47,7 +48,7 @@ THUMBNAIL_DEFAULTS = {"targetIntervalSeconds": 60, "storage": ["SEQUENTIAL"]}
 def _layout(given: dict | None) -> dict:
     given = given or {}
     if given.get("grid") is not None and given.get("pip") is not None:
-        raise validation("layout may have grid or pip, not both")
+        raise errors.Validation("layout may have grid or pip, not both")
     if given.get("pip") is not None:
         return {"pip": {**PIP_DEFAULTS, **given["pip"]}}
     return {"grid": {**GRID_DEFAULTS, **(given.get("grid") or {})}}
@@ -56,7 +57,7 @@ def _layout(given: dict | None) -> dict:
 def _destination_configuration(ctx: RequestContext, given: dict, index: int) -> dict:
     has_channel, has_s3 = given.get("channel") is not None, given.get("s3") is not None
     if has_channel == has_s3:
-        raise validation(f"destinations.{index}.member must have exactly one of channel and s3")
+        raise errors.Validation(f"destinations.{index}.member must have exactly one of channel and s3")
     configuration = copy.deepcopy(given)
     if has_channel:
         encoder_arn = configuration["channel"].get("encoderConfigurationArn")
@@ -96,12 +97,11 @@ def start_composition(ctx: RequestContext, req: dict) -> dict:
     layout = _layout(req.get("layout"))
     configurations = [_destination_configuration(ctx, d, i) for i, d in enumerate(req["destinations"], 1)]
     tags = req.get("tags") or {}
-    check_tags(tags)
+    tagging.check(tags)
     limit = quota(ctx.resources, "compositions")
-    running = scan(lambda after, n: ctx.resources.list(COMPOSITION, after=after, limit=n), None, limit,
-                   lambda c: c["state"] in NOT_FINISHED)
+    running = ctx.resources.scan(COMPOSITION, keep=lambda c: c["state"] in NOT_FINISHED, limit=limit)
     if len(running) >= limit:
-        raise quota_exceeded(f"The account already has {limit} running compositions in {ctx.region}")
+        raise errors.ServiceQuotaExceeded(f"The account already has {limit} running compositions in {ctx.region}")
     composition_id = new_id(ctx)
     destinations = []
     for configuration in configurations:
@@ -123,11 +123,10 @@ def start_composition(ctx: RequestContext, req: dict) -> dict:
     }
     ctx.resources.insert(COMPOSITION, composition_id, composition)
     e = env(ctx)
-    e.schedule("ivs-realtime.composition.start", "ivs-realtime.composition.activate", COMPOSITION,
-               composition_id, {})
-    e.schedule_at(ctx.now + quota(ctx.resources, "composition_hours") * 3600,
-                  "ivs-realtime.composition.expire", COMPOSITION, composition_id, {})
-    from .participation import active_session, connected_count
+    e.schedule("ivs-realtime.composition.start", COMPOSITION, composition_id,
+               "ivs-realtime.composition.activate")
+    e.schedule_at(ctx.now + quota(ctx.resources, "composition_hours") * 3600, COMPOSITION, composition_id,
+                  "ivs-realtime.composition.expire")
     session = active_session(e, stage)
     if session is None or not connected_count(e, session["sessionId"]):
         _start_idle_clock(e, composition_id, composition)
@@ -158,9 +157,9 @@ def list_compositions(ctx: RequestContext, req: dict) -> dict:
     page = ctx.page(
         filters={"stage": stage_arn, "encoder": encoder_arn}, token=req.get("nextToken"),
         page_size=req.get("maxResults", DEFAULT_LARGE_PAGE_SIZE),
-        fetch=lambda after, limit: [(pk, _summary(c)) for pk, c in scan(
-            lambda cursor, n: ctx.resources.list(COMPOSITION, where=where, after=cursor, limit=n),
-            after, limit, lambda c: encoder_arn is None or encoder_arn in encoder_arns(c))],
+        fetch=lambda after, limit: [(pk, _summary(c)) for pk, c in ctx.resources.scan(
+            COMPOSITION, where=where, after=after, limit=limit,
+            keep=lambda c: encoder_arn is None or encoder_arn in encoder_arns(c))],
     )
     return {"compositions": page.items, "nextToken": page.next_token}
 
@@ -180,8 +179,8 @@ def begin_stop(e: Env, composition_id: str, composition: dict) -> None:
     for destination in composition["destinations"]:
         destination["state"] = "STOPPING"
     e.resources.update(COMPOSITION, composition_id, composition)
-    e.schedule("ivs-realtime.composition.stop", "ivs-realtime.composition.finish", COMPOSITION,
-               composition_id, {})
+    e.schedule("ivs-realtime.composition.stop", COMPOSITION, composition_id,
+               "ivs-realtime.composition.finish")
 
 
 @transition("ivs-realtime.composition.activate")
@@ -224,8 +223,8 @@ def _idle(resources, kind, composition_id, args, due_at) -> None:
 def _start_idle_clock(e: Env, composition_id: str, composition: dict) -> None:
     composition["_"]["idleSince"] = e.now
     e.resources.update(COMPOSITION, composition_id, composition)
-    e.schedule("ivs-realtime.composition.idle", "ivs-realtime.composition.idle", COMPOSITION,
-               composition_id, {"idleSince": e.now})
+    e.schedule("ivs-realtime.composition.idle", COMPOSITION, composition_id,
+               "ivs-realtime.composition.idle", idleSince=e.now)
 
 
 def _running_on(e: Env, stage_id: str) -> list[tuple[int, dict]]:
@@ -233,6 +232,7 @@ def _running_on(e: Env, stage_id: str) -> list[tuple[int, dict]]:
             if c["state"] in RUNNING]
 
 
+@events.subscribe("stage.emptied")
 def stage_emptied(e: Env, stage_id: str) -> None:
     """The last participant left the stage: its compositions stop unless someone joins in time."""
     for _, composition in _running_on(e, stage_id):
@@ -241,6 +241,7 @@ def stage_emptied(e: Env, stage_id: str) -> None:
             _start_idle_clock(e, composition_id, composition)
 
 
+@events.subscribe("stage.occupied")
 def stage_occupied(e: Env, stage_id: str) -> None:
     for _, composition in _running_on(e, stage_id):
         if composition["_"]["idleSince"] is not None:

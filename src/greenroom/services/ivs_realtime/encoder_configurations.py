@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.operations import operation
-from .common import (
-    COMPOSITION, DEFAULT_LARGE_PAGE_SIZE, ENCODER_CONFIGURATION, SERVICE, check_tags, conflict, find,
-    new_id, public, quota_exceeded, resource_arn, validation,
-)
+from ...core.records import public
+from .common import (COMPOSITION, DEFAULT_LARGE_PAGE_SIZE, ENCODER_CONFIGURATION, SERVICE,
+    tagging, errors, find, new_id, resource_arn)
 from .quotas import quota
 
 DEFAULT_VIDEO = {"width": 1280, "height": 720, "framerate": 30, "bitrate": 2_500_000}
@@ -36,15 +35,15 @@ def create_encoder_configuration(ctx: RequestContext, req: dict) -> dict:
     video = {**DEFAULT_VIDEO, **{k: v for k, v in (req.get("video") or {}).items() if v is not None}}
     for side in ("width", "height"):
         if video[side] % 2:
-            raise validation(f"video.{side} must be an even number of pixels, not {video[side]}")
+            raise errors.Validation(f"video.{side} must be an even number of pixels, not {video[side]}")
     if video["width"] * video["height"] > MAX_PIXELS:
-        raise validation(f"video.width x video.height must be at most {MAX_PIXELS} pixels "
-                         f"(e.g. 1920x1080); {video['width']}x{video['height']} is {video['width'] * video['height']}")
+        raise errors.Validation(f"video.width x video.height must be at most {MAX_PIXELS} pixels "
+                                f"(e.g. 1920x1080); {video['width']}x{video['height']} is {video['width'] * video['height']}")
     limit = quota(ctx.resources, "encoder_configurations")
     if ctx.resources.count(ENCODER_CONFIGURATION) >= limit:
-        raise quota_exceeded(f"The account already has {limit} encoder configurations in {ctx.region}")
+        raise errors.ServiceQuotaExceeded(f"The account already has {limit} encoder configurations in {ctx.region}")
     tags = req.get("tags") or {}
-    check_tags(tags)
+    tagging.check(tags)
     configuration_id = new_id(ctx)
     document = {
         "arn": resource_arn(ctx, "encoder-configuration", configuration_id),
@@ -79,6 +78,6 @@ def delete_encoder_configuration(ctx: RequestContext, req: dict) -> dict:
     users = [composition["arn"] for _, composition in ctx.resources.list(COMPOSITION)
              if composition["state"] in RUNNING_COMPOSITION_STATES and document["arn"] in encoder_arns(composition)]
     if users:
-        raise conflict(f"Encoder configuration {document['arn']} is in use by {', '.join(users)}")
+        raise errors.Conflict(f"Encoder configuration {document['arn']} is in use by {', '.join(users)}")
     ctx.resources.delete(ENCODER_CONFIGURATION, configuration_id)
     return {}

@@ -19,12 +19,10 @@ responses (``SECURITY_HEADERS``; the values are the usual hardened API ones [inf
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.operations import operation
-from .common import (
-    DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, SERVICE, STAGE, arn_id, check_attributes, check_tags,
-    conflict, env, find, new_id, public, resource_arn, validation,
-)
+from ...core.records import public
+from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, SERVICE, STAGE, arn_id,
+    check_attributes, tagging, env, errors, find, new_id, resource_arn)
 from .participation import CONNECTED, disconnect, get_participant
 
 SECRET_LENGTH = 32
@@ -59,13 +57,13 @@ def create_ingest_configuration(ctx: RequestContext, req: dict) -> dict:
     protocol = req["ingestProtocol"]
     insecure = bool(req.get("insecureIngest", False))
     if protocol == "RTMP" and not insecure:
-        raise validation("insecureIngest must be true when ingestProtocol is RTMP")
+        raise errors.Validation("insecureIngest must be true when ingestProtocol is RTMP")
     stage_arn = req.get("stageArn") or ""
     if stage_arn and not _stage_exists(ctx, stage_arn):
-        raise validation(f"Stage {stage_arn} does not exist")
+        raise errors.Validation(f"Stage {stage_arn} does not exist")
     check_attributes(req.get("attributes"))
     tags = req.get("tags") or {}
-    check_tags(tags)
+    tagging.check(tags)
     configuration_id = new_id(ctx)
     redundant = bool(req.get("redundantIngest", False))
     document = {
@@ -114,10 +112,10 @@ def list_ingest_configurations(ctx: RequestContext, req: dict) -> dict:
 def update_ingest_configuration(ctx: RequestContext, req: dict) -> dict:
     configuration_id, document = find(ctx, INGEST_CONFIGURATION, "ingest-configuration", req["arn"])
     if document["state"] == "ACTIVE":
-        raise conflict(f"Ingest configuration {document['arn']} cannot be updated while it is ACTIVE")
+        raise errors.Conflict(f"Ingest configuration {document['arn']} cannot be updated while it is ACTIVE")
     if "stageArn" in req:
         if req["stageArn"] and not _stage_exists(ctx, req["stageArn"]):
-            raise ServiceError("ResourceNotFoundException", f"Stage {req['stageArn']} does not exist")
+            raise errors.ResourceNotFound(f"Stage {req['stageArn']} does not exist")
         document["stageArn"] = req["stageArn"]
     if "redundantIngest" in req and req["redundantIngest"] != document["redundantIngest"]:
         document["redundantIngest"] = req["redundantIngest"]
@@ -131,7 +129,7 @@ def update_ingest_configuration(ctx: RequestContext, req: dict) -> dict:
 def delete_ingest_configuration(ctx: RequestContext, req: dict) -> dict:
     configuration_id, document = find(ctx, INGEST_CONFIGURATION, "ingest-configuration", req["arn"])
     if document["state"] == "ACTIVE" and not req.get("force"):
-        raise conflict(f"Ingest configuration {document['arn']} is ACTIVE; stop publishing or delete it with force")
+        raise errors.Conflict(f"Ingest configuration {document['arn']} is ACTIVE; stop publishing or delete it with force")
     e = env(ctx)
     for key in document["_"]["publishers"]:  # connected encoders go with it
         session_id, _, participant_id = key.partition("/")

@@ -23,10 +23,11 @@ stage, its session, its participants' events, recordings and replicas.
 from __future__ import annotations
 
 from ...core.lifecycle import transition
+from ...core.records import public
 from . import tables
 from .common import (
-    INGEST_CONFIGURATION, PARTICIPANT, SESSION, STAGE, STORAGE_CONFIGURATION, Env, arn_id,
-    public, transition_env,
+    INGEST_CONFIGURATION, PARTICIPANT, SESSION, STAGE, STORAGE_CONFIGURATION, Env, arn_id, events,
+    transition_env,
 )
 from .quotas import quota
 
@@ -96,9 +97,8 @@ def settle_session(env: Env, stage_id: str, session_id: str) -> None:
     due = max(env.now + env.delay("ivs-realtime.session.end"), session["_"].get("holdUntil") or 0)
     session["_"]["endDueAt"] = due
     env.resources.update(SESSION, session_id, session)
-    env.schedule_at(due, "ivs-realtime.session.end", SESSION, session_id, {"due": due})
-    from .compositions import stage_emptied
-    stage_emptied(env, stage_id)
+    env.schedule_at(due, SESSION, session_id, "ivs-realtime.session.end", due=due)
+    events.publish("stage.emptied", env, stage_id)
 
 
 def hold_session(env: Env, session_id: str, until: float) -> None:
@@ -214,8 +214,7 @@ def admit(env: Env, stage_id: str, stage: dict, session: dict, identity: dict) -
     participant["_"]["leaveGeneration"] += 1
     save(env, participant, new=new)
     record(env, participant, "JOINED")
-    from .compositions import stage_occupied
-    stage_occupied(env, stage_id)
+    events.publish("stage.occupied", env, stage_id)
     return participant
 
 
@@ -247,9 +246,7 @@ def disconnect(env: Env, stage_id: str, participant: dict) -> None:
     record(env, participant, "LEFT")
     if participant.get("ingestConfigurationArn"):
         refresh_ingest_state(env, participant["ingestConfigurationArn"])
-    if participant.get("replicationType") == "SOURCE":
-        from .replication import source_left
-        source_left(env, stage_id, participant)
+    events.publish("participant.left", env, stage_id, participant)
     settle_session(env, stage_id, participant["_"]["sessionId"])
 
 
@@ -279,12 +276,10 @@ def start_publishing(env: Env, stage: dict, participant: dict) -> None:
     start_recording(env, stage, participant)
     save(env, participant)
     record(env, participant, "PUBLISH_STARTED")
-    env.schedule_at(env.now + quota(env.resources, "publish_subscribe_hours") * 3600,
-                    "ivs-realtime.participant.time-limit", PARTICIPANT, _participant_key(participant),
-                    {"what": "publish", "generation": private["publishGeneration"]})
-    if participant.get("replicationType") == "SOURCE":
-        from .replication import mirror_publishing
-        mirror_publishing(env, participant, True)
+    env.schedule_at(env.now + quota(env.resources, "publish_subscribe_hours") * 3600, PARTICIPANT,
+                    _participant_key(participant), "ivs-realtime.participant.time-limit", what="publish",
+                    generation=private["publishGeneration"])
+    events.publish("publishing.changed", env, participant, True)
 
 
 def stop_publishing(env: Env, participant: dict, *, error_code: str | None = None) -> None:
@@ -305,9 +300,7 @@ def stop_publishing(env: Env, participant: dict, *, error_code: str | None = Non
                                                      private["sessionId"], subscribing=True):
         if participant["participantId"] in subscriber["_"]["subscriptions"]:
             _end_subscription(env, subscriber, participant)
-    if participant.get("replicationType") == "SOURCE":
-        from .replication import mirror_publishing
-        mirror_publishing(env, participant, False)
+    events.publish("publishing.changed", env, participant, False)
 
 
 # ------------------------------------------------------------------------- subscribing
@@ -335,9 +328,9 @@ def subscribe(env: Env, participant: dict, publisher_id: str) -> None:
             record(env, participant, "SUBSCRIBE_ERROR", errorCode="QUOTA_EXCEEDED", **remote)
             raise Refusal(429, "QUOTA_EXCEEDED", f"The stage already has {limit} subscribers (the subscribers_per_stage quota)")
         private["subscribeGeneration"] += 1
-        env.schedule_at(env.now + quota(env.resources, "publish_subscribe_hours") * 3600,
-                        "ivs-realtime.participant.time-limit", PARTICIPANT, _participant_key(participant),
-                        {"what": "subscribe", "generation": private["subscribeGeneration"]})
+        env.schedule_at(env.now + quota(env.resources, "publish_subscribe_hours") * 3600, PARTICIPANT,
+                        _participant_key(participant), "ivs-realtime.participant.time-limit",
+                        what="subscribe", generation=private["subscribeGeneration"])
     private["subscriptions"].append(publisher_id)
     save(env, participant)
     record(env, participant, "SUBSCRIBE_STARTED", **remote)
@@ -426,9 +419,9 @@ def start_recording(env: Env, stage: dict, participant: dict) -> None:
     participant["recordingS3BucketName"] = bucket
     participant["recordingS3Prefix"] = (
         f"{private['stageId']}/{private['sessionId']}/{participant['participantId']}/{int(env.now)}")
-    env.schedule("ivs-realtime.recording.start", "ivs-realtime.recording.settle", PARTICIPANT,
-                 _participant_key(participant),
-                 {"generation": private["recordingGeneration"], "expect": "STARTING", "to": "ACTIVE"})
+    env.schedule("ivs-realtime.recording.start", PARTICIPANT, _participant_key(participant),
+                 "ivs-realtime.recording.settle", generation=private["recordingGeneration"],
+                 expect="STARTING", to="ACTIVE")
 
 
 def stop_recording(env: Env, stage: dict | None, participant: dict) -> None:
@@ -441,8 +434,8 @@ def stop_recording(env: Env, stage: dict | None, participant: dict) -> None:
     if stage is not None:
         window = stage["autoParticipantRecordingConfiguration"].get("recordingReconnectWindowSeconds", 0)
     due = env.now + max(env.delay("ivs-realtime.recording.stop"), window)
-    env.schedule_at(due, "ivs-realtime.recording.settle", PARTICIPANT, _participant_key(participant),
-                    {"generation": private["recordingGeneration"], "expect": "STOPPING", "to": "STOPPED"})
+    env.schedule_at(due, PARTICIPANT, _participant_key(participant), "ivs-realtime.recording.settle",
+                    generation=private["recordingGeneration"], expect="STOPPING", to="STOPPED")
 
 
 @transition("ivs-realtime.recording.settle")

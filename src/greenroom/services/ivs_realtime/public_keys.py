@@ -19,10 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ...core.context import RequestContext
 from ...core.operations import operation
-from .common import (
-    DEFAULT_PAGE_SIZE, PUBLIC_KEY, SERVICE, check_tags, conflict, find, new_id, public,
-    quota_exceeded, resource_arn, validation,
-)
+from ...core.records import public
+from .common import (DEFAULT_PAGE_SIZE, PUBLIC_KEY, SERVICE, tagging, errors, find, new_id,
+    resource_arn)
 from .quotas import quota
 
 _PEM_BLOCK = re.compile(r"-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+?\r?\n-----END PUBLIC KEY-----")
@@ -45,16 +44,16 @@ def parse_public_key(material: str) -> tuple[str, bytes]:
     """(the PEM block, its DER encoding) of an EC P-384 public key, or ValidationException."""
     found = _PEM_BLOCK.search(material)
     if found is None:
-        raise validation("publicKeyMaterial must contain a PEM-encoded public key "
-                         "(-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----)")
+        raise errors.Validation("publicKeyMaterial must contain a PEM-encoded public key "
+                                "(-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----)")
     pem = found.group(0).replace("\r\n", "\n")
     try:
         key = serialization.load_pem_public_key(pem.encode())
     except (ValueError, UnsupportedAlgorithm):
-        raise validation("publicKeyMaterial is not a valid PEM-encoded public key (SubjectPublicKeyInfo)") from None
+        raise errors.Validation("publicKeyMaterial is not a valid PEM-encoded public key (SubjectPublicKeyInfo)") from None
     if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != REQUIRED_CURVE:
-        raise validation(f"publicKeyMaterial must be an ECDSA P-384 ({REQUIRED_CURVE}) public key, "
-                         f"not {_key_kind(key)}")
+        raise errors.Validation(f"publicKeyMaterial must be an ECDSA P-384 ({REQUIRED_CURVE}) public key, "
+                                f"not {_key_kind(key)}")
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return pem, der
 
@@ -69,12 +68,12 @@ def import_public_key(ctx: RequestContext, req: dict) -> dict:
     key_fingerprint = fingerprint(der)
     duplicate = ctx.resources.list(PUBLIC_KEY, where={"fingerprint": key_fingerprint}, limit=1)
     if duplicate:
-        raise conflict(f"This public key is already imported as {duplicate[0][1]['arn']}")
+        raise errors.Conflict(f"This public key is already imported as {duplicate[0][1]['arn']}")
     limit = quota(ctx.resources, "public_keys")
     if ctx.resources.count(PUBLIC_KEY) >= limit:
-        raise quota_exceeded(f"The account already has {limit} public keys in {ctx.region}")
+        raise errors.ServiceQuotaExceeded(f"The account already has {limit} public keys in {ctx.region}")
     tags = req.get("tags") or {}
-    check_tags(tags)
+    tagging.check(tags)
     key_id = new_id(ctx)
     document = {
         "arn": resource_arn(ctx, "public-key", key_id),

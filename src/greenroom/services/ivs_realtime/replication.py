@@ -20,13 +20,11 @@ publishers quota reached is ServiceQuotaExceededException.
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.lifecycle import transition
 from ...core.operations import operation
-from .common import (
-    DEFAULT_PAGE_SIZE, REPLICA, SERVICE, STAGE, Env, arn_id, check_attributes, conflict, env,
-    find_stage, public, quota_exceeded, transition_env, validation,
-)
+from ...core.records import public
+from .common import (DEFAULT_PAGE_SIZE, REPLICA, SERVICE, STAGE, Env, arn_id, check_attributes,
+    env, errors, events, find_stage, transition_env)
 from . import tables
 from .participation import (
     CONNECTED, active_session, disconnect, get_participant, hold_session, is_replica, new_participant,
@@ -64,28 +62,27 @@ def start_participant_replication(ctx: RequestContext, req: dict) -> dict:
     destination_id, destination_stage = find_stage(ctx, req["destinationStageArn"])
     participant_id = req["participantId"]
     if source_id == destination_id:
-        raise validation("sourceStageArn and destinationStageArn must be different stages")
+        raise errors.Validation("sourceStageArn and destinationStageArn must be different stages")
     check_attributes(req.get("attributes"))
     e = env(ctx)
     session = active_session(e, source_stage)
     source = get_participant(e, session["sessionId"], participant_id) if session else None
     if source is None or source["state"] != CONNECTED:
-        raise ServiceError("ResourceNotFoundException",
-                           f"Participant {participant_id} is not connected to stage {source_stage['arn']}")
+        raise errors.ResourceNotFound(f"Participant {participant_id} is not connected to stage {source_stage['arn']}")
     if is_replica(source):
-        raise validation(f"Participant {participant_id} is itself a replica and cannot be replicated")
+        raise errors.Validation(f"Participant {participant_id} is itself a replica and cannot be replicated")
     if not source["_"]["publishing"]:
-        raise validation(f"{participant_id} is not publishing")
+        raise errors.Validation(f"{participant_id} is not publishing")
     if any(r["destinationStageArn"] == destination_stage["arn"] for _, r in _active_replicas(e, source_id, source)):
-        raise conflict(f"Participant {participant_id} is already replicated to stage {destination_stage['arn']}")
+        raise errors.Conflict(f"Participant {participant_id} is already replicated to stage {destination_stage['arn']}")
     destination_session = open_session(e, destination_id, destination_stage)
     destination_session_id = destination_session["sessionId"]
     replica = get_participant(e, destination_session_id, participant_id)
     if replica is not None and replica["state"] == CONNECTED:
-        raise conflict(f"A participant {participant_id} is already connected to stage {destination_stage['arn']}")
+        raise errors.Conflict(f"A participant {participant_id} is already connected to stage {destination_stage['arn']}")
     limit = quota(e.resources, "publishers_per_stage")
     if tables.count_participants(e.conn, e.account, e.region, destination_session_id, publishing=True) >= limit:
-        raise quota_exceeded(f"Stage {destination_stage['arn']} already has {limit} publishers")
+        raise errors.ServiceQuotaExceeded(f"Stage {destination_stage['arn']} already has {limit} publishers")
 
     # The replica joins the destination and publishes what the source publishes.
     attributes = {**source["attributes"], **(req.get("attributes") or {})}
@@ -102,8 +99,7 @@ def start_participant_replication(ctx: RequestContext, req: dict) -> dict:
     replica.setdefault("firstJoinTime", e.now)
     save(e, replica, new=new)
     record(e, replica, "JOINED")
-    from .compositions import stage_occupied
-    stage_occupied(e, destination_id)
+    events.publish("stage.occupied", e, destination_id)
     start_publishing(e, destination_stage, replica)
 
     source.update(replicationType="SOURCE", replicationState="ACTIVE", sourceStageArn="", sourceSessionId="")
@@ -136,9 +132,8 @@ def stop_participant_replication(ctx: RequestContext, req: dict) -> dict:
             where={"replicationState": "ACTIVE", "destinationStageArn": req["destinationStageArn"]}):
         stop_replica(env(ctx), replica)
         return dict(RESPONSE_HEADERS)
-    raise ServiceError("ResourceNotFoundException",
-                       f"Participant {participant_id} of stage {req['sourceStageArn']} is not replicated "
-                       f"to stage {req['destinationStageArn']}")
+    raise errors.ResourceNotFound(f"Participant {participant_id} of stage {req['sourceStageArn']} is not replicated "
+                                  f"to stage {req['destinationStageArn']}")
 
 
 @operation(SERVICE, "ListParticipantReplicas")
@@ -178,8 +173,11 @@ def stop_replica(env: Env, replica: dict, source: dict | None = None) -> None:
         save(env, source)
 
 
+@events.subscribe("publishing.changed")
 def mirror_publishing(env: Env, source: dict, publishing: bool) -> None:
     """A source started or stopped publishing: so do its connected replicas."""
+    if source.get("replicationType") != "SOURCE":
+        return
     for _, replica in _active_replicas(env, source["_"]["stageId"], source):
         destination = get_participant(env, replica["destinationSessionId"], source["participantId"])
         if destination is None or destination["state"] != CONNECTED:
@@ -190,15 +188,18 @@ def mirror_publishing(env: Env, source: dict, publishing: bool) -> None:
             stop_publishing(env, destination)
 
 
+@events.subscribe("participant.left")
 def source_left(env: Env, stage_id: str, source: dict) -> None:
     """The source left: each replica ends after its reconnect window (at once for 0)."""
+    if source.get("replicationType") != "SOURCE":
+        return
     for _, replica in _active_replicas(env, stage_id, source):
         window = replica["_"]["reconnectWindowSeconds"]
         if window <= 0:
             stop_replica(env, replica, source)
         else:
-            env.schedule_at(env.now + window, "ivs-realtime.replica.expire", REPLICA, replica_key(replica),
-                            {"leaveGeneration": source["_"]["leaveGeneration"]})
+            env.schedule_at(env.now + window, REPLICA, replica_key(replica), "ivs-realtime.replica.expire",
+                            leaveGeneration=source["_"]["leaveGeneration"])
             hold_session(env, source["_"]["sessionId"], env.now + window)
 
 

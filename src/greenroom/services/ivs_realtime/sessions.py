@@ -17,14 +17,12 @@ RevokeConnectionToken revokes a token in every stage of the account and region (
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.operations import operation
 from . import tables
-from .common import (
-    DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, REPLICA, SERVICE, SESSION, STAGE, TOKEN, arn_id, env,
-    find_stage, list_newest_first, validation,
-)
+from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, REPLICA, SERVICE, SESSION, STAGE, TOKEN,
+    arn_id, env, errors, find_stage)
 from .participation import CONNECTED, active_session, disconnect, is_replica, summary, view
+from .replication import stop_replica
 from .tokens import revoke, revoke_token
 
 PARTICIPANT_FILTERS = {
@@ -49,8 +47,7 @@ def get_stage_session(ctx: RequestContext, req: dict) -> dict:
     stage_id, _ = find_stage(ctx, req["stageArn"])
     session = _session_of_stage(ctx, stage_id, req["sessionId"])
     if session is None:
-        raise ServiceError("ResourceNotFoundException",
-                           f"Stage {req['stageArn']} has no session {req['sessionId']}")
+        raise errors.ResourceNotFound(f"Stage {req['stageArn']} has no session {req['sessionId']}")
     return {"stageSession": _session_summary(session)}
 
 
@@ -60,8 +57,8 @@ def list_stage_sessions(ctx: RequestContext, req: dict) -> dict:
     page = ctx.page(
         filters={"stage": req["stageArn"]}, token=req.get("nextToken"),
         page_size=req.get("maxResults", DEFAULT_PAGE_SIZE),
-        fetch=lambda before, limit: [(pk, _session_summary(session)) for pk, session in
-                                     list_newest_first(ctx.resources, SESSION, stage_id, before, limit)],
+        fetch=lambda before, limit: [(pk, _session_summary(session)) for pk, session in ctx.resources.list(
+            SESSION, parent=stage_id, after=before, limit=limit, newest_first=True)],
     )
     return {"stageSessions": page.items, "nextToken": page.next_token}
 
@@ -73,9 +70,8 @@ def get_participant(ctx: RequestContext, req: dict) -> dict:
     participant = tables.get_participant(ctx.conn, ctx.account, ctx.region, req["sessionId"],
                                          req["participantId"]) if session else None
     if participant is None:
-        raise ServiceError("ResourceNotFoundException",
-                           f"Session {req['sessionId']} of stage {req['stageArn']} has no participant "
-                           f"{req['participantId']}")
+        raise errors.ResourceNotFound(f"Session {req['sessionId']} of stage {req['stageArn']} has no participant "
+                                      f"{req['participantId']}")
     return {"participant": view(participant)}
 
 
@@ -83,8 +79,8 @@ def get_participant(ctx: RequestContext, req: dict) -> dict:
 def list_participants(ctx: RequestContext, req: dict) -> dict:
     given = {name: req[name] for name in PARTICIPANT_FILTERS if req.get(name) is not None}
     if len(given) > 1:
-        raise validation("Only one of filterByUserId, filterByPublished, filterByState and "
-                         f"filterByRecordingState may be given; got {', '.join(sorted(given))}")
+        raise errors.Validation("Only one of filterByUserId, filterByPublished, filterByState and "
+                                f"filterByRecordingState may be given; got {', '.join(sorted(given))}")
     columns = {PARTICIPANT_FILTERS[name]: value for name, value in given.items()}
     stage_id = arn_id(ctx, req["stageArn"], "stage")
     session = _session_of_stage(ctx, stage_id, req["sessionId"])
@@ -128,7 +124,6 @@ def disconnect_participant(ctx: RequestContext, req: dict) -> dict:
     participant = (tables.get_participant(ctx.conn, ctx.account, ctx.region, session["sessionId"], participant_id)
                    if session else None)
     if participant is not None and participant["state"] == CONNECTED and is_replica(participant):
-        from .replication import stop_replica
         for _, replica in ctx.resources.list(REPLICA, where={
                 "destinationSessionId": session["sessionId"], "participantId": participant_id,
                 "replicationState": "ACTIVE"}):
@@ -137,8 +132,7 @@ def disconnect_participant(ctx: RequestContext, req: dict) -> dict:
     if participant is not None and participant["state"] == CONNECTED:
         _disconnect_connected(ctx, stage_id, participant)
     elif participant is None and not _known_to_stage(ctx, stage_id, stage, participant_id):
-        raise ServiceError("ResourceNotFoundException",
-                           f"Stage {stage['arn']} has no participant {participant_id}")
+        raise errors.ResourceNotFound(f"Stage {stage['arn']} has no participant {participant_id}")
     revoke(ctx.resources, stage_id, participant_id, ctx.now)
     return {}
 

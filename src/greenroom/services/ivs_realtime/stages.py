@@ -18,14 +18,15 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.operations import operation
+from ...core.records import public
 from . import tables
-from .common import (
-    DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, REVOCATION, SERVICE, SESSION, STAGE,
-    STORAGE_CONFIGURATION, TOKEN, arn_id, check_tags, conflict, env, find_stage, new_id, public,
-    quota_exceeded, resource_arn, stage_endpoints, validation,
-)
+from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, REVOCATION, SERVICE, SESSION,
+    STAGE, STORAGE_CONFIGURATION, TOKEN, arn_id, tagging, env, errors,
+    find_stage, new_id, resource_arn, stage_endpoints)
+from .compositions import stop_compositions_of_stage
 from .participation import active_session, close_session, recording_in_progress
 from .quotas import quota
+from .replication import stop_replicas_of_stage
 from .tokens import issue_token
 
 
@@ -48,7 +49,7 @@ def recording_configuration(ctx: RequestContext, given: dict | None) -> dict:
     storage_arn = given["storageConfigurationArn"]
     storage_id = arn_id(ctx, storage_arn, "storage-configuration")
     if storage_id is None or ctx.resources.get(STORAGE_CONFIGURATION, storage_id) is None:
-        raise validation(f"Storage configuration {storage_arn} does not exist")
+        raise errors.Validation(f"Storage configuration {storage_arn} does not exist")
     configuration["storageConfigurationArn"] = storage_arn
     if given.get("mediaTypes"):
         configuration["mediaTypes"] = list(given["mediaTypes"])
@@ -69,9 +70,9 @@ def describe(ctx: RequestContext, stage: dict) -> dict:
 def create_stage(ctx: RequestContext, req: dict) -> dict:
     limit = quota(ctx.resources, "stages")
     if ctx.resources.count(STAGE) >= limit:
-        raise quota_exceeded(f"The account already has {limit} stages in {ctx.region} (the stages quota)")
+        raise errors.ServiceQuotaExceeded(f"The account already has {limit} stages in {ctx.region} (the stages quota)")
     tags = req.get("tags") or {}
-    check_tags(tags)
+    tagging.check(tags)
     stage_id = new_id(ctx)
     stage = {
         "arn": resource_arn(ctx, "stage", stage_id),
@@ -114,8 +115,8 @@ def update_stage(ctx: RequestContext, req: dict) -> dict:
     if "autoParticipantRecordingConfiguration" in req:
         session = active_session(env(ctx), stage)
         if session is not None and recording_in_progress(env(ctx), session["sessionId"]):
-            raise conflict("The stage's autoParticipantRecordingConfiguration cannot be updated while "
-                           "participant recording is active")
+            raise errors.Conflict("The stage's autoParticipantRecordingConfiguration cannot be updated while "
+                                  "participant recording is active")
         stage["autoParticipantRecordingConfiguration"] = recording_configuration(
             ctx, req["autoParticipantRecordingConfiguration"])
     ctx.resources.update(STAGE, stage_id, stage)
@@ -126,8 +127,6 @@ def update_stage(ctx: RequestContext, req: dict) -> dict:
 def delete_stage(ctx: RequestContext, req: dict) -> dict:
     stage_id, stage = find_stage(ctx, req["arn"])
     e = env(ctx)
-    from .compositions import stop_compositions_of_stage
-    from .replication import stop_replicas_of_stage
     stop_replicas_of_stage(e, stage["arn"])
     stop_compositions_of_stage(e, stage["arn"])
     session = active_session(e, stage)

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.operations import operation
-from .common import (
-    COMPOSITION, DEFAULT_PAGE_SIZE, SERVICE, STAGE, STORAGE_CONFIGURATION, check_tags, conflict,
-    find, new_id, public, resource_arn,
-)
+from ...core.records import public
+from .common import (COMPOSITION, DEFAULT_PAGE_SIZE, SERVICE, STAGE, STORAGE_CONFIGURATION,
+    tagging, errors, find, new_id, resource_arn)
 
 RUNNING_COMPOSITION_STATES = ("STARTING", "ACTIVE", "STOPPING")
 
@@ -22,7 +21,7 @@ RUNNING_COMPOSITION_STATES = ("STARTING", "ACTIVE", "STOPPING")
 @operation(SERVICE, "CreateStorageConfiguration")
 def create_storage_configuration(ctx: RequestContext, req: dict) -> dict:
     tags = req.get("tags") or {}
-    check_tags(tags)
+    tagging.check(tags)
     configuration_id = new_id(ctx)
     document = {
         "arn": resource_arn(ctx, "storage-configuration", configuration_id),
@@ -66,6 +65,6 @@ def delete_storage_configuration(ctx: RequestContext, req: dict) -> dict:
     configuration_id, document = find(ctx, STORAGE_CONFIGURATION, "storage-configuration", req["arn"])
     users = _users(ctx, document["arn"])
     if users:
-        raise conflict(f"Storage configuration {document['arn']} is in use by {', '.join(users)}")
+        raise errors.Conflict(f"Storage configuration {document['arn']} is in use by {', '.join(users)}")
     ctx.resources.delete(STORAGE_CONFIGURATION, configuration_id)
     return {}

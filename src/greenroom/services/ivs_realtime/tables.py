@@ -10,7 +10,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...core.store import ROW_KEY, lock_collection, metadata
+from ...core.store import ROW_KEY, dialect_insert, lock_collection, metadata
 
 participants = sa.Table(
     "ivs_realtime_participants",
@@ -197,11 +197,7 @@ def signing_key(conn: Connection, account: str) -> tuple[str, str] | None:
 
 def insert_signing_key_once(conn: Connection, account: str, key_id: str, pem: str, now: float) -> None:
     """Insert unless another request (or process sharing PostgreSQL) already did."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(signing_keys).values(
+    conn.execute(dialect_insert(conn, signing_keys).values(
         account=account, key_id=key_id, private_key_pem=pem, created_at=now,
     ).on_conflict_do_nothing())
 

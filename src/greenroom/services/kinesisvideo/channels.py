@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.lifecycle import transition
 from ...core.operations import operation
-from .common import (CHANNEL, STREAM, channel_info, check_tag_keys, check_version, find_channel,
-                     invalid, new_version, require_active, save_channel)
+from ...core.records import public
+from .common import (CHANNEL, CHANNEL_INFO_FIELDS, STREAM, check_version, errors, tagging,
+    find_channel, new_version, require_active, save_channel)
 
 DEFAULT_MESSAGE_TTL_SECONDS = 60
 DEFAULT_LIST_PAGE_SIZE = 10000
@@ -18,14 +18,13 @@ MAX_CHANNELS_PER_ACCOUNT = 10000
 def create_signaling_channel(ctx: RequestContext, req: dict) -> dict:
     name = req["ChannelName"]
     if ctx.resources.get(CHANNEL, name) is not None:
-        raise ServiceError("ResourceInUseException", f"The signaling channel {name} already exists.")
+        raise errors.ResourceInUse(f"The signaling channel {name} already exists.")
     tags = {}
     for tag in req.get("Tags", []):
         tags[tag["Key"]] = tag["Value"]
-    check_tag_keys(tags)
+    tagging.check(tags)
     if ctx.resources.count(CHANNEL) >= MAX_CHANNELS_PER_ACCOUNT:
-        raise ServiceError("AccountChannelLimitExceededException",
-                           f"The account {ctx.account} already has {MAX_CHANNELS_PER_ACCOUNT} signaling channels.")
+        raise errors.AccountChannelLimitExceeded(f"The account {ctx.account} already has {MAX_CHANNELS_PER_ACCOUNT} signaling channels.")
     creation_ms = int(ctx.now * 1000)
     configuration = req.get("SingleMasterConfiguration") or {}
     channel = {
@@ -48,7 +47,8 @@ def create_signaling_channel(ctx: RequestContext, req: dict) -> dict:
 
 @operation("kinesisvideo", "DescribeSignalingChannel")
 def describe_signaling_channel(ctx: RequestContext, req: dict) -> dict:
-    return {"ChannelInfo": channel_info(find_channel(ctx, req.get("ChannelName"), req.get("ChannelARN")))}
+    channel = find_channel(ctx, req.get("ChannelName"), req.get("ChannelARN"))
+    return {"ChannelInfo": public(channel, CHANNEL_INFO_FIELDS)}
 
 
 @operation("kinesisvideo", "ListSignalingChannels")
@@ -59,7 +59,7 @@ def list_signaling_channels(ctx: RequestContext, req: dict) -> dict:
         token=req.get("NextToken"),
         page_size=req.get("MaxResults", DEFAULT_LIST_PAGE_SIZE),
         fetch=lambda after, limit: [
-            (pk, channel_info(channel))
+            (pk, public(channel, CHANNEL_INFO_FIELDS))
             for pk, channel in ctx.resources.list(CHANNEL, after=after, limit=limit,
                                                   starts_with={"ChannelName": prefix} if prefix else None)
         ],
@@ -74,7 +74,7 @@ def update_signaling_channel(ctx: RequestContext, req: dict) -> dict:
     require_active(channel, "ChannelStatus", "signaling channel", channel["ChannelName"])
     if "SingleMasterConfiguration" in req:
         if channel["ChannelType"] != "SINGLE_MASTER":
-            raise invalid("SingleMasterConfiguration applies only to SINGLE_MASTER channels.")
+            raise errors.InvalidArgument("SingleMasterConfiguration applies only to SINGLE_MASTER channels.")
         ttl = (req["SingleMasterConfiguration"] or {}).get("MessageTtlSeconds")
         if ttl is not None:
             channel["SingleMasterConfiguration"] = {"MessageTtlSeconds": ttl}
@@ -91,8 +91,7 @@ def delete_signaling_channel(ctx: RequestContext, req: dict) -> dict:
     channel = find_channel(ctx, None, req["ChannelARN"])
     check_version(req.get("CurrentVersion"), channel["Version"], "signaling channel")
     if channel["ChannelStatus"] == "DELETING":
-        raise ServiceError("ResourceInUseException",
-                           f"The signaling channel {channel['ChannelName']} is already being deleted.")
+        raise errors.ResourceInUse(f"The signaling channel {channel['ChannelName']} is already being deleted.")
     channel["ChannelStatus"] = "DELETING"
     save_channel(ctx, channel)
     ctx.schedule("kinesisvideo.channel.delete", CHANNEL, channel["ChannelName"],
@@ -127,12 +126,12 @@ def get_signaling_channel_endpoint(ctx: RequestContext, req: dict) -> dict:
     protocols = configuration.get("Protocols") or ["WSS", "HTTPS"]
     role = configuration.get("Role", "MASTER")
     if len(set(protocols)) != len(protocols):
-        raise invalid("Protocols must not repeat a protocol.")
+        raise errors.InvalidArgument("Protocols must not repeat a protocol.")
     if "WEBRTC" in protocols:
         if channel["MediaStorage"]["Status"] != "ENABLED":
-            raise invalid("The WEBRTC protocol needs the channel's media storage configuration to be ENABLED.")
+            raise errors.InvalidArgument("The WEBRTC protocol needs the channel's media storage configuration to be ENABLED.")
         if role != "MASTER":
-            raise invalid("Only the MASTER role can use the WEBRTC protocol.")
+            raise errors.InvalidArgument("Only the MASTER role can use the WEBRTC protocol.")
     endpoints = {"WSS": ctx.public_url(websocket=True), "HTTPS": ctx.public_url(), "WEBRTC": ctx.public_url()}
     return {"ResourceEndpointList": [
         {"Protocol": protocol, "ResourceEndpoint": endpoints[protocol]} for protocol in protocols

@@ -20,11 +20,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.operations import operation
 from ...media import ebml, mkv, remux
 from . import storage
-from .common import find_stream
+from .common import errors, find_stream
 from .fragments import epoch_ms
 
 SERVICE = "kinesis-video-archived-media"
@@ -38,9 +37,8 @@ AUDIO_CODECS = ("A_AAC", "A_MS/ACM")
 
 def require_retention(stream: dict, what: str) -> None:
     if stream["DataRetentionInHours"] == 0:
-        raise ServiceError("NoDataRetentionException",
-                           f"{what} was requested for stream {stream['StreamName']}, which does not retain data "
-                           "(DataRetentionInHours is 0).")
+        raise errors.NoDataRetention(f"{what} was requested for stream {stream['StreamName']}, which does not retain data "
+                                     "(DataRetentionInHours is 0).")
 
 
 def time_column(selector_type: str):
@@ -66,14 +64,12 @@ def check_playable(stream: dict, tracks: list[mkv.Track]) -> None:
     if video is None or video.codec_id not in VIDEO_CODECS or any(
             track.number == 2 and track.codec_id not in AUDIO_CODECS for track in tracks):
         found = ", ".join(f"track {t.number}: {t.codec_id}" for t in tracks) or "no tracks"
-        raise ServiceError("UnsupportedStreamMediaTypeException",
-                           f"The media type of stream {stream['StreamName']} ({found}) is not supported: "
-                           "track 1 must be H.264 (V_MPEG4/ISO/AVC) or H.265 (V_MPEGH/ISO/HEVC), track 2 "
-                           "(optional) AAC or G.711.")
+        raise errors.UnsupportedStreamMediaType(f"The media type of stream {stream['StreamName']} ({found}) is not supported: "
+                                                "track 1 must be H.264 (V_MPEG4/ISO/AVC) or H.265 (V_MPEGH/ISO/HEVC), track 2 "
+                                                "(optional) AAC or G.711.")
     missing = [track.number for track in tracks if not track.codec_private and track.number in (1, 2)]
     if missing:
-        raise ServiceError("MissingCodecPrivateDataException",
-                           f"No codec private data was found in track {missing[0]} of stream {stream['StreamName']}.")
+        raise errors.MissingCodecPrivateData(f"No codec private data was found in track {missing[0]} of stream {stream['StreamName']}.")
 
 
 def selected_fragments(ctx: RequestContext, stream: dict, selector_type: str, start_ms: int, end_ms: int,
@@ -95,9 +91,8 @@ def clip_document(ctx: RequestContext, stream: dict, fragments: list[storage.Fra
             other = [(t.number, t.codec_id, t.codec_private)
                      for t in segment_tracks(storage.read_header(ctx.conn, fragment.header)[1])]
             if other != first_tracks:
-                raise ServiceError("InvalidCodecPrivateDataException",
-                                   "The tracks or codec private data change within the requested range; "
-                                   "they must stay the same across a clip.")
+                raise errors.InvalidCodecPrivateData("The tracks or codec private data change within the requested range; "
+                                                     "they must stay the same across a clip.")
             checked_headers.add(fragment.header)
         data = storage.fragment_bytes(ctx.conn, stream, fragment)
         if data is None:
@@ -117,19 +112,16 @@ def get_clip(ctx: RequestContext, req: dict) -> dict:
     start_ms = epoch_ms(selector["TimestampRange"]["StartTimestamp"])
     end_ms = epoch_ms(selector["TimestampRange"]["EndTimestamp"])
     if start_ms >= end_ms:
-        raise ServiceError("InvalidArgumentException", "StartTimestamp must be before EndTimestamp.")
+        raise errors.InvalidArgument("StartTimestamp must be before EndTimestamp.")
     if end_ms - start_ms > MAX_RANGE_MS:
-        raise ServiceError("InvalidArgumentException",
-                           "The time range between StartTimestamp and EndTimestamp must not exceed 24 hours.")
+        raise errors.InvalidArgument("The time range between StartTimestamp and EndTimestamp must not exceed 24 hours.")
     require_retention(stream, "GetClip")
     fragments = selected_fragments(ctx, stream, selector_type, start_ms, end_ms, MAX_CLIP_FRAGMENTS)
     if not fragments:
-        raise ServiceError("ResourceNotFoundException",
-                           f"No fragments were found in stream {stream['StreamName']} for the requested time range.")
+        raise errors.ResourceNotFound(f"No fragments were found in stream {stream['StreamName']} for the requested time range.")
     document = clip_document(ctx, stream, fragments)
     try:
         payload = remux.to_mp4(document)
     except remux.RemuxError as error:
-        raise ServiceError("InvalidMediaFrameException",
-                           f"The frames of the requested clip could not be parsed: {error}") from error
+        raise errors.InvalidMediaFrame(f"The frames of the requested clip could not be parsed: {error}") from error
     return {"ContentType": CONTENT_TYPE, "Payload": payload}

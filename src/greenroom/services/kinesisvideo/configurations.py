@@ -3,10 +3,9 @@ storage configuration, and the mapped-resource view of it from the stream's side
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.operations import operation
-from .common import (check_version, find_channel, find_stream, invalid, new_version,
-                     require_active, save_channel, save_stream, stream_by_arn)
+from .common import (check_version, errors, find_channel, find_stream, new_version,
+    require_active, save_channel, save_stream, stream_by_arn)
 
 MIN_SAMPLING_INTERVAL_MS = 200
 MAX_SAMPLING_INTERVAL_MS = 20000
@@ -22,8 +21,7 @@ def _writable_stream(ctx: RequestContext, req: dict) -> dict:
 
 def _needs_retention(stream: dict, what: str) -> None:
     if stream["DataRetentionInHours"] == 0:
-        raise ServiceError("NoDataRetentionException",
-                           f"The stream {stream['StreamName']} has no data retention; {what} needs it.")
+        raise errors.NoDataRetention(f"The stream {stream['StreamName']} has no data retention; {what} needs it.")
 
 
 # ---------------------------------------------------------------------------- image generation
@@ -31,18 +29,18 @@ def _needs_retention(stream: dict, what: str) -> None:
 def _check_image_generation(ctx: RequestContext, configuration: dict) -> None:
     interval = configuration["SamplingInterval"]
     if not MIN_SAMPLING_INTERVAL_MS <= interval <= MAX_SAMPLING_INTERVAL_MS:
-        raise invalid(f"SamplingInterval must be between {MIN_SAMPLING_INTERVAL_MS} and "
-                      f"{MAX_SAMPLING_INTERVAL_MS} milliseconds; got {interval}.")
+        raise errors.InvalidArgument(f"SamplingInterval must be between {MIN_SAMPLING_INTERVAL_MS} and "
+                                     f"{MAX_SAMPLING_INTERVAL_MS} milliseconds; got {interval}.")
     format_config = configuration.get("FormatConfig") or {}
     if format_config:
         if configuration["Format"] != "JPEG":
-            raise invalid("FormatConfig (JPEGQuality) applies only to the JPEG format.")
+            raise errors.InvalidArgument("FormatConfig (JPEGQuality) applies only to the JPEG format.")
         quality = format_config.get("JPEGQuality", "")
         if not (quality.isdigit() and 1 <= int(quality) <= 100):
-            raise invalid(f"JPEGQuality must be a whole number from 1 to 100; got {quality!r}.")
+            raise errors.InvalidArgument(f"JPEGQuality must be a whole number from 1 to 100; got {quality!r}.")
     region = configuration["DestinationConfig"]["DestinationRegion"]
     if region != ctx.region:
-        raise invalid(f"DestinationRegion {region} must be the stream's Region {ctx.region}.")
+        raise errors.InvalidArgument(f"DestinationRegion {region} must be the stream's Region {ctx.region}.")
 
 
 @operation("kinesisvideo", "UpdateImageGenerationConfiguration")
@@ -123,16 +121,14 @@ def update_media_storage_configuration(ctx: RequestContext, req: dict) -> dict:
     if configuration["Status"] == "ENABLED":
         stream_arn = configuration.get("StreamARN")
         if not stream_arn:
-            raise invalid("A StreamARN is required to enable media storage.")
+            raise errors.InvalidArgument("A StreamARN is required to enable media storage.")
         stream = stream_by_arn(ctx, stream_arn)
         if stream is None:
-            raise ServiceError("ResourceNotFoundException",
-                               f"The requested stream {stream_arn} does not exist in account {ctx.account}.")
+            raise errors.ResourceNotFound(f"The requested stream {stream_arn} does not exist in account {ctx.account}.")
         _needs_retention(stream, "media storage")
         mapped = stream.get("MappedChannelARN")
         if mapped and mapped != channel["ChannelARN"]:
-            raise ServiceError("ResourceInUseException",
-                               f"The stream {stream['StreamName']} already stores media for {mapped}.")
+            raise errors.ResourceInUse(f"The stream {stream['StreamName']} already stores media for {mapped}.")
         if previous_arn and previous_arn != stream_arn:
             _unmap(ctx, previous_arn, channel["ChannelARN"])
         stream["MappedChannelARN"] = channel["ChannelARN"]

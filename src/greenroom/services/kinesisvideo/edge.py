@@ -7,10 +7,9 @@ absent."""
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.lifecycle import transition
 from ...core.operations import operation
-from .common import EDGE, find_stream
+from .common import EDGE, errors, find_stream
 
 DEFAULT_LIST_PAGE_SIZE = 10
 FIELDS = ("StreamName", "StreamARN", "CreationTime", "LastUpdatedTime", "SyncStatus",
@@ -25,8 +24,7 @@ def _find(ctx: RequestContext, req: dict) -> tuple[dict, dict]:
     stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
     document = ctx.resources.get(EDGE, stream["StreamARN"])
     if document is None:
-        raise ServiceError("StreamEdgeConfigurationNotFoundException",
-                           f"The stream {stream['StreamName']} has no edge configuration.")
+        raise errors.StreamEdgeConfigurationNotFound(f"The stream {stream['StreamName']} has no edge configuration.")
     return stream, document
 
 
@@ -34,12 +32,10 @@ def _find(ctx: RequestContext, req: dict) -> tuple[dict, dict]:
 def start_edge_configuration_update(ctx: RequestContext, req: dict) -> dict:
     stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
     if stream["DataRetentionInHours"] == 0:
-        raise ServiceError("NoDataRetentionException",
-                           f"The stream {stream['StreamName']} has no data retention; the edge agent uploads into it.")
+        raise errors.NoDataRetention(f"The stream {stream['StreamName']} has no data retention; the edge agent uploads into it.")
     document = ctx.resources.get(EDGE, stream["StreamARN"])
     if document is not None and document["SyncStatus"] in ("SYNCING", "DELETING"):
-        raise ServiceError("ResourceInUseException",
-                           f"The edge configuration of {stream['StreamName']} is {document['SyncStatus']}.")
+        raise errors.ResourceInUse(f"The edge configuration of {stream['StreamName']} is {document['SyncStatus']}.")
     edge_config = req["EdgeConfig"]
     updated = {
         "StreamName": stream["StreamName"],

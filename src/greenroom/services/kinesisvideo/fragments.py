@@ -14,10 +14,9 @@ import datetime as dt
 import sqlalchemy as sa
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.operations import operation
 from . import storage
-from .common import find_stream
+from .common import errors, find_stream
 
 SERVICE = "kinesis-video-archived-media"
 DEFAULT_MAX_RESULTS = 100
@@ -45,7 +44,7 @@ def _selector(selector: dict) -> list:
     time_range = selector["TimestampRange"]
     start, end = epoch_ms(time_range["StartTimestamp"]), epoch_ms(time_range["EndTimestamp"])
     if start > end:
-        raise ServiceError("InvalidArgumentException", "StartTimestamp must not be after EndTimestamp.")
+        raise errors.InvalidArgument("StartTimestamp must not be after EndTimestamp.")
     return [selector["FragmentSelectorType"], start, end]
 
 
@@ -54,15 +53,14 @@ def list_fragments(ctx: RequestContext, req: dict) -> dict:
     stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
     requested = _selector(req["FragmentSelector"]) if req.get("FragmentSelector") else None
     if requested is None and not req.get("NextToken"):
-        raise ServiceError("InvalidArgumentException", "FragmentSelector is required unless NextToken is given.")
+        raise errors.InvalidArgument("FragmentSelector is required unless NextToken is given.")
 
     def fetch(after, limit):
         # The position is [type, start_ms, end_ms, timestamp, seq]: the token keeps the selector.
         selector = requested
         if after is not None:
             if requested is not None and requested != after[:3]:
-                raise ServiceError("InvalidArgumentException",
-                                   "The NextToken belongs to a different FragmentSelector.")
+                raise errors.InvalidArgument("The NextToken belongs to a different FragmentSelector.")
             selector = after[:3]
         kind, start, end = selector
         column = storage.fragments.c.producer_ms if kind == "PRODUCER_TIMESTAMP" else storage.fragments.c.server_ms

@@ -33,13 +33,12 @@ import weakref
 import sqlalchemy as sa
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.operations import operation
 from ...core.store import Resources
 from ...media import ebml
 from ...media.mkv import segment_document
 from . import storage
-from .common import STREAM, find_stream
+from .common import STREAM, errors, find_stream
 from .fragments import epoch_ms
 
 CONTENT_TYPE = "video/webm"
@@ -243,7 +242,7 @@ def _start_after(ctx: RequestContext, stream: dict, selector: dict) -> tuple[int
         member = "AfterFragmentNumber" if kind == "FRAGMENT_NUMBER" else "ContinuationToken"
         number = selector.get(member)
         if not number:
-            raise ServiceError("InvalidArgumentException", f"StartSelectorType {kind} needs {member}.")
+            raise errors.InvalidArgument(f"StartSelectorType {kind} needs {member}.")
         parsed = storage.parse_fragment_number(number)
         if parsed is None:
             return 0, error_document(ERROR_NOT_FOUND, number)
@@ -259,7 +258,7 @@ def _start_after(ctx: RequestContext, stream: dict, selector: dict) -> tuple[int
     # SERVER_TIMESTAMP / PRODUCER_TIMESTAMP: the fragment containing the time, else the next one;
     # of fragments with the same timestamp (one upload's, on a frozen clock) the first.
     if selector.get("StartTimestamp") is None:
-        raise ServiceError("InvalidArgumentException", f"StartSelectorType {kind} needs StartTimestamp.")
+        raise errors.InvalidArgument(f"StartSelectorType {kind} needs StartTimestamp.")
     at = epoch_ms(selector["StartTimestamp"])
     column = fragments.c.producer_ms if kind == "PRODUCER_TIMESTAMP" else fragments.c.server_ms
     containing = ctx.conn.execute(
@@ -280,9 +279,8 @@ def get_media(ctx: RequestContext, req: dict) -> dict:
     after_seq, error = _start_after(ctx, stream, req["StartSelector"])
     store = storage.media_store(ctx.conn)
     if not store.open_get_media(stream["MediaKey"], MAX_GET_MEDIA_CONNECTIONS):
-        raise ServiceError("ConnectionLimitExceededException",
-                           f"The stream {stream['StreamName']} already has {MAX_GET_MEDIA_CONNECTIONS} "
-                           "GetMedia connections.")
+        raise errors.ConnectionLimitExceeded(f"The stream {stream['StreamName']} already has {MAX_GET_MEDIA_CONNECTIONS} "
+                                             "GetMedia connections.")
     return {"ContentType": CONTENT_TYPE, "Payload": MediaTail(ctx, stream, after_seq, error)}
 
 

@@ -56,7 +56,6 @@ from urllib.parse import quote
 import sqlalchemy as sa
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.lifecycle import transition
 from ...core.operations import operation
 from ...core.routes import http_route
@@ -64,7 +63,7 @@ from ...media import fmp4, mkv, remux
 from ...protocol.http import HttpResponse
 from . import storage
 from .clips import check_playable, fragment_time, require_retention, segment_tracks, time_column
-from .common import STREAM, find_stream
+from .common import STREAM, errors, find_stream
 from .fragments import epoch_ms
 
 SERVICE = "kinesis-video-archived-media"
@@ -80,10 +79,6 @@ ANCHOR_CLOCK_SLACK_MS = 30_000
 PLAYLIST_TYPE = "application/x-mpegURL"
 
 
-def invalid(message: str) -> ServiceError:
-    return ServiceError("InvalidArgumentException", message)
-
-
 # ---------------------------------------------------------------------------- the session URL
 
 def _session_range(ctx: RequestContext, mode: str, selector: dict) -> tuple[str, int | None, int | None]:
@@ -92,22 +87,22 @@ def _session_range(ctx: RequestContext, mode: str, selector: dict) -> tuple[str,
     time_range = selector.get("TimestampRange")
     if mode == "LIVE":
         if time_range:
-            raise invalid("TimestampRange must not be set when PlaybackMode is LIVE.")
+            raise errors.InvalidArgument("TimestampRange must not be set when PlaybackMode is LIVE.")
         return selector_type, None, None
     if not time_range or time_range.get("StartTimestamp") is None:
-        raise invalid(f"TimestampRange.StartTimestamp is required when PlaybackMode is {mode}.")
+        raise errors.InvalidArgument(f"TimestampRange.StartTimestamp is required when PlaybackMode is {mode}.")
     start_ms = epoch_ms(time_range["StartTimestamp"])
     end_ms = epoch_ms(time_range["EndTimestamp"]) if time_range.get("EndTimestamp") is not None else None
     if end_ms is None:
         if mode == "ON_DEMAND":
-            raise invalid("TimestampRange.EndTimestamp is required when PlaybackMode is ON_DEMAND.")
+            raise errors.InvalidArgument("TimestampRange.EndTimestamp is required when PlaybackMode is ON_DEMAND.")
         return selector_type, start_ms, None
     if end_ms <= start_ms:
-        raise invalid("EndTimestamp must be later than StartTimestamp.")
+        raise errors.InvalidArgument("EndTimestamp must be later than StartTimestamp.")
     if end_ms - start_ms > MAX_RANGE_MS:
-        raise invalid("The time range between StartTimestamp and EndTimestamp must not exceed 24 hours.")
+        raise errors.InvalidArgument("The time range between StartTimestamp and EndTimestamp must not exceed 24 hours.")
     if selector_type == "SERVER_TIMESTAMP" and end_ms > int(ctx.now * 1000):
-        raise invalid("EndTimestamp must be in the past when FragmentSelectorType is SERVER_TIMESTAMP.")
+        raise errors.InvalidArgument("EndTimestamp must be in the past when FragmentSelectorType is SERVER_TIMESTAMP.")
     return selector_type, start_ms, end_ms
 
 
@@ -153,8 +148,7 @@ def create_session(ctx: RequestContext, req: dict, protocol: str, selector: dict
                          storage.fragments.c.server_ms >= int(ctx.now * 1000) - LIVE_RECENT_MS)
         found = storage.fetch(ctx.conn, storage.select_fragments(recent, storage.fragments.c.seq.desc(), limit=1))
         if not found:
-            raise ServiceError("ResourceNotFoundException",
-                               f"No fragments were ingested into stream {stream['StreamName']} in the last 30 seconds.")
+            raise errors.ResourceNotFound(f"No fragments were ingested into stream {stream['StreamName']} in the last 30 seconds.")
         window = storage.fetch(ctx.conn, storage.select_fragments(
             storage.archived(stream, ctx.now), storage.fragments.c.seq.desc(), limit=limit))
         anchor = _live_anchor(window)
@@ -163,8 +157,7 @@ def create_session(ctx: RequestContext, req: dict, protocol: str, selector: dict
         found = storage.fetch(ctx.conn, storage.select_fragments(
             condition, time_column(selector_type), storage.fragments.c.seq, limit=1))
         if not found:
-            raise ServiceError("ResourceNotFoundException",
-                               f"No fragments were found in stream {stream['StreamName']} for the requested time range.")
+            raise errors.ResourceNotFound(f"No fragments were found in stream {stream['StreamName']} for the requested time range.")
         # A replay shows the range's first fragment when the session begins.
         anchor = {"Producer": found[0].producer_ms, "Server": int(ctx.now * 1000)}
     check_playable(stream, segment_tracks(storage.read_header(ctx.conn, found[0].header)[1]))

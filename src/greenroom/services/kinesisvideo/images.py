@@ -22,12 +22,11 @@ import bisect
 import sqlalchemy as sa
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.operations import operation
 from ...media import remux
 from . import storage
 from .clips import fragment_time, require_retention, time_column
-from .common import find_stream
+from .common import errors, find_stream
 from .fragments import epoch_ms
 
 SERVICE = "kinesis-video-archived-media"
@@ -42,7 +41,7 @@ def _jpeg_quality(format_config: dict | None) -> int:
     if text is None:
         return DEFAULT_JPEG_QUALITY
     if not text.isdigit() or not 1 <= int(text) <= 100:
-        raise ServiceError("InvalidArgumentException", f"JPEGQuality must be an integer from 1 to 100, not {text!r}.")
+        raise errors.InvalidArgument(f"JPEGQuality must be an integer from 1 to 100, not {text!r}.")
     return int(text)
 
 
@@ -95,16 +94,14 @@ def get_images(ctx: RequestContext, req: dict) -> dict:
     stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
     start_ms, end_ms = epoch_ms(req["StartTimestamp"]), epoch_ms(req["EndTimestamp"])
     if end_ms < start_ms:
-        raise ServiceError("InvalidArgumentException", "EndTimestamp must not be before StartTimestamp.")
+        raise errors.InvalidArgument("EndTimestamp must not be before StartTimestamp.")
     if end_ms - start_ms > MAX_RANGE_MS:
-        raise ServiceError("InvalidArgumentException",
-                           "The time range between StartTimestamp and EndTimestamp must not exceed 300 seconds.")
+        raise errors.InvalidArgument("The time range between StartTimestamp and EndTimestamp must not exceed 300 seconds.")
     interval = req.get("SamplingInterval")
     if interval is None:
-        raise ServiceError("InvalidArgumentException", "SamplingInterval is required.")
+        raise errors.InvalidArgument("SamplingInterval is required.")
     if interval < MIN_SAMPLING_INTERVAL_MS:
-        raise ServiceError("InvalidArgumentException",
-                           f"SamplingInterval must be at least {MIN_SAMPLING_INTERVAL_MS} milliseconds.")
+        raise errors.InvalidArgument(f"SamplingInterval must be at least {MIN_SAMPLING_INTERVAL_MS} milliseconds.")
     image_format = req["Format"]
     quality = _jpeg_quality(req.get("FormatConfig"))
     width, height = req.get("WidthPixels"), req.get("HeightPixels")

@@ -70,10 +70,11 @@ from ...core.errors import ServiceError
 from ...core.routes import http_route
 from ...media.mkv import (ClusterEnded, ClusterStarted, HeaderRead, InfoRead, MkvError, MkvStreamParser,
                           TagsRead, TracksRead)
+from ...media.producer import put_media_headers
 from ...protocol import models, restjson
-from ...protocol.http import HttpResponse
+from ...protocol.http import HttpRequest, HttpResponse
 from . import storage
-from .common import STREAM, WRITABLE_STATUSES, find_stream
+from .common import STREAM, WRITABLE_STATUSES, errors, find_stream
 
 log = logging.getLogger("greenroom.kinesisvideo")
 
@@ -162,22 +163,19 @@ class Session:
         headers = request.headers
         name, arn = headers.get("x-amzn-stream-name"), headers.get("x-amzn-stream-arn")
         if bool(name) == bool(arn):
-            raise ServiceError("InvalidArgumentException",
-                               "Specify either x-amzn-stream-name or x-amzn-stream-arn, not both.")
+            raise errors.InvalidArgument("Specify either x-amzn-stream-name or x-amzn-stream-arn, not both.")
         timecode_type = headers.get("x-amzn-fragment-timecode-type", "").upper()
         if timecode_type not in ("ABSOLUTE", "RELATIVE"):
-            raise ServiceError("InvalidArgumentException",
-                               "x-amzn-fragment-timecode-type must be ABSOLUTE or RELATIVE.")
+            raise errors.InvalidArgument("x-amzn-fragment-timecode-type must be ABSOLUTE or RELATIVE.")
         start_ms = None
         if headers.get("x-amzn-producer-start-timestamp"):
             try:
                 start_ms = parse_start_timestamp(headers["x-amzn-producer-start-timestamp"])
             except ValueError:
-                raise ServiceError("InvalidArgumentException",
-                                   "x-amzn-producer-start-timestamp must be seconds.milliseconds since the epoch.") from None
+                raise errors.InvalidArgument("x-amzn-producer-start-timestamp must be seconds.milliseconds since the epoch.") from None
         required = headers.get("x-amzn-fragment-acknowledgment-required", "1").strip()
         if required not in ("0", "1"):
-            raise ServiceError("InvalidArgumentException", "x-amzn-fragment-acknowledgment-required must be 1 or 0.")
+            raise errors.InvalidArgument("x-amzn-fragment-acknowledgment-required must be 1 or 0.")
         caller = emulator.identify(request)  # the verified key's account with --verify-signatures
 
         def find():
@@ -485,18 +483,9 @@ def put_media_in_process(emulator, body, *, stream_name: str | None = None, stre
     """PutMedia without HTTP, for the in-process emulator (``greenroom.mock()``): ingest ``body``
     (bytes or an iterable of bytes) into a stream and return the acknowledgements. Header
     problems raise the ServiceError PutMedia would answer with."""
-    from ...protocol.http import HttpRequest
-
-    headers = {"x-amzn-fragment-timecode-type": timecode_type,
-               "x-amzn-fragment-acknowledgment-required": "1" if ack_required else "0",
+    headers = {**put_media_headers(stream_name, stream_arn, timecode_type, producer_start_ms, ack_required),
                "authorization": f"AWS4-HMAC-SHA256 Credential={account or emulator.default_account}"
                                 f"/20240101/{region}/kinesisvideo/aws4_request"}
-    if stream_name:
-        headers["x-amzn-stream-name"] = stream_name
-    if stream_arn:
-        headers["x-amzn-stream-arn"] = stream_arn
-    if producer_start_ms is not None:
-        headers["x-amzn-producer-start-timestamp"] = f"{producer_start_ms // 1000}.{producer_start_ms % 1000:03d}"
     request = HttpRequest("POST", "/putMedia", headers=headers, host="greenroom.local")
     session = Session.open(emulator, request)
     return session.run([body] if isinstance(body, (bytes, bytearray)) else body)

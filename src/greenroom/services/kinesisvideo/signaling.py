@@ -54,7 +54,7 @@ from ...protocol import models, restjson
 from ...protocol.http import HttpResponse
 from ...protocol.validation import validate, validation_message
 from ...protocol.websocket import GOING_AWAY, NORMAL_CLOSURE, WebSocket, WebSocketClosed
-from .common import channel_by_arn
+from .common import channel_by_arn, errors
 
 log = logging.getLogger("greenroom")
 
@@ -308,17 +308,16 @@ def _query(request) -> dict[str, str]:
 def check_presigned(query: dict[str, str], now: float) -> None:
     """The presigned URL's validity window (greenroom checks no signature)."""
     if "X-Amz-Signature" not in query or "X-Amz-Credential" not in query:
-        raise ServiceError("AccessDeniedException", "The request is not signed (SigV4 presigned URL expected).",
-                           status=403)
+        raise errors.AccessDenied("The request is not signed (SigV4 presigned URL expected).",
+                                  status=403)
     try:
         signed_at = calendar.timegm(time.strptime(query.get("X-Amz-Date", ""), "%Y%m%dT%H%M%SZ"))
         expires = int(query.get("X-Amz-Expires", "300"))
     except ValueError:
-        raise ServiceError("AccessDeniedException", "X-Amz-Date or X-Amz-Expires is malformed.", status=403) from None
+        raise errors.AccessDenied("X-Amz-Date or X-Amz-Expires is malformed.", status=403) from None
     if now > signed_at + expires:
-        raise ServiceError("AccessDeniedException",
-                           f"The presigned URL expired at {time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(signed_at + expires))}.",
-                           status=403)
+        raise errors.AccessDenied(f"The presigned URL expired at {time.strftime('%Y%m%dT%H%M%SZ', time.gmtime(signed_at + expires))}.",
+                                  status=403)
 
 
 @websocket_route("/")
@@ -329,18 +328,16 @@ async def connect(emulator, socket: WebSocket):
     channel_arn = query.get("X-Amz-ChannelARN", "")
     client_id = query.get("X-Amz-ClientId")
     if not channel_arn:
-        raise ServiceError("InvalidArgumentException", "X-Amz-ChannelARN is required.", status=400)
+        raise errors.InvalidArgument("X-Amz-ChannelARN is required.", status=400)
     if client_id is not None and not CLIENT_ID.fullmatch(client_id):
-        raise ServiceError("InvalidArgumentException",
-                           "X-Amz-ClientId must be 1 to 256 characters of [a-zA-Z0-9_.-].", status=400)
+        raise errors.InvalidArgument("X-Amz-ClientId must be 1 to 256 characters of [a-zA-Z0-9_.-].", status=400)
     caller = emulator.identify(socket.request)
     channel = load_channel(emulator, channel_arn, caller.account, caller.region)
     if channel is None:
-        raise ServiceError("ResourceNotFoundException", f"The signaling channel {channel_arn} does not exist.",
-                           status=404)
+        raise errors.ResourceNotFound(f"The signaling channel {channel_arn} does not exist.",
+                                      status=404)
     if channel["ChannelStatus"] != "ACTIVE":
-        raise ServiceError("ResourceInUseException",
-                           f"The signaling channel is {channel['ChannelStatus']}; it must be ACTIVE.", status=400)
+        raise errors.ResourceInUse(f"The signaling channel is {channel['ChannelStatus']}; it must be ACTIVE.", status=400)
     await socket.accept()
     peer = Peer(channel_arn, client_id, socket)
     channels = hub(emulator)
@@ -428,9 +425,9 @@ def get_ice_server_config(ctx: RequestContext, req: dict) -> dict:
     [inferred] Service must be TURN (the only value the model has); a ClientId is optional."""
     channel = channel_by_arn(ctx, req["ChannelARN"])
     if channel is None:
-        raise ServiceError("ResourceNotFoundException", f"The signaling channel {req['ChannelARN']} does not exist.")
+        raise errors.ResourceNotFound(f"The signaling channel {req['ChannelARN']} does not exist.")
     if req.get("Service", "TURN") != "TURN":
-        raise ServiceError("InvalidArgumentException", "Service must be TURN.")
+        raise errors.InvalidArgument("Service must be TURN.")
     stun = ctx.emulator.stun_server()
     expires = int(ctx.now) + ICE_SERVER_TTL_SECONDS
     username = f"{expires}:{req.get('ClientId') or req.get('Username') or 'MASTER'}"
@@ -451,8 +448,8 @@ def send_alexa_offer_to_master(ctx: RequestContext, req: dict) -> dict:
     answers this operation in ``send_alexa_offer_route`` (it waits for the master)."""
     channel = channel_by_arn(ctx, req["ChannelARN"])
     if channel is None:
-        raise ServiceError("ResourceNotFoundException", f"The signaling channel {req['ChannelARN']} does not exist.")
-    raise ServiceError("ResourceNotFoundException", "No master is connected to the signaling channel.")
+        raise errors.ResourceNotFound(f"The signaling channel {req['ChannelARN']} does not exist.")
+    raise errors.ResourceNotFound("No master is connected to the signaling channel.")
 
 
 @http_route("POST", "/v1/send-alexa-offer-to-master", streaming=True)
@@ -477,15 +474,15 @@ async def send_alexa_offer_route(emulator, request, body):
         problems = [f"Value '{text}' at '{member}' failed to satisfy constraint: Member must be of type {kind}"
                     for member, text, kind in unreadable] + validate(operation_model.input_shape, params)
         if problems:
-            raise ServiceError("InvalidArgumentException", validation_message(problems))
+            raise errors.InvalidArgument(validation_message(problems))
         caller = emulator.identify(request)
         channel_arn, sender = params["ChannelARN"], params["SenderClientId"]
         channel = load_channel(emulator, channel_arn, caller.account, caller.region)
         if channel is None:
-            raise ServiceError("ResourceNotFoundException", f"The signaling channel {channel_arn} does not exist.")
+            raise errors.ResourceNotFound(f"The signaling channel {channel_arn} does not exist.")
         channels = hub(emulator)
         if not channels.master_connected(channel_arn):
-            raise ServiceError("ResourceNotFoundException", "No master is connected to the signaling channel.")
+            raise errors.ResourceNotFound("No master is connected to the signaling channel.")
         peers = channels.peers(channel_arn)
         waiter = asyncio.get_running_loop().create_future()
         peers.alexa[sender] = waiter
@@ -495,8 +492,7 @@ async def send_alexa_offer_route(emulator, request, body):
             try:
                 message = await asyncio.wait_for(waiter, ALEXA_ANSWER_TIMEOUT_SECONDS)
             except (asyncio.TimeoutError, asyncio.CancelledError):
-                raise ServiceError("ClientLimitExceededException",
-                                   "The master did not answer the offer in time.") from None
+                raise errors.ClientLimitExceeded("The master did not answer the offer in time.") from None
         finally:
             if peers.alexa.get(sender) is waiter:
                 del peers.alexa[sender]

@@ -57,7 +57,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ...core import notify
 from ...core.lifecycle import transition
-from ...core.store import ROW_KEY, metadata, resources
+from ...core.store import ROW_KEY, dialect_insert, documents, metadata
 
 STREAM_KIND = "kinesisvideo:stream"
 FRAGMENT_NUMBER_PREFIX = "91343852333"
@@ -403,8 +403,8 @@ class MediaStore:
             if not force and self._lease_renewed.get(stream, 0) + PRODUCER_LEASE_SECONDS / 4 > now:
                 return
             self._lease_renewed[stream] = now
-        from sqlalchemy.dialects.postgresql import insert
-        upsert = insert(producers).values(node=self.node, stream=stream, alive_until=now + PRODUCER_LEASE_SECONDS)
+        upsert = dialect_insert(self.engine, producers).values(node=self.node, stream=stream,
+                                                               alive_until=now + PRODUCER_LEASE_SECONDS)
         with self.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             conn.execute(upsert.on_conflict_do_update(index_elements=[producers.c.node, producers.c.stream],
@@ -485,8 +485,7 @@ class MediaStore:
 
 
 def _live_media_keys(conn: Connection) -> set[int]:
-    rows = conn.execute(sa.select(resources.c.data).where(resources.c.kind == STREAM_KIND))
-    return {row.data.get("MediaKey") for row in rows if row.data.get("MediaKey") is not None}
+    return {data["MediaKey"] for data in documents(conn, STREAM_KIND) if data.get("MediaKey") is not None}
 
 
 _MEDIA_STORES: "weakref.WeakKeyDictionary[Engine, MediaStore]" = weakref.WeakKeyDictionary()
@@ -514,11 +513,7 @@ def header_id(conn: Connection, stream: int, ebml_header: bytes, segment_head: b
         return found
     # Two producers of one stream may store the same header at once: the second one's insert
     # does nothing (or, in a SERIALIZABLE transaction, fails as a conflict and runs again).
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    conn.execute(insert(headers).values(stream=stream, digest=digest, ebml_length=len(ebml_header), data=data)
+    conn.execute(dialect_insert(conn, headers).values(stream=stream, digest=digest, ebml_length=len(ebml_header), data=data)
                  .on_conflict_do_nothing(index_elements=[headers.c.stream, headers.c.digest]))
     return conn.execute(query).scalar_one()
 

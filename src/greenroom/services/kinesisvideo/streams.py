@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.lifecycle import transition
 from ...core.operations import operation
+from ...core.records import public
 from . import storage
-from .common import (EDGE, STREAM, check_tag_keys, check_version, find_stream, invalid, new_media_key,
-                     new_version, require_active, save_stream, stream_info)
+from .common import (STREAM_INFO_FIELDS, EDGE, STREAM, tagging, check_version, errors, find_stream,
+    new_media_key, new_version, require_active, save_stream)
 
 KIND = STREAM  # kept for callers that imported it from here
 DEFAULT_LIST_PAGE_SIZE = 10000  # the model's maximum for ListStreams; AWS's default too
@@ -20,14 +20,13 @@ MAX_RETENTION_HOURS = 87600      # ten years
 def create_stream(ctx: RequestContext, req: dict) -> dict:
     name = req["StreamName"]
     if ctx.resources.get(STREAM, name) is not None:
-        raise ServiceError("ResourceInUseException", f"The stream {name} already exists.")
+        raise errors.ResourceInUse(f"The stream {name} already exists.")
     retention = req.get("DataRetentionInHours", 0)
     if retention > MAX_RETENTION_HOURS:
-        raise invalid(f"DataRetentionInHours {retention} exceeds the maximum of {MAX_RETENTION_HOURS} hours.")
-    check_tag_keys(req.get("Tags", {}))
+        raise errors.InvalidArgument(f"DataRetentionInHours {retention} exceeds the maximum of {MAX_RETENTION_HOURS} hours.")
+    tagging.check(req.get("Tags", {}))
     if ctx.resources.count(STREAM) >= MAX_STREAMS_PER_ACCOUNT:
-        raise ServiceError("AccountStreamLimitExceededException",
-                           f"The account {ctx.account} already has {MAX_STREAMS_PER_ACCOUNT} streams.")
+        raise errors.AccountStreamLimitExceeded(f"The account {ctx.account} already has {MAX_STREAMS_PER_ACCOUNT} streams.")
     creation_ms = int(ctx.now * 1000)
     stream = {
         "StreamName": name,
@@ -52,7 +51,8 @@ def create_stream(ctx: RequestContext, req: dict) -> dict:
 
 @operation("kinesisvideo", "DescribeStream")
 def describe_stream(ctx: RequestContext, req: dict) -> dict:
-    return {"StreamInfo": stream_info(find_stream(ctx, req.get("StreamName"), req.get("StreamARN")))}
+    stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
+    return {"StreamInfo": public(stream, STREAM_INFO_FIELDS)}
 
 
 @operation("kinesisvideo", "ListStreams")
@@ -64,7 +64,7 @@ def list_streams(ctx: RequestContext, req: dict) -> dict:
         token=req.get("NextToken"),
         page_size=req.get("MaxResults", DEFAULT_LIST_PAGE_SIZE),
         fetch=lambda after, limit: [
-            (pk, stream_info(stream))
+            (pk, public(stream, STREAM_INFO_FIELDS))
             for pk, stream in ctx.resources.list(STREAM, after=after, limit=limit,
                                                  starts_with={"StreamName": prefix} if prefix else None)
         ],
@@ -105,13 +105,13 @@ def update_data_retention(ctx: RequestContext, req: dict) -> dict:
     if req["Operation"] == "INCREASE_DATA_RETENTION":
         retention = current + change
         if retention > MAX_RETENTION_HOURS:
-            raise invalid(f"The data retention period would become {retention} hours; "
-                          f"the maximum is {MAX_RETENTION_HOURS} hours.")
+            raise errors.InvalidArgument(f"The data retention period would become {retention} hours; "
+                                         f"the maximum is {MAX_RETENTION_HOURS} hours.")
     else:
         retention = current - change
         if retention < 0:
-            raise invalid(f"The data retention period of {current} hours cannot be decreased by "
-                          f"{change} hours.")
+            raise errors.InvalidArgument(f"The data retention period of {current} hours cannot be decreased by "
+                                         f"{change} hours.")
     stream["DataRetentionInHours"] = retention
     _begin_update(ctx, stream)
     if retention < current:
@@ -124,7 +124,7 @@ def delete_stream(ctx: RequestContext, req: dict) -> dict:
     stream = find_stream(ctx, None, req["StreamARN"])
     check_version(req.get("CurrentVersion"), stream["Version"], "stream")
     if stream["Status"] == "DELETING":
-        raise ServiceError("ResourceInUseException", f"The stream {stream['StreamName']} is already being deleted.")
+        raise errors.ResourceInUse(f"The stream {stream['StreamName']} is already being deleted.")
     stream["Status"] = "DELETING"
     save_stream(ctx, stream)
     ctx.schedule("kinesisvideo.stream.delete", STREAM, stream["StreamName"], action="kinesisvideo.stream.remove")

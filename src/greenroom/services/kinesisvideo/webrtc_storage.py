@@ -33,10 +33,10 @@ import logging
 import time
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
 from ...core.operations import operation
 from ...protocol.http import HttpRequest
-from .common import channel_by_arn, stream_by_arn
+from .common import channel_by_arn, errors, stream_by_arn
+from .put_media import Session
 from .signaling import Peer, hub, status_response
 
 log = logging.getLogger("greenroom")
@@ -48,14 +48,13 @@ SESSIONS: dict[str, "StorageSession"] = {}    # by channel ARN, in this process
 def _storage_channel(ctx: RequestContext, channel_arn: str) -> tuple[dict, dict]:
     channel = channel_by_arn(ctx, channel_arn)
     if channel is None:
-        raise ServiceError("ResourceNotFoundException", f"The signaling channel {channel_arn} does not exist.")
+        raise errors.ResourceNotFound(f"The signaling channel {channel_arn} does not exist.")
     storage = channel.get("MediaStorage") or {}
     if storage.get("Status") != "ENABLED" or not storage.get("StreamARN"):
-        raise ServiceError("InvalidArgumentException",
-                           "The signaling channel is not mapped to a stream (media storage is not ENABLED).")
+        raise errors.InvalidArgument("The signaling channel is not mapped to a stream (media storage is not ENABLED).")
     stream = stream_by_arn(ctx, storage["StreamARN"])
     if stream is None:
-        raise ServiceError("ResourceNotFoundException", f"The stream {storage['StreamARN']} does not exist.")
+        raise errors.ResourceNotFound(f"The stream {storage['StreamARN']} does not exist.")
     return channel, stream
 
 
@@ -65,8 +64,7 @@ def join_storage_session(ctx: RequestContext, req: dict) -> dict:
     channel, stream = _storage_channel(ctx, channel_arn)
     channels = hub(ctx.emulator)
     if not channels.master_connected(channel_arn):
-        raise ServiceError("ResourceNotFoundException",
-                           "No master is connected to the signaling channel: connect as master, then join.")
+        raise errors.ResourceNotFound("No master is connected to the signaling channel: connect as master, then join.")
     previous = SESSIONS.pop(channel_arn, None)
     if previous is not None:
         previous.stop()
@@ -84,12 +82,10 @@ def join_storage_session_as_viewer(ctx: RequestContext, req: dict) -> dict:
     _storage_channel(ctx, channel_arn)
     session = SESSIONS.get(channel_arn)
     if session is None:
-        raise ServiceError("ResourceNotFoundException",
-                           "No storage session runs on the channel: the master must JoinStorageSession first.")
+        raise errors.ResourceNotFound("No storage session runs on the channel: the master must JoinStorageSession first.")
     peers = hub(ctx.emulator).channels.get(channel_arn)
     if peers is None or client_id not in peers.viewers:
-        raise ServiceError("ResourceNotFoundException",
-                           f"The viewer {client_id} is not connected to the signaling channel.")
+        raise errors.ResourceNotFound(f"The viewer {client_id} is not connected to the signaling channel.")
     previous = peers.storage_viewers.get(client_id)
     if previous is not None:
         previous.on_message({"messageType": "GO_AWAY"})
@@ -192,7 +188,6 @@ class StorageSession:
 
     async def _ingest_video(self, track) -> None:
         """The track's frames, encoded to H.264 fragments, into PutMedia's ingest path."""
-        from .put_media import Session
 
         pieces: asyncio.Queue = asyncio.Queue()
 

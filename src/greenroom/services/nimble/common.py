@@ -16,13 +16,13 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import json
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from ...core.context import RequestContext
-from ...core.errors import ServiceError
+from ...core.errors import Errors
 from ...core.lifecycle import transition
 from ...core.store import Resources
+from ...core.tagging import Tagging
 
 STUDIO = "nimble:studio"
 STUDIO_MEMBER = "nimble:studio-member"
@@ -34,7 +34,6 @@ STREAMING_SESSION = "nimble:streaming-session"
 SESSION_BACKUP = "nimble:streaming-session-backup"
 SESSION_STREAM = "nimble:streaming-session-stream"
 EULA_ACCEPTANCE = "nimble:eula-acceptance"
-CLIENT_TOKEN = "nimble:client-token"
 FAULT = "nimble:fault"
 
 # Kinds whose documents live under a studio (parent = studioId), removed with it.
@@ -87,44 +86,37 @@ def caller(ctx: RequestContext) -> str:
 
 # ------------------------------------------------------------------------------ errors
 
-def error(shape: str, message: str, code: str, context: dict | None = None) -> ServiceError:
-    """An error in Nimble's shape: ``message``, ``code`` (a short machine-readable reason
-    [inferred]) and ``context`` (a 404 names the missing resource in ``resourceId``)."""
-    return ServiceError(shape, message, code=code, context=context or None)
+# The short machine-readable reason each of Nimble's errors carries in ``code`` unless the
+# raiser names another [inferred].
+DEFAULT_CODES = {
+    "ValidationException": "INVALID_PARAMETER",
+    "ResourceNotFoundException": "RESOURCE_NOT_FOUND",
+    "ConflictException": "CONFLICT",
+    "ServiceQuotaExceededException": "SERVICE_QUOTA_EXCEEDED",
+    "AccessDeniedException": "ACCESS_DENIED",
+}
+MISSING = "The specified resource could not be found: {} {} does not exist."
 
 
-def validation_error(message: str, code: str = "INVALID_PARAMETER", **context: str) -> ServiceError:
-    """A ValidationException (400)."""
-    return error("ValidationException", message, code, context)
+def _members(shape: str, fields: dict) -> dict:
+    """Nimble's error members: ``code`` and ``context`` (the other keywords, e.g. a 404's
+    ``resourceId``)."""
+    code = fields.pop("code", DEFAULT_CODES[shape])
+    return {"code": code, "context": fields or None}
 
 
-def not_found(label: str, resource_id: str, **context: str) -> ServiceError:
-    """A ResourceNotFoundException (404) whose context names the missing resource."""
-    return error(
-        "ResourceNotFoundException",
-        f"The specified resource could not be found: {label} {resource_id} does not exist.",
-        "RESOURCE_NOT_FOUND", {"resourceId": resource_id, **context},
-    )
-
-
-def conflict(message: str, resource_id: str, code: str = "CONFLICT") -> ServiceError:
-    return error("ConflictException", message, code, {"resourceId": resource_id})
-
-
-def quota_exceeded(message: str, **context: str) -> ServiceError:
-    return error("ServiceQuotaExceededException", message, "SERVICE_QUOTA_EXCEEDED", context)
-
-
-def access_denied(message: str, resource_id: str) -> ServiceError:
-    return error("AccessDeniedException", message, "ACCESS_DENIED", {"resourceId": resource_id})
+errors = Errors("nimble", *DEFAULT_CODES, members=_members)
+tagging = Tagging("nimble", invalid=errors.Validation)
+# A client token used again with other parameters (``@idempotent("clientToken", TOKEN_REUSED)``).
+TOKEN_REUSED = functools.partial(errors.Validation, code="CLIENT_TOKEN_REUSED")
 
 
 def require_not_in_progress(resource: dict, label: str, resource_id: str) -> None:
     """Nothing can be changed while an operation on the resource is in progress."""
     if resource["state"] in IN_PROGRESS_STATES:
-        raise conflict(
+        raise errors.Conflict(
             f"Another operation is in progress: {label} {resource_id} is {resource['state']}.",
-            resource_id, code="RESOURCE_IN_PROGRESS",
+            resourceId=resource_id, code="RESOURCE_IN_PROGRESS",
         )
 
 
@@ -135,7 +127,7 @@ def require_state(resource: dict, label: str, resource_id: str, allowed: Iterabl
     require_not_in_progress(resource, label, resource_id)
     allowed = sorted(allowed)
     if resource["state"] not in allowed:
-        raise validation_error(
+        raise errors.Validation(
             f"Cannot {action} {label} {resource_id} in state {resource['state']}; "
             f"it must be {' or '.join(allowed)}.",
             code="INVALID_STATE", resourceId=resource_id,
@@ -147,7 +139,7 @@ def require_state(resource: dict, label: str, resource_id: str, allowed: Iterabl
 def find_studio(ctx: RequestContext, studio_id: str) -> dict:
     studio = ctx.resources.get(STUDIO, studio_id)
     if studio is None:
-        raise not_found("studio", studio_id)
+        raise errors.ResourceNotFound(MISSING.format("studio", studio_id), resourceId=studio_id)
     return studio
 
 
@@ -163,7 +155,7 @@ def find_child(ctx: RequestContext, kind: str, label: str, studio_id: str, child
     find_studio(ctx, studio_id)
     found = ctx.resources.get(kind, key(studio_id, child_id))
     if found is None:
-        raise not_found(label, child_id)
+        raise errors.ResourceNotFound(MISSING.format(label, child_id), resourceId=child_id)
     return found
 
 
@@ -345,43 +337,6 @@ def take_fault(ctx: RequestContext, operation: str) -> dict | None:
 
 # ------------------------------------------------------------------------------ idempotency
 
-def idempotent(handler: Callable[[RequestContext, dict], dict]) -> Callable[[RequestContext, dict], dict]:
-    """``X-Amz-Client-Token``: a retry with the same token and the same request answers what
-    the first request answered, without doing anything again; the same token with a different
-    request is a ValidationException. Tokens are kept per account, region and operation."""
-
-    @functools.wraps(handler)
-    def wrapper(ctx: RequestContext, req: dict) -> dict:
-        token = req.get("clientToken")
-        if not token:
-            return handler(ctx, req)
-        record_key = f"{ctx.operation}/{token}"
-        fingerprint = _fingerprint({k: v for k, v in req.items() if k != "clientToken"})
-        record = ctx.resources.get(CLIENT_TOKEN, record_key)
-        if record is not None:
-            if record["fingerprint"] != fingerprint:
-                raise validation_error(
-                    f"The client token {token} was already used with different parameters for "
-                    f"{ctx.operation}.", code="CLIENT_TOKEN_REUSED",
-                )
-            return record["response"]
-        response = handler(ctx, req) or {}
-        ctx.resources.insert(CLIENT_TOKEN, record_key, {
-            "fingerprint": fingerprint, "response": _jsonable(response), "createdAt": ctx.now,
-        })
-        return response
-
-    return wrapper
-
-
-def _fingerprint(request: dict) -> str:
-    return hashlib.sha256(json.dumps(request, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
 # ------------------------------------------------------------------------------ pagination
 
 def filtered_fetch(ctx: RequestContext, kind: str, *, parent: str | None = None,
@@ -391,20 +346,8 @@ def filtered_fetch(ctx: RequestContext, kind: str, *, parent: str | None = None,
     filter: it reads the store in batches until it has ``limit`` kept items."""
 
     def fetch(after, limit):
-        found: list[tuple[int, dict]] = []
-        cursor = after
-        batch = max(limit, 50)
-        while len(found) < limit:
-            rows = ctx.resources.list(kind, parent=parent, where=where, after=cursor, limit=batch)
-            for pk, document in rows:
-                if keep(document):
-                    found.append((pk, shape(document)))
-                    if len(found) == limit:
-                        break
-            if len(rows) < batch:
-                break
-            cursor = rows[-1][0]
-        return found
+        return [(pk, shape(document)) for pk, document in ctx.resources.scan(
+            kind, parent=parent, where=where, after=after, limit=limit, keep=keep, batch=50)]
 
     return fetch
 
@@ -413,7 +356,3 @@ def page_size(req: dict, default: int, cap: int | None = None) -> int:
     size = req.get("maxResults") or default
     return min(size, cap) if cap else size
 
-
-def public(document: dict) -> dict:
-    """A copy without internal fields (for documents embedded in other outputs)."""
-    return {k: v for k, v in document.items() if not k.startswith("_")}

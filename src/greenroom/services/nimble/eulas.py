@@ -11,9 +11,10 @@ from __future__ import annotations
 import datetime as dt
 
 from ...core.context import RequestContext
+from ...core.idempotency import idempotent
 from ...core.operations import operation
-from .common import (EULA_ACCEPTANCE, caller, filtered_fetch, idempotent, insert, key, new_id,
-                     not_found, usable_studio, find_studio, validation_error)
+from .common import (EULA_ACCEPTANCE, caller, MISSING, errors, filtered_fetch, find_studio,
+    TOKEN_REUSED, insert, key, new_id, usable_studio)
 
 
 def _at(text: str) -> float:
@@ -54,7 +55,7 @@ def accepted_eula_ids(ctx: RequestContext, studio_id: str) -> set[str]:
 def get_eula(ctx: RequestContext, req: dict) -> dict:
     eula = EULAS_BY_ID.get(req["eulaId"])
     if eula is None:
-        raise not_found("EULA", req["eulaId"])
+        raise errors.ResourceNotFound(MISSING.format("EULA", req["eulaId"]), resourceId=req["eulaId"])
     return {"eula": eula}
 
 
@@ -73,7 +74,7 @@ def list_eulas(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "AcceptEulas")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def accept_eulas(ctx: RequestContext, req: dict) -> dict:
     """Accept EULAs for a studio. Accepting one already accepted answers the existing
     acceptance instead of recording a second one [inferred]."""
@@ -81,10 +82,10 @@ def accept_eulas(ctx: RequestContext, req: dict) -> dict:
     usable_studio(ctx, studio_id)
     eula_ids = req.get("eulaIds") or []
     if not eula_ids:
-        raise validation_error("eulaIds must name at least one EULA to accept.", code="MISSING_EULA_IDS")
+        raise errors.Validation("eulaIds must name at least one EULA to accept.", code="MISSING_EULA_IDS")
     unknown = [eula_id for eula_id in eula_ids if eula_id not in EULAS_BY_ID]
     if unknown:
-        raise not_found("EULA", unknown[0])
+        raise errors.ResourceNotFound(MISSING.format("EULA", unknown[0]), resourceId=unknown[0])
     existing = {a["eulaId"]: a for _, a in ctx.resources.list(EULA_ACCEPTANCE, parent=studio_id)}
     acceptances = []
     for eula_id in dict.fromkeys(eula_ids):  # keep order, drop repeats

@@ -9,9 +9,10 @@ filters by member (``principalId``).
 from __future__ import annotations
 
 from ...core.context import RequestContext
+from ...core.idempotency import idempotent
 from ...core.operations import operation
-from .common import (LAUNCH_PROFILE_MEMBER, USABLE_STATES, filtered_fetch, idempotent, insert,
-                     key, not_found, page_size, require_state, save)
+from .common import (LAUNCH_PROFILE_MEMBER, MISSING, USABLE_STATES, errors, filtered_fetch, TOKEN_REUSED,
+                     insert, key, page_size, require_state, save)
 from .launch_profiles import find_launch_profile
 from .studio_members import unique_principals
 
@@ -28,12 +29,12 @@ def find_member(ctx: RequestContext, studio_id: str, profile_id: str, principal_
     find_launch_profile(ctx, studio_id, profile_id)
     member = ctx.resources.get(LAUNCH_PROFILE_MEMBER, key(studio_id, profile_id, principal_id))
     if member is None:
-        raise not_found("launch profile member", principal_id, launchProfileId=profile_id)
+        raise errors.ResourceNotFound(MISSING.format("launch profile member", principal_id), resourceId=principal_id, launchProfileId=profile_id)
     return member
 
 
 @operation("nimble", "PutLaunchProfileMembers")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def put_launch_profile_members(ctx: RequestContext, req: dict) -> dict:
     studio_id, profile_id = req["studioId"], req["launchProfileId"]
     _changeable_profile(ctx, studio_id, profile_id)
@@ -68,7 +69,7 @@ def list_launch_profile_members(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "UpdateLaunchProfileMember")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def update_launch_profile_member(ctx: RequestContext, req: dict) -> dict:
     studio_id, profile_id, principal_id = req["studioId"], req["launchProfileId"], req["principalId"]
     _changeable_profile(ctx, studio_id, profile_id)
@@ -79,7 +80,7 @@ def update_launch_profile_member(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "DeleteLaunchProfileMember")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def delete_launch_profile_member(ctx: RequestContext, req: dict) -> dict:
     studio_id, profile_id, principal_id = req["studioId"], req["launchProfileId"], req["principalId"]
     _changeable_profile(ctx, studio_id, profile_id)

@@ -31,14 +31,17 @@ from __future__ import annotations
 import re
 
 from ...core.context import RequestContext
+from ...core.idempotency import idempotent
 from ...core.lifecycle import transition
 from ...core.operations import operation
+from ...core.records import public
 from ...core.store import Resources
 from .common import (GONE_STATES, LAUNCH_PROFILE, LAUNCH_PROFILE_MEMBER, PROTOCOL_VERSION,
-                     STREAMING_IMAGE, STREAMING_SESSION, STUDIO_COMPONENT, USABLE_STATES, bump,
-                     caller, delay, filtered_fetch, find_child, find_studio, idempotent, insert,
-                     key, new_id, not_found, page_size, public, require_state,
-                     schedule_removal, status, take_fault, usable_studio, validation_error)
+    STREAMING_IMAGE, STREAMING_SESSION, STUDIO_COMPONENT, USABLE_STATES,
+    bump, caller, delay, MISSING, errors, filtered_fetch, find_child,
+    find_studio, TOKEN_REUSED, insert, key, new_id, page_size,
+    require_state, schedule_removal, status, take_fault,
+    usable_studio)
 
 DEFAULT_PAGE_SIZE = 100
 SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?")
@@ -61,20 +64,20 @@ def stream_configuration(requested: dict) -> dict:
     for field in ("ec2InstanceTypes", "streamingImageIds"):
         values = requested[field]
         if len(set(values)) != len(values):
-            raise validation_error(f"streamConfiguration.{field} must not repeat a value.", code="DUPLICATE_VALUE")
+            raise errors.Validation(f"streamConfiguration.{field} must not repeat a value.", code="DUPLICATE_VALUE")
     if termination is not None and not persistent:
-        raise validation_error("streamConfiguration.automaticTerminationMode is only allowed when "
-                               "sessionPersistenceMode is ACTIVATED.", code="INVALID_STREAM_CONFIGURATION")
+        raise errors.Validation("streamConfiguration.automaticTerminationMode is only allowed when "
+                                "sessionPersistenceMode is ACTIVATED.", code="INVALID_STREAM_CONFIGURATION")
     if requested.get("volumeConfiguration") is not None and not persistent:
-        raise validation_error("streamConfiguration.volumeConfiguration is only allowed when "
-                               "sessionPersistenceMode is ACTIVATED.", code="INVALID_STREAM_CONFIGURATION")
+        raise errors.Validation("streamConfiguration.volumeConfiguration is only allowed when "
+                                "sessionPersistenceMode is ACTIVATED.", code="INVALID_STREAM_CONFIGURATION")
     if max_stopped > 0 and not (persistent and termination == "ACTIVATED"):
-        raise validation_error("streamConfiguration.maxStoppedSessionLengthInMinutes can only be above 0 "
-                               "when sessionPersistenceMode and automaticTerminationMode are both ACTIVATED.",
-                               code="INVALID_STREAM_CONFIGURATION")
+        raise errors.Validation("streamConfiguration.maxStoppedSessionLengthInMinutes can only be above 0 "
+                                "when sessionPersistenceMode and automaticTerminationMode are both ACTIVATED.",
+                                code="INVALID_STREAM_CONFIGURATION")
     if backup.get("mode") == "AUTOMATIC" and not persistent:
-        raise validation_error("streamConfiguration.sessionBackup.mode AUTOMATIC is only allowed when "
-                               "sessionPersistenceMode is ACTIVATED.", code="INVALID_STREAM_CONFIGURATION")
+        raise errors.Validation("streamConfiguration.sessionBackup.mode AUTOMATIC is only allowed when "
+                                "sessionPersistenceMode is ACTIVATED.", code="INVALID_STREAM_CONFIGURATION")
     configuration = {
         "clipboardMode": requested["clipboardMode"],
         "ec2InstanceTypes": list(requested["ec2InstanceTypes"]),
@@ -109,35 +112,35 @@ def can_stop(configuration: dict) -> bool:
 
 def _protocol_versions(versions: list[str]) -> list[str]:
     if not versions or set(versions) != {PROTOCOL_VERSION}:
-        raise validation_error(f"launchProfileProtocolVersions must be [\"{PROTOCOL_VERSION}\"], the only "
-                               f"launch profile protocol version.", code="INVALID_PROTOCOL_VERSION")
+        raise errors.Validation(f"launchProfileProtocolVersions must be [\"{PROTOCOL_VERSION}\"], the only "
+                                f"launch profile protocol version.", code="INVALID_PROTOCOL_VERSION")
     return [PROTOCOL_VERSION]
 
 
 def _subnets(subnets: list[str]) -> list[str]:
     if not subnets:
-        raise validation_error("ec2SubnetIds must name at least one subnet.", code="MISSING_SUBNETS")
+        raise errors.Validation("ec2SubnetIds must name at least one subnet.", code="MISSING_SUBNETS")
     if len(set(subnets)) != len(subnets):
-        raise validation_error("ec2SubnetIds must not repeat a subnet.", code="DUPLICATE_VALUE")
+        raise errors.Validation("ec2SubnetIds must not repeat a subnet.", code="DUPLICATE_VALUE")
     return list(subnets)
 
 
 def _components(ctx: RequestContext, studio_id: str, component_ids: list[str]) -> list[str]:
     if len(set(component_ids)) != len(component_ids):
-        raise validation_error("studioComponentIds must not repeat a component.", code="DUPLICATE_VALUE")
+        raise errors.Validation("studioComponentIds must not repeat a component.", code="DUPLICATE_VALUE")
     directories = []
     for component_id in component_ids:
         component = ctx.resources.get(STUDIO_COMPONENT, key(studio_id, component_id))
         if component is None or component["state"] in GONE_STATES:
-            raise not_found("studio component", component_id)
+            raise errors.ResourceNotFound(MISSING.format("studio component", component_id), resourceId=component_id)
         if component["state"] == "DELETE_IN_PROGRESS":
-            raise validation_error(f"Studio component {component_id} is being deleted.",
-                                   code="INVALID_STATE", resourceId=component_id)
+            raise errors.Validation(f"Studio component {component_id} is being deleted.",
+                                    code="INVALID_STATE", resourceId=component_id)
         if component["type"] == "ACTIVE_DIRECTORY":
             directories.append(component_id)
     if len(directories) > 1:
-        raise validation_error("A launch profile can use at most one ACTIVE_DIRECTORY studio component, "
-                               f"not {', '.join(directories)}.", code="INVALID_STUDIO_COMPONENTS")
+        raise errors.Validation("A launch profile can use at most one ACTIVE_DIRECTORY studio component, "
+                                f"not {', '.join(directories)}.", code="INVALID_STUDIO_COMPONENTS")
     return list(component_ids)
 
 
@@ -226,7 +229,7 @@ def find_launch_profile(ctx: RequestContext, studio_id: str, profile_id: str) ->
 
 
 @operation("nimble", "CreateLaunchProfile")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def create_launch_profile(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     usable_studio(ctx, studio_id)
@@ -285,7 +288,7 @@ def list_launch_profiles(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "UpdateLaunchProfile")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def update_launch_profile(ctx: RequestContext, req: dict) -> dict:
     studio_id, profile_id = req["studioId"], req["launchProfileId"]
     profile = find_launch_profile(ctx, studio_id, profile_id)
@@ -313,7 +316,7 @@ def update_launch_profile(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "DeleteLaunchProfile")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def delete_launch_profile(ctx: RequestContext, req: dict) -> dict:
     studio_id, profile_id = req["studioId"], req["launchProfileId"]
     profile = find_launch_profile(ctx, studio_id, profile_id)
@@ -369,13 +372,13 @@ def get_launch_profile_initialization(ctx: RequestContext, req: dict) -> dict:
     require_state(profile, "launch profile", profile_id, USABLE_STATES, "initialize")
     platform, purpose = req["platform"], req["launchPurpose"]
     if platform not in PLATFORMS:
-        raise validation_error(f"platform must be LINUX or WINDOWS, not '{platform}'.", code="INVALID_PLATFORM")
+        raise errors.Validation(f"platform must be LINUX or WINDOWS, not '{platform}'.", code="INVALID_PLATFORM")
     if LAUNCH_PURPOSE.fullmatch(purpose) is None or len(purpose) > 64:
-        raise validation_error(f"launchPurpose must be 1-64 upper-case letters, digits or underscores, "
-                               f"not '{purpose}'.", code="INVALID_LAUNCH_PURPOSE")
+        raise errors.Validation(f"launchPurpose must be 1-64 upper-case letters, digits or underscores, "
+                                f"not '{purpose}'.", code="INVALID_LAUNCH_PURPOSE")
     if PROTOCOL_VERSION not in (req.get("launchProfileProtocolVersions") or []):
-        raise validation_error(f"The client must support launch profile protocol version {PROTOCOL_VERSION}.",
-                               code="UNSUPPORTED_PROTOCOL_VERSION")
+        raise errors.Validation(f"The client must support launch profile protocol version {PROTOCOL_VERSION}.",
+                                code="UNSUPPORTED_PROTOCOL_VERSION")
     initialization = {
         "launchProfileId": profile_id, "name": profile["name"], "platform": platform,
         "launchPurpose": purpose, "launchProfileProtocolVersion": PROTOCOL_VERSION,

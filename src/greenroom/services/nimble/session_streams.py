@@ -16,10 +16,11 @@ import hmac
 from urllib.parse import parse_qs
 
 from ...core.context import RequestContext
+from ...core.idempotency import idempotent
 from ...core.operations import operation
 from ...core.routes import HttpError, http_route
-from .common import (SESSION_STREAM, STREAMING_SESSION, caller, delay, find_studio, idempotent,
-                     insert, key, new_id, not_found, require_state, status, take_fault)
+from .common import (MISSING, SESSION_STREAM, STREAMING_SESSION, caller, delay, errors, find_studio,
+                     TOKEN_REUSED, insert, key, new_id, require_state, status, take_fault)
 from .streaming_sessions import find_session
 
 DEFAULT_EXPIRATION_SECONDS = 120
@@ -27,7 +28,7 @@ URL_PATH = "/_greenroom/nimble/streams/{region}/{account}/{streamId}"
 
 
 @operation("nimble", "CreateStreamingSessionStream")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def create_streaming_session_stream(ctx: RequestContext, req: dict) -> dict:
     studio_id, session_id = req["studioId"], req["sessionId"]
     session = find_session(ctx, studio_id, session_id)
@@ -67,7 +68,7 @@ def get_streaming_session_stream(ctx: RequestContext, req: dict) -> dict:
     find_session(ctx, studio_id, session_id)
     stream = ctx.resources.get(SESSION_STREAM, key(studio_id, session_id, stream_id))
     if stream is None:
-        raise not_found("streaming session stream", stream_id, sessionId=session_id)
+        raise errors.ResourceNotFound(MISSING.format("streaming session stream", stream_id), resourceId=stream_id, sessionId=session_id)
     return {"stream": stream}
 
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 import hashlib
 
 from ...core.context import RequestContext
+from ...core.idempotency import idempotent
 from ...core.operations import operation
-from .common import (GONE_STATES, LAUNCH_PROFILE, STREAMING_IMAGE, USABLE_STATES, access_denied,
-                     bump, conflict, delay, filtered_fetch, find_child, find_studio, idempotent,
-                     insert, key, new_id, require_state, settle, settle_outcome, stable_id,
-                     status, take_fault, usable_studio)
+from .common import (GONE_STATES, LAUNCH_PROFILE, STREAMING_IMAGE, USABLE_STATES, bump, delay,
+    errors, filtered_fetch, find_child, find_studio, TOKEN_REUSED, insert,
+    key, new_id, require_state, settle, settle_outcome, stable_id, status,
+    take_fault, usable_studio)
 from .eulas import BUILT_IN_IMAGE_EULA_IDS
 
 LIST_PAGE_SIZE = 10  # ListStreamingImages has no maxResults [inferred]
@@ -55,13 +56,13 @@ def find_image(ctx: RequestContext, studio_id: str, image_id: str) -> dict:
 
 def _own_image(image: dict) -> None:
     if image["owner"] == AMAZON:
-        raise access_denied(
+        raise errors.AccessDenied(
             f"Streaming image {image['streamingImageId']} is owned by amazon and cannot be changed.",
-            image["streamingImageId"])
+            resourceId=image["streamingImageId"])
 
 
 @operation("nimble", "CreateStreamingImage")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def create_streaming_image(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     studio = usable_studio(ctx, studio_id)
@@ -117,7 +118,7 @@ def list_streaming_images(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "UpdateStreamingImage")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def update_streaming_image(ctx: RequestContext, req: dict) -> dict:
     studio_id, image_id = req["studioId"], req["streamingImageId"]
     image = find_image(ctx, studio_id, image_id)
@@ -139,7 +140,7 @@ def update_streaming_image(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "DeleteStreamingImage")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def delete_streaming_image(ctx: RequestContext, req: dict) -> dict:
     studio_id, image_id = req["studioId"], req["streamingImageId"]
     image = find_image(ctx, studio_id, image_id)
@@ -150,8 +151,8 @@ def delete_streaming_image(ctx: RequestContext, req: dict) -> dict:
              if profile["state"] not in GONE_STATES
              and image_id in profile["streamConfiguration"]["streamingImageIds"]]
     if users:
-        raise conflict(f"Streaming image {image_id} is used by launch profiles {', '.join(users)}; "
-                       "remove it from them or delete them first.", image_id, code="RESOURCE_IN_USE")
+        raise errors.Conflict(f"Streaming image {image_id} is used by launch profiles {', '.join(users)}; "
+                              "remove it from them or delete them first.", resourceId=image_id, code="RESOURCE_IN_USE")
     image.update(state="DELETE_IN_PROGRESS", **status("STREAMING_IMAGE_DELETE_IN_PROGRESS"))
     bump(image)
     resource_key = key(studio_id, image_id)

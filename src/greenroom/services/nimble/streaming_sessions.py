@@ -35,14 +35,15 @@ profile membership of the owner is not enforced ([unverified] in the reference).
 from __future__ import annotations
 
 from ...core.context import RequestContext
+from ...core.idempotency import idempotent
 from ...core.lifecycle import transition
 from ...core.operations import operation
 from ...core.store import Resources
 from .common import (LAUNCH_PROFILE, SESSION_BACKUP, SESSION_STREAM, STREAMING_IMAGE,
-                     STREAMING_SESSION, USABLE_STATES, bump, caller, delay, filtered_fetch,
-                     find_child, find_studio, idempotent, insert, key, new_id, not_found,
-                     quota_exceeded, require_state, schedule_removal, status,
-                     take_fault, usable_studio, validation_error)
+    STREAMING_SESSION, USABLE_STATES, bump, caller, delay, MISSING, errors,
+    filtered_fetch, find_child, find_studio, TOKEN_REUSED, insert, key,
+    new_id, require_state, schedule_removal, status, take_fault,
+    usable_studio)
 from .eulas import accepted_eula_ids
 from .launch_profiles import can_stop
 
@@ -142,7 +143,7 @@ def session_stopped(resources: Resources, kind: str, session_key: str, args: dic
 # ------------------------------------------------------------------------------ operations
 
 @operation("nimble", "CreateStreamingSession")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def create_streaming_session(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     usable_studio(ctx, studio_id)
@@ -153,31 +154,31 @@ def create_streaming_session(ctx: RequestContext, req: dict) -> dict:
 
     image_id = req.get("streamingImageId") or configuration["streamingImageIds"][0]
     if image_id not in configuration["streamingImageIds"]:
-        raise validation_error(f"Launch profile {profile_id} does not allow streaming image {image_id}; "
-                               f"it allows {', '.join(configuration['streamingImageIds'])}.",
-                               code="STREAMING_IMAGE_NOT_ALLOWED")
+        raise errors.Validation(f"Launch profile {profile_id} does not allow streaming image {image_id}; "
+                                f"it allows {', '.join(configuration['streamingImageIds'])}.",
+                                code="STREAMING_IMAGE_NOT_ALLOWED")
     image = ctx.resources.get(STREAMING_IMAGE, key(studio_id, image_id))
     if image is None or image["state"] in ("DELETED", "DELETE_IN_PROGRESS"):
-        raise not_found("streaming image", image_id)
+        raise errors.ResourceNotFound(MISSING.format("streaming image", image_id), resourceId=image_id)
     if image["state"] not in IMAGE_LAUNCHABLE_STATES:
-        raise validation_error(f"Streaming image {image_id} is {image['state']}; sessions need a READY image.",
-                               code="STREAMING_IMAGE_NOT_READY", resourceId=image_id)
+        raise errors.Validation(f"Streaming image {image_id} is {image['state']}; sessions need a READY image.",
+                                code="STREAMING_IMAGE_NOT_READY", resourceId=image_id)
     instance_type = req.get("ec2InstanceType") or configuration["ec2InstanceTypes"][0]
     if instance_type not in configuration["ec2InstanceTypes"]:
-        raise validation_error(f"Launch profile {profile_id} does not allow instance type {instance_type}; "
-                               f"it allows {', '.join(configuration['ec2InstanceTypes'])}.",
-                               code="INSTANCE_TYPE_NOT_ALLOWED")
+        raise errors.Validation(f"Launch profile {profile_id} does not allow instance type {instance_type}; "
+                                f"it allows {', '.join(configuration['ec2InstanceTypes'])}.",
+                                code="INSTANCE_TYPE_NOT_ALLOWED")
     missing = [eula for eula in image.get("eulaIds") or [] if eula not in accepted_eula_ids(ctx, studio_id)]
     if missing:
-        raise validation_error(f"Studio {studio_id} must accept the EULAs of streaming image {image_id} "
-                               f"first (AcceptEulas): {', '.join(missing)}.", code="EULA_NOT_ACCEPTED")
+        raise errors.Validation(f"Studio {studio_id} must accept the EULAs of streaming image {image_id} "
+                                f"first (AcceptEulas): {', '.join(missing)}.", code="EULA_NOT_ACCEPTED")
     owner = req.get("ownedBy") or caller(ctx)
     active = sum(1 for _, s in ctx.resources.list(STREAMING_SESSION, parent=studio_id, where={"ownedBy": owner})
                  if s["state"] != "DELETED")
     if active >= MAX_SESSIONS_PER_OWNER:
-        raise quota_exceeded(f"{owner} already has {active} streaming sessions in studio {studio_id}, "
-                             f"the most allowed ({MAX_SESSIONS_PER_OWNER}); delete some first.",
-                             ownedBy=owner)
+        raise errors.ServiceQuotaExceeded(f"{owner} already has {active} streaming sessions in studio {studio_id}, "
+                                          f"the most allowed ({MAX_SESSIONS_PER_OWNER}); delete some first.",
+                                          ownedBy=owner)
 
     persistent = configuration["sessionPersistenceMode"] == "ACTIVATED"
     session_id = new_id(ctx)
@@ -258,20 +259,20 @@ def _end_streams(ctx: RequestContext, session_key: str) -> None:
 
 
 @operation("nimble", "StopStreamingSession")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def stop_streaming_session(ctx: RequestContext, req: dict) -> dict:
     session_key, session = _session_for_change(ctx, req, {"READY"}, "stop")
     persistent = session["sessionPersistenceMode"] == "ACTIVATED"
     if not session["_config"]["canStop"]:
-        raise validation_error(
+        raise errors.Validation(
             f"Streaming session {session['sessionId']} cannot be stopped: its launch profile's "
             "maxStoppedSessionLengthInMinutes is 0 (stopping needs it above 0, or a persistent session "
             "with automaticTerminationMode DEACTIVATED). Delete the session instead.",
             code="STOP_NOT_ALLOWED", resourceId=session["sessionId"])
     retention = req.get("volumeRetentionMode")
     if retention and not persistent:
-        raise validation_error("volumeRetentionMode is only allowed for sessions whose sessionPersistenceMode "
-                               "is ACTIVATED.", code="INVALID_PARAMETER")
+        raise errors.Validation("volumeRetentionMode is only allowed for sessions whose sessionPersistenceMode "
+                                "is ACTIVATED.", code="INVALID_PARAMETER")
     session.update(state="STOP_IN_PROGRESS", stoppedAt=ctx.now, stoppedBy=caller(ctx), stopAt=None,
                    terminateAt=None, updatedAt=ctx.now, updatedBy=caller(ctx),
                    **status("STREAMING_SESSION_STOP_IN_PROGRESS"))
@@ -290,7 +291,7 @@ def stop_streaming_session(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "StartStreamingSession")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def start_streaming_session(ctx: RequestContext, req: dict) -> dict:
     session_key, session = _session_for_change(ctx, req, {"STOPPED"}, "start")
     studio_id = req["studioId"]
@@ -298,10 +299,10 @@ def start_streaming_session(ctx: RequestContext, req: dict) -> dict:
     if backup_id:
         backup = ctx.resources.get(SESSION_BACKUP, key(studio_id, backup_id))
         if backup is None:
-            raise not_found("streaming session backup", backup_id)
+            raise errors.ResourceNotFound(MISSING.format("streaming session backup", backup_id), resourceId=backup_id)
         if backup["sessionId"] != session["sessionId"]:
-            raise validation_error(f"Backup {backup_id} belongs to streaming session {backup['sessionId']}, "
-                                   f"not {session['sessionId']}.", code="INVALID_BACKUP", resourceId=backup_id)
+            raise errors.Validation(f"Backup {backup_id} belongs to streaming session {backup['sessionId']}, "
+                                    f"not {session['sessionId']}.", code="INVALID_BACKUP", resourceId=backup_id)
     session.update(state="START_IN_PROGRESS", startedAt=ctx.now, startedBy=caller(ctx),
                    startedFromBackupId=backup_id, terminateAt=None, stopAt=None,
                    updatedAt=ctx.now, updatedBy=caller(ctx), **status("STREAMING_SESSION_START_IN_PROGRESS"))
@@ -319,7 +320,7 @@ def start_streaming_session(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "DeleteStreamingSession")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def delete_streaming_session(ctx: RequestContext, req: dict) -> dict:
     session_key, session = _session_for_change(ctx, req, DELETABLE_STATES, "delete")
     session.update(state="DELETE_IN_PROGRESS", stopAt=None, terminateAt=None, updatedAt=ctx.now,

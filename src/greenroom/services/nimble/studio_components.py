@@ -24,11 +24,12 @@ from __future__ import annotations
 import re
 
 from ...core.context import RequestContext
+from ...core.idempotency import idempotent
 from ...core.operations import operation
 from .common import (GONE_STATES, LAUNCH_PROFILE, STUDIO_COMPONENT, USABLE_STATES, bump, caller,
-                     conflict, delay, filtered_fetch, find_child, find_studio, idempotent, insert,
-                     key, new_id, page_size, require_state, settle, settle_outcome, status,
-                     take_fault, usable_studio, validation_error)
+    delay, errors, filtered_fetch, find_child, find_studio, TOKEN_REUSED,
+    insert, key, new_id, page_size, require_state, settle, settle_outcome,
+    status, take_fault, usable_studio)
 
 DEFAULT_PAGE_SIZE = 50  # the most a StudioComponentList holds
 CONFIGURATION_FOR_TYPE = {
@@ -58,39 +59,39 @@ def check_component(component: dict) -> None:
     configuration = component.get("configuration") or {}
     given = [name for name, value in configuration.items() if value is not None]
     if len(given) > 1:
-        raise validation_error(f"configuration must set exactly one of its members, not {', '.join(sorted(given))}.",
-                               code="INVALID_CONFIGURATION")
+        raise errors.Validation(f"configuration must set exactly one of its members, not {', '.join(sorted(given))}.",
+                                code="INVALID_CONFIGURATION")
     expected = CONFIGURATION_FOR_TYPE[kind]
     if expected is None and given:
-        raise validation_error(f"A CUSTOM studio component takes no configuration, but {given[0]} was given.",
-                               code="INVALID_CONFIGURATION")
+        raise errors.Validation(f"A CUSTOM studio component takes no configuration, but {given[0]} was given.",
+                                code="INVALID_CONFIGURATION")
     if expected is not None and given != [expected]:
-        raise validation_error(f"A {kind} studio component needs configuration.{expected}"
-                               + (f", not {given[0]}." if given else "."), code="INVALID_CONFIGURATION")
+        raise errors.Validation(f"A {kind} studio component needs configuration.{expected}"
+                                + (f", not {given[0]}." if given else "."), code="INVALID_CONFIGURATION")
     if subtype is not None and kind not in SUBTYPE_TYPES[subtype]:
-        raise validation_error(f"Subtype {subtype} does not fit a {kind} studio component.",
-                               code="INVALID_SUBTYPE")
+        raise errors.Validation(f"Subtype {subtype} does not fit a {kind} studio component.",
+                                code="INVALID_SUBTYPE")
     if kind == "ACTIVE_DIRECTORY":
         directory = configuration[expected].get("directoryId")
         if not directory or DIRECTORY_ID.fullmatch(directory) is None:
-            raise validation_error("activeDirectoryConfiguration.directoryId must name a directory "
-                                   f"(d-xxxxxxxxxx), not '{directory}'.", code="INVALID_CONFIGURATION")
+            raise errors.Validation("activeDirectoryConfiguration.directoryId must name a directory "
+                                    f"(d-xxxxxxxxxx), not '{directory}'.", code="INVALID_CONFIGURATION")
     for index, script in enumerate(component.get("initializationScripts") or [], start=1):
         missing = [field for field in ("platform", "runContext", "script") if not script.get(field)]
         if missing:
-            raise validation_error(f"initializationScripts.{index} needs {', '.join(missing)}.",
-                                   code="INVALID_INITIALIZATION_SCRIPT")
+            raise errors.Validation(f"initializationScripts.{index} needs {', '.join(missing)}.",
+                                    code="INVALID_INITIALIZATION_SCRIPT")
     keys = [parameter.get("key") for parameter in component.get("scriptParameters") or []]
     repeated = sorted({k for k in keys if keys.count(k) > 1})
     if repeated:
-        raise validation_error(f"scriptParameters repeats the key {repeated[0]}.", code="DUPLICATE_SCRIPT_PARAMETER")
+        raise errors.Validation(f"scriptParameters repeats the key {repeated[0]}.", code="DUPLICATE_SCRIPT_PARAMETER")
     for group in component.get("ec2SecurityGroupIds") or []:
         if SECURITY_GROUP_ID.fullmatch(group) is None:
-            raise validation_error(f"'{group}' is not a security group id (sg-...).", code="INVALID_SECURITY_GROUP")
+            raise errors.Validation(f"'{group}' is not a security group id (sg-...).", code="INVALID_SECURITY_GROUP")
     for field in ("runtimeRoleArn", "secureInitializationRoleArn"):
         if component.get(field) and ROLE_ARN.fullmatch(component[field]) is None:
-            raise validation_error(f"{field} must be the ARN of an IAM role, not '{component[field]}'.",
-                                   code="INVALID_ROLE_ARN")
+            raise errors.Validation(f"{field} must be the ARN of an IAM role, not '{component[field]}'.",
+                                    code="INVALID_ROLE_ARN")
 
 
 def find_component(ctx: RequestContext, studio_id: str, component_id: str) -> dict:
@@ -110,7 +111,7 @@ def _duplicate_directory(ctx: RequestContext, studio_id: str, component: dict) -
 
 
 @operation("nimble", "CreateStudioComponent")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def create_studio_component(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     usable_studio(ctx, studio_id)
@@ -159,7 +160,7 @@ def list_studio_components(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "UpdateStudioComponent")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def update_studio_component(ctx: RequestContext, req: dict) -> dict:
     studio_id, component_id = req["studioId"], req["studioComponentId"]
     component = find_component(ctx, studio_id, component_id)
@@ -186,7 +187,7 @@ def update_studio_component(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "DeleteStudioComponent")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def delete_studio_component(ctx: RequestContext, req: dict) -> dict:
     studio_id, component_id = req["studioId"], req["studioComponentId"]
     component = find_component(ctx, studio_id, component_id)
@@ -195,8 +196,9 @@ def delete_studio_component(ctx: RequestContext, req: dict) -> dict:
              for _, profile in ctx.resources.list(LAUNCH_PROFILE, parent=studio_id)
              if profile["state"] not in GONE_STATES and component_id in profile["studioComponentIds"]]
     if users:
-        raise conflict(f"Studio component {component_id} is used by launch profiles {', '.join(users)}; "
-                       "remove it from them or delete them first.", component_id, code="RESOURCE_IN_USE")
+        raise errors.Conflict(f"Studio component {component_id} is used by launch profiles {', '.join(users)}; "
+                              "remove it from them or delete them first.", resourceId=component_id,
+                              code="RESOURCE_IN_USE")
     component.update(state="DELETE_IN_PROGRESS", updatedAt=ctx.now, updatedBy=caller(ctx),
                      **status("STUDIO_COMPONENT_DELETE_IN_PROGRESS"))
     bump(component)

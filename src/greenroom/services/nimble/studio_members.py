@@ -8,9 +8,10 @@ identifier) is not known to greenroom and never answered [inferred].
 from __future__ import annotations
 
 from ...core.context import RequestContext
+from ...core.idempotency import idempotent
 from ...core.operations import operation
-from .common import (STUDIO_MEMBER, filtered_fetch, find_studio, idempotent, insert, key,
-                     not_found, page_size, save, usable_studio, validation_error)
+from .common import (STUDIO_MEMBER, MISSING, errors, filtered_fetch, find_studio, TOKEN_REUSED,
+    insert, key, page_size, save, usable_studio)
 
 PAGE_SIZE_LIMIT = 20  # the most a StudioMembershipList holds
 
@@ -19,11 +20,11 @@ def unique_principals(members: list[dict]) -> None:
     principals = [member["principalId"] for member in members]
     repeated = sorted({p for p in principals if principals.count(p) > 1})
     if repeated:
-        raise validation_error(f"members names principal {repeated[0]} more than once.", code="DUPLICATE_MEMBER")
+        raise errors.Validation(f"members names principal {repeated[0]} more than once.", code="DUPLICATE_MEMBER")
 
 
 @operation("nimble", "PutStudioMembers")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def put_studio_members(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     usable_studio(ctx, studio_id)
@@ -44,7 +45,7 @@ def find_member(ctx: RequestContext, studio_id: str, principal_id: str) -> dict:
     find_studio(ctx, studio_id)
     member = ctx.resources.get(STUDIO_MEMBER, key(studio_id, principal_id))
     if member is None:
-        raise not_found("studio member", principal_id, studioId=studio_id)
+        raise errors.ResourceNotFound(MISSING.format("studio member", principal_id), resourceId=principal_id, studioId=studio_id)
     return member
 
 
@@ -66,7 +67,7 @@ def list_studio_members(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "DeleteStudioMember")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def delete_studio_member(ctx: RequestContext, req: dict) -> dict:
     studio_id, principal_id = req["studioId"], req["principalId"]
     usable_studio(ctx, studio_id)

@@ -28,13 +28,13 @@ from __future__ import annotations
 import re
 
 from ...core.context import RequestContext
+from ...core.idempotency import idempotent
 from ...core.lifecycle import transition
 from ...core.operations import operation
 from ...core.store import Resources
 from .common import (GONE_STATES, LAUNCH_PROFILE, STREAMING_IMAGE, STUDIO, STUDIO_COMPONENT,
-                     USABLE_STATES, bump, conflict, delay, find_studio, idempotent,
-                     require_state, schedule_removal, settle, status, take_fault,
-                     validation_error)
+    USABLE_STATES, bump, delay, errors, find_studio, TOKEN_REUSED,
+    require_state, schedule_removal, settle, status, take_fault)
 from .streaming_images import add_built_in_images
 
 LIST_PAGE_SIZE = 10  # ListStudios has no maxResults [inferred]
@@ -46,9 +46,9 @@ SSO_FAILURES = frozenset({"AWS_SSO_NOT_ENABLED", "AWS_SSO_ACCESS_DENIED"})
 def _role_account(ctx: RequestContext, field: str, value: str) -> str:
     found = ROLE_ARN.fullmatch(value)
     if found is None:
-        raise validation_error(f"{field} must be the ARN of an IAM role "
-                               f"(arn:aws:iam::<account>:role/<name>), not '{value}'.",
-                               code="INVALID_ROLE_ARN")
+        raise errors.Validation(f"{field} must be the ARN of an IAM role "
+                                f"(arn:aws:iam::<account>:role/<name>), not '{value}'.",
+                                code="INVALID_ROLE_ARN")
     return found.group(1)
 
 
@@ -58,15 +58,15 @@ def _encryption(ctx: RequestContext, configuration: dict | None) -> dict:
     key_type, key_arn = configuration["keyType"], configuration.get("keyArn")
     if key_type == "AWS_OWNED_KEY":
         if key_arn:
-            raise validation_error("keyArn is only allowed when keyType is CUSTOMER_MANAGED_KEY.",
-                                   code="INVALID_ENCRYPTION_CONFIGURATION")
+            raise errors.Validation("keyArn is only allowed when keyType is CUSTOMER_MANAGED_KEY.",
+                                    code="INVALID_ENCRYPTION_CONFIGURATION")
         return {"keyType": key_type}
     if not key_arn:
-        raise validation_error("keyArn is required when keyType is CUSTOMER_MANAGED_KEY.",
-                               code="INVALID_ENCRYPTION_CONFIGURATION")
+        raise errors.Validation("keyArn is required when keyType is CUSTOMER_MANAGED_KEY.",
+                                code="INVALID_ENCRYPTION_CONFIGURATION")
     if KMS_KEY_ARN.fullmatch(key_arn) is None:
-        raise validation_error(f"keyArn must be the ARN of a KMS key, not '{key_arn}'.",
-                               code="INVALID_ENCRYPTION_CONFIGURATION")
+        raise errors.Validation(f"keyArn must be the ARN of a KMS key, not '{key_arn}'.",
+                                code="INVALID_ENCRYPTION_CONFIGURATION")
     return {"keyType": key_type, "keyArn": key_arn}
 
 
@@ -89,13 +89,13 @@ def _setup_problem(ctx: RequestContext, studio: dict) -> dict | None:
 
 
 @operation("nimble", "CreateStudio")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def create_studio(ctx: RequestContext, req: dict) -> dict:
     name = req["studioName"]
     for _, other in ctx.resources.list(STUDIO, where={"studioName": name}):
         if other["state"] not in GONE_STATES:
-            raise conflict(f"A studio named {name} already exists ({other['studioId']}).",
-                           other["studioId"], code="STUDIO_NAME_IN_USE")
+            raise errors.Conflict(f"A studio named {name} already exists ({other['studioId']}).",
+                                  resourceId=other["studioId"], code="STUDIO_NAME_IN_USE")
     for field in ("adminRoleArn", "userRoleArn"):
         _role_account(ctx, field, req[field])
     suffix = ctx.ids.lower_alphanumeric(16)
@@ -153,7 +153,7 @@ def list_studios(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "UpdateStudio")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def update_studio(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     studio = find_studio(ctx, studio_id)
@@ -181,7 +181,7 @@ def update_studio(ctx: RequestContext, req: dict) -> dict:
 
 
 @operation("nimble", "DeleteStudio")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def delete_studio(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     studio = find_studio(ctx, studio_id)
@@ -226,14 +226,14 @@ def finish_studio_delete(resources: Resources, kind: str, studio_id: str, args: 
 
 
 @operation("nimble", "StartStudioSSOConfigurationRepair")
-@idempotent
+@idempotent("clientToken", TOKEN_REUSED)
 def start_studio_sso_configuration_repair(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     studio = find_studio(ctx, studio_id)
     require_state(studio, "studio", studio_id,
                   {"READY", "CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED"}, "repair")
     if studio.get("_ssoValid", True):
-        raise validation_error(
+        raise errors.Validation(
             f"Studio {studio_id} already has a valid IAM Identity Center configuration; "
             "there is nothing to repair.", code="SSO_CONFIGURATION_VALID", resourceId=studio_id)
     studio.update(state="UPDATE_IN_PROGRESS", updatedAt=ctx.now,

@@ -1,0 +1,40 @@
+"""Errors are declared once per service from its models (core.errors.Errors)."""
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pytest
+
+import greenroom
+from greenroom.core.errors import Errors, ServiceError
+
+SERVICES = pathlib.Path(greenroom.__file__).parent / "services"
+
+
+def test_an_error_shape_the_model_lacks_fails_at_declaration():
+    with pytest.raises(ValueError, match="NoSuchException"):
+        Errors("gameliftstreams", "ConflictException", "NoSuchException")
+
+
+def test_a_declared_error_is_raised_by_its_short_name_with_one_signature():
+    errors = Errors(("kinesisvideo", "kinesis-video-media"), "ResourceInUseException",
+                    "ConnectionLimitExceededException")
+    error = errors.ConnectionLimitExceeded("too many")
+    assert isinstance(error, ServiceError)
+    assert (error.code, error.message, error.fields) == ("ConnectionLimitExceededException", "too many", {})
+    assert not hasattr(errors, "ResourceNotFound")
+
+
+def test_a_service_adds_its_own_members():
+    errors = Errors("nimble", "ResourceNotFoundException",
+                    members=lambda shape, fields: {"code": "X", "context": fields or None})
+    error = errors.ResourceNotFound("gone", resourceId="r1")
+    assert error.fields == {"code": "X", "context": {"resourceId": "r1"}}
+
+
+def test_services_raise_only_declared_errors():
+    """No service module builds a ServiceError itself: every error goes through its Errors."""
+    offenders = [str(path.relative_to(SERVICES)) for path in SERVICES.rglob("*.py")
+                 if re.search(r"\bServiceError\(", path.read_text())]
+    assert offenders == []

@@ -1,0 +1,39 @@
+"""The idioms service packages share (docs/design.md, "Idioms"), checked on their source."""
+from __future__ import annotations
+
+import ast
+import pathlib
+
+import greenroom
+
+SERVICES = pathlib.Path(greenroom.__file__).parent / "services"
+
+
+def _modules():
+    for path in sorted(SERVICES.rglob("*.py")):
+        yield path.relative_to(SERVICES).as_posix(), ast.parse(path.read_text())
+
+
+# Modules too slow to import at startup, imported where first needed: aiortc (about 1.4 s) and
+# greenroom's media.live (PyAV), for WebRTC only.
+LAZY = {"aiortc", "media"}
+
+
+def test_no_function_level_imports_in_services():
+    """Modules import each other at the top; what flows against the imports goes by events."""
+    found = [f"{name}:{node.lineno}" for name, tree in _modules() for function in ast.walk(tree)
+             if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+             for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom))
+             and (getattr(node, "module", None) or "").split(".")[0] not in LAZY]
+    assert found == []
+
+
+def test_no_service_keeps_its_own_error_tag_or_idempotency_helpers():
+    own = {"not_found", "invalid", "validation", "validation_error", "conflict", "quota_exceeded",
+           "access_denied", "check_tags", "check_tag_keys", "merged_tags", "idempotent", "recall",
+           "remember", "forget", "public", "stream_info", "channel_info"}
+    found = [f"{name}:{node.name}" for name, tree in _modules() for node in tree.body
+             if isinstance(node, ast.FunctionDef) and (node.name in own or node.name.endswith("_not_found"))]
+    found += [f"{name}:MAX_TAGS" for name, tree in _modules() for node in tree.body
+              if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "MAX_TAGS" for t in node.targets)]
+    assert found == []

@@ -1,0 +1,47 @@
+"""The store's queries services use instead of touching tables: typed filters, conditional
+counts, batched scans with a Python filter, newest-first child listings, store-wide reads; on
+SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from greenroom.core import store as store_module
+from greenroom.core.store import Resources, Store
+
+KIND = "test:thing"
+
+
+def _filled(db_url: str):
+    store = Store(db_url)
+    store.upgrade()
+    return store
+
+
+def test_typed_filters_counts_scans_and_newest_first(db_url):
+    store = _filled(db_url)
+    with store.transaction() as conn:
+        here = Resources(conn, "111111111111", "us-east-1")
+        for number in range(7):
+            here.insert(KIND, f"t{number}", {"n": number, "even": number % 2 == 0, "name": f"t{number}",
+                                             "ratio": number / 2},
+                        parent="p" if number < 5 else "q")
+        Resources(conn, "222222222222", "us-east-1").insert(KIND, "other", {"n": 0, "even": True})
+
+        assert here.count(KIND) == 7
+        assert here.count(KIND, parent="p") == 5
+        assert here.count(KIND, where={"even": True}) == 4
+        assert here.count(KIND, where={"even": False, "n": 3}) == 1
+        assert here.count(KIND, where={"ratio": 1.5}) == 1
+        assert [d["name"] for _, d in here.list(KIND, where={"name": "t2"})] == ["t2"]
+
+        odd = here.scan(KIND, keep=lambda d: d["n"] % 2 == 1, limit=2, batch=1)
+        assert [d["n"] for _, d in odd] == [1, 3]
+        rest = here.scan(KIND, keep=lambda d: d["n"] % 2 == 1, limit=5, after=odd[-1][0], batch=1)
+        assert [d["n"] for _, d in rest] == [5]
+
+        newest = here.list(KIND, parent="p", newest_first=True, limit=2)
+        assert [d["n"] for _, d in newest] == [4, 3]
+        older = here.list(KIND, parent="p", newest_first=True, after=newest[-1][0])
+        assert [d["n"] for _, d in older] == [2, 1, 0]
+
+        everywhere = sorted(d["n"] for d in store_module.documents(conn, KIND))
+        assert everywhere == [0, 0, 1, 2, 3, 4, 5, 6]
+    store.engine.dispose()
