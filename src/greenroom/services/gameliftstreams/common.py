@@ -63,17 +63,24 @@ def find_stream_group(ctx: RequestContext, identifier: str) -> dict:
     return _find(ctx, STREAM_GROUP, "streamgroup", identifier)
 
 
+def find_in_group(ctx: RequestContext, group: dict, identifier: str, kind: str, resource_type: str,
+                  group_member: str, label: str) -> dict:
+    """A resource of this stream group (a session, a stream URL) by its id or its ARN
+    (.../<resource_type>/<group id>/<id>); ResourceNotFound names ``label`` otherwise."""
+    path = resource_id(ctx, identifier, resource_type)
+    document = None
+    if path is not None:
+        group_part, _, own_id = path.rpartition("/")
+        if not group_part or group_part == group["Id"]:
+            document = ctx.resources.get(kind, own_id)
+    if document is None or document[group_member] != group["Id"]:
+        raise errors.ResourceNotFound(f"{label} {identifier} was not found in stream group {group['Id']}.")
+    return document
+
+
 def find_session(ctx: RequestContext, group: dict, identifier: str) -> dict:
     """A stream session of this stream group, by its id or its ARN (.../streamsession/sg/id)."""
-    path = resource_id(ctx, identifier, "streamsession")
-    session = None
-    if path is not None:
-        group_part, _, session_id = path.rpartition("/")
-        if not group_part or group_part == group["Id"]:
-            session = ctx.resources.get(SESSION, session_id)
-    if session is None or session["StreamGroupId"] != group["Id"]:
-        raise errors.ResourceNotFound(f"Stream session {identifier} was not found in stream group {group['Id']}.")
-    return session
+    return find_in_group(ctx, group, identifier, SESSION, "streamsession", "StreamGroupId", "Stream session")
 
 
 # --------------------------------------------------------------------------- scheduling

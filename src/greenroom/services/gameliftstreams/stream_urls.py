@@ -33,7 +33,7 @@ from ...core.operations import operation
 from ...core.records import public
 from ...core.routes import HttpError, http_route
 from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope, errors,
-    find_application, find_stream_group, resource_id)
+    find_application, find_in_group, find_stream_group, resource_id)
 from .session_lifecycle import FINAL, end_session, set_status
 from .stream_sessions import describe as describe_session, start_stream_session
 
@@ -131,15 +131,7 @@ def summary(document: dict) -> dict:
 
 def find_stream_url(ctx: RequestContext, group: dict, identifier: str) -> dict:
     """By id (su-...) or ARN (.../streamurl/<group id>/<id>), in this stream group."""
-    path = resource_id(ctx, identifier, "streamurl")
-    document = None
-    if path is not None:
-        group_part, _, url_id = path.rpartition("/")
-        if not group_part or group_part == group["Id"]:
-            document = ctx.resources.get(STREAM_URL, url_id)
-    if document is None or document["_group_id"] != group["Id"]:
-        raise errors.ResourceNotFound(f"Stream URL {identifier} was not found in stream group {group['Id']}.")
-    return document
+    return find_in_group(ctx, group, identifier, STREAM_URL, "streamurl", "_group_id", "Stream URL")
 
 
 @operation(SERVICE, "GetStreamUrl")
