@@ -26,11 +26,12 @@ import asyncio
 import logging
 import secrets
 import threading
-import weakref
 from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+
+from .engines import PerEngine
 
 log = logging.getLogger("greenroom")
 
@@ -222,16 +223,9 @@ def _resolve(future: asyncio.Future) -> None:
         future.set_result(None)
 
 
-_NOTIFIERS: "weakref.WeakKeyDictionary[Engine, Notifier]" = weakref.WeakKeyDictionary()
-_NOTIFIERS_LOCK = threading.Lock()
+def _make_notifier(engine: Engine) -> Notifier:
+    return PostgresNotifier(engine) if engine.dialect.name == "postgresql" else Notifier()
 
 
-def notifier(conn_or_engine) -> Notifier:
-    """The notifier of a store (one per SQLAlchemy engine)."""
-    engine = getattr(conn_or_engine, "engine", conn_or_engine)
-    with _NOTIFIERS_LOCK:
-        found = _NOTIFIERS.get(engine)
-        if found is None:
-            found = _NOTIFIERS[engine] = (PostgresNotifier(engine) if engine.dialect.name == "postgresql"
-                                          else Notifier())
-        return found
+# The notifier of a store (one per SQLAlchemy engine): notifier(conn_or_engine).
+notifier = PerEngine(_make_notifier)

@@ -48,7 +48,6 @@ import secrets
 import shutil
 import threading
 import time
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +56,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ...core import notify
 from ...core.lifecycle import transition
+from ...core.engines import PerEngine
 from ...core.store import ROW_KEY, dialect_insert, documents, metadata
 
 STREAM_KIND = "kinesisvideo:stream"
@@ -488,17 +488,8 @@ def _live_media_keys(conn: Connection) -> set[int]:
     return {data["MediaKey"] for data in documents(conn, STREAM_KIND) if data.get("MediaKey") is not None}
 
 
-_MEDIA_STORES: "weakref.WeakKeyDictionary[Engine, MediaStore]" = weakref.WeakKeyDictionary()
-_MEDIA_STORES_LOCK = threading.Lock()
-
-
-def media_store(conn_or_engine) -> MediaStore:
-    engine = getattr(conn_or_engine, "engine", conn_or_engine)
-    with _MEDIA_STORES_LOCK:
-        store = _MEDIA_STORES.get(engine)
-        if store is None:
-            store = _MEDIA_STORES[engine] = MediaStore(engine)
-        return store
+# The media bytes of a store (one MediaStore per SQLAlchemy engine): media_store(conn_or_engine).
+media_store = PerEngine(MediaStore)
 
 
 # ---------------------------------------------------------------------------- writing
