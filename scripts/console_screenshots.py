@@ -7,7 +7,7 @@ joined participant, a GameLift Streams application made READY by advancing the c
 studio), then writes one PNG per view with headless Chromium (DevTools protocol, as the tests
 drive it): ``kinesisvideo.png``, ``ivs-realtime.png``, ``gameliftstreams.png``, ``nimble.png``.
 
-Needs chromium, ffmpeg and hls.js (``cd tests/players && npm ci``).
+Needs chromium, ffmpeg and the console's hls.js (``python -m greenroom.vendored`` fetches it).
 
     python scripts/console_screenshots.py [--output DIR] [--width 1280] [--height 900]
 """
@@ -27,7 +27,6 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from support import DevToolsPage, Launcher, make_client  # noqa: E402
 
-HLS_JS = ROOT / "tests" / "players" / "node_modules" / "hls.js" / "dist" / "hls.min.js"
 ACCOUNT, REGION = "123456789012", "us-west-2"
 
 
@@ -42,7 +41,7 @@ def main() -> int:
     launcher = Launcher()
     producer = None
     try:
-        server = launcher("--ephemeral", env={"GREENROOM_HLS_JS": str(HLS_JS), "PYTHONPATH": str(ROOT / "src")})
+        server = launcher("--ephemeral", env={"PYTHONPATH": str(ROOT / "src")})
 
         def client(name: str, endpoint: str = server.base_url):
             return make_client(name, endpoint, region=REGION, aws_access_key_id=ACCOUNT)

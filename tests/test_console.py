@@ -1,7 +1,7 @@
 """The web console (/_greenroom/console) in headless Chromium, driven through the DevTools
 protocol: what boto3 and the admin API do shows up in the page, live, and the page's controls
-drive greenroom. Needs ``chromium`` and ``tests/players/node_modules`` (hls.js); ffmpeg makes
-the video the LIVE player plays."""
+drive greenroom. Needs ``chromium`` and the hls.js greenroom's build fetches; ffmpeg makes the
+video the LIVE player plays."""
 from __future__ import annotations
 
 import os
@@ -9,22 +9,22 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
+from importlib.resources import files
 
 import pytest
 
 from support import DevToolsPage, Launcher, chromium, make_client, need
 
-HLS_JS = Path(__file__).resolve().parent / "players" / "node_modules" / "hls.js" / "dist" / "hls.min.js"
+HLS_JS = files("greenroom").joinpath("console_static", "vendor", "hls.min.js")
 ACCOUNT, REGION = "123456789012", "us-west-2"
 
 
 @pytest.fixture(scope="module")
 def console_server():
-    need(HLS_JS.is_file(), f"hls.js ({HLS_JS}; run `npm ci` in tests/players)")
+    need(HLS_JS.is_file(), "the console's hls.js (`pip install -e .` or `python -m greenroom.vendored` fetches it)")
     chromium()
     launcher = Launcher()
-    yield launcher("--ephemeral", env={"GREENROOM_HLS_JS": str(HLS_JS)})
+    yield launcher("--ephemeral")
     launcher.close()
 
 

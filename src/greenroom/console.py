@@ -11,8 +11,8 @@ Routes (beside admin.py's):
   one of them changed (checked every half second on the server: the page never polls);
 - ``POST /_greenroom/console/kvs-hls`` ``{"account", "region", "stream"}``: a LIVE HLS session
   URL for the page's player, asked of greenroom's own Kinesis Video API as a client would;
-- ``GET /_greenroom/console/hls.js``: hls.js from ``$GREENROOM_HLS_JS`` (a file of an npm build,
-  e.g. ``node_modules/hls.js/dist/hls.min.js``), 404 when unset: greenroom vendors no copy.
+- ``GET /_greenroom/console/hls.js``: the pinned hls.js build fetched and checked when greenroom
+  is built (``vendored.py``).
 
 Records are shown as stored (the store API's ``Resources.list``), which is what the service
 describes plus its private fields [inferred: close enough to "the description as the API
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from importlib import resources as package_files
 
 from .core.routes import HttpError, http_route, websocket_route
@@ -35,7 +34,7 @@ RECENT_REQUESTS = 50
 
 
 def _static(name: str) -> bytes:
-    return package_files.files("greenroom").joinpath("console_static", name).read_bytes()
+    return package_files.files("greenroom").joinpath("console_static", *name.split("/")).read_bytes()
 
 
 @http_route("GET", "/_greenroom/console")
@@ -47,11 +46,13 @@ def console_page(emulator, request):
 @http_route("GET", "/_greenroom/console/{name}")
 def console_file(emulator, request, name):
     if name == "hls.js":
-        path = os.environ.get("GREENROOM_HLS_JS")
-        if not path or not os.path.isfile(path):
-            raise HttpError(404, "hls.js is not installed: set GREENROOM_HLS_JS to hls.min.js of an npm build")
-        with open(path, "rb") as file:
-            return HttpResponse(200, {"Content-Type": "text/javascript"}, file.read())
+        try:
+            script = _static("vendor/hls.min.js")
+        except FileNotFoundError:
+            raise HttpError(404, "hls.js is missing: install greenroom with pip (its build fetches it) "
+                                 "or run `python -m greenroom.vendored`") from None
+        return HttpResponse(200, {"Content-Type": "text/javascript; charset=utf-8",
+                                  "Cache-Control": "max-age=86400"}, script)
     if name not in STATIC:
         raise HttpError(404, f"No console file {name}")
     return HttpResponse(200, {"Content-Type": STATIC[name] + "; charset=utf-8", "Cache-Control": "no-cache"},

@@ -186,7 +186,7 @@
         var video = $("player");
         if (hls) hls.destroy();
         if (typeof Hls === "undefined" || !Hls.isSupported()) {
-          $("player-status").textContent = "hls.js is not available (GREENROOM_HLS_JS unset): " + answer.url;
+          $("player-status").textContent = "hls.js is not installed (python -m greenroom.vendored fetches it): " + answer.url;
           return;
         }
         hls = new Hls();
