@@ -88,3 +88,34 @@ def test_postgres_notifications_reach_another_store(postgres_url):
         for store in (here, there):
             store.notifier.close()
             store.engine.dispose()
+
+
+@pytest.mark.parametrize("where", ["memory", "postgresql"])
+def test_a_transaction_that_writes_publishes_store_changed(where, request):
+    """What the console's live view wakes on: any committed write, here or (PostgreSQL) in
+    another process; a read-only transaction publishes nothing."""
+    from greenroom.core.store import Resources
+    url = None if where == "memory" else request.getfixturevalue("postgres_url")
+    writer = Store(url)
+    reader = writer if url is None else Store(url)
+    try:
+        async def scenario():
+            wake = reader.notifier.wakeup(notify.STORE_CHANGED)
+            try:
+                def read():
+                    with writer.transaction() as conn:
+                        Resources(conn, "123456789012", "us-east-1").list("test:thing")
+                await asyncio.to_thread(read)
+                assert not await wake.wait(0.3)
+                def write():
+                    with writer.transaction() as conn:
+                        Resources(conn, "123456789012", "us-east-1").insert("test:thing", "a", {"n": 1})
+                await asyncio.to_thread(write)
+                assert await wake.wait(5)
+            finally:
+                wake.close()
+        asyncio.run(scenario())
+    finally:
+        for store in {id(writer): writer, id(reader): reader}.values():
+            store.notifier.close()
+            store.engine.dispose()
