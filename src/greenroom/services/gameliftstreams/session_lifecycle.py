@@ -48,7 +48,12 @@ FINAL = ("TERMINATED", "ERROR")
 PLACING_GROUP_STATUSES = ("ACTIVE", "UPDATING_LOCATIONS", "ACTIVE_WITH_ERRORS")
 
 
+STATUS_HISTORY = 50  # the newest status changes a session keeps (the console shows them)
+
+
 def set_status(session: dict, status: str, at: float, reason: str | None = None) -> None:
+    session["_StatusHistory"] = [*session.get("_StatusHistory", []),
+                                 {"Status": status, "StatusReason": reason, "At": at}][-STATUS_HISTORY:]
     session["Status"] = status
     if reason:
         session["StatusReason"] = reason
