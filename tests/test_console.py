@@ -12,6 +12,11 @@ import time
 from importlib.resources import files
 
 import pytest
+from botocore.auth import SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from urllib.parse import urlencode
+from websockets.sync.client import connect
 
 from support import DevToolsPage, Launcher, chromium, make_client, need
 
@@ -77,6 +82,19 @@ def test_a_stream_created_with_boto3_appears_and_plays_live(server, page, tmp_pa
         page.evaluate(resource("kinesisvideo:stream", "cam") + ".querySelector('button.play').click()")
         page.wait_for("(function (v) { return !v.paused && v.currentTime > 1 && v.videoWidth === 320; })"
                       "(document.getElementById('player'))", 45)
+        # Fragments counted and drawn; a time range (prefilled: first to last fragment) plays
+        # ON_DEMAND and gives a strip of GetImages thumbnails.
+        stream = resource("kinesisvideo:stream", "cam")
+        page.wait_for(f"Number({stream}.querySelector('.media').dataset.fragments) >= 2")
+        assert page.evaluate(f"{stream}.querySelectorAll('svg.timeline rect').length") >= 2
+        page.evaluate(f"{stream}.querySelector('button.thumbs').click()")
+        page.wait_for(f"{resource('kinesisvideo:stream', 'cam')}.querySelectorAll('.thumbnails img').length >= 1", 30)
+        width = page.evaluate(f"(function (img) {{ return img.complete ? img.naturalWidth : -1; }})"
+                              f"({stream}.querySelector('.thumbnails img'))")
+        assert width == 160
+        page.evaluate(f"{stream}.querySelector('button.play-range').click()")
+        page.wait_for("document.getElementById('player-status').textContent === 'playing ON_DEMAND'", 30)
+        page.wait_for("(function (v) { return !v.paused && v.currentTime > 0.5; })(document.getElementById('player'))", 30)
     finally:
         producer.kill()
         producer.wait(10)
@@ -94,6 +112,30 @@ def wait_for_fragments(server, stream: str, count: int, timeout: float = 30) -> 
         time.sleep(0.5)
 
 
+def test_signaling_peers_show_on_their_channel(server, page):
+    show(page, "kinesisvideo")
+    kvs = client(server, "kinesisvideo")
+    server.admin("POST", "delays", {"kinesisvideo.channel.create": 0}).raise_for_status()
+    arn = kvs.create_signaling_channel(ChannelName="door")["ChannelARN"]
+    wss = kvs.get_signaling_channel_endpoint(
+        ChannelARN=arn, SingleMasterChannelEndpointConfiguration={"Protocols": ["WSS"], "Role": "MASTER"}
+    )["ResourceEndpointList"][0]["ResourceEndpoint"]
+    peers = resource("kinesisvideo:channel", "door") + ".querySelector('.peers')"
+    page.wait_for(peers + " && " + peers + ".textContent === 'nobody connected'")
+    with connect(signed(wss, arn)), connect(signed(wss, arn, "viewer-1")):
+        page.wait_for(peers + ".textContent.includes('master connected') && "
+                      + peers + ".textContent.includes('viewers: viewer-1')")
+    page.wait_for(peers + ".textContent === 'nobody connected'")
+
+
+def signed(endpoint: str, channel_arn: str, client_id: str | None = None) -> str:
+    """The signaling URL as the KVS SDKs presign it."""
+    query = {"X-Amz-ChannelARN": channel_arn, **({"X-Amz-ClientId": client_id} if client_id else {})}
+    request = AWSRequest("GET", endpoint.rstrip("/") + "/?" + urlencode(query))
+    SigV4QueryAuth(Credentials(ACCOUNT, "secret"), "kinesisvideo", REGION, expires=299).add_auth(request)
+    return request.url
+
+
 def test_advancing_the_clock_from_the_page_makes_an_application_ready(server, page):
     server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
     show(page, "gameliftstreams")
@@ -105,7 +147,24 @@ def test_advancing_the_clock_from_the_page_makes_an_application_ready(server, pa
     page.evaluate("document.querySelector('#clock-advance input').value = '3600';"
                   "document.querySelector('#clock-advance button').click()")
     page.wait_for(resource("gameliftstreams:application", "My Game") + ".dataset.state === 'READY'")
-    assert client(server, "gameliftstreams").get_application(Identifier=app["Id"])["Status"] == "READY"
+    gls = client(server, "gameliftstreams")
+    assert gls.get_application(Identifier=app["Id"])["Status"] == "READY"
+
+    # A stream group's capacity per location, a session's status history.
+    group = gls.create_stream_group(Description="arcade", StreamClass="gen4n_high", DefaultApplicationIdentifier=app["Arn"],
+                                    LocationConfigurations=[{"LocationName": REGION, "AlwaysOnCapacity": 2}])
+    page.evaluate("document.querySelector('#clock-advance button').click()")
+    row = resource("gameliftstreams:streamgroup", "arcade") + f".querySelector('table.capacity tr[data-location=\"{REGION}\"]')"
+    page.wait_for(row + " && " + row + ".innerText.includes('ACTIVE')")
+    assert gls.get_stream_group(Identifier=group["Id"])["Status"] == "ACTIVE"
+    session = gls.start_stream_session(Identifier=group["Arn"], ApplicationIdentifier=app["Arn"], Protocol="WebRTC",
+                                       SignalRequest="NO_CLIENT_CONNECTION")
+    page.evaluate("document.querySelector('#clock-advance input').value = '5';"
+                  "document.querySelector('#clock-advance button').click()")
+    status = gls.get_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])["Status"]
+    history = "document.querySelector('section[data-kind=\"gameliftstreams:streamsession\"] ol.history')"
+    page.wait_for(f"{history} && {history}.children.length >= 2 && {history}.lastChild.textContent.includes('{status}')")
+    assert "ACTIVATING" in page.evaluate(history + ".firstChild.textContent")
 
 
 def test_a_participant_joined_through_the_admin_api_shows_in_the_stage_view(server, page):
@@ -121,6 +180,31 @@ def test_a_participant_joined_through_the_admin_api_shows_in_the_stage_view(serv
     page.wait_for(resource("ivs-realtime:stage", "studio") + f" && {joined_in_page}")
     assert page.evaluate(joined_in_page + ".dataset.state") == "CONNECTED"
     page.wait_for(joined_in_page + ".querySelector('ol.events').innerText.includes('JOINED')")
+
+    # The page's own test participant: joined and publishing, as the IVS API then lists it.
+    page.evaluate(resource("ivs-realtime:stage", "studio") + ".querySelector('button.join').click()")
+    page.wait_for("document.getElementById('control-status').textContent.startsWith('joined as ')")
+    own = page.evaluate("document.getElementById('control-status').textContent").split()[-1]
+    mine = f"document.querySelector('li.participant[data-participant-id=\"{own}\"]')"
+    page.wait_for(f"{mine} && {mine}.querySelector('.state').textContent === 'CONNECTED, publishing'")
+    session_id = joined.json()["sessionId"]
+    listed = ivs.list_participants(stageArn=stage["arn"], sessionId=session_id)["participants"]
+    assert {p["participantId"]: (p["userId"], p["published"]) for p in listed}[own] == ("console", True)
+
+
+def test_nimble_faults_armed_from_the_page(server, page):
+    show(page, "nimble")
+    nimble = client(server, "nimble")
+    nimble.create_studio(studioName="lot", displayName="The Lot", adminRoleArn=f"arn:aws:iam::{ACCOUNT}:role/Admin",
+                         userRoleArn=f"arn:aws:iam::{ACCOUNT}:role/User")
+    page.wait_for("document.querySelector('.tree') && document.querySelector('.tree').innerText.includes('The Lot')")
+    page.evaluate("var f = document.getElementById('arm-fault'); f.operation.value = 'CreateStreamingSession';"
+                  "f.operation.dispatchEvent(new Event('change')); f.statusCode.value = 'INSUFFICIENT_CAPACITY';"
+                  "f.count.value = '2'; f.querySelector('button[type=submit]').click()")
+    page.wait_for("document.getElementById('faults').innerText.includes('CreateStreamingSession → INSUFFICIENT_CAPACITY (2 left)')")
+    armed = server.admin("GET", f"nimble/faults?account={ACCOUNT}&region={REGION}").json()
+    assert [(f["operation"], f["statusCode"], f["remaining"]) for f in armed["faults"]] == \
+        [("CreateStreamingSession", "INSUFFICIENT_CAPACITY", 2)]
 
 
 def test_the_page_sends_the_admin_token_of_a_protected_server(launch):

@@ -223,7 +223,16 @@ def _nimble_extras(emulator, account: str, region: str, resources: dict) -> dict
                                 for operation in sorted(nimble_faults.OPERATIONS)}}
 
 
-EXTRAS = {"kinesisvideo": _kvs_extras, "ivs-realtime": _ivs_extras, "nimble": _nimble_extras}
+def _gamelift_extras(emulator, account: str, region: str, resources: dict) -> dict:
+    """Per stream group id, GetStreamGroup's answer (its capacity per location)."""
+    request = HttpRequest("GET", "/", host="127.0.0.1", public_urls=emulator.public_urls)
+    return {"groups": {group["Id"]: _call(emulator, request, account, region, f"/streamgroups/{group['Id']}", None,
+                                          "gameliftstreams", method="GET")
+                       for group in resources.get("gameliftstreams:streamgroup", [])}}
+
+
+EXTRAS = {"kinesisvideo": _kvs_extras, "ivs-realtime": _ivs_extras, "gameliftstreams": _gamelift_extras,
+          "nimble": _nimble_extras}
 
 
 def _scope_of(document: dict) -> tuple[str, str]:
@@ -308,16 +317,16 @@ def ivs_join(emulator, request):
     return joined
 
 
-def _call(emulator, request: HttpRequest, account: str, region: str, path: str, body: dict,
-          signing_name: str = "kinesisvideo") -> dict:
+def _call(emulator, request: HttpRequest, account: str, region: str, path: str, body: dict | None,
+          signing_name: str = "kinesisvideo", method: str = "POST") -> dict:
     """An API call as the account's client makes it (greenroom reads the account and region
     from the credential scope). [inferred] With --verify-signatures this unsigned call is
     refused: the console's views that use it then show the error."""
     scope = f"{account}/20200101/{region}/{signing_name}/aws4_request"
-    inner = HttpRequest("POST", path, "", {
+    inner = HttpRequest(method, path, "", {
         "authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=console",
         "content-type": "application/json", "host": request.host},
-        json.dumps(body).encode(), request.scheme, request.host, request.client, request.server,
+        json.dumps(body).encode() if body is not None else b"", request.scheme, request.host, request.client, request.server,
         request.public_urls)
     response = emulator.handle(inner)
     answer = response.json_body()

@@ -131,7 +131,9 @@
     var box = $("resources");
     // Keep what the user is typing and where the focus is across a redraw.
     var kept = {};
-    box.querySelectorAll("input[data-keep]").forEach(function (input) { kept[input.dataset.keep] = input.value; });
+    box.querySelectorAll("input[data-keep]").forEach(function (input) {
+      if (input.dataset.edited) kept[input.dataset.keep] = input.value;  // else it follows the stream
+    });
     var focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.keep : null;
     box.textContent = "";
     var byKind = shown.resources, extras = shown.extras || {};
@@ -154,7 +156,7 @@
       box.appendChild(section);
     });
     box.querySelectorAll("input[data-keep]").forEach(function (input) {
-      if (kept[input.dataset.keep] != null) input.value = kept[input.dataset.keep];
+      if (kept[input.dataset.keep] != null) { input.value = kept[input.dataset.keep]; input.dataset.edited = "1"; }
       if (input.dataset.keep === focused) input.focus();
     });
   }
@@ -175,6 +177,7 @@
       var input = el("input");
       input.name = pair[0]; input.size = 24; input.value = iso(pair[1]);
       input.dataset.keep = name + "/" + pair[0];
+      input.oninput = function () { input.dataset.edited = "1"; };
       field.appendChild(input);
       range.appendChild(field);
     });
@@ -321,8 +324,9 @@
   }
 
   // ---------------------------------------------------------------- GameLift Streams
-  function showStreamGroup(item, record) {
-    var locations = record.LocationStates || [];
+  function showStreamGroup(item, record, extras) {
+    var described = (extras.groups || {})[record.Id] || {};
+    var locations = described.LocationStates || [];
     if (!locations.length) return;
     var table = el("table", null, "capacity");
     table.appendChild(el("caption", "capacity per location"));
