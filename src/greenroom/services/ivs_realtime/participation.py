@@ -188,17 +188,20 @@ def record(env: Env, participant: dict, name: str, *, replica: bool | None = Non
 
 # ------------------------------------------------------------------------- joining and leaving
 
+def _participant_of(env: Env, stage_id: str, session_id: str, identity: dict) -> tuple[dict, bool]:
+    """The session's participant of this identity, and whether it is new (not saved yet)."""
+    participant = get_participant(env, session_id, identity["participantId"])
+    if participant is not None:
+        return participant, False
+    return new_participant(stage_id, session_id, identity["participantId"], user_id=identity["userId"],
+                           attributes=identity["attributes"], capabilities=identity["capabilities"],
+                           protocol=identity["protocol"], client=identity.get("client"),
+                           extra=identity.get("extra")), True
+
 def admit(env: Env, stage_id: str, stage: dict, session: dict, identity: dict) -> dict:
     """A participant joins the session (the caller checked the token and the quotas)."""
-    session_id = session["sessionId"]
-    participant = get_participant(env, session_id, identity["participantId"])
-    new = participant is None
-    if new:
-        participant = new_participant(stage_id, session_id, identity["participantId"],
-                                      user_id=identity["userId"], attributes=identity["attributes"],
-                                      capabilities=identity["capabilities"], protocol=identity["protocol"],
-                                      client=identity.get("client"), extra=identity.get("extra"))
-    else:
+    participant, new = _participant_of(env, stage_id, session["sessionId"], identity)
+    if not new:
         participant.update(userId=identity["userId"], attributes=dict(identity["attributes"]),
                            protocol=identity["protocol"])
         participant["_"]["capabilities"] = list(identity["capabilities"])
@@ -223,13 +226,8 @@ def refuse_join(env: Env, stage_id: str, session: dict, identity: dict, status: 
                 message: str) -> Refusal:
     """A JOIN_ERROR: the participant (DISCONNECTED) and its event are recorded in the session."""
     session_id = session["sessionId"]
-    participant = get_participant(env, session_id, identity["participantId"])
-    new = participant is None
+    participant, new = _participant_of(env, stage_id, session_id, identity)
     if new:
-        participant = new_participant(stage_id, session_id, identity["participantId"],
-                                      user_id=identity["userId"], attributes=identity["attributes"],
-                                      capabilities=identity["capabilities"], protocol=identity["protocol"],
-                                      client=identity.get("client"), extra=identity.get("extra"))
         save(env, participant, new=True)
     record(env, participant, "JOIN_ERROR", errorCode=code)
     settle_session(env, stage_id, session_id)
