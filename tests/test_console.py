@@ -4,6 +4,7 @@ drive greenroom. Needs ``chromium`` and the hls.js greenroom's build fetches; ff
 video the LIVE player plays."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import time
 from importlib.resources import files
 
 import pytest
+import requests
 from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -222,3 +224,38 @@ def test_the_page_sends_the_admin_token_of_a_protected_server(launch):
         assert protected.admin("GET", "clock").json()["mode"] == "manual"
     finally:
         page.close()
+
+
+def test_recordings_in_the_s3_stand_in_are_listed_and_served(launch, tmp_path):
+    """Without a browser: the live socket's IVS view lists what a participant's recording has
+    in the S3 stand-in (--s3-dir), and console/s3/ serves it for the player."""
+    running = launch("--ephemeral", "--s3-dir", str(tmp_path))
+    ivs = make_client("ivs-realtime", running.base_url, region=REGION, aws_access_key_id=ACCOUNT)
+    storage = ivs.create_storage_configuration(s3={"bucketName": "recordings"})["storageConfiguration"]
+    stage = ivs.create_stage(name="taped", autoParticipantRecordingConfiguration={
+        "storageConfigurationArn": storage["arn"], "mediaTypes": ["AUDIO_VIDEO"]})["stage"]
+    token = ivs.create_participant_token(stageArn=stage["arn"], userId="bob")["participantToken"]
+    joined = running.admin("POST", "ivs-realtime/join", {"token": token["token"], "protocol": "WHIP"}).json()
+    running.admin("POST", f"ivs-realtime/participants/{joined['participantId']}/publish").raise_for_status()
+    prefix = ivs.get_participant(stageArn=stage["arn"], sessionId=joined["sessionId"],
+                                 participantId=joined["participantId"])["participant"]["recordingS3Prefix"]
+    playlist = tmp_path / "recordings" / prefix / "media" / "hls" / "playlist.m3u8"
+    playlist.parent.mkdir(parents=True)
+    playlist.write_text("#EXTM3U\n#EXT-X-ENDLIST\n")
+
+    with connect(running.base_url.replace("http", "ws", 1) + "/_greenroom/console/live", open_timeout=10) as socket:
+        socket.send(json.dumps({"account": ACCOUNT, "region": REGION, "service": "ivs-realtime"}))
+        deadline = time.monotonic() + 10
+        while True:
+            news = json.loads(socket.recv(timeout=max(deadline - time.monotonic(), 0.1)))
+            sessions = news.get("extras", {}).get("stages", {}).get(stage["arn"])
+            if sessions:
+                break
+    participant = next(p for p in sessions[0]["participants"] if p["participantId"] == joined["participantId"])
+    assert participant["recordingState"] in ("STARTING", "ACTIVE")
+    key = f"{prefix}/media/hls/playlist.m3u8"
+    assert participant["recordedObjects"] == [key]
+    served = requests.get(f"{running.base_url}/_greenroom/console/s3/recordings/{key}", timeout=10)
+    assert served.status_code == 200 and served.text.startswith("#EXTM3U")
+    assert served.headers["Content-Type"] == "application/vnd.apple.mpegurl"
+    assert requests.get(f"{running.base_url}/_greenroom/console/s3/recordings/{prefix}/absent.ts", timeout=10).status_code == 404

@@ -33,6 +33,7 @@ from importlib import resources as package_files
 import sqlalchemy as sa
 
 from .core import notify
+from .core.objectstore import ObjectStoreError
 from .core.routes import HttpError, http_route, websocket_route
 from .core.store import Resources
 from .protocol.http import HttpRequest, HttpResponse
@@ -46,6 +47,7 @@ RECENT_REQUESTS = 50
 TIMELINE_FRAGMENTS = 120     # the newest fragments drawn on a stream's timeline
 COALESCE_SECONDS = 0.1       # a burst of commits (a PutMedia fragment, a lifecycle step) is one read
 STAGE_SESSIONS = 5           # the newest sessions shown per IVS stage
+RECORDED_KEYS = 50           # the keys listed of a participant's recording
 
 
 def _static(name: str) -> bytes:
@@ -212,9 +214,38 @@ def _ivs_extras(emulator, account: str, region: str, resources: dict) -> dict:
                 participant = _call(emulator, request, account, region, "/GetParticipant", one, "ivs")["participant"]
                 participant["events"] = _call(emulator, request, account, region, "/ListParticipantEvents",
                                               {**one, "maxResults": 100}, "ivs")["events"]
+                participant["recordedObjects"] = _recorded(emulator, participant)
                 session["participants"].append(participant)
         stages[arn] = sessions
     return {"stages": stages}
+
+
+def _recorded(emulator, participant: dict) -> list[str]:
+    """The keys the participant's recording has in the S3 stand-in (``emulator.objects``), for
+    the page to list (and play, an HLS playlist among them, through ``console/s3/``)."""
+    bucket, prefix = participant.get("recordingS3BucketName"), participant.get("recordingS3Prefix")
+    if not bucket or not prefix:
+        return []
+    try:
+        return emulator.objects.keys(bucket, prefix.rstrip("/") + "/")[:RECORDED_KEYS]
+    except ObjectStoreError:
+        return []
+
+
+CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".mp4": "video/mp4",
+                 ".m4s": "video/iso.segment", ".jpg": "image/jpeg", ".json": "application/json"}
+
+
+@http_route("GET", "/_greenroom/console/s3/{bucket}/{key+}")
+def recorded_object(emulator, request, bucket, key):
+    """An object of the S3 stand-in (recordings), for the page's player: relative segment URIs
+    of a playlist resolve beside it."""
+    try:
+        data = emulator.objects.get(bucket, key)
+    except ObjectStoreError as error:
+        raise HttpError(404, str(error)) from None
+    suffix = key[key.rfind("."):] if "." in key else ""
+    return HttpResponse(200, {"Content-Type": CONTENT_TYPES.get(suffix, "application/octet-stream")}, data)
 
 
 def _nimble_extras(emulator, account: str, region: str, resources: dict) -> dict:

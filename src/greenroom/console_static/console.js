@@ -243,6 +243,29 @@
       .catch(function (error) { say("GetImages: " + error.message); });
   }
 
+  function playUrl(title, url) {
+    $("player-box").hidden = false;
+    $("player-title").textContent = title;
+    attach(url, "recording");
+  }
+
+  function attach(url, mode) {
+    var video = $("player");
+    if (hls) hls.destroy();
+    if (typeof Hls === "undefined" || !Hls.isSupported()) {
+      $("player-status").textContent = "hls.js is not installed (python -m greenroom.vendored fetches it): " + url;
+      return;
+    }
+    hls = new Hls();
+    hls.on(Hls.Events.ERROR, function (event, data) {
+      if (data.fatal) $("player-status").textContent = "player error: " + data.details;
+    });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    video.addEventListener("playing", function () { $("player-status").textContent = "playing " + mode; }, { once: true });
+    video.play().catch(function () {});
+  }
+
   function play(stream, span) {
     $("player-box").hidden = false;
     $("player-title").textContent = stream + (span ? " " + iso(span.start) + " – " + iso(span.end) : " (LIVE)");
@@ -250,22 +273,7 @@
     var ask = { account: view.account, region: view.region, stream: stream };
     if (span) { ask.start = span.start; ask.end = span.end; }
     admin("POST", "console/kvs-hls", ask)
-      .then(function (answer) {
-        var video = $("player");
-        if (hls) hls.destroy();
-        if (typeof Hls === "undefined" || !Hls.isSupported()) {
-          $("player-status").textContent = "hls.js is not installed (python -m greenroom.vendored fetches it): " + answer.url;
-          return;
-        }
-        hls = new Hls();
-        hls.on(Hls.Events.ERROR, function (event, data) {
-          if (data.fatal) $("player-status").textContent = "player error: " + data.details;
-        });
-        hls.loadSource(answer.url);
-        hls.attachMedia(video);
-        video.addEventListener("playing", function () { $("player-status").textContent = "playing " + answer.mode; }, { once: true });
-        video.play().catch(function () {});
-      })
+      .then(function (answer) { attach(answer.url, answer.mode); })
       .catch(function (error) { $("player-status").textContent = "no session: " + error.message; });
   }
 
@@ -308,6 +316,23 @@
       facts.push("recording " + participant.recordingState +
         (participant.recordingS3BucketName ? " to s3://" + participant.recordingS3BucketName + "/" + (participant.recordingS3Prefix || "") : ""));
     person.appendChild(el("div", facts.join(" · "), "facts"));
+    var recorded = participant.recordedObjects || [];
+    if (recorded.length) {
+      var files = el("details", null, "recording");
+      files.appendChild(el("summary", recorded.length + " recorded objects"));
+      var keys = el("ul");
+      recorded.forEach(function (key) {
+        var link = el("a", key);
+        link.href = "/_greenroom/console/s3/" + encodeURIComponent(participant.recordingS3BucketName) + "/" +
+          key.split("/").map(encodeURIComponent).join("/");
+        var entry = el("li");
+        entry.appendChild(link);
+        if (/\.m3u8$/.test(key)) entry.appendChild(button("Play", "play-recording", function () { playUrl(key, link.href); }));
+        keys.appendChild(entry);
+      });
+      files.appendChild(keys);
+      person.appendChild(files);
+    }
     var events = el("ol", null, "events");
     events.setAttribute("aria-label", "events of " + participant.participantId);
     (participant.events || []).forEach(function (event) {
