@@ -163,9 +163,10 @@ def test_advancing_the_clock_from_the_page_makes_an_application_ready(server, pa
                                        SignalRequest="NO_CLIENT_CONNECTION")
     page.evaluate("document.querySelector('#clock-advance input').value = '5';"
                   "document.querySelector('#clock-advance button').click()")
-    status = gls.get_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])["Status"]
     history = "document.querySelector('section[data-kind=\"gameliftstreams:streamsession\"] ol.history')"
-    page.wait_for(f"{history} && {history}.children.length >= 2 && {history}.lastChild.textContent.includes('{status}')")
+    page.wait_for(f"{history} && {history}.children.length >= 2")
+    status = gls.get_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])["Status"]
+    page.wait_for(f"{history}.lastChild.textContent.includes(' {status}')")
     assert "ACTIVATING" in page.evaluate(history + ".firstChild.textContent")
 
 
