@@ -168,6 +168,8 @@ def test_advancing_the_clock_from_the_page_makes_an_application_ready(server, pa
     status = gls.get_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])["Status"]
     page.wait_for(f"{history}.lastChild.textContent.includes(' {status}')")
     assert "ACTIVATING" in page.evaluate(history + ".firstChild.textContent")
+    statuses = page.evaluate(f"Array.from({history}.children).map(function (li) {{ return li.textContent.split(' ')[1]; }})")
+    assert all(a != b for a, b in zip(statuses, statuses[1:])), statuses  # changes only
 
 
 def test_a_participant_joined_through_the_admin_api_shows_in_the_stage_view(server, page):
@@ -190,6 +192,8 @@ def test_a_participant_joined_through_the_admin_api_shows_in_the_stage_view(serv
     own = page.evaluate("document.getElementById('control-status').textContent").split()[-1]
     mine = f"document.querySelector('li.participant[data-participant-id=\"{own}\"]')"
     page.wait_for(f"{mine} && {mine}.querySelector('.state').textContent === 'CONNECTED, publishing'")
+    server.admin("POST", f"ivs-realtime/participants/{participant}/subscribe", {"publisherParticipantId": own}).raise_for_status()
+    page.wait_for(f"{joined_in_page}.querySelector('.facts').textContent.startsWith('subscribed to {own}')")
     session_id = joined.json()["sessionId"]
     listed = ivs.list_participants(stageArn=stage["arn"], sessionId=session_id)["participants"]
     assert {p["participantId"]: (p["userId"], p["published"]) for p in listed}[own] == ("console", True)

@@ -301,10 +301,14 @@
     person.dataset.participantId = participant.participantId;
     person.dataset.state = participant.state;
     person.appendChild(el("span", participant.state + (participant.published ? ", publishing" : ""), "state"));
+    // Oldest first: the timeline reads down, and the subscriptions are what the events leave.
+    var history = (participant.events || []).slice().sort(function (a, b) {
+      return Date.parse(a.eventTime) - Date.parse(b.eventTime);
+    });
     var subscribed = {};
-    (participant.events || []).forEach(function (event) {  // oldest first
-      if (event.name === "SUBSCRIBED") subscribed[event.remoteParticipantId] = true;
-      if (event.name === "UNSUBSCRIBED") delete subscribed[event.remoteParticipantId];
+    history.forEach(function (event) {
+      if (event.name === "SUBSCRIBE_STARTED") subscribed[event.remoteParticipantId] = true;
+      if (event.name === "SUBSCRIBE_STOPPED") delete subscribed[event.remoteParticipantId];
     });
     var facts = [];
     var to = Object.keys(subscribed);
@@ -335,13 +339,13 @@
     }
     var events = el("ol", null, "events");
     events.setAttribute("aria-label", "events of " + participant.participantId);
-    (participant.events || []).forEach(function (event) {
+    history.forEach(function (event) {
       var when = el("time", event.eventTime);
       when.dateTime = event.eventTime;
       var entry = el("li");
       entry.appendChild(when);
       entry.appendChild(document.createTextNode(" " + event.name + (event.remoteParticipantId ? " " + event.remoteParticipantId : "") +
-        (event.errorCode ? " " + event.errorCode : "")));
+        (event.destinationStageArn ? " → " + event.destinationStageArn : "") + (event.errorCode ? " " + event.errorCode : "")));
       events.appendChild(entry);
     });
     person.appendChild(events);
