@@ -111,7 +111,7 @@ def main() -> int:
                 page.screenshot(output / f"{service}.png")
                 print(output / f"{service}.png")
             if args.readme:
-                shutil.copyfile(output / "kinesisvideo.png", ROOT / "docs" / "console.png")
+                readme_image(output / "kinesisvideo.png", ROOT / "docs" / "console.png")
         finally:
             page.close()
     finally:
@@ -119,6 +119,16 @@ def main() -> int:
             producer.kill()
         launcher.close()
     return 0
+
+
+def readme_image(source: Path, target: Path) -> None:
+    """The README's copy, made small (a 64-colour palette) when Pillow is there."""
+    try:
+        from PIL import Image
+    except ImportError:
+        shutil.copyfile(source, target)
+        return
+    Image.open(source).convert("RGB").quantize(64).save(target, optimize=True)
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@
   }
 
   function label(record) {
-    var keys = ["StreamName", "ChannelName", "name", "Name", "Description", "description", "id", "Id", "participantId", "arn", "Arn"];
+    var keys = ["StreamName", "ChannelName", "name", "Name", "displayName", "Description", "description", "operation", "id", "Id", "participantId", "sessionId", "arn", "Arn"];
     for (var i = 0; i < keys.length; i++) if (typeof record[keys[i]] === "string" && record[keys[i]]) return record[keys[i]];
     return "(unnamed)";
   }
