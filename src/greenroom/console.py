@@ -8,9 +8,10 @@ Routes (beside admin.py's):
   resources in one (account, region), by kind (``service:kind``), in creation order;
 - WebSocket ``/_greenroom/console/live``: the page sends ``{"account", "region", "service"}``;
   greenroom sends ``{"inventory", "resources", "extras", "clock", "requests"}`` at once, then
-  what changed each time something it shows may have changed: a committed write to the store
-  (``notify.STORE_CHANGED``, from any process sharing it), a logged request, the clock, a KVS
-  signaling peer coming or going (``notify``: nothing polls);
+  what changed each time something it shows may have changed: a write this process committed
+  (``notify.STORE_CHANGED``), a logged request, the clock, a KVS signaling peer coming or going;
+  on a store shared with other processes (PostgreSQL) it also looks every 2 s for their writes
+  (not notified across processes: see ``notify.STORE_CHANGED``);
 - ``POST /_greenroom/console/kvs-hls`` ``{"account", "region", "stream", "start"?, "end"?}``: an
   HLS session URL for the page's player (LIVE, or ON_DEMAND over server timestamps start..end),
   asked of greenroom's own Kinesis Video API as a client would; ``kvs-images`` the same for a
@@ -46,6 +47,7 @@ STATIC = {"console.js": "text/javascript", "console.css": "text/css"}
 RECENT_REQUESTS = 50
 TIMELINE_FRAGMENTS = 120     # the newest fragments drawn on a stream's timeline
 COALESCE_SECONDS = 0.1       # a burst of commits (a PutMedia fragment, a lifecycle step) is one read
+SHARED_LOOK_SECONDS = 2.0    # on a shared store, how often to look for other processes' writes
 STAGE_SESSIONS = 5           # the newest sessions shown per IVS stage
 RECORDED_KEYS = 50           # the keys listed of a participant's recording
 
@@ -139,7 +141,9 @@ async def live(emulator, socket):
                 await socket.send_json(news)
                 sent.update(news)
             waiting = asyncio.ensure_future(wake.wait())
-            await asyncio.wait({waiting, reader}, return_when=asyncio.FIRST_COMPLETED)
+            # This process's writes wake it at once; another's (PostgreSQL) within SHARED_LOOK_SECONDS.
+            await asyncio.wait({waiting, reader}, return_when=asyncio.FIRST_COMPLETED,
+                               timeout=SHARED_LOOK_SECONDS if emulator.store.shared else None)
             waiting.cancel()
             await asyncio.sleep(COALESCE_SECONDS)
     finally:

@@ -2,7 +2,7 @@
 in this process and, on a PostgreSQL store, in every process sharing it.
 
 ``STORE_CHANGED`` is published by the store itself with every transaction that writes (the
-console's live view); ``REQUESTS`` and ``CLOCK`` are delivered in this process only.
+console's live view); it, ``REQUESTS`` and ``CLOCK`` are delivered in this process only.
 
 A topic is a short string naming what changed (``kinesisvideo.fragment:<media key>``; later,
 say, ``ivs.stage:<account>:<stage id>`` when a participant joins). A notification carries no
@@ -38,9 +38,12 @@ from .engines import PerEngine
 
 log = logging.getLogger("greenroom")
 
-# Topics of the core itself. STORE_CHANGED: a transaction that wrote anything committed (the
-# store publishes it; the console re-reads). REQUESTS and CLOCK are this process's own (the
-# request log and the clock live in memory), delivered locally only.
+# Topics of the core itself, delivered in this process only. STORE_CHANGED: a transaction that
+# wrote anything committed (the store publishes it; the console re-reads). Not sent through
+# pg_notify: PostgreSQL serializes the commits of notifying transactions, one more per write
+# cost multi-server write throughput (bench_multinode), so readers of a shared store also look
+# again now and then for other processes' writes. REQUESTS and CLOCK: the request log and the
+# clock live in process memory.
 STORE_CHANGED = "greenroom.store"
 REQUESTS = "greenroom.requests"
 CLOCK = "greenroom.clock"
@@ -216,6 +219,8 @@ class PostgresNotifier(Notifier):
     def before_commit(self, conn: Connection, topics: list[str]) -> None:
         channel = self.channel(conn)
         for topic in dict.fromkeys(topics):  # once each, in order
+            if topic == STORE_CHANGED:
+                continue  # this process only (see STORE_CHANGED)
             conn.execute(sa.text("SELECT pg_notify(:channel, :payload)"),
                          {"channel": channel, "payload": f"{self._origin} {topic}"})
 
