@@ -21,6 +21,10 @@ Routes (beside admin.py's):
 - ``GET /_greenroom/console/hls.js``: the pinned hls.js build fetched and checked when greenroom
   is built (``vendored.py``).
 
+Not yet (they need the IVS and GameLift media other work adds; console.js marks the places):
+live tiles of IVS publishers (a WHIP subscribe from the page) and "open the stream" of a
+GameLift Streams session.
+
 Records are shown as stored (the store API's ``Resources.list``), which is what the service
 describes plus its private fields [inferred: close enough to "the description as the API
 returns it" for looking; the API itself stays the reference].

@@ -337,6 +337,8 @@
       files.appendChild(keys);
       person.appendChild(files);
     }
+    // Hook, IVS media: once greenroom serves a publisher's media (the IVS media issue), a live
+    // tile goes here for participant.published: a <video> fed by a WHIP subscribe from the page.
     var events = el("ol", null, "events");
     events.setAttribute("aria-label", "events of " + participant.participantId);
     history.forEach(function (event) {
@@ -372,6 +374,8 @@
     item.appendChild(table);
   }
 
+  // Hook, GameLift media: once a session's stream can be opened in a browser (the GameLift media
+  // issue), an "Open the stream" button goes here, connecting the page as the session's client.
   function showSession(item, record) {
     var history = el("ol", null, "history");
     history.setAttribute("aria-label", "status history");
