@@ -41,3 +41,42 @@ def test_no_service_keeps_its_own_error_tag_or_idempotency_helpers():
     found += [f"{name}:MAX_TAGS" for name, tree in _modules() for node in tree.body
               if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "MAX_TAGS" for t in node.targets)]
     assert found == []
+
+
+PACKAGE = pathlib.Path(greenroom.__file__).parent
+
+
+def _imported_packages(package: str):
+    """(where, the greenroom package imported) for every import in a package, at any level;
+    imports only a type checker reads (``if TYPE_CHECKING:``) do not count."""
+    for path in sorted((PACKAGE / package).rglob("*.py")):
+        here = ["greenroom", *path.relative_to(PACKAGE).parts[:-1]]
+        tree = ast.parse(path.read_text())
+        typing_only = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
+                       and getattr(block.test, "id", "") == "TYPE_CHECKING" for node in ast.walk(block)}
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level:
+                base = here[:len(here) - node.level + 1]
+                names = [".".join(base + [node.module])] if node.module else \
+                    [".".join(base + [alias.name]) for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "greenroom" and len(parts) > 1:
+                    yield f"{path.relative_to(PACKAGE).as_posix()}:{node.lineno}", parts[1]
+
+
+def test_layers_import_downwards_only():
+    """protocol/ (the wire, the models) knows nothing above it: no service, no core; core/
+    builds on protocol/ and knows no service (docs/design.md, "Layers")."""
+    assert [f"{where} -> {target}" for where, target in _imported_packages("protocol")
+            if target != "protocol"] == []
+    assert [f"{where} -> {target}" for where, target in _imported_packages("core")
+            if target not in ("core", "protocol")] == []

@@ -15,6 +15,7 @@ from ...core.events import Events
 from ...core.ids import parse_arn
 from ...core.store import Resources
 from ...core.tagging import Tagging
+from ...protocol import quirks
 
 SERVICE = "ivs-realtime"
 ARN_SERVICE = "ivs"
@@ -41,6 +42,19 @@ TAGGABLE_KINDS = {
     "public-key": PUBLIC_KEY,
     "ingest-configuration": INGEST_CONFIGURATION,
 }
+
+
+def _claims_route(uri_params: dict[str, str]) -> bool | None:
+    """Classic IVS shares the signing name and the /tags/{resourceArn} routes: the ARN's
+    resource type tells whose request it is (no ARN: undecided)."""
+    for value in uri_params.values():
+        found = parse_arn(value)
+        if found is not None:
+            return found["resource_type"] in TAGGABLE_KINDS
+    return None
+
+
+quirks.claim_routes(SERVICE, _claims_route)
 
 DEFAULT_PAGE_SIZE = 50             # most list operations
 DEFAULT_LARGE_PAGE_SIZE = 100      # ListCompositions, ListEncoderConfigurations
