@@ -66,7 +66,7 @@ def test_clusters_come_back_byte_for_byte(kvs):
 
 def test_document_layout_and_tags(kvs):
     kvs.create_active_stream()
-    acks = kvs.put([header(), fake_cluster(0, tags=[("camera", "front")]), fake_cluster(1000)],
+    acks = kvs.put_media([header(), fake_cluster(0, tags=[("camera", "front")]), fake_cluster(1000)],
                    stream_name="cam", timecode_type="RELATIVE", producer_start_ms=BASE_MS + 250)
     numbers = received(acks)
     kvs.advance(5)
@@ -90,10 +90,10 @@ def test_document_layout_and_tags(kvs):
 
 def test_start_selectors(kvs):
     kvs.create_active_stream()
-    first = received(kvs.put([header()] + [fake_cluster(t * 1000) for t in range(3)], stream_name="cam",
+    first = received(kvs.put_media([header()] + [fake_cluster(t * 1000) for t in range(3)], stream_name="cam",
                              timecode_type="RELATIVE", producer_start_ms=BASE_MS))
     kvs.advance(100)
-    second = received(kvs.put([header()] + [fake_cluster(t * 1000) for t in range(3, 5)], stream_name="cam",
+    second = received(kvs.put_media([header()] + [fake_cluster(t * 1000) for t in range(3, 5)], stream_name="cam",
                               timecode_type="RELATIVE", producer_start_ms=BASE_MS + 10_000))
     everything = first + second
     servers = [f["ServerTimestamp"] for f in kvs.fragments(kind="SERVER_TIMESTAMP")]
@@ -115,7 +115,7 @@ def test_start_selectors(kvs):
 
 def test_start_selector_errors(kvs):
     kvs.create_active_stream()
-    numbers = received(kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE"))
+    numbers = received(kvs.put_media([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE"))
     media = kvs.client("kinesis-video-media")
     for selector in ({"StartSelectorType": "FRAGMENT_NUMBER"}, {"StartSelectorType": "CONTINUATION_TOKEN"},
                      {"StartSelectorType": "SERVER_TIMESTAMP"}):
@@ -132,7 +132,7 @@ def test_start_selector_errors(kvs):
 
 def test_get_media_for_fragment_list(kvs):
     kvs.create_active_stream()
-    numbers = received(kvs.put([header()] + [fake_cluster(t * 1000) for t in range(4)], stream_name="cam",
+    numbers = received(kvs.put_media([header()] + [fake_cluster(t * 1000) for t in range(4)], stream_name="cam",
                                timecode_type="RELATIVE", producer_start_ms=BASE_MS))
     archived = kvs.client("kinesis-video-archived-media")
     out = archived.get_media_for_fragment_list(StreamName="cam", Fragments=[numbers[3], numbers[0]])
@@ -161,7 +161,7 @@ def test_get_media_for_fragment_list(kvs):
 def test_connection_limit_in_process(mock_kvs):
     kvs = mock_kvs
     kvs.create_active_stream()
-    kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
+    kvs.put_media([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
     media = kvs.client("kinesis-video-media")
     open_ones = [media.get_media(StreamName="cam", StartSelector={"StartSelectorType": "EARLIEST"})
                  for _ in range(3)]
@@ -296,7 +296,7 @@ def test_get_media_now_waits_for_data(http_kvs):
     deadline = time.monotonic() + 10
     while "started" not in state and time.monotonic() < deadline:
         time.sleep(0.01)
-    acks = http_kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
+    acks = http_kvs.put_media([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
     consumer.join(15)
     assert not consumer.is_alive()
     assert seen == received(acks)
@@ -316,13 +316,13 @@ def test_live_tail_survives_a_producer_reconnecting(http_kvs):
     deadline = time.monotonic() + 10
     while "started" not in state and time.monotonic() < deadline:
         time.sleep(0.01)
-    first = received(http_kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE"))
+    first = received(http_kvs.put_media([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE"))
     deadline = time.monotonic() + 10
     while len(seen) < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.5)  # the reconnection gap: no producer connected
     assert consumer.is_alive()
-    second = received(http_kvs.put([header(), fake_cluster(1000)], stream_name="cam", timecode_type="ABSOLUTE"))
+    second = received(http_kvs.put_media([header(), fake_cluster(1000)], stream_name="cam", timecode_type="ABSOLUTE"))
     consumer.join(15)
     assert not consumer.is_alive()
     assert seen == first + second
