@@ -2,6 +2,10 @@
 and hand-built MKV for the error cases) and reading GetMedia payloads."""
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+
 from greenroom.media import ebml, mkv
 from support import EVERYTHING, http_put, make_client, video, video_body, video_path  # noqa: F401  (re-exported)
 
@@ -44,3 +48,41 @@ def documents(payload: bytes) -> list[list]:
 
 def tags_of(document: list) -> list[dict]:
     return [dict(event.pairs) for event in document if isinstance(event, mkv.TagsRead)]
+
+
+def received(acks: list[dict]) -> list[str]:
+    """The fragment numbers of PutMedia's RECEIVED acknowledgements."""
+    return [ack["FragmentNumber"] for ack in acks if ack["EventType"] == "RECEIVED"]
+
+
+async def until(condition, timeout: float = 10.0) -> None:
+    """Wait, without blocking the event loop (a producer's), until ``condition()`` is true."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.01)
+
+
+def now_tail(media, seen: list, state: dict, stream: str = "cam") -> threading.Thread:
+    """Read a GetMedia NOW tail to its end on a thread of its own, noting each fragment number in
+    ``seen`` as it arrives, and in ``state`` when GetMedia answered (``started``) and when its
+    payload ended (``ended``, both time.monotonic()). Returns the thread once GetMedia answered
+    (10 s at most)."""
+    answered = threading.Event()
+
+    def read():
+        answer = media.get_media(StreamName=stream, StartSelector={"StartSelectorType": "NOW"})
+        state["started"] = time.monotonic()
+        answered.set()
+        parser = mkv.MkvStreamParser()
+        for chunk in answer["Payload"].iter_chunks(1024):
+            for event in parser.feed(chunk):
+                if isinstance(event, mkv.TagsRead) and "AWS_KINESISVIDEO_FRAGMENT_NUMBER" in dict(event.pairs):
+                    seen.append(dict(event.pairs)["AWS_KINESISVIDEO_FRAGMENT_NUMBER"])
+        state["ended"] = time.monotonic()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    answered.wait(10)
+    return thread

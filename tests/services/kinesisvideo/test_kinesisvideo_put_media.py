@@ -12,7 +12,7 @@ import requests
 from greenroom.media import ebml, mkv
 from greenroom.media.producer import put_media_stream
 from greenroom.services.kinesisvideo.put_media import parse_start_timestamp
-from kvs_support import fake_cluster, header, video_body
+from kvs_support import fake_cluster, header, until, video_body
 
 BASE_MS = 1_700_000_000_000
 
@@ -204,16 +204,6 @@ def test_the_fragment_being_read_is_named_in_the_error(kvs):
 
 # ---------------------------------------------------------------------------- over time
 
-def _until(condition, timeout=10.0):
-    async def wait():
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not condition():
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("timed out")
-            await asyncio.sleep(0.01)
-    return wait()
-
-
 def _put_async(kvs, body, **options):
     acks = []
     options.setdefault("stream_name", "cam")
@@ -227,7 +217,7 @@ def test_connection_limited_to_45_minutes(http_kvs):
 
     async def body(acks):
         yield header() + fake_cluster(0)
-        await _until(lambda: any(a["EventType"] == "PERSISTED" for a in acks))
+        await until(lambda: any(a["EventType"] == "PERSISTED" for a in acks))
         await asyncio.to_thread(http_kvs.advance, 45 * 60 + 1)
         yield fake_cluster(1000)
 
@@ -255,7 +245,7 @@ def test_stream_deleted_while_putting(http_kvs):
 
     async def body(acks):
         yield header() + fake_cluster(0)
-        await _until(lambda: any(a["EventType"] == "PERSISTED" for a in acks))
+        await until(lambda: any(a["EventType"] == "PERSISTED" for a in acks))
         await asyncio.to_thread(kv.delete_stream, StreamARN=arn)
         yield fake_cluster(1000)
 
