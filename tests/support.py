@@ -522,12 +522,19 @@ class BrowserPage:
         while not done(seen):
             if time.monotonic() > deadline:
                 raise AssertionError(f"the page did not finish in {timeout} s; it reported {seen}")
-            try:
-                seen.append(self.reports.get(timeout=0.5))
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    raise AssertionError(self.process.stderr.read().decode(errors="replace")[-3000:]) from None
+            report = self.next_report()
+            if report is not None:
+                seen.append(report)
         return seen
+
+    def next_report(self, timeout: float = 0.5):
+        """The page's next report, or None after ``timeout`` s; fails if Chromium has exited."""
+        try:
+            return self.reports.get(timeout=timeout)
+        except queue.Empty:
+            if self.process.poll() is not None:
+                raise AssertionError(self.process.stderr.read().decode(errors="replace")[-3000:]) from None
+            return None
 
     def close(self) -> None:
         self.process.kill()
