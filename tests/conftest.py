@@ -73,9 +73,7 @@ def shared_server(tmp_path_factory):
 @pytest.fixture
 def server(shared_server):
     """The session's ephemeral server, reset to an empty state with a real clock."""
-    shared_server.admin("POST", "reset").raise_for_status()
-    shared_server.admin("POST", "clock", {"mode": "real"}).raise_for_status()
-    return shared_server
+    return shared_server.fresh()
 
 
 @pytest.fixture

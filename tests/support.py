@@ -99,6 +99,12 @@ class RunningServer:
             kwargs.setdefault("verify", self.ca_file)
         return requests.request(method, f"{self.base_url}/_greenroom/{path}", json=json, timeout=10, **kwargs)
 
+    def fresh(self) -> "RunningServer":
+        """This server reset to an empty state with a real clock (a fixture's starting point)."""
+        self.admin("POST", "reset").raise_for_status()
+        self.admin("POST", "clock", {"mode": "real"}).raise_for_status()
+        return self
+
     def over_https(self) -> "RunningServer":
         """The same server seen through its HTTPS listener (``base_url`` = ``tls_url``)."""
         if not self.tls_url:
