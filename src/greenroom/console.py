@@ -7,7 +7,8 @@ Routes (beside admin.py's):
 - ``GET /_greenroom/resources?account=&region=&service=``: the stored records of a service's
   resources in one (account, region), by kind (``service:kind``), in creation order;
 - WebSocket ``/_greenroom/console/live``: the page sends ``{"account", "region", "service"}``;
-  greenroom sends ``{"inventory", "resources", "extras", "clock", "requests"}`` at once, then
+  greenroom sends ``{"inventory", "resources", "extras", "clock", "requests", "faults"}`` at
+  once (extras: what a service's view shows beyond its records, ``EXTRAS``), then
   what changed each time something it shows may have changed: a write this process committed
   (``notify.STORE_CHANGED``), a logged request, the clock, a KVS signaling peer coming or going;
   on a store shared with other processes (PostgreSQL) it also looks every 2 s for their writes
@@ -18,6 +19,8 @@ Routes (beside admin.py's):
   strip of GetImages thumbnails;
 - ``POST /_greenroom/console/ivs-join`` ``{"account", "region", "stageArn"}``: a test participant
   (CreateParticipantToken, then the admin join and publish of ``ivs_realtime.client_actions``);
+- ``GET /_greenroom/console/s3/{bucket}/{key}``: an object of the S3 stand-in (``emulator.objects``:
+  a participant's recording, its playlist and segments);
 - ``GET /_greenroom/console/hls.js``: the pinned hls.js build fetched and checked when greenroom
   is built (``vendored.py``).
 
