@@ -27,11 +27,14 @@ ACCOUNT, REGION = "123456789012", "us-west-2"
 
 
 @pytest.fixture(scope="module")
-def console_server():
+def console_server(tmp_path_factory):
     need(HLS_JS.is_file(), "the console's hls.js (`pip install -e .` or `python -m greenroom.vendored` fetches it)")
     chromium()
     launcher = Launcher()
-    yield launcher("--ephemeral")
+    s3 = tmp_path_factory.mktemp("s3")
+    running = launcher("--ephemeral", "--s3-dir", str(s3))
+    running.s3_dir = s3
+    yield running
     launcher.close()
 
 
@@ -196,6 +199,36 @@ def test_a_participant_joined_through_the_admin_api_shows_in_the_stage_view(serv
     session_id = joined.json()["sessionId"]
     listed = ivs.list_participants(stageArn=stage["arn"], sessionId=session_id)["participants"]
     assert {p["participantId"]: (p["userId"], p["published"]) for p in listed}[own] == ("console", True)
+
+
+def test_a_recording_with_an_hls_playlist_plays_in_the_stage_view(server, page):
+    """An IVS participant's recording: what its prefix holds in the S3 stand-in is listed, and an
+    HLS playlist there plays (written here by ffmpeg, as the recording media will be)."""
+    need(shutil.which("ffmpeg") is not None, "ffmpeg (apt: ffmpeg)")
+    show(page, "ivs-realtime")
+    ivs = client(server, "ivs-realtime")
+    storage = ivs.create_storage_configuration(s3={"bucketName": "recordings"})["storageConfiguration"]
+    stage = ivs.create_stage(name="taped", autoParticipantRecordingConfiguration={
+        "storageConfigurationArn": storage["arn"], "mediaTypes": ["AUDIO_VIDEO"]})["stage"]
+    token = ivs.create_participant_token(stageArn=stage["arn"], userId="carol")["participantToken"]
+    joined = server.admin("POST", "ivs-realtime/join", {"token": token["token"], "protocol": "WHIP"}).json()
+    server.admin("POST", f"ivs-realtime/participants/{joined['participantId']}/publish").raise_for_status()
+    prefix = ivs.get_participant(stageArn=stage["arn"], sessionId=joined["sessionId"],
+                                 participantId=joined["participantId"])["participant"]["recordingS3Prefix"]
+    folder = server.s3_dir / "recordings" / prefix / "media" / "hls"
+    folder.mkdir(parents=True)
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "4",
+                    "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p", "-f", "hls", "-hls_time", "1",
+                    "-hls_playlist_type", "vod", str(folder / "playlist.m3u8")], check=True, timeout=60)
+    # Objects are not notified: a store change (another participant joining) redraws the view.
+    other = ivs.create_participant_token(stageArn=stage["arn"], userId="dave")["participantToken"]
+    server.admin("POST", "ivs-realtime/join", {"token": other["token"], "protocol": "WHIP"}).raise_for_status()
+    person = f"document.querySelector('li.participant[data-participant-id=\"{joined['participantId']}\"]')"
+    page.wait_for(f"{person} && {person}.querySelector('.recording button.play-recording')")
+    assert "recording" in page.evaluate(f"{person}.querySelector('.facts').textContent")
+    page.evaluate(f"{person}.querySelector('.recording button.play-recording').click()")
+    page.wait_for("document.getElementById('player-status').textContent === 'playing recording'", 30)
+    page.wait_for("(function (v) { return v.currentTime > 1 && v.videoWidth === 320; })(document.getElementById('player'))", 30)
 
 
 def test_nimble_faults_armed_from_the_page(server, page):
