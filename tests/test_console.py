@@ -153,6 +153,15 @@ def test_advancing_the_clock_from_the_page_makes_an_application_ready(server, pa
     page.wait_for(resource("gameliftstreams:application", "My Game") + ".dataset.state === 'READY'")
     gls = client(server, "gameliftstreams")
     assert gls.get_application(Identifier=app["Id"])["Status"] == "READY"
+    # Unfolded, a resource shows what its Get operation answers (no private fields).
+    details = resource("gameliftstreams:application", "My Game") + ".querySelector('details')"
+    page.evaluate(details + ".open = true")
+    page.wait_for(details + ".querySelector('.source').textContent === 'as GetApplication answers it'")
+    described = json.loads(page.evaluate(details + ".querySelector('pre').textContent"))
+    answered = gls.get_application(Identifier=app["Id"])
+    answered.pop("ResponseMetadata")
+    assert described["Arn"] == answered["Arn"] and described["Status"] == "READY"
+    assert set(described) == set(answered) and not any(name.startswith("_") for name in described)
 
     # A stream group's capacity per location, a session's status history.
     group = gls.create_stream_group(Description="arcade", StreamClass="gen4n_high", DefaultApplicationIdentifier=app["Arn"],
@@ -296,3 +305,38 @@ def test_recordings_in_the_s3_stand_in_are_listed_and_served(launch, tmp_path):
     assert served.status_code == 200 and served.text.startswith("#EXTM3U")
     assert served.headers["Content-Type"] == "application/vnd.apple.mpegurl"
     assert requests.get(f"{running.base_url}/_greenroom/console/s3/recordings/{prefix}/absent.ts", timeout=10).status_code == 404
+
+
+def test_describe_answers_as_each_services_describe_or_get(launch):
+    """console/describe, for a kind of each service: the Describe/Get operation's answer."""
+    running = launch("--ephemeral")
+
+    def described(kind: str, record: dict) -> dict:
+        answer = requests.post(f"{running.base_url}/_greenroom/console/describe", timeout=10,
+                               json={"account": ACCOUNT, "region": REGION, "kind": kind, "record": record})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def stored(service: str, kind: str) -> dict:
+        query = f"resources?account={ACCOUNT}&region={REGION}&service={service}"
+        return running.admin("GET", query).json()["resources"][kind][0]
+
+    def api(name: str):
+        return make_client(name, running.base_url, region=REGION, aws_access_key_id=ACCOUNT)
+
+    api("kinesisvideo").create_stream(StreamName="cam")
+    api("kinesisvideo").create_signaling_channel(ChannelName="door")
+    api("ivs-realtime").create_stage(name="studio")
+    api("nimble").create_studio(studioName="lot", displayName="The Lot", adminRoleArn=f"arn:aws:iam::{ACCOUNT}:role/A",
+                                userRoleArn=f"arn:aws:iam::{ACCOUNT}:role/U")
+    stream = described("kinesisvideo:stream", stored("kinesisvideo", "kinesisvideo:stream"))
+    assert stream["operation"] == "DescribeStream" and stream["description"]["StreamInfo"]["StreamName"] == "cam"
+    channel = described("kinesisvideo:channel", stored("kinesisvideo", "kinesisvideo:channel"))
+    assert channel["description"]["ChannelInfo"]["ChannelName"] == "door"
+    stage = described("ivs-realtime:stage", stored("ivs-realtime", "ivs-realtime:stage"))
+    assert stage["operation"] == "GetStage" and stage["description"]["stage"]["name"] == "studio"
+    studio = described("nimble:studio", stored("nimble", "nimble:studio"))
+    assert studio["operation"] == "GetStudio" and studio["description"]["studio"]["displayName"] == "The Lot"
+    unknown = requests.post(f"{running.base_url}/_greenroom/console/describe", timeout=10,
+                            json={"account": ACCOUNT, "region": REGION, "kind": "nimble:fault", "record": {}})
+    assert unknown.status_code == 404

@@ -17,6 +17,8 @@ Routes (beside admin.py's):
   HLS session URL for the page's player (LIVE, or ON_DEMAND over server timestamps start..end),
   asked of greenroom's own Kinesis Video API as a client would; ``kvs-images`` the same for a
   strip of GetImages thumbnails;
+- ``POST /_greenroom/console/describe`` ``{"account", "region", "kind", "record"}``: a record's
+  description as its Describe/Get operation answers it (the page asks when one is unfolded);
 - ``POST /_greenroom/console/ivs-join`` ``{"account", "region", "stageArn"}``: a test participant
   (CreateParticipantToken, then the admin join and publish of ``ivs_realtime.client_actions``);
 - ``GET /_greenroom/console/s3/{bucket}/{key}``: an object of the S3 stand-in (``emulator.objects``:
@@ -28,15 +30,15 @@ Not yet (they need the IVS and GameLift media other work adds; console.js marks 
 live tiles of IVS publishers (a WHIP subscribe from the page) and "open the stream" of a
 GameLift Streams session.
 
-Records are shown as stored (the store API's ``Resources.list``), which is what the service
-describes plus its private fields [inferred: close enough to "the description as the API
-returns it" for looking; the API itself stays the reference].
+Records come as stored (the store API's ``Resources.list``); an unfolded one shows what its
+service's Describe/Get answers (``DESCRIBE``), or the stored record for kinds without one.
 """
 from __future__ import annotations
 
 import asyncio
 import json
 from importlib import resources as package_files
+from urllib.parse import quote
 
 import sqlalchemy as sa
 
@@ -335,6 +337,59 @@ def kvs_images(emulator, request):
         "EndTimestamp": end, "SamplingInterval": max(200, int((end - start) * 1000 / count)),
         "Format": "JPEG", "WidthPixels": 160, "MaxResults": count})
     return {"images": answer.get("Images", [])}
+
+
+# kind -> (operation, request) for the Describe/Get that answers with a record's description:
+# (method, path, body, signing name) made from the record's identifying fields.
+DESCRIBE = {
+    "kinesisvideo:stream": ("DescribeStream", lambda r: ("POST", "/describeStream", {"StreamARN": r["StreamARN"]}, "kinesisvideo")),
+    "kinesisvideo:channel": ("DescribeSignalingChannel", lambda r: (
+        "POST", "/describeSignalingChannel", {"ChannelARN": r["ChannelARN"]}, "kinesisvideo")),
+    "ivs-realtime:stage": ("GetStage", lambda r: ("POST", "/GetStage", {"arn": r["arn"]}, "ivs")),
+    "ivs-realtime:storage-configuration": ("GetStorageConfiguration", lambda r: (
+        "POST", "/GetStorageConfiguration", {"arn": r["arn"]}, "ivs")),
+    "ivs-realtime:encoder-configuration": ("GetEncoderConfiguration", lambda r: (
+        "POST", "/GetEncoderConfiguration", {"arn": r["arn"]}, "ivs")),
+    "ivs-realtime:ingest-configuration": ("GetIngestConfiguration", lambda r: (
+        "POST", "/GetIngestConfiguration", {"arn": r["arn"]}, "ivs")),
+    "ivs-realtime:composition": ("GetComposition", lambda r: ("POST", "/GetComposition", {"arn": r["arn"]}, "ivs")),
+    "gameliftstreams:application": ("GetApplication", lambda r: (
+        "GET", f"/applications/{quote(r['Id'], safe='')}", None, "gameliftstreams")),
+    "gameliftstreams:streamgroup": ("GetStreamGroup", lambda r: (
+        "GET", f"/streamgroups/{quote(r['Id'], safe='')}", None, "gameliftstreams")),
+    "gameliftstreams:streamsession": ("GetStreamSession", lambda r: (
+        "GET", f"/streamgroups/{quote(r['StreamGroupId'], safe='')}/streamsessions/{quote(r['Arn'], safe='')}",
+        None, "gameliftstreams")),
+    "nimble:studio": ("GetStudio", lambda r: ("GET", f"/2020-08-01/studios/{quote(r['studioId'], safe='')}",
+                                              None, "nimble")),
+    "nimble:launch-profile": ("GetLaunchProfile", lambda r: (
+        "GET", f"/2020-08-01/studios/{quote(r['studioId'], safe='')}/launch-profiles/"
+               f"{quote(r['launchProfileId'], safe='')}", None, "nimble")),
+    "nimble:streaming-session": ("GetStreamingSession", lambda r: (
+        "GET", f"/2020-08-01/studios/{quote(r['studioId'], safe='')}/streaming-sessions/"
+               f"{quote(r['sessionId'], safe='')}", None, "nimble")),
+}
+
+
+@http_route("POST", "/_greenroom/console/describe")
+def describe(emulator, request):
+    """``{"account", "region", "kind", "record"}``: the record's description as its service's
+    Describe/Get operation answers it (``DESCRIBE``); 404 for kinds without one."""
+    document = request.json_object()
+    account, region = _scope_of(document)
+    kind, record = document.get("kind"), document.get("record")
+    if kind not in DESCRIBE:
+        raise HttpError(404, f"No Describe or Get operation for {kind}: the page shows the stored record")
+    if not isinstance(record, dict):
+        raise HttpError(400, "record must be the stored record (an object)")
+    operation, make = DESCRIBE[kind]
+    try:
+        method, path, body, signing_name = make(record)
+    except (KeyError, TypeError):
+        raise HttpError(400, f"record lacks what {operation} needs") from None
+    answer = _call(emulator, request, account, region, path, body, signing_name, method=method)
+    answer.pop("ResponseMetadata", None)
+    return {"operation": operation, "description": answer}
 
 
 @http_route("POST", "/_greenroom/console/ivs-join")

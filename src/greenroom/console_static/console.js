@@ -8,6 +8,7 @@
   var shown = { resources: null, extras: {} };  // the last resources and extras of this view
   var thumbnails = {};                           // stream name -> GetImages answer
   var opened = {};                               // keys of unfolded <details>
+  var described = {};                            // key -> {operation, description} from console/describe
   var clockOffset = 0, clockFrozen = 0, clockMode = "real";
 
   function el(tag, content, className) {
@@ -116,13 +117,29 @@
     item.dataset.state = state(record);
     var details = el("details");
     var key = kind + "/" + label(record);
-    details.open = !!opened[key];
-    details.ontoggle = function () { opened[key] = details.open; };
     var summary = el("summary");
     summary.appendChild(el("span", label(record) + " "));
     summary.appendChild(el("span", state(record), "state"));
     details.appendChild(summary);
-    details.appendChild(el("pre", JSON.stringify(record, null, 2)));
+    var source = el("p", null, "source");
+    var text = el("pre");
+    details.appendChild(source);
+    details.appendChild(text);
+    function fill() {
+      var known = described[key];
+      source.textContent = known && known.operation ? "as " + known.operation + " answers it" : "the stored record";
+      text.textContent = JSON.stringify(known && known.operation ? known.description : record, null, 2);
+    }
+    // Unfolded: the description as the service's Describe/Get answers it (asked again on each redraw).
+    function ask() {
+      admin("POST", "console/describe", { account: view.account, region: view.region, kind: kind, record: record })
+        .then(function (answer) { described[key] = answer; fill(); })
+        .catch(function () { described[key] = {}; fill(); });
+    }
+    fill();
+    details.open = !!opened[key];
+    if (details.open) ask();
+    details.ontoggle = function () { opened[key] = details.open; if (details.open) ask(); };
     item.appendChild(details);
     return item;
   }
