@@ -210,20 +210,27 @@ def test_a_participant_joined_through_the_admin_api_shows_in_the_stage_view(serv
     assert {p["participantId"]: (p["userId"], p["published"]) for p in listed}[own] == ("console", True)
 
 
+def recorded_participant(server, ivs, user: str) -> tuple[dict, dict, str]:
+    """A stage recording its participants to the bucket ``recordings``, and ``user`` joined and
+    publishing there: (stage, the join's answer, the recording's S3 prefix)."""
+    storage = ivs.create_storage_configuration(s3={"bucketName": "recordings"})["storageConfiguration"]
+    stage = ivs.create_stage(name="taped", autoParticipantRecordingConfiguration={
+        "storageConfigurationArn": storage["arn"], "mediaTypes": ["AUDIO_VIDEO"]})["stage"]
+    token = ivs.create_participant_token(stageArn=stage["arn"], userId=user)["participantToken"]
+    joined = server.admin("POST", "ivs-realtime/join", {"token": token["token"], "protocol": "WHIP"}).json()
+    server.admin("POST", f"ivs-realtime/participants/{joined['participantId']}/publish").raise_for_status()
+    prefix = ivs.get_participant(stageArn=stage["arn"], sessionId=joined["sessionId"],
+                                 participantId=joined["participantId"])["participant"]["recordingS3Prefix"]
+    return stage, joined, prefix
+
+
 def test_a_recording_with_an_hls_playlist_plays_in_the_stage_view(server, page):
     """An IVS participant's recording: what its prefix holds in the S3 stand-in is listed, and an
     HLS playlist there plays (written here by ffmpeg, as the recording media will be)."""
     need(shutil.which("ffmpeg") is not None, "ffmpeg (apt: ffmpeg)")
     show(page, "ivs-realtime")
     ivs = client(server, "ivs-realtime")
-    storage = ivs.create_storage_configuration(s3={"bucketName": "recordings"})["storageConfiguration"]
-    stage = ivs.create_stage(name="taped", autoParticipantRecordingConfiguration={
-        "storageConfigurationArn": storage["arn"], "mediaTypes": ["AUDIO_VIDEO"]})["stage"]
-    token = ivs.create_participant_token(stageArn=stage["arn"], userId="carol")["participantToken"]
-    joined = server.admin("POST", "ivs-realtime/join", {"token": token["token"], "protocol": "WHIP"}).json()
-    server.admin("POST", f"ivs-realtime/participants/{joined['participantId']}/publish").raise_for_status()
-    prefix = ivs.get_participant(stageArn=stage["arn"], sessionId=joined["sessionId"],
-                                 participantId=joined["participantId"])["participant"]["recordingS3Prefix"]
+    stage, joined, prefix = recorded_participant(server, ivs, "carol")
     folder = server.s3_dir / "recordings" / prefix / "media" / "hls"
     folder.mkdir(parents=True)
     subprocess.run(["ffmpeg", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-t", "4",
@@ -277,14 +284,7 @@ def test_recordings_in_the_s3_stand_in_are_listed_and_served(launch, tmp_path):
     in the S3 stand-in (--s3-dir), and console/s3/ serves it for the player."""
     running = launch("--ephemeral", "--s3-dir", str(tmp_path))
     ivs = make_client("ivs-realtime", running.base_url, region=REGION, aws_access_key_id=ACCOUNT)
-    storage = ivs.create_storage_configuration(s3={"bucketName": "recordings"})["storageConfiguration"]
-    stage = ivs.create_stage(name="taped", autoParticipantRecordingConfiguration={
-        "storageConfigurationArn": storage["arn"], "mediaTypes": ["AUDIO_VIDEO"]})["stage"]
-    token = ivs.create_participant_token(stageArn=stage["arn"], userId="bob")["participantToken"]
-    joined = running.admin("POST", "ivs-realtime/join", {"token": token["token"], "protocol": "WHIP"}).json()
-    running.admin("POST", f"ivs-realtime/participants/{joined['participantId']}/publish").raise_for_status()
-    prefix = ivs.get_participant(stageArn=stage["arn"], sessionId=joined["sessionId"],
-                                 participantId=joined["participantId"])["participant"]["recordingS3Prefix"]
+    stage, joined, prefix = recorded_participant(running, ivs, "bob")
     playlist = tmp_path / "recordings" / prefix / "media" / "hls" / "playlist.m3u8"
     playlist.parent.mkdir(parents=True)
     playlist.write_text("#EXTM3U\n#EXT-X-ENDLIST\n")
