@@ -280,9 +280,9 @@ EXTRAS = {"kinesisvideo": _kvs_extras, "ivs-realtime": _ivs_extras, "gameliftstr
 
 
 def _scope_of(document: dict) -> tuple[str, str]:
-    account, region = (str(document.get(name, "")) for name in ("account", "region"))
-    if not (account and region):
-        raise HttpError(400, 'Send {"account", "region", ...}')
+    account, region = document.get("account"), document.get("region")
+    if not (isinstance(account, str) and isinstance(region, str) and account and region):
+        raise HttpError(400, 'Send {"account", "region", ...} as strings')
     return account, region
 
 
@@ -301,8 +301,8 @@ def kvs_hls(emulator, request):
     ON_DEMAND over server timestamps ``start``..``end`` (epoch seconds) when given."""
     document = request.json_object()
     account, region = _scope_of(document)
-    stream = str(document.get("stream", ""))
-    if not stream:
+    stream = document.get("stream")
+    if not isinstance(stream, str) or not stream:
         raise HttpError(400, 'Send {"account", "region", "stream"}')
     start, end = _epoch(document, "start"), _epoch(document, "end")
     endpoint = _call(emulator, request, account, region, "/getDataEndpoint",
@@ -324,10 +324,10 @@ def kvs_images(emulator, request):
     images at most, evenly spaced: the page's strip of thumbnails."""
     document = request.json_object()
     account, region = _scope_of(document)
-    stream = str(document.get("stream", ""))
+    stream = document.get("stream")
     start, end = _epoch(document, "start"), _epoch(document, "end")
     count = document.get("count", 8)
-    if not stream or start is None or end is None or end <= start:
+    if not isinstance(stream, str) or not stream or start is None or end is None or end <= start:
         raise HttpError(400, 'Send {"account", "region", "stream", "start", "end"} with start < end')
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 100:
         raise HttpError(400, "count must be 1 to 100")
@@ -378,7 +378,7 @@ def describe(emulator, request):
     document = request.json_object()
     account, region = _scope_of(document)
     kind, record = document.get("kind"), document.get("record")
-    if kind not in DESCRIBE:
+    if not isinstance(kind, str) or kind not in DESCRIBE:
         raise HttpError(404, f"No Describe or Get operation for {kind}: the page shows the stored record")
     if not isinstance(record, dict):
         raise HttpError(400, "record must be the stored record (an object)")
@@ -400,8 +400,8 @@ def ivs_join(emulator, request):
     IVS media lands; today the participant publishes without media.]"""
     document = request.json_object()
     account, region = _scope_of(document)
-    stage_arn = str(document.get("stageArn", ""))
-    if not stage_arn:
+    stage_arn = document.get("stageArn")
+    if not isinstance(stage_arn, str) or not stage_arn:
         raise HttpError(400, 'Send {"account", "region", "stageArn"}')
     token = _call(emulator, request, account, region, "/CreateParticipantToken",
                   {"stageArn": stage_arn, "userId": "console", "capabilities": ["PUBLISH", "SUBSCRIBE"]},
