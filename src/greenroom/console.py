@@ -186,7 +186,7 @@ def _kvs_extras(emulator, account: str, region: str, resources: dict) -> dict:
     fragments = kvs_storage.fragments.c
     with emulator.store.transaction() as conn:
         for stream in resources.get("kinesisvideo:stream", []):
-            if "MediaKey" not in stream:
+            if "_media_key" not in stream:
                 continue
             readable = kvs_storage.readable(stream, now)
             count, first, last = conn.execute(sa.select(sa.func.count(), sa.func.min(fragments.server_ms),
