@@ -220,8 +220,7 @@ class Publication:
                 # One codec per kind (the first the publisher offered that aiortc knows, with its
                 # retransmission codec): what it sends is then what subscribers must take.
                 chosen = next(c for c in transceiver._codecs if c.name.lower() != "rtx")
-                transceiver._codecs = [chosen] + [c for c in transceiver._codecs if c.name.lower() == "rtx"
-                                                  and c.parameters.get("apt") == chosen.payloadType]
+                transceiver._codecs = _with_rtx([chosen], transceiver._codecs)
             answer = await connection.createAnswer()
             await connection.setLocalDescription(answer)
         except NegotiationError:
@@ -293,8 +292,8 @@ class Subscription:
                 if not wanted:
                     raise NoMatchingCodec(f"The offer cannot receive {source.codec.mimeType}, which the "
                                           "publisher sends (greenroom forwards media as published)")
-                # Keep the publisher's codec; retransmission codecs (rtx) stay where offered.
-                transceiver._codecs = wanted + [c for c in transceiver._codecs if c.name.lower() == "rtx"]
+                # The publisher's codec only, with its retransmission codec (rtx) if offered.
+                transceiver._codecs = _with_rtx(wanted[:1], transceiver._codecs)
                 track = source.forwarded_track()
                 subscription.tracks.append(track)
                 transceiver.sender.replaceTrack(track)
@@ -322,6 +321,12 @@ class Subscription:
     async def close(self) -> None:
         self._closed()
         await self.connection.close()
+
+
+def _with_rtx(chosen: list, negotiated: list) -> list:
+    """``chosen`` codecs and the retransmission codecs (rtx) that repair them."""
+    types = {codec.payloadType for codec in chosen}
+    return chosen + [c for c in negotiated if c.name.lower() == "rtx" and c.parameters.get("apt") in types]
 
 
 def _same_codec(offered, published) -> bool:
