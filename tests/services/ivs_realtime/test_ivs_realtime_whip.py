@@ -180,3 +180,34 @@ def test_whip_refusals_answer_the_sdk_codes(server):
     assert "PUBLISH_ERROR" in names and "SUBSCRIBE_ERROR" in names
     assert {e.get("errorCode") for e in events if e["name"].endswith("_ERROR")} == {
         "INSUFFICIENT_CAPABILITIES", "PUBLISHER_NOT_FOUND"}
+
+
+def test_a_replica_carries_its_source_media(server):
+    """StartParticipantReplication: a participant of another stage subscribes to the replica and
+    receives the source participant's pictures."""
+    ivs = make_client("ivs-realtime", server.base_url)
+    source = ivs.create_stage(name="source")["stage"]
+    destination = ivs.create_stage(name="destination")["stage"]
+    camera = ivs.create_participant_token(stageArn=source["arn"], userId="camera")["participantToken"]
+    viewer = ivs.create_participant_token(stageArn=destination["arn"], capabilities=["SUBSCRIBE"])["participantToken"]
+    frames: dict = {}
+
+    async def scenario():
+        publishing, _ = await publish(source["endpoints"]["whip"], camera["participantId"], camera["token"])
+        await asyncio.to_thread(ivs.start_participant_replication, sourceStageArn=source["arn"],
+                                destinationStageArn=destination["arn"], participantId=camera["participantId"])
+        watching, _ = await subscribe(destination["endpoints"]["whip"], camera["participantId"], viewer["token"], frames)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(frames.get("video", [])) < 20:
+            await asyncio.sleep(0.2)
+        await watching.close()
+        await publishing.close()
+
+    asyncio.run(scenario())
+    video = frames.get("video", [])
+    assert len(video) >= 20 and 120 < video[-1][..., 1].mean() < 230, f"{len(video)} frames"
+    session_id = ivs.get_stage(arn=destination["arn"])["stage"]["activeSessionId"]
+    events = ivs.list_participant_events(stageArn=destination["arn"], sessionId=session_id,
+                                         participantId=viewer["participantId"])["events"]
+    started = next(e for e in events if e["name"] == "SUBSCRIBE_STARTED")
+    assert started["remoteParticipantId"] == camera["participantId"] and started["replica"] is True

@@ -15,6 +15,9 @@ its participant is no longer connected (DisconnectParticipant, RevokeConnectionT
 told PARTICIPANT_DISCONNECTED and its peers are closed), its stage is gone (STAGE_DELETED), its
 token expired (TOKEN_EXPIRED, [inferred]: the SDK refreshes tokens with EXCHANGE_TOKEN before).
 
+A replica participant (participant replication) carries its source participant's media: who
+subscribes to it in the destination stage receives the source's publication (``media_of``).
+
 Media is relayed inside one process: a subscriber reaches a publisher whose peer is in the
 same greenroom process ([inferred] a limit of greenroom's, answered like a missing stream, 2004).
 """
@@ -101,6 +104,26 @@ def find(account: str, region: str, stage_id: str, participant_id: str) -> LiveP
 def publication_of(account: str, region: str, stage_id: str, participant_id: str) -> Publication | None:
     live = find(account, region, stage_id, participant_id)
     return live.publication if live is not None and live.publication and not live.publication.closed else None
+
+
+def replica_source(emulator, account: str, region: str, session_id: str, participant_id: str) -> str | None:
+    """The source stage id of a replica participant (its media is its source's), else None."""
+    with emulator.context(SERVICE, "ReplicaSource", account, region) as ctx:
+        participant = tables.get_participant(ctx.conn, account, region, session_id, participant_id)
+    if participant is None or participant.get("replicationType") != "REPLICA":
+        return None
+    return (participant.get("sourceStageArn") or "").rsplit("/", 1)[-1] or None
+
+
+async def media_of(live: LiveParticipant, participant_id: str) -> Publication | None:
+    """What subscribing to ``participant_id`` in ``live``'s stage receives: its own publication,
+    or, for a replica, its source participant's (participant replication carries media)."""
+    found = publication_of(live.account, live.region, live.stage_id, participant_id)
+    if found is not None:
+        return found
+    source_stage = await asyncio.to_thread(replica_source, live.emulator, live.account, live.region,
+                                           live.session_id, participant_id)
+    return publication_of(live.account, live.region, source_stage, participant_id) if source_stage else None
 
 
 async def join(emulator, token: str, claims, *, client: dict | None = None, has_socket: bool) -> LiveParticipant:

@@ -220,7 +220,7 @@ async def whip_subscribe(emulator, request, body, whipId: str, remoteParticipant
         except client_actions.ClientActionError as error:
             await _release_if_idle(live)
             raise _refused(error) from None
-        publication = live_connections.publication_of(live.account, live.region, live.stage_id, remoteParticipantId)
+        publication = await live_connections.media_of(live, remoteParticipantId)
         try:
             if publication is None:
                 raise WhipError(404, 2004, f"Participant {remoteParticipantId} publishes no media in this "
