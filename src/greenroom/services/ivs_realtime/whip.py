@@ -14,7 +14,8 @@ the SDP answer, ``Location`` and ``Link: <...>; rel="urn:ietf:params:whip:ivs-st
 Publishing and subscribing go through ``client_actions`` (PUBLISH_STARTED, SUBSCRIBE_STARTED,
 PUBLISH_ERROR/SUBSCRIBE_ERROR with their codes); a participant not connected over the events
 WebSocket joins with its first WHIP request and leaves when its last WHIP session ends ([inferred]
-as for WHIP-only encoders such as OBS). Media: ``greenroom.media.sfu`` (relayed as published).
+as for WHIP-only encoders such as OBS). Media: ``greenroom.media.sfu`` (relayed as published);
+recorded by ``participant_recording`` when the stage records participants.
 
 Errors are JSON ``{"code": N, "message": ...}`` with the codes the SDK maps:
 
@@ -37,7 +38,7 @@ import secrets
 from ...core.routes import http_route
 from ...media.sfu import NegotiationError, NoMatchingCodec, Publication, Subscription
 from ...protocol.http import HttpResponse
-from . import client_actions, live as live_connections
+from . import client_actions, live as live_connections, participant_recording
 from .common import ROUTE_PREFIX, STAGE, SERVICE
 from .stage_socket import claims_of, client_of
 from .tokens import TokenRefused
@@ -177,6 +178,7 @@ async def whip_publish(emulator, request, body, whipId: str, participantId: str)
         live.publication, live.publication_resource = publication, resource
         live_connections.RESOURCES[resource] = live
         publication.on_closed = lambda: asyncio.ensure_future(_publication_closed(live, publication))
+        asyncio.ensure_future(participant_recording.keep_recordings(live, publication))
         return _created(request, whipId, resource, answer)
 
     return await _answering(publish)
