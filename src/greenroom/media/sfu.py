@@ -28,18 +28,12 @@ from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSes
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpreceiver import RTCRtpReceiver
 
+from .rtc import NegotiationError, NoMatchingCodec
+
 log = logging.getLogger("greenroom.sfu")
 
 VIDEO_CLOCK = fractions.Fraction(1, 90000)
 QUEUE_LIMIT = 120  # encoded frames a slow subscriber may lag behind before it loses the oldest
-
-
-class NegotiationError(Exception):
-    """An offer that cannot be answered (malformed, or no codec in common)."""
-
-
-class NoMatchingCodec(NegotiationError):
-    pass
 
 
 def is_keyframe(codec_name: str, data: bytes) -> bool:

@@ -26,14 +26,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from ...core import notify
-from ...media.sfu import Publication, Subscription
 from . import client_actions, participation, tables
 from .common import SERVICE, STAGE, events
 from .participation import CONNECTED
 from .tokens import is_revoked
+
+if TYPE_CHECKING:  # aiortc loads with the first peer (media.rtc)
+    from ...media.sfu import Publication, Subscription
 
 log = logging.getLogger("greenroom.ivs_realtime")
 
@@ -48,15 +50,20 @@ def _notify_stage(env, stage_id: str, *_) -> None:
     notify.publish(env.conn, stage_topic(env.account, env.region, stage_id))
 
 
-def _notify_participant(env, participant: dict, *_) -> None:
+# Whatever participation changes, the stage's live connections hear of it.
+for _name in ("participant.joined", "participant.left", "stage.occupied", "stage.emptied"):
+    events.subscribe(_name)(_notify_stage)
+
+
+@events.subscribe("publishing.started")
+@events.subscribe("publishing.stopped")
+def _publishing_changed(env, stage, participant: dict) -> None:
     _notify_stage(env, participant["_"]["stageId"])
 
 
-# Whatever participation changes, the stage's live connections hear of it.
-events.subscribe("stage.occupied")(_notify_stage)
-events.subscribe("stage.emptied")(_notify_stage)
-events.subscribe("publishing.changed")(_notify_participant)
-events.subscribe("participant.left")(_notify_stage)
+@events.subscribe("subscribe.changed")
+def _subscriptions_changed(env, participant: dict, *_) -> None:
+    _notify_stage(env, participant["_"]["stageId"])  # a publisher's subscriber count
 
 
 @dataclass(eq=False)

@@ -15,7 +15,7 @@ Publishing and subscribing go through ``client_actions`` (PUBLISH_STARTED, SUBSC
 PUBLISH_ERROR/SUBSCRIBE_ERROR with their codes); a participant not connected over the events
 WebSocket joins with its first WHIP request and leaves when its last WHIP session ends ([inferred]
 as for WHIP-only encoders such as OBS). Media: ``greenroom.media.sfu`` (relayed as published);
-recorded by ``participant_recording`` when the stage records participants.
+recorded by ``recording_media`` when the stage records participants.
 
 Errors are JSON ``{"code": N, "message": ...}`` with the codes the SDK maps:
 
@@ -36,9 +36,10 @@ import logging
 import secrets
 
 from ...core.routes import http_route
-from ...media.sfu import NegotiationError, NoMatchingCodec, Publication, Subscription
+from ...media import rtc
+from ...media.rtc import NegotiationError, NoMatchingCodec
 from ...protocol.http import HttpResponse
-from . import client_actions, live as live_connections, participant_recording
+from . import client_actions, live as live_connections, recording_media
 from .common import ROUTE_PREFIX, STAGE, SERVICE
 from .stage_socket import claims_of, client_of
 from .tokens import TokenRefused
@@ -161,7 +162,7 @@ async def whip_publish(emulator, request, body, whipId: str, participantId: str)
         if live.publication is not None:
             await _stop_publishing(live, record=True)
         try:
-            publication, answer = await Publication.accept(offer)
+            publication, answer = await rtc.sfu().Publication.accept(offer)
         except NoMatchingCodec as error:
             await _release_if_idle(live)
             raise WhipError(400, 2014, str(error)) from None
@@ -178,7 +179,7 @@ async def whip_publish(emulator, request, body, whipId: str, participantId: str)
         live.publication, live.publication_resource = publication, resource
         live_connections.RESOURCES[resource] = live
         publication.on_closed = lambda: asyncio.ensure_future(_publication_closed(live, publication))
-        asyncio.ensure_future(participant_recording.keep_recordings(live, publication))
+        asyncio.ensure_future(recording_media.keep_recordings(live, publication))
         return _created(request, whipId, resource, answer)
 
     return await _answering(publish)
@@ -228,7 +229,7 @@ async def whip_subscribe(emulator, request, body, whipId: str, remoteParticipant
                 raise WhipError(404, 2004, f"Participant {remoteParticipantId} publishes no media in this "
                                            "greenroom process")
             try:
-                subscription, answer = await Subscription.accept(publication, offer)
+                subscription, answer = await rtc.sfu().Subscription.accept(publication, offer)
             except NoMatchingCodec as error:
                 raise WhipError(400, 2014, str(error)) from None
             except NegotiationError as error:
@@ -241,7 +242,6 @@ async def whip_subscribe(emulator, request, body, whipId: str, remoteParticipant
         live.subscriptions[resource] = (remoteParticipantId, subscription)
         live_connections.RESOURCES[resource] = live
         subscription.on_closed = lambda: asyncio.ensure_future(_subscription_closed(live, resource))
-        emulator.store.notifier.publish_now(live.topic)  # the publisher's subscriber count
         return _created(request, whipId, resource, answer)
 
     return await _answering(subscribe)
@@ -260,7 +260,6 @@ async def _stop_subscription(live, resource: str, *, record: bool) -> None:
     await subscription.close()
     if record:
         await _unsubscribe(live, remote)
-    live.emulator.store.notifier.publish_now(live.topic)
 
 
 async def _unsubscribe(live, remote: str) -> None:

@@ -1,8 +1,8 @@
-"""Individual participant recording for real: a publishing participant whose stage has an
+"""Individual participant recording's media: a publishing participant whose stage has an
 ``autoParticipantRecordingConfiguration`` with a storage configuration is recorded as HLS with
 thumbnails into that configuration's bucket, through ``emulator.objects`` (core.objectstore).
 
-The participation model decides *whether* and *where* (recordingState STARTING/ACTIVE/STOPPING/
+``recording`` (the participation model's part) decides *whether* and *where* (recordingState STARTING/ACTIVE/STOPPING/
 STOPPED, ``recordingS3BucketName``, ``recordingS3Prefix`` =
 ``{stageId}/{sessionId}/{participantId}/{epoch}``, the reconnect window, replicas); this module
 makes the objects while the state says so. Under the prefix, as the IVS user guide lays it out:
@@ -34,13 +34,16 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ...core.objectstore import ObjectStoreError
 from ...media.hls_recording import HlsRecorder, ThumbnailPlan
-from ...media.sfu import Publication
 from . import tables
 from .common import REPLICA, SERVICE, STAGE
-from .participation import RECORDING_IN_PROGRESS
+from .recording import RECORDING_IN_PROGRESS
+
+if TYPE_CHECKING:  # aiortc loads with the first peer (media.rtc)
+    from ...media.sfu import Publication
 
 log = logging.getLogger("greenroom.ivs_realtime")
 
