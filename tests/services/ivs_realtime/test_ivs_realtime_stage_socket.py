@@ -78,6 +78,14 @@ def test_stage_state_ping_set_state_and_leaving(server, stage):
                 muted = await state_where(a, lambda p: any(x["id"] == bob["participantId"] and x["audioMuted"]
                                                            for x in p["participants"]))
                 assert muted["sequenceNumber"] > both["sequenceNumber"]
+                # A fresher token for bob (same user): exchanged over the socket.
+                fresher = token(userId="bob", attributes={"seat": "2"})
+                await b.send(json.dumps({"type": "aws:ivs:EXCHANGE_TOKEN", "payload": {
+                    "oldToken": bob["token"], "newToken": fresher["token"], "requestId": "x1", "traceId": "t1"}}))
+                exchanged = await next_of(b, "aws:ivs:EXCHANGE_TOKEN")
+                assert exchanged["payload"] == {"requestId": "x1", "traceId": "t1"}
+                await state_where(a, lambda p: any(x["id"] == bob["participantId"] and x["attributes"] == {"seat": "2"}
+                                                   for x in p["participants"]))
             gone = await state_where(a, lambda p: ids(p) == {alice["participantId"]})
             assert {(d["id"], d["status"]) for d in gone["disconnected"]} == {(bob["participantId"], "LEFT")}
 
@@ -88,7 +96,7 @@ def test_stage_state_ping_set_state_and_leaving(server, stage):
     assert listed == {"alice": "DISCONNECTED", "bob": "DISCONNECTED"}
     events = ivs.list_participant_events(stageArn=created["arn"], sessionId=session_id,
                                          participantId=bob["participantId"])["events"]
-    assert [e["name"] for e in reversed(events)] == ["JOINED", "LEFT"]
+    assert [e["name"] for e in reversed(events)] == ["JOINED", "TOKEN_EXCHANGED", "LEFT"]
 
 
 def test_refused_joins_answer_join_error(server, stage):

@@ -180,6 +180,7 @@ class _Session:
             await asyncio.to_thread(client_actions.exchange_token, self.live.emulator, self.live.participant_id,
                                     new_token, stage_arn=self.live.stage_arn)
             self.live.token, self.live.expires_at = new_token, claims.expires_at
+            self.live.emulator.store.notifier.publish_now(self.live.topic)  # attributes may have changed
         except (TokenRefused, client_actions.ClientActionError) as error:
             answer["error"] = {"code": error.code, "message": error.message, "fatal": False}
         await self.socket.send_json({"type": "aws:ivs:EXCHANGE_TOKEN", "payload": answer})
