@@ -16,7 +16,7 @@ import threading
 import pytest
 
 from greenroom.tls import spki_sha256
-from support import PLAYERS_DIR, BrowserPage, chromium, need
+from support import BRIGHTNESS_JS, PLAYERS_DIR, BrowserPage, chromium, need
 
 SDK = PLAYERS_DIR / "node_modules" / "amazon-ivs-web-broadcast" / "dist" / "amazon-ivs-web-broadcast.js"
 CHROMIUM_MEDIA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
@@ -53,17 +53,7 @@ PUBLISHER = """<script>
 </script>"""
 
 SUBSCRIBER = """<video id="v" autoplay muted playsinline></video><audio id="a" autoplay></audio><script>
-function brightness(video) {
-  const canvas = document.createElement("canvas");
-  canvas.width = 64; canvas.height = 48;
-  const context = canvas.getContext("2d");
-  context.drawImage(video, 0, 0, 64, 48);
-  const pixels = context.getImageData(0, 0, 64, 48).data;
-  let sum = 0;
-  for (let i = 0; i < pixels.length; i += 4) sum += pixels[i] + pixels[i + 1] + pixels[i + 2];
-  return sum / (pixels.length / 4) / 3;
-}
-(async function () {
+""" + BRIGHTNESS_JS + """(async function () {
   try {
     const video = document.getElementById("v");
     let audio = null;

@@ -44,12 +44,16 @@ async def publish(whip_url: str, participant_id: str, token: str):
     peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     peer.addTrack(Pattern())
     peer.addTrack(AudioStreamTrack())
+    return peer, await negotiate(peer, f"{whip_url}/publish/{participant_id}", token)
+
+
+async def negotiate(peer, url: str, token: str) -> requests.Response:
+    """Offer to a WHIP endpoint and take its answer (201 expected)."""
     await peer.setLocalDescription(await peer.createOffer())
-    answer = await asyncio.to_thread(whip_post, f"{whip_url}/publish/{participant_id}", token,
-                                     peer.localDescription.sdp)
+    answer = await asyncio.to_thread(whip_post, url, token, peer.localDescription.sdp)
     assert answer.status_code == 201, answer.text
     await peer.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
-    return peer, answer
+    return answer
 
 
 async def subscribe(whip_url: str, remote_id: str, token: str, frames: dict):
@@ -69,12 +73,7 @@ async def subscribe(whip_url: str, remote_id: str, token: str, frames: dict):
                     frame.to_ndarray(format="rgb24") if track.kind == "video" else frame.samples)
         asyncio.ensure_future(read())
 
-    await peer.setLocalDescription(await peer.createOffer())
-    answer = await asyncio.to_thread(whip_post, f"{whip_url}/subscribe/{remote_id}", token,
-                                     peer.localDescription.sdp)
-    assert answer.status_code == 201, answer.text
-    await peer.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
-    return peer, answer
+    return peer, await negotiate(peer, f"{whip_url}/subscribe/{remote_id}", token)
 
 
 def test_a_whip_publisher_is_relayed_to_a_whip_subscriber(server):

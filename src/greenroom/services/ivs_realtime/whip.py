@@ -121,6 +121,13 @@ async def _participant(emulator, request, whip_id: str, token: str):
     return live, claims
 
 
+async def _offer_of(emulator, request, body, whip_id: str):
+    """(offer, live participant, token claims) of a publish or subscribe request."""
+    offer = (await _read(body)).decode("utf-8", "replace")
+    live, claims = await _participant(emulator, request, whip_id, _bearer(request))
+    return offer, live, claims
+
+
 def _stage_has_whip_id(emulator, claims, whip_id: str) -> bool:
     with emulator.context(SERVICE, "WhipEndpoint", claims.account, claims.region) as ctx:
         stage = ctx.resources.get(STAGE, claims.stage_id)
@@ -154,9 +161,7 @@ async def _release_if_idle(live) -> None:
 @http_route("POST", f"{WHIP_PREFIX}/publish/{{participantId}}", streaming=True)
 async def whip_publish(emulator, request, body, whipId: str, participantId: str):
     async def publish():
-        offer = (await _read(body)).decode("utf-8", "replace")
-        token = _bearer(request)
-        live, claims = await _participant(emulator, request, whipId, token)
+        offer, live, claims = await _offer_of(emulator, request, body, whipId)
         if claims.participant_id != participantId:
             raise WhipError(403, 2003, f"The token is participant {claims.participant_id}'s, not {participantId}'s")
         if live.publication is not None:
@@ -211,9 +216,7 @@ async def _stop_publishing(live, *, record: bool) -> None:
 @http_route("POST", f"{WHIP_PREFIX}/subscribe/{{remoteParticipantId}}", streaming=True)
 async def whip_subscribe(emulator, request, body, whipId: str, remoteParticipantId: str):
     async def subscribe():
-        offer = (await _read(body)).decode("utf-8", "replace")
-        token = _bearer(request)
-        live, claims = await _participant(emulator, request, whipId, token)
+        offer, live, claims = await _offer_of(emulator, request, body, whipId)
         for resource, (remote, _) in list(live.subscriptions.items()):
             if remote == remoteParticipantId:  # the SDK subscribes again after a failure
                 await _stop_subscription(live, resource, record=True)
