@@ -11,7 +11,7 @@ import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 from ivs_realtime_support import make_client
-from test_ivs_realtime_whip import OFFER, Pattern, whip_post
+from test_ivs_realtime_whip import OFFER, Pattern, negotiate, whip_post
 
 
 def connect(url: str, token: str | None):
@@ -136,6 +136,14 @@ def test_disconnect_participant_ends_the_socket_and_the_peer(server, stage):
             assert answer.status_code == 201, answer.text
             await peer.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
             await state_where(b, lambda p: any(x["isPublishing"] for x in p["participants"]))
+            # bob subscribes over WHIP: alice is told her subscriber count.
+            watcher = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+            watcher.addTransceiver("video", direction="recvonly")
+            await negotiate(watcher, f"{whip_url}/subscribe/{alice['participantId']}", bob["token"])
+            counted = await next_of(a, "aws:ivs:SUBSCRIBER_COUNT")
+            while counted["payload"]["count"] != 1:
+                counted = await next_of(a, "aws:ivs:SUBSCRIBER_COUNT")
+            assert counted["payload"]["sequenceNumber"] >= 2
             for _ in range(50):
                 if peer.connectionState == "connected":
                     break
@@ -155,6 +163,7 @@ def test_disconnect_participant_ends_the_socket_and_the_peer(server, stage):
                 await asyncio.sleep(0.1)
             state = peer.connectionState
             await peer.close()
+            await watcher.close()
             return state
 
     assert asyncio.run(scenario()) in ("closed", "failed")
