@@ -199,3 +199,26 @@ def test_the_thirteenth_publisher_is_refused(server, stage):
     assert ("PUBLISH_ERROR", "QUOTA_EXCEEDED") in {(e["name"], e.get("errorCode")) for e in events}
     # The thirteenth, refused, joined only for that attempt: it left again.
     assert [e["name"] for e in reversed(events)] == ["JOINED", "PUBLISH_ERROR", "LEFT"]
+
+
+def test_an_events_socket_joins_the_whip_connection_that_came_first(server, stage):
+    ivs, created, token = stage
+    alice = token(userId="alice")
+
+    async def scenario():
+        peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        peer.addTrack(Pattern())
+        await negotiate(peer, f"{created['endpoints']['whip']}/publish/{alice['participantId']}", alice["token"])
+        async with connect(created["endpoints"]["events"], alice["token"]) as a:
+            first = await next_of(a, "STAGE_STATE")
+            with pytest.raises(asyncio.TimeoutError):   # no DISCONNECT (TOKEN_REUSED) follows
+                await next_of(a, "aws:ivs:DISCONNECT", timeout=3)
+        await peer.close()
+        return first["payload"]["participants"]
+
+    participants = asyncio.run(scenario())
+    assert [(p["id"], p["isPublishing"]) for p in participants] == [(alice["participantId"], True)]
+    session_id = ivs.list_stage_sessions(stageArn=created["arn"])["stageSessions"][0]["sessionId"]
+    names = [e["name"] for e in reversed(ivs.list_participant_events(
+        stageArn=created["arn"], sessionId=session_id, participantId=alice["participantId"])["events"])]
+    assert names[:2] == ["JOINED", "PUBLISH_STARTED"] and names.count("JOINED") == 1, names

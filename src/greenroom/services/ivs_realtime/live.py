@@ -136,9 +136,16 @@ async def media_of(live: LiveParticipant, participant_id: str) -> Publication | 
 async def join(emulator, token: str, claims, *, client: dict | None = None, has_socket: bool) -> LiveParticipant:
     """Join as the token's participant (``client_actions.join``: checks, JOINED) and register
     the live connection. A participant connected here already is taken over: the older
-    connection is told TOKEN_REUSED and ends first. Raises ``ClientActionError``."""
+    connection is told TOKEN_REUSED and ends first -- unless it is a WHIP-only connection and
+    this is its events socket, which then joins it. Raises ``ClientActionError``."""
     key = (claims.account, claims.region, claims.stage_id, claims.participant_id)
     previous = LIVE.get(key)
+    if previous is not None and has_socket and not previous.has_socket:
+        # Its WHIP request came first: the events socket joins that same connection.
+        previous.has_socket = True
+        if previous.watcher is not None:
+            previous.watcher.cancel()       # the socket's session follows the stage now
+        return previous
     if previous is not None:
         await end(previous, kicked="TOKEN_REUSED")
     joined = await asyncio.to_thread(client_actions.join, emulator, token, "WHIP", client=client)
