@@ -3,11 +3,12 @@
 One publisher sends 720p VP8 video (30 fps, about ``--kbps`` kbit/s, encoded once before the
 run by libvpx and then sent in a loop, so the publisher costs no encoding) over WHIP to a
 ``greenroom serve --ephemeral`` stage; N subscribers subscribe over WHIP and count what arrives
-without decoding it (aiortc receivers whose reassembled frames are only counted). For each N
+without decoding it (aiortc peers whose RTP packets are only counted, after SRTP). For each N
 in ``--steps``: ``--warmup`` s to settle, then ``--seconds`` s measured: RTP packet loss of
-every subscriber (aiortc's inbound-rtp stats: packetsLost / (packetsReceived + packetsLost)
-over the window), the frames each reassembled per second (for context: a starved publisher or
-client lowers it on a busy machine) and the server process's CPU time. Stops at the first N whose worst
+every subscriber over the window (its video packets' sequence numbers: expected from the
+highest one's progress, received as unique ones; no retransmission is asked for, so loss is raw),
+the pictures each received per second (marker bits; for context: a starved publisher lowers it
+on a busy machine) and the server process's CPU time. Stops at the first N whose worst
 subscriber loses 1 % or more.
 
 Baseline, measured in the same run: the server's CPU with the publisher alone (N = 0), so
@@ -17,7 +18,7 @@ in ``--per-process`` peers per client process, so one Python client process is n
 bottleneck; client and server share the machine's cores (the figure is for this machine).
 
     python bench/bench_ivs_sfu.py [--steps 1,5,10,15,20,25,30,40] [--seconds 8] [--warmup 4]
-                                  [--kbps 1500] [--per-process 10]
+                                  [--kbps 1500] [--per-process 5]
 """
 from __future__ import annotations
 
@@ -109,44 +110,65 @@ async def run_publisher(whip_url: str, participant_id: str, token: str, kbps: in
     await asyncio.Event().wait()   # until killed
 
 
+class PacketCounter:
+    """What a subscriber receives, counted per RTP packet without reassembling or decoding
+    anything: unique sequence numbers of the video stream (retransmissions ignored), the
+    highest extended sequence number, and pictures (marker bits)."""
+
+    def __init__(self, payload_type: int):
+        self.payload_type = payload_type
+        self.seen: set[int] = set()
+        self.highest = None
+        self.last = None
+        self.cycles = 0
+        self.pictures = 0
+
+    async def handle(self, packet, arrival_time_ms=None) -> None:
+        if packet.payload_type != self.payload_type:
+            return  # rtx and others
+        sequence = packet.sequence_number
+        if self.last is not None and sequence < self.last and self.last - sequence > 30000:
+            self.cycles += 1
+        self.last = sequence
+        extended = self.cycles * 65536 + sequence
+        self.seen.add(extended)
+        self.highest = extended if self.highest is None else max(self.highest, extended)
+        self.pictures += packet.marker
+
+    def snapshot(self) -> tuple[int, int, int]:
+        return len(self.seen), self.highest or 0, self.pictures
+
+
 async def run_subscribers(whip_url: str, publisher_id: str, tokens: list[str], warmup: float, seconds: float) -> None:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-    from greenroom.media import sfu
 
-    peers, frames = [], []
+    peers, counters = [], []
 
-    async def subscribe(token: str, slot: int):
+    async def subscribe(token: str):
         peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         transceiver = peer.addTransceiver("video", direction="recvonly")
-        sfu._tap(transceiver.receiver, lambda codec, encoded: frames.__setitem__(slot, frames[slot] + 1))
         await peer.setLocalDescription(await peer.createOffer())
         _, answer = await asyncio.to_thread(whip, f"{whip_url}/subscribe/{publisher_id}", token,
                                             peer.localDescription.sdp)
         await peer.setRemoteDescription(RTCSessionDescription(answer, "answer"))
-        peers.append((peer, transceiver.receiver))
+        video = next(c for c in transceiver._codecs if c.name.lower() != "rtx")
+        counter = PacketCounter(video.payloadType)
+        transceiver.receiver._handle_rtp_packet = counter.handle   # count instead of receiving
+        peers.append(peer)
+        counters.append(counter)
 
-    frames = [0] * len(tokens)
-    await asyncio.gather(*(subscribe(token, slot) for slot, token in enumerate(tokens)))
+    await asyncio.gather(*(subscribe(token) for token in tokens))
     await asyncio.sleep(warmup)
-
-    async def counts():
-        found = []
-        for _, receiver in peers:
-            stats = await receiver.getStats()
-            inbound = [s for s in stats.values() if s.type == "inbound-rtp"]
-            found.append((sum(s.packetsReceived for s in inbound), sum(s.packetsLost for s in inbound)))
-        return found
-
-    before, frames_before = await counts(), list(frames)
+    before = [counter.snapshot() for counter in counters]
     print(json.dumps({"measuring": True}), flush=True)
     await asyncio.sleep(seconds)
-    after, frames_after = await counts(), list(frames)
+    after = [counter.snapshot() for counter in counters]
     result = []
-    for (received0, lost0), (received1, lost1), f0, f1 in zip(before, after, frames_before, frames_after):
-        received, lost = received1 - received0, max(0, lost1 - lost0)
-        result.append({"received": received, "lost": lost, "frames": f1 - f0})
+    for (seen0, highest0, pictures0), (seen1, highest1, pictures1) in zip(before, after):
+        received, expected = seen1 - seen0, highest1 - highest0
+        result.append({"received": received, "lost": max(0, expected - received), "frames": pictures1 - pictures0})
     print(json.dumps({"subscribers": result}), flush=True)
-    for peer, _ in peers:
+    for peer in peers:
         await peer.close()
 
 
@@ -158,7 +180,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--warmup", type=float, default=4.0)
     parser.add_argument("--kbps", type=int, default=1500)
-    parser.add_argument("--per-process", type=int, default=10)
+    parser.add_argument("--per-process", type=int, default=5)
     parser.add_argument("--role", choices=["publisher", "subscribers"], help=argparse.SUPPRESS)
     parser.add_argument("--args", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
