@@ -5,7 +5,8 @@ Page A joins with a publish token and publishes its camera and microphone; page 
 subscribe-only token, sees A among the stage's participants, receives A's streams and decodes
 them (video frames that are not black; audio samples with energy, as the receiver's stats count
 them). Then A leaves and B is told.
-GetParticipant and ListParticipantEvents show both real sessions.
+GetParticipant and ListParticipantEvents show both real sessions. Bounded: at most 30 + 30 + 15 s
+of waiting for the pages (about 13 s when all goes well).
 """
 from __future__ import annotations
 
@@ -150,7 +151,7 @@ def test_web_broadcast_sdk_publishes_and_subscribes_through_greenroom(https_serv
                              sdk_files, chromium_args)
         with a_page:
             published = a_page.wait(lambda seen: failures(seen) or any(
-                r.get("a") == "publish" and r.get("state") == "published" for r in seen), 40)
+                r.get("a") == "publish" and r.get("state") == "published" for r in seen), 30)
             assert not failures(published), published
 
             def receiving(seen):
@@ -167,7 +168,7 @@ def test_web_broadcast_sdk_publishes_and_subscribes_through_greenroom(https_serv
                     stageArn=stage["arn"], sessionId=session_id)["participants"]}
                 control.leave = True
                 seen_by_b += b_page.wait(lambda seen: failures(seen) or any(
-                    r.get("b") == "left" and r.get("id") == alice["participantId"] for r in seen), 20)
+                    r.get("b") == "left" and r.get("id") == alice["participantId"] for r in seen), 15)
                 assert not failures(seen_by_b), seen_by_b
     finally:
         control.close()
