@@ -1,6 +1,6 @@
 """Individual participant recording for real: an aiortc publisher over WHIP in a stage whose
 autoParticipantRecordingConfiguration names a storage configuration is recorded into that
-bucket (``--s3-dir``): HLS that ffprobe plays, thumbnails at the configured interval, the
+bucket (``--s3-dir``, or through ``--s3-endpoint-url`` to moto's S3 server): HLS that ffprobe plays, thumbnails at the configured interval, the
 recording-started/ended metadata, in the prefix GetParticipant names."""
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
 
@@ -139,3 +140,30 @@ def test_a_replica_is_recorded_in_its_destination_stage_unless_replicas_are_not_
     root = next(p for p in bucket.glob("*/*/*/*") if p.is_dir())
     wait_for(root / "events" / "recording-ended.json", 30)
     assert ffprobe_frames(root / "media" / "hls" / "multivariant.m3u8")["video"] >= 60
+
+
+def test_recordings_go_to_an_s3_endpoint(launch, moto_server, tmp_path):
+    """With --s3-endpoint-url the recording is written through boto3 to that S3 (moto's server)."""
+    credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1",
+                      aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3.create_bucket(Bucket=BUCKET)
+    server = launch("--ephemeral", "--s3-endpoint-url", moto_server, env=credentials)
+    ivs = make_client("ivs-realtime", server.base_url)
+    stage = recording_stage(ivs, "to-s3", hlsConfiguration={"targetSegmentDurationSeconds": 2})
+    token = ivs.create_participant_token(stageArn=stage["arn"])["participantToken"]
+    publish_for(stage, token, 4)
+
+    def keys():
+        return [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    deadline = time.monotonic() + 20
+    while not any(key.endswith("events/recording-ended.json") for key in keys()):
+        assert time.monotonic() < deadline, keys()
+        time.sleep(0.3)
+    for key in keys():
+        target = tmp_path / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+    playlist = next(tmp_path.glob("*/*/*/*/media/hls/multivariant.m3u8"))
+    assert ffprobe_frames(playlist)["video"] >= 60
+    assert s3.head_object(Bucket=BUCKET, Key=str(playlist.relative_to(tmp_path)))["ContentType"] == "application/x-mpegURL"
