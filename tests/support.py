@@ -479,6 +479,20 @@ def chromium() -> str:
     return browser
 
 
+# A page script's ``brightness(video)``: the mean brightness (0-255) of the picture a <video> shows.
+BRIGHTNESS_JS = """function brightness(video) {
+  const canvas = document.createElement("canvas");
+  canvas.width = 64; canvas.height = 48;
+  const context = canvas.getContext("2d");
+  context.drawImage(video, 0, 0, 64, 48);
+  const pixels = context.getImageData(0, 0, 64, 48).data;
+  let sum = 0;
+  for (let i = 0; i < pixels.length; i += 4) sum += pixels[i] + pixels[i + 1] + pixels[i + 2];
+  return sum / (pixels.length / 4) / 3;
+}
+"""
+
+
 class BrowserPage:
     """Headless Chromium on a page of its own origin (``http://127.0.0.1:<port>/``, another origin
     than greenroom's). The page's script calls ``report(value)`` (defined for it), and the test

@@ -2,14 +2,8 @@
 S3-compatible endpoint (moto's server, started here, is the independent S3)."""
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-
 import boto3
 import pytest
-import requests
 
 from greenroom.core.objectstore import ObjectStore, ObjectStoreError
 
@@ -47,31 +41,6 @@ def test_without_a_directory_a_temporary_one_is_made_on_first_write():
     objects = ObjectStore()
     objects.put("bucket-1", "k", b"v")
     assert (objects.directory / "bucket-1" / "k").read_bytes() == b"v"
-
-
-@pytest.fixture
-def moto_server():
-    """moto's S3 server in a subprocess (on a free port), its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(url + "/moto-api/", timeout=1)
-                break
-            except requests.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto's server did not start")
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def test_objects_go_through_boto3_to_an_s3_endpoint(moto_server, monkeypatch):

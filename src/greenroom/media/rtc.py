@@ -48,6 +48,21 @@ def media_relay() -> Any:
     return MediaRelay()
 
 
+class NegotiationError(Exception):
+    """An offer ``media.sfu`` cannot answer (malformed, or sending/receiving nothing usable)."""
+
+
+class NoMatchingCodec(NegotiationError):
+    """No codec in common with the offer (a subscriber that cannot take the publisher's)."""
+
+
+def sfu() -> Any:
+    """``media.sfu``: the selective forwarding unit (publications and subscriptions)."""
+    from . import sfu
+
+    return sfu
+
+
 def live_h264_fragments(width: int, height: int, *, audio: bool) -> Any:
     """A ``media.live.LiveH264Fragments`` encoder (decoded pictures -> PutMedia fragments)."""
     from .live import LiveH264Fragments

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from greenroom.tls import spki_sha256
-from support import PLAYERS_DIR, BrowserPage, chromium, need
+from support import BRIGHTNESS_JS, PLAYERS_DIR, BrowserPage, chromium, need
 
 SDK_BUNDLE = PLAYERS_DIR / "node_modules" / "amazon-kinesis-video-streams-webrtc" / "dist" / "kvs-webrtc.min.js"
 ESBUILD = PLAYERS_DIR / "node_modules" / ".bin" / "esbuild"
@@ -86,17 +86,7 @@ MASTER = """<script>
 VIEWER = """<video id="v1" autoplay muted playsinline></video><video id="v2" autoplay muted playsinline></video>
 <script>
 %(common)s
-function brightness(video) {
-  const canvas = document.createElement("canvas");
-  canvas.width = 64; canvas.height = 48;
-  const context = canvas.getContext("2d");
-  context.drawImage(video, 0, 0, 64, 48);
-  const pixels = context.getImageData(0, 0, 64, 48).data;
-  let sum = 0;
-  for (let i = 0; i < pixels.length; i += 4) sum += pixels[i] + pixels[i + 1] + pixels[i + 2];
-  return sum / (pixels.length / 4) / 3;
-}
-async function viewer(clientId, element) {
+""" + BRIGHTNESS_JS + """async function viewer(clientId, element) {
   const setup = await channelSetup("VIEWER");
   const signaling = new KVSWebRTC.SignalingClient({channelARN: setup.channelARN, channelEndpoint: setup.endpoints.WSS,
     clientId: clientId, role: KVSWebRTC.Role.VIEWER, region: config.region, credentials});

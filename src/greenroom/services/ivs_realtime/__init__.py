@@ -19,6 +19,9 @@ MODULES: tuple[str, ...] = (
     "tags",
     "quotas",
     "client_actions",
+    "live",
+    "stage_socket",
+    "whip",
 )
 
 DELAYS: dict[str, float] = {

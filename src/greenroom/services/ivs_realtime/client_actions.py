@@ -1,5 +1,6 @@
-"""Stand-ins for the IVS client SDKs and RTMP encoders, until greenroom speaks WHIP and RTMP:
-what a client does to a stage, as HTTP routes no model describes and as Python functions for
+"""Stand-ins for the IVS client SDKs and RTMP encoders (the no-browser path; real clients connect
+over the events WebSocket and WHIP, ``stage_socket`` and ``whip``, which drive these same
+functions): what a client does to a stage, as HTTP routes no model describes and as Python functions for
 the in-process emulator (``greenroom.mock().emulator``).
 
 HTTP (JSON bodies; errors are ``{"code": ..., "message": ...}`` with the status below):
@@ -400,18 +401,3 @@ def ingest_route(emulator, request):
     document = request.json_object()
     return _respond(lambda: ingest(emulator, _text(document, "streamKey"),
                                    _text(document, "protocol", False) or "RTMPS"))
-
-
-# The stage endpoints point here; the media and event protocols themselves are not emulated yet.
-_NOT_SERVED = ("greenroom does not speak {what} yet; play the client with POST /_greenroom/ivs-realtime/join "
-               "and /_greenroom/ivs-realtime/participants/{{participantId}}/... (see client_actions)")
-
-
-@http_route("POST", "/_greenroom/ivs-realtime/whip/{whipId}")
-def whip_route(emulator, request, whipId: str):
-    raise HttpError(501, _NOT_SERVED.format(what="WHIP (WebRTC ingest)"))
-
-
-@http_route("GET", "/_greenroom/ivs-realtime/events")
-def events_route(emulator, request):
-    raise HttpError(501, _NOT_SERVED.format(what="the stage events websocket"))

@@ -167,9 +167,8 @@ def stage_endpoints(ctx: RequestContext, whip_id: str) -> dict:
     """A stage's endpoints, pointing at greenroom itself in the real endpoints' shapes:
     events ``wss://host/...`` (``ws`` over plain HTTP), whip ``https://host/.../whip/{12 hex}``,
     rtmp ``rtmp://host/app/``, rtmps ``rtmps://host/app/`` (host = the caller's public URL,
-    core.public_url).
-    [inferred] greenroom does not serve WebRTC, the events websocket or RTMP on them yet: the
-    join/publish stand-ins in ``client_actions`` play the clients' part."""
+    core.public_url). The events WebSocket (``stage_socket``) and WHIP (``whip``) are served
+    there; RTMP(S) is not (``client_actions.ingest`` plays an encoder's part)."""
     host = urlsplit(ctx.public_url()).netloc
     return {
         "events": ctx.public_url(f"{ROUTE_PREFIX}/events", websocket=True),

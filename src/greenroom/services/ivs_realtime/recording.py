@@ -5,7 +5,8 @@ STARTING when a participant starts publishing, ACTIVE after ``ivs-realtime.recor
 STOPPING when it stops, STOPPED after ``ivs-realtime.recording.stop`` or the configuration's
 ``recordingReconnectWindowSeconds``, whichever is longer; publishing again while STOPPING resumes
 the same recording (same prefix). [inferred] A participant that never recorded shows DISABLED.
-What is recorded here is the recording's state and where it goes; no media is written yet.
+What is recorded here is the recording's state and where it goes; ``recording_media`` writes
+the media (HLS, thumbnails, metadata) of participants publishing over WHIP while this state says so.
 """
 from __future__ import annotations
 
