@@ -77,50 +77,61 @@ def _start_idle_timer(ctx, session: dict) -> None:
                  status="TERMINATED", reason="idleTimeout")
 
 
+# The state changes, shared by the routes below and by live peers (``streaming``): each takes a
+# request context and the session it read, raises HttpError 409 when the status forbids it.
+
+def client_connected(ctx, found: dict) -> None:
+    if found["Status"] not in ("ACTIVE", "RECONNECTING"):
+        raise _refuse(found, "connect", "ACTIVE or RECONNECTING")
+    if not found.get("SignalResponse"):
+        raise HttpError(409, f"Stream session {found['_id']} has no answered offer to connect with; "
+                             "call CreateStreamSessionConnection first")
+    set_status(found, "CONNECTED", ctx.now)
+    found.setdefault("StreamingStartedAt", ctx.now)
+    found["_was_connected"] = True
+    _start_idle_timer(ctx, found)
+    ctx.resources.update(SESSION, found["_id"], found)
+
+
+def client_disconnected(ctx, found: dict) -> None:
+    if found["Status"] != "CONNECTED":
+        raise _refuse(found, "disconnect", "CONNECTED")
+    set_status(found, "PENDING_CLIENT_RECONNECTION", ctx.now)
+    ctx.resources.schedule_at(ctx.now + found["ConnectionTimeoutSeconds"], SESSION,
+                              found["_id"], "gameliftstreams.session.timeout",
+                              gen=found["_gen"], expect="PENDING_CLIENT_RECONNECTION",
+                              status="TERMINATED", reason="reconnectionTimeout")
+    ctx.resources.update(SESSION, found["_id"], found)
+
+
+def client_input(ctx, found: dict) -> None:
+    if found["Status"] != "CONNECTED":
+        raise _refuse(found, "input", "CONNECTED")
+    found["_gen"] += 1  # the running idle timer no longer applies
+    _start_idle_timer(ctx, found)
+    ctx.resources.update(SESSION, found["_id"], found)
+
+
+def application_exited(ctx, found: dict) -> None:
+    if found.get("_holds") != "1" or found["Status"] == "TERMINATING":
+        raise _refuse(found, "exit", "a running application (a placed, live session)")
+    end_session(Scope.of_request(ctx), found, "TERMINATED", "applicationExit")
+
+
 def connect(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
-    def change(ctx, found):
-        if found["Status"] not in ("ACTIVE", "RECONNECTING"):
-            raise _refuse(found, "connect", "ACTIVE or RECONNECTING")
-        if not found.get("SignalResponse"):
-            raise HttpError(409, f"Stream session {found['_id']} has no answered offer to connect with; "
-                                 "call CreateStreamSessionConnection first")
-        set_status(found, "CONNECTED", ctx.now)
-        found.setdefault("StreamingStartedAt", ctx.now)
-        found["_was_connected"] = True
-        _start_idle_timer(ctx, found)
-        ctx.resources.update(SESSION, found["_id"], found)
-    return _act(emulator, "ClientConnect", session, account, region, change)
+    return _act(emulator, "ClientConnect", session, account, region, client_connected)
 
 
 def disconnect(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
-    def change(ctx, found):
-        if found["Status"] != "CONNECTED":
-            raise _refuse(found, "disconnect", "CONNECTED")
-        set_status(found, "PENDING_CLIENT_RECONNECTION", ctx.now)
-        ctx.resources.schedule_at(ctx.now + found["ConnectionTimeoutSeconds"], SESSION,
-                                  found["_id"], "gameliftstreams.session.timeout",
-                                  gen=found["_gen"], expect="PENDING_CLIENT_RECONNECTION",
-                                  status="TERMINATED", reason="reconnectionTimeout")
-        ctx.resources.update(SESSION, found["_id"], found)
-    return _act(emulator, "ClientDisconnect", session, account, region, change)
+    return _act(emulator, "ClientDisconnect", session, account, region, client_disconnected)
 
 
 def send_input(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
-    def change(ctx, found):
-        if found["Status"] != "CONNECTED":
-            raise _refuse(found, "input", "CONNECTED")
-        found["_gen"] += 1  # the running idle timer no longer applies
-        _start_idle_timer(ctx, found)
-        ctx.resources.update(SESSION, found["_id"], found)
-    return _act(emulator, "ClientInput", session, account, region, change)
+    return _act(emulator, "ClientInput", session, account, region, client_input)
 
 
 def exit_application(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
-    def change(ctx, found):
-        if found.get("_holds") != "1" or found["Status"] == "TERMINATING":
-            raise _refuse(found, "exit", "a running application (a placed, live session)")
-        end_session(Scope.of_request(ctx), found, "TERMINATED", "applicationExit")
-    return _act(emulator, "ApplicationExit", session, account, region, change)
+    return _act(emulator, "ApplicationExit", session, account, region, application_exited)
 
 
 ACTIONS = {"connect": connect, "disconnect": disconnect, "input": send_input, "exit": exit_application}

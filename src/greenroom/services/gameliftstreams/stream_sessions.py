@@ -28,7 +28,7 @@ from ...core.context import RequestContext
 from ...core.idempotency import current, idempotent
 from ...core.operations import operation
 from ...core.records import public
-from . import signaling
+from . import signaling, streaming
 from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, Scope, errors, find_application,
     find_session, find_stream_group)
 from .session_lifecycle import set_status, try_place
@@ -80,15 +80,6 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
         if name not in candidates:
             candidates.append(name)
     signal_request = req["SignalRequest"]
-    answer, signal_error = None, None
-    if signal_request != signaling.NO_CLIENT_CONNECTION:
-        try:
-            answer = signaling.answer(signal_request)
-        except signaling.MalformedOffer as error:
-            raise errors.Validation(str(error)) from None
-        except signaling.UnanswerableOffer as error:
-            signal_error = str(error)
-
     session_id = ctx.ids.alphanumeric(13)
     session = {
         "Arn": ctx.arn(SERVICE, f"streamsession/{group['Id']}/{session_id}"),
@@ -107,8 +98,9 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
         "_placed": False,
         "_gen": 0,
         "_holds": "0",
-        "_answer": answer,
-        "_signal_error": signal_error,
+        "_answer": None,
+        "_signal_error": None,
+        "_peer": None,
         "_log_output_uri": app.get("ApplicationLogOutputUri") if app["ApplicationLogPaths"] else None,
         # Delays for the steps transitions schedule themselves (see session_lifecycle).
         "_delays": {"activate": ctx.emulator.delays["gameliftstreams.session.activate"],
@@ -118,6 +110,14 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
                      "PerformanceStatsConfiguration", "RoleArn", "DisplayConfiguration"):
         if optional in req:
             session[optional] = req[optional]
+    if signal_request != signaling.NO_CLIENT_CONNECTION:
+        try:
+            session["_peer"], session["_answer"] = streaming.answer(
+                ctx, session, streaming.title_lines(app, group, session), signal_request)
+        except signaling.MalformedOffer as error:
+            raise errors.Validation(str(error)) from None
+        except signaling.UnanswerableOffer as error:
+            session["_signal_error"] = str(error)
     if "RoleArn" in req and not role_assumable(ctx, req["RoleArn"]):
         session["_assume_role_failed"] = True
     scope = Scope.of_request(ctx)
@@ -204,10 +204,12 @@ def create_stream_session_connection(ctx: RequestContext, req: dict) -> dict:
         raise errors.Validation("SignalRequest must be a newly generated offer, not the one the session "
                                 "already has.")
     try:
-        answer = signaling.answer(signal_request)
+        peer, answer = streaming.answer(ctx, session, streaming.title_lines(
+            find_application(ctx, session["_app_id"]), group, session), signal_request)
     except (signaling.MalformedOffer, signaling.UnanswerableOffer) as error:
         raise errors.Validation(str(error)) from None
-    session.update(SignalRequest=signal_request, SignalResponse=answer, _answer=answer)
+    # The session's new peer; the one before sees it is replaced and closes.
+    session.update(SignalRequest=signal_request, SignalResponse=answer, _answer=answer, _peer=peer)
     if session["Status"] == "PENDING_CLIENT_RECONNECTION":
         set_status(session, "RECONNECTING", ctx.now)
         ctx.schedule("gameliftstreams.session.reconnect", SESSION, session["_id"],
