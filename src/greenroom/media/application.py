@@ -115,11 +115,13 @@ class Screen:
         self._clock_top = top
         top += int(self._sizes["title"] * 1.6)
         self._bar_top = top
-        top += self._sizes["line"] * 2
+        # The inputs fill the lower half (newest first), under their heading.
+        step = int(self._sizes["line"] * 1.4)
+        top = max(top + self._sizes["line"] * 2, self.height // 2 - step)
         self._blit(y_plane, self._text.mask("Last input:" if self.inputs else "No input yet", self._sizes["line"]),
                    self._margin, top)
         for line in self.inputs:
-            top += int(self._sizes["line"] * 1.4)
+            top += step
             self._blit(y_plane, self._text.mask(line, self._sizes["line"]), self._margin * 2, top)
         self._static_y = y_plane
 
