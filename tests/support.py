@@ -250,7 +250,7 @@ class DevToolsPage:
     until it is truthy, ``screenshot(path)`` writes a PNG. For pages greenroom serves itself
     (the console), where BrowserPage's ``report()`` cannot be injected."""
 
-    def __init__(self, url: str, width: int = 1280, height: int = 900):
+    def __init__(self, url: str, width: int = 1280, height: int = 900, chromium_args: tuple[str, ...] = ()):
         from websockets.sync.client import connect
 
         self.profile = tempfile.mkdtemp(prefix="greenroom-chromium-")
@@ -258,7 +258,7 @@ class DevToolsPage:
             [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={self.profile}", "--autoplay-policy=no-user-gesture-required",
-             f"--window-size={width},{height}", "--remote-debugging-port=0", url],
+             f"--window-size={width},{height}", "--remote-debugging-port=0", *chromium_args, url],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = Path(self.profile) / "DevToolsActivePort"
         deadline = time.monotonic() + 30

@@ -129,6 +129,17 @@ def gls(request):
                          emulator=mock.emulator)
 
 
+@pytest.fixture
+def gls_https(https_server):
+    """The server through its HTTPS listener (what a browser's backend would use), manual clock."""
+    https_server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
+    return Driver(
+        "server", lambda region: https_server.client("gameliftstreams", region=region),
+        lambda seconds: https_server.admin("POST", "clock", {"advance": seconds}).raise_for_status(),
+        lambda delays: https_server.admin("POST", "delays", delays).raise_for_status(),
+        None)
+
+
 class WebRtc:
     """Client peers made with aiortc on an event loop of the test's own."""
 
