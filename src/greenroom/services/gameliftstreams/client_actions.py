@@ -1,5 +1,7 @@
 """What a streaming client does, without a browser: connect, disconnect, send input; and the
-streamed application exiting. Routes no model describes, and the same actions in Python.
+streamed application exiting. Routes no model describes, and the same actions in Python. A
+real WebRTC client does the same through its connection (``streaming`` calls the state changes
+below: ``client_connected``, ``client_disconnected``, ``client_input``).
 
 HTTP (server)::
 

@@ -10,7 +10,9 @@
 | ACTIVATING, placed          | ... and the offer could not be answered  | ERROR invalidSignalRequest           |
 | ACTIVATING, placed          | ... and RoleArn cannot be assumed        | ERROR assumeRoleFailed               |
 | ACTIVE                      | ConnectionTimeoutSeconds, no client      | TERMINATED connectionTimeout         |
-| CONNECTED                   | client drops (client_actions.disconnect) | PENDING_CLIENT_RECONNECTION          |
+| ACTIVE, RECONNECTING        | the client's ICE+DTLS connect (streaming)| CONNECTED                            |
+| CONNECTED                   | the client's connection closes or fails  | PENDING_CLIENT_RECONNECTION          |
+|                             | (streaming; client_actions.disconnect)   |                                      |
 | PENDING_CLIENT_RECONNECTION | ConnectionTimeoutSeconds                 | TERMINATED reconnectionTimeout       |
 | PENDING_CLIENT_RECONNECTION | CreateStreamSessionConnection            | RECONNECTING, then ACTIVE after the  |
 |                             |                                          | session.reconnect delay              |
