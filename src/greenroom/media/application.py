@@ -95,6 +95,7 @@ class Screen:
         with self._lock:
             self._buffer = self._static_y = None
             self._drawn_version = -1
+            self._text = _TextCache()
 
     def _blit(self, plane: np.ndarray, mask: np.ndarray, x: int, y: int) -> None:
         height = min(mask.shape[0], plane.shape[0] - y)

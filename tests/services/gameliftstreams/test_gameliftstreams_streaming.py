@@ -16,6 +16,9 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 from aiortc.rtcrtpsender import RTCRtpSender
 
+import greenroom
+from greenroom.services.gameliftstreams import streaming
+
 SMALL = {"Resolution": {"Width": 640, "Height": 360}}  # the test's picture: cheap to encode
 
 
@@ -191,3 +194,19 @@ def test_the_application_exiting_ends_the_stream(gls, clients):
     assert (ended["Status"], ended["StatusReason"]) == ("TERMINATED", "applicationExit")
     wait_until(lambda: client.pc.connectionState in ("closed", "failed"), "the peer closed")
 
+
+
+def test_answering_an_offer_again_reuses_its_peer(clients):
+    """A request run again (Store.run after a conflict) answers the same offer a second time:
+    one peer, one answer, bound to the session of the last attempt."""
+    client = clients("H264")
+    offer = client.offer()
+    with greenroom.mock() as mock:
+        with mock.emulator.context("gameliftstreams", "StartStreamSession", "123456789012", "us-east-1") as ctx:
+            title = ["game", "session", "gen4n_high"]
+            first = streaming.answer(ctx, {"_id": "AAAAAAAAAAAAA"}, title, offer)
+            second = streaming.answer(ctx, {"_id": "BBBBBBBBBBBBB"}, title, offer)
+        streams = streaming.live_streams(mock.emulator.store.engine)
+        assert first == second
+        assert list(streams.peers) == [first[0]]
+        assert streams.peers[first[0]].session_id == "BBBBBBBBBBBBB"

@@ -57,6 +57,8 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
+
 from ...core.engines import PerEngine
 from ...core.routes import HttpError
 from . import client_actions, signaling
@@ -209,6 +211,9 @@ class SessionPeer:
                 keep = await loop.run_in_executor(self.streams.store_work, self._step, state, self.inputs_seen)
                 if not keep:
                     return
+        except sa.exc.SQLAlchemyError as error:   # the store went away (a stopped in-process mock)
+            log.info("GameLift Streams peer of session %s closed: store unavailable (%s)",
+                     self.session_id, type(error).__name__)
         except Exception:
             log.exception("GameLift Streams peer of session %s failed", self.session_id)
         finally:
