@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from .core import public_url
 from .core.routes import HttpError, http_route, websocket_route
 
 
@@ -11,8 +12,8 @@ from .core.routes import HttpError, http_route, websocket_route
 def root(emulator, request):
     """Where to look: a browser or a curl at greenroom's root finds the console and health."""
     from . import __version__
-    return {"greenroom": __version__, "console": request.base_url + "/_greenroom/console",
-            "health": request.base_url + "/_greenroom/health"}
+    return {"greenroom": __version__, "console": public_url.base_url(request) + "/_greenroom/console",
+            "health": public_url.base_url(request) + "/_greenroom/health"}
 
 
 @http_route("GET", "/_greenroom/requests")
@@ -89,7 +90,7 @@ async def echo(emulator, socket):
     caller = emulator.identify(socket.request)
     await socket.accept(socket.subprotocols[0] if socket.subprotocols else None)
     await socket.send_json({"account": caller.account, "region": caller.region,
-                            "subprotocol": socket.subprotocol, "url": socket.request.base_url})
+                            "subprotocol": socket.subprotocol, "url": public_url.base_url(socket.request)})
     async for message in socket:
         command = _close_command(message)
         if command is not None:

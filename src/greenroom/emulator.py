@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Iterator
 from urllib.parse import unquote
 
-from .core import lifecycle, routes
+from .core import lifecycle, public_url, routes
 from .core.clock import Clock
 from .core.context import RequestContext
 from .core.errors import NotImplementedOperation, ServiceError
-from .core.ids import Ids
+from .core.ids import Ids, check_region
+from .core.objectstore import ObjectStore
 from .core.operations import HANDLERS, coverage
 from .core.pagination import Paginator
 from .core.requestlog import RequestLog
@@ -40,22 +41,6 @@ DEFAULT_REGION = "us-east-1"
 # "Credential=AKID/20260101/us-east-1/ivs/aws4_request" in a header or presigned query.
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
 _QUERY_CREDENTIAL = re.compile(r"(?:^|&)X-Amz-Credential=([^&]+)")
-
-
-# A region name as AWS spells them (us-east-1, us-gov-west-1, eu-isoe-west-1), at most as
-# long as the store keeps. [inferred] from the published region names
-_REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
-REGION_NAME_MAX_LENGTH = 32
-
-
-def check_region(region: str) -> None:
-    """Refuse a credential scope whose region is no region name, as AWS does (same answer on
-    every store: nothing reaches the store that it could not keep)."""
-    if len(region) > REGION_NAME_MAX_LENGTH or not _REGION_NAME.fullmatch(region):
-        shown = region if len(region) <= REGION_NAME_MAX_LENGTH else region[:REGION_NAME_MAX_LENGTH] + "..."
-        shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
-        raise ServiceError("InvalidSignatureException",
-                           f"Credential should be scoped to a valid region, not '{shown}'.", status=403)
 
 
 @dataclass(frozen=True)
@@ -85,11 +70,13 @@ def identify(request: HttpRequest, default_account: str) -> Caller:
 class Emulator:
     def __init__(self, db_url: str | None = None, *, default_account: str = DEFAULT_ACCOUNT,
                  seed: int | None = None, clock: Clock | None = None,
-                 public_urls: PublicUrls | None = None, credentials=None, admin_token: str | None = None):
+                 public_urls: PublicUrls | None = None, credentials=None, admin_token: str | None = None,
+                 objects: ObjectStore | None = None):
         """``credentials``: verify SigV4 on every AWS API request against these keys (a
         credentials file's path or its parsed document; see core.signatures).
         ``admin_token``: required (``Authorization: Bearer``) by /_greenroom/ requests that
-        change state."""
+        change state. ``objects``: the S3 stand-in services write recordings to (default: a
+        temporary directory)."""
         from . import admin, console, services  # noqa: F401  (importing registers their routes)
         services.load_all()
         self.store = Store(db_url)
@@ -109,6 +96,7 @@ class Emulator:
         self.admin_token = admin_token
         self._applying = threading.Lock()
         self.stun: StunServer | None = None             # started by the server, or on first use
+        self.objects = objects or ObjectStore()          # what services write to customers' S3 buckets
 
     def stun_server(self) -> StunServer:
         """The STUN server (UDP) handed out as an ICE server; started on loopback on first use
@@ -259,7 +247,7 @@ class Emulator:
             raise NotImplementedOperation(service, operation.name)
         def attempt() -> dict:
             with self.context(service, operation.name, caller.account, caller.region,
-                              request.base_url, request_id) as ctx:
+                              public_url.base_url(request), request_id) as ctx:
                 return handler(ctx, params) or {}
 
         try:

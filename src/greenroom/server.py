@@ -94,7 +94,7 @@ class App:
             await self._websocket(scope, receive, send)
 
     def _request(self, scope, body: bytes = b"") -> HttpRequest:
-        """The HttpRequest of an ASGI scope; its ``base_url`` is core.public_url's answer."""
+        """The HttpRequest of an ASGI scope (with the emulator's core.public_url settings)."""
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         scheme = scope.get("scheme", "http")
         return HttpRequest(

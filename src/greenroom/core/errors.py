@@ -10,22 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from ..protocol import models
-
-
-class ServiceError(Exception):
-    """An error the service itself would answer with.
-
-    ``code`` is the name of an error shape in the service's model (``ConflictException``);
-    ``fields`` fills the shape's other members (e.g. nimble's ``context``).
-    """
-
-    # Positional-only: error shapes may have members named `code` or `message` (nimble's do).
-    def __init__(self, code: str, message: str, /, *, status: int | None = None, **fields):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status  # only for errors no model describes (routing, 501s)
-        self.fields = fields
+from ..protocol.errors import ServiceError  # the wire's error; services raise it through Errors
 
 
 class Errors:

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import random
+import re
 import secrets
 import string
+
+from .errors import ServiceError
 
 ALPHANUMERIC = string.ascii_letters + string.digits
 LOWER_ALPHANUMERIC = string.ascii_lowercase + string.digits
@@ -58,3 +61,19 @@ def parse_arn(value: str) -> dict | None:
         "partition": partition, "service": service, "region": region, "account": account,
         "resource": resource, "resource_type": resource_type, "resource_id": resource_id,
     }
+
+
+# A region name as AWS spells them (us-east-1, us-gov-west-1, eu-isoe-west-1), at most as
+# long as the store keeps. [inferred] from the published region names
+_REGION_NAME = re.compile(r"[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}")
+REGION_NAME_MAX_LENGTH = 32
+
+
+def check_region(region: str) -> None:
+    """Refuse a credential scope whose region is no region name, as AWS does (same answer on
+    every store: nothing reaches the store that it could not keep)."""
+    if len(region) > REGION_NAME_MAX_LENGTH or not _REGION_NAME.fullmatch(region):
+        shown = region if len(region) <= REGION_NAME_MAX_LENGTH else region[:REGION_NAME_MAX_LENGTH] + "..."
+        shown = shown.encode("utf-8", "backslashreplace").decode("utf-8")
+        raise ServiceError("InvalidSignatureException",
+                           f"Credential should be scoped to a valid region, not '{shown}'.", status=403)

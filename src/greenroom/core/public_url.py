@@ -155,3 +155,10 @@ def _machine_names() -> frozenset[str]:
 
 DEFAULT = PublicUrls()
 IN_PROCESS = PublicUrls(in_process=True)
+
+
+def base_url(request: "HttpRequest") -> str:
+    """Where URLs handed to this caller point: the emulator's settings (``request.public_urls``)
+    or the defaults; never a blind reflection of Host, and with the listener's port when Host
+    carries none."""
+    return (request.public_urls or DEFAULT).base_url(request)

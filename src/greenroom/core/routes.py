@@ -31,16 +31,11 @@ from dataclasses import dataclass
 from typing import Callable
 from urllib.parse import unquote
 
+from ..protocol.errors import HttpError  # noqa: F401  (routes raise it as core.routes.HttpError)
+
 
 class ClientDisconnected(Exception):
     """The client closed the connection before its request body ended (streaming routes)."""
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from botocore.awsrequest import AWSRequest, HTTPHeaders
 from botocore.credentials import Credentials
 
 from .errors import ServiceError
+from .ids import check_region
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW_SECONDS = 300
@@ -143,7 +144,6 @@ class SignatureVerifier:
             raise _error("InvalidSignatureException",
                          f"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from "
                          f"HTTP: '{_shown(date)}' != '{amz_date[:8]}', from '{amz_date}'.")
-        from ..emulator import check_region
         check_region(region)
         self._check_time(signed_at, amz_date, parts.get("expires"))
         payload_hash = request.headers.get("x-amz-content-sha256")

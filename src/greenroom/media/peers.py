@@ -22,6 +22,8 @@ from typing import Awaitable, Callable, TypeVar
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
+from .rtc import OfferRefused
+
 log = logging.getLogger("greenroom")
 T = TypeVar("T")
 
@@ -43,10 +45,6 @@ def media_loop() -> asyncio.AbstractEventLoop:
 def run(coroutine: Awaitable[T], timeout: float) -> T:
     """Run a coroutine on the media loop from any other thread and wait for its result."""
     return asyncio.run_coroutine_threadsafe(coroutine, media_loop()).result(timeout=timeout)
-
-
-class OfferRefused(ValueError):
-    """aiortc cannot answer the offer (no codec in common, say)."""
 
 
 class AnsweringPeer:

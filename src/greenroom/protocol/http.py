@@ -7,6 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from .errors import HttpError
+from .restjson import load_json
+from .validation import storable
+
 
 @dataclass
 class HttpRequest:
@@ -21,21 +25,11 @@ class HttpRequest:
     server: tuple | None = None   # (address, port) of the listener the connection reached
     public_urls: Any = None       # core.public_url.PublicUrls of the emulator (None: defaults)
 
-    @property
-    def base_url(self) -> str:
-        """Where URLs handed to this caller point (see core.public_url): never a blind
-        reflection of Host, and with the listener's port when Host carries none."""
-        from ..core import public_url
-        return (self.public_urls or public_url.DEFAULT).base_url(self)
-
     def query(self) -> dict[str, list[str]]:
         return parse_qs(self.query_string, keep_blank_values=True)
 
     def json_object(self) -> dict:
         """The body as a JSON object ({} when empty), for the routes no model describes."""
-        from ..core.routes import HttpError
-        from .restjson import load_json
-        from .validation import storable
         if not self.body.strip():
             return {}
         try:

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs
 
 from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
-from ..core.errors import ServiceError
+from . import quirks
+from .errors import ServiceError
 
 UTC = dt.timezone.utc
 
@@ -452,8 +453,8 @@ def service_message_member(service_model: ServiceModel) -> str:
 def serialize_error(service_model: ServiceModel | None, error: ServiceError) -> tuple[int, dict[str, str], bytes]:
     shape = error_shape(service_model, error.code) if service_model is not None else None
     headers = {"x-amzn-ErrorType": error.code, "Content-Type": "application/json"}
-    if service_model is not None and service_model.metadata.get("endpointPrefix") == "kinesisvideo":
-        headers["x-amz-ErrorType"] = error.code  # Kinesis Video's own spelling, sent beside it
+    if service_model is not None:
+        headers.update(quirks.extra_error_headers(service_model.service_name, error.code))
     if shape is None:
         # An error no model describes (routing, 501s): botocore and the CLI show `message`;
         # the service's own spelling is there too for code that reads that.

@@ -7,16 +7,8 @@ from urllib.parse import unquote
 
 from botocore.model import OperationModel, ServiceModel
 
-from ..core.errors import ServiceError
-from ..core.ids import parse_arn
-from . import models
-
-# Classic IVS and IVS Real-Time share the signing name and the /tags/{resourceArn} routes;
-# the ARN's resource type tells them apart.
-IVS_REALTIME_RESOURCE_TYPES = {
-    "stage", "composition", "storage-configuration", "encoder-configuration", "public-key",
-    "ingest-configuration",
-}
+from . import models, quirks
+from .errors import ServiceError
 
 
 @dataclass(frozen=True)
@@ -141,7 +133,7 @@ class Router:
         best = max(route.specificity for route, _ in matches)
         matches = [(route, params) for route, params in matches if route.specificity == best]
         if len(matches) > 1:
-            matches = [self._by_arn_resource_type(matches)]
+            matches = [self._claimed(matches)]
         route, uri_params = matches[0]
         if route.service not in self.emulated:
             raise ServiceError(
@@ -152,19 +144,18 @@ class Router:
             )
         return Match(route.service, route.operation, uri_params)
 
-    @staticmethod
-    def _by_arn_resource_type(matches):
-        """IVS Real-Time and classic IVS tag routes: decide by the resource ARN's type."""
+    def _claimed(self, matches):
+        """Equally specific routes of several services (classic IVS and IVS Real-Time tag
+        routes): the one a service claims (protocol.quirks), else the emulated one."""
+        undecided = []
         for route, uri_params in matches:
-            for value in uri_params.values():
-                arn = parse_arn(value)
-                if arn is None:
-                    continue
-                is_realtime = arn["resource_type"] in IVS_REALTIME_RESOURCE_TYPES
-                if is_realtime == (route.service == "ivs-realtime"):
-                    return route, uri_params
-        # No ARN to go by: the emulated service answers (and validates the ARN itself).
-        return next((m for m in matches if m[0].service == "ivs-realtime"), matches[0])
+            claimed = quirks.claim(route.service, uri_params)
+            if claimed:
+                return route, uri_params
+            if claimed is None:
+                undecided.append((route, uri_params))
+        undecided = undecided or matches
+        return next((m for m in undecided if m[0].service in self.emulated), undecided[0])
 
 
 # The AWS CLI names the command it runs in its User-Agent: "md/command#<service>.<operation>"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import quote
 
+from ...core import public_url
 from ...core.context import RequestContext
 from ...core.idempotency import current, idempotent
 from ...core.operations import operation
@@ -223,4 +224,4 @@ def use_stream_url(emulator, region: str, account: str, url_id: str, key: str, b
 @http_route("GET", "/_greenroom/gameliftstreams/streamurls/{region}/{account}/{url_id}")
 def stream_url_route(emulator, request, region: str, account: str, url_id: str):
     key = request.query().get("key", [""])[0]
-    return use_stream_url(emulator, region, account, url_id, key, request.base_url)
+    return use_stream_url(emulator, region, account, url_id, key, public_url.base_url(request))

@@ -61,6 +61,7 @@ import sqlalchemy as sa
 
 from ...core.engines import PerEngine
 from ...core.routes import HttpError
+from ...media import rtc
 from . import client_actions, signaling
 from .common import SERVICE, SESSION
 from .session_lifecycle import FINAL
@@ -117,19 +118,13 @@ def answer(ctx, session: dict, title: list[str], signal_request: str) -> tuple[s
         streams.peers[key] = peer
         peer.bind(session["_id"], title, resolution(session))
         try:
-            media_peers().run(peer.open(sdp), ANSWER_TIMEOUT_SECONDS)
-        except media_peers().OfferRefused as error:
+            rtc.run_on_media_loop(peer.open(sdp), ANSWER_TIMEOUT_SECONDS)
+        except rtc.OfferRefused as error:
             streams.peers.pop(key, None)
             raise signaling.UnanswerableOffer(str(error)) from None
     else:
         peer.bind(session["_id"], title, resolution(session))
     return key, json.dumps({"type": "answer", "sdp": peer.answer_sdp})
-
-
-def media_peers():
-    """media.peers, imported on first use (aiortc takes over a second to import)."""
-    from ...media import peers
-    return peers
 
 
 def describe_input(message) -> str:
@@ -170,21 +165,18 @@ class SessionPeer:
 
     def bind(self, session_id: str, title: list[str], size: tuple[int, int]) -> None:
         """Serve this session (called by each attempt of the request; the last one stays)."""
-        from ...media.application import Screen
         self.session_id = session_id
         screen = self.streams.screens.get((self.account, self.region, session_id)) or \
-            Screen(title, size[0], size[1], FRAME_RATE)
+            rtc.application_screen(title, size[0], size[1], FRAME_RATE)
         if self.video is None:
             self._screen = screen
         else:
             self.video.screen = screen
 
     async def open(self, sdp: str) -> None:
-        from ...media.application import ScreenTrack, ToneTrack
         self.wake = asyncio.Event()
-        self.video = ScreenTrack(self._screen)
-        self.peer = media_peers().AnsweringPeer([self.video, ToneTrack()], on_state=self._state_changed,
-                                                on_message=self._input)
+        self.video, audio = rtc.application_tracks(self._screen)
+        self.peer = rtc.answering_peer([self.video, audio], on_state=self._state_changed, on_message=self._input)
         await self.peer.open(sdp)
         asyncio.get_running_loop().create_task(self._watch())
 

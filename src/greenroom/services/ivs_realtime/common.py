@@ -15,6 +15,7 @@ from ...core.events import Events
 from ...core.ids import parse_arn
 from ...core.store import Resources
 from ...core.tagging import Tagging
+from ...protocol import quirks
 
 SERVICE = "ivs-realtime"
 ARN_SERVICE = "ivs"
@@ -42,6 +43,19 @@ TAGGABLE_KINDS = {
     "ingest-configuration": INGEST_CONFIGURATION,
 }
 
+
+def _claims_route(uri_params: dict[str, str]) -> bool | None:
+    """Classic IVS shares the signing name and the /tags/{resourceArn} routes: the ARN's
+    resource type tells whose request it is (no ARN: undecided)."""
+    for value in uri_params.values():
+        found = parse_arn(value)
+        if found is not None:
+            return found["resource_type"] in TAGGABLE_KINDS
+    return None
+
+
+quirks.claim_routes(SERVICE, _claims_route)
+
 DEFAULT_PAGE_SIZE = 50             # most list operations
 DEFAULT_LARGE_PAGE_SIZE = 100      # ListCompositions, ListEncoderConfigurations
 RESOURCE_ID_LENGTH = 12
@@ -54,10 +68,15 @@ errors = Errors(SERVICE, "ValidationException", "ResourceNotFoundException", "Co
                 "ServiceQuotaExceededException", "AccessDeniedException")
 tagging = Tagging(SERVICE, invalid=errors.Validation)
 
-# What participation tells the modules downstream of it (compositions, replication):
-# stage.occupied / stage.emptied (env, stage_id): the first participant joined / the last left;
-# publishing.changed (env, participant, publishing: bool); participant.left (env, stage_id, participant).
-events = Events("stage.occupied", "stage.emptied", "publishing.changed", "participant.left")
+# What participation tells the modules downstream of it (recording, replication, compositions,
+# media), each after the change is saved:
+#   participant.joined (env, stage_id, participant)   connected (a client, an encoder, a replica)
+#   stage.occupied / stage.emptied (env, stage_id)    someone joined / the last one left
+#   publishing.started / publishing.stopped (env, stage, participant)   stage: None once deleted
+#   subscribe.changed (env, subscriber, publisher_id, subscribed: bool)
+#   participant.left (env, stage_id, participant)
+events = Events("participant.joined", "stage.occupied", "stage.emptied", "publishing.started",
+                "publishing.stopped", "subscribe.changed", "participant.left")
 MISSING = "Request references a resource which does not exist: {}"
 
 

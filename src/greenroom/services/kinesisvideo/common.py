@@ -7,6 +7,7 @@ import secrets
 from ...core.context import RequestContext
 from ...core.errors import Errors
 from ...core.tagging import Tagging
+from ...protocol import quirks
 
 STREAM = "kinesisvideo:stream"
 CHANNEL = "kinesisvideo:channel"
@@ -22,9 +23,14 @@ CHANNEL_INFO_FIELDS = ("ChannelName", "ChannelARN", "ChannelType", "ChannelStatu
                        "SingleMasterConfiguration", "Version")
 
 
+SERVICES = ("kinesisvideo", "kinesis-video-archived-media", "kinesis-video-media", "kinesis-video-signaling",
+            "kinesis-video-webrtc-storage")
+for _service in SERVICES:
+    # Kinesis Video's own spelling of the error header, sent beside x-amzn-ErrorType.
+    quirks.error_headers(_service, lambda code: {"x-amz-ErrorType": code})
+
 errors = Errors(
-    ("kinesisvideo", "kinesis-video-archived-media", "kinesis-video-media", "kinesis-video-signaling",
-     "kinesis-video-webrtc-storage"),
+    SERVICES,
     "InvalidArgumentException", "ResourceNotFoundException", "ResourceInUseException",
     "VersionMismatchException", "NoDataRetentionException", "TagsPerResourceExceededLimitException",
     "AccountStreamLimitExceededException", "AccountChannelLimitExceededException",

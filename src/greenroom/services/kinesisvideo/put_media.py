@@ -66,6 +66,7 @@ import json
 import logging
 import time
 
+from ...core import public_url
 from ...core.errors import ServiceError
 from ...core.routes import http_route
 from ...media.mkv import (ClusterEnded, ClusterStarted, HeaderRead, InfoRead, MkvError, MkvStreamParser,
@@ -180,11 +181,11 @@ class Session:
 
         def find():
             with emulator.context("kinesisvideo", "PutMedia", caller.account, caller.region,
-                                  request.base_url) as ctx:
+                                  public_url.base_url(request)) as ctx:
                 return find_stream(ctx, name, arn), ctx.now
         stream, started = emulator.store.run(find)
         return cls(emulator, caller, stream, timecode_type, start_ms, required == "1", started,
-                   request.base_url)
+                   public_url.base_url(request))
 
     # ------------------------------------------------------------------ acknowledgements
     def _ack(self, event_type: str, fragment: dict | None = None, error_id: int | None = None) -> bytes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 from urllib.parse import parse_qs
 
+from ...core import public_url
 from ...core.context import RequestContext
 from ...core.idempotency import idempotent
 from ...core.operations import operation
@@ -76,7 +77,7 @@ def get_streaming_session_stream(ctx: RequestContext, req: dict) -> dict:
 def connect(emulator, request, region: str, account: str, streamId: str):
     """What a streaming client gets from a stream URL: the stream's connection details."""
     token = (parse_qs(request.query_string).get("token") or [""])[-1]
-    with emulator.context("nimble", "ConnectStream", account, region, request.base_url) as ctx:
+    with emulator.context("nimble", "ConnectStream", account, region, public_url.base_url(request)) as ctx:
         found = ctx.resources.list(SESSION_STREAM, where={"streamId": streamId}, limit=1)
         if not found:
             raise HttpError(404, f"Stream {streamId} does not exist.")
