@@ -246,6 +246,12 @@ class Store:
         if attempt >= 3:
             time.sleep(random.uniform(0, min(0.02, 0.0005 * 2 ** attempt)))
 
+    def close(self) -> None:
+        """Close the store's pooled connections, never in the middle of a transaction of another
+        thread on the in-memory database (live peers' watch steps run on threads of their own)."""
+        with self._serial:
+            self.engine.dispose()
+
     def reset(self) -> None:
         """Forget every resource and scheduled transition (settings such as keys stay)."""
         with self.transaction() as conn:
