@@ -382,6 +382,13 @@ class Resources:
         request, or from a transition action scheduling what follows it."""
         self._scheduler.schedule(self.conn, self.account, self.region, due_at, action, kind, id, args)
 
+    @property
+    def objects(self):
+        """The S3 stand-in (core.objectstore.ObjectStore) of the emulator these resources belong
+        to: what a transition writes to a customer's bucket (files exported when a session
+        ends). Writing is not part of the transaction: write what a retry would write again."""
+        return self._scheduler.objects
+
     def delay(self, name: str) -> float:
         """A named, configurable lifecycle delay in seconds (core.lifecycle.Delays)."""
         return self._scheduler.delays[name]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import pathlib
 from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import quote
@@ -36,6 +37,7 @@ class Driver:
     set_delays: Callable[[dict], None]
     _act: Callable[[str, str], dict]
     emulator: object = None
+    read_object: Callable[[str, str], bytes] = None   # (bucket, key) -> what the S3 stand-in holds
     _clients: dict = field(default_factory=dict)
     Refused = ActionRefused  # what act() raises when the emulator refuses the action
 
@@ -101,11 +103,13 @@ def gls(request):
                 raise ActionRefused(response.status_code, response.json()["message"])
             return response.json()
 
+        # The server's S3 stand-in is a directory; its health answer says which.
+        objects = pathlib.Path(server.admin("GET", "health").json()["s3"])
         yield Driver(
             "server", lambda region: make_client(region, server.base_url),
             lambda seconds: server.admin("POST", "clock", {"advance": seconds}).raise_for_status(),
             lambda delays: server.admin("POST", "delays", delays).raise_for_status(),
-            act,
+            act, read_object=lambda bucket, key: (objects / bucket / key).read_bytes(),
         )
     else:
         import greenroom
@@ -126,7 +130,7 @@ def gls(request):
                     mock.delays.set(name, seconds)
 
             yield Driver("mock", lambda region: make_client(region), mock.clock.advance, set_delays, act,
-                         emulator=mock.emulator)
+                         emulator=mock.emulator, read_object=mock.emulator.objects.get)
 
 
 @pytest.fixture

@@ -6,9 +6,11 @@ CreateStreamSessionConnection, the peer closed when the session ends)."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import threading
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -172,8 +174,25 @@ def test_a_client_sees_hears_and_drives_the_application_then_reconnects(gls, cli
     assert bright_pixels_in_lower_half(again.video[-1]) > before + 500
 
     # TerminateStreamSession closes the peer.
+    gls.client().export_stream_session_files(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
+                                             OutputUri="s3://exports/run.zip")
     gls.client().terminate_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])
     wait_until(lambda: again.pc.connectionState in ("closed", "failed"), "the peer closed")
+
+    # The exported application log tells the story.
+    gls.advance(2)
+    assert gls.session(group, session)["ExportFilesMetadata"]["Status"] == "SUCCEEDED"
+    with zipfile.ZipFile(io.BytesIO(gls.read_object("exports", "run.zip"))) as archive:
+        log = [line.split(" ", 1)[1] for line in
+               archive.read("application/greenroom-application.log").decode().splitlines()]
+    assert log[:2] == ["application started: bin/game", "client connected"]
+    inputs = [line for line in log if line.startswith("input (")]   # one line per idle-timer restart
+    assert sum(int(line.split("(")[1].split()[0]) for line in inputs) == 3
+    assert inputs[-1].endswith("the last: text 'plain text')")
+    assert "client disconnected; waiting 120 s for it to reconnect" in log
+    assert log[-4:] == ["a client connects with a new offer", "client connected",
+                        "files to export to s3://exports/run.zip when the session ends",
+                        "application stopped: apiTerminated"]
 
 
 def test_vp8_is_streamed_when_the_client_offers_only_vp8(gls, clients):

@@ -37,6 +37,7 @@ from ...core.errors import ServiceError
 from ...core.ids import parse_arn
 from ...core.routes import HttpError, http_route
 from ...emulator import DEFAULT_REGION, identify
+from . import session_files
 from .common import SERVICE, SESSION, Scope
 from .session_lifecycle import end_session, set_status
 
@@ -89,6 +90,7 @@ def client_connected(ctx, found: dict) -> None:
         raise HttpError(409, f"Stream session {found['_id']} has no answered offer to connect with; "
                              "call CreateStreamSessionConnection first")
     set_status(found, "CONNECTED", ctx.now)
+    session_files.log(found, ctx.now, "client connected")
     found.setdefault("StreamingStartedAt", ctx.now)
     found["_was_connected"] = True
     _start_idle_timer(ctx, found)
@@ -99,6 +101,8 @@ def client_disconnected(ctx, found: dict) -> None:
     if found["Status"] != "CONNECTED":
         raise _refuse(found, "disconnect", "CONNECTED")
     set_status(found, "PENDING_CLIENT_RECONNECTION", ctx.now)
+    session_files.log(found, ctx.now, f"client disconnected; waiting {found['ConnectionTimeoutSeconds']} s "
+                                      "for it to reconnect")
     ctx.resources.schedule_at(ctx.now + found["ConnectionTimeoutSeconds"], SESSION,
                               found["_id"], "gameliftstreams.session.timeout",
                               gen=found["_gen"], expect="PENDING_CLIENT_RECONNECTION",
@@ -106,9 +110,10 @@ def client_disconnected(ctx, found: dict) -> None:
     ctx.resources.update(SESSION, found["_id"], found)
 
 
-def client_input(ctx, found: dict) -> None:
+def client_input(ctx, found: dict, detail: str = "from the client action route") -> None:
     if found["Status"] != "CONNECTED":
         raise _refuse(found, "input", "CONNECTED")
+    session_files.log(found, ctx.now, f"input {detail}")
     found["_gen"] += 1  # the running idle timer no longer applies
     _start_idle_timer(ctx, found)
     ctx.resources.update(SESSION, found["_id"], found)

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 from ...core.lifecycle import transition
 from ...core.store import Resources
-from . import capacity
+from . import capacity, session_files
 from .common import APPLICATION, SESSION, STREAM_GROUP, Scope
 
 # Statuses in which a placed session holds capacity.
@@ -102,6 +102,8 @@ def end_session(scope: Scope, session: dict, status: str, reason: str) -> None:
     """TERMINATED or ERROR: capacity is released (and offered to waiting sessions), exported
     files are uploaded after the session.export delay, logs are said to be uploaded."""
     released = session.get("_holds") == "1"
+    if session.get("_placed") and session.get("ApplicationStartedAt") is not None:
+        session_files.log(session, scope.now, f"application stopped: {reason}")
     set_status(session, status, scope.now, reason)
     if "StreamingStartedAt" in session and "StreamingEndedAt" not in session:
         session["StreamingEndedAt"] = scope.now
@@ -146,6 +148,8 @@ def activate(resources, kind, session_id, args, due_at) -> None:
         return
     set_status(session, "ACTIVE", due_at)
     session["ApplicationStartedAt"] = due_at  # the application launches as the session activates [inferred]
+    session_files.log(session, due_at, session_files.launch_line(resources.get(APPLICATION, session["_app_id"]),
+                                                                 session))
     if session.get("_answer"):
         session["SignalResponse"] = session["_answer"]
     session["_started_at"] = due_at
@@ -193,11 +197,14 @@ def finish_reconnection(resources, kind, session_id, args, due_at) -> None:
 
 @transition("gameliftstreams.session.export_done")
 def finish_export(resources, kind, session_id, args, due_at) -> None:
-    """The exported files are uploaded once the session has ended. [inferred] Nothing here can
-    make the upload fail, so FAILED is never reached."""
+    """The exported files are uploaded once the session has ended (``session_files``): SUCCEEDED,
+    or FAILED when the S3 stand-in refuses the write."""
     session = _live_session(resources, session_id)
     if session is None or session.get("_export_status") != "PENDING":
         return
-    session["_export_status"] = "SUCCEEDED"
-    session["ExportFilesMetadata"] = {**session["ExportFilesMetadata"], "Status": "SUCCEEDED"}
+    status, reason = session_files.upload(resources.objects, session, due_at)
+    session["_export_status"] = status
+    session["ExportFilesMetadata"] = {**session["ExportFilesMetadata"], "Status": status}
+    if reason:
+        session["ExportFilesMetadata"]["StatusReason"] = reason
     resources.update(SESSION, session_id, session)

@@ -28,7 +28,7 @@ from ...core.context import RequestContext
 from ...core.idempotency import current, idempotent
 from ...core.operations import operation
 from ...core.records import public
-from . import signaling, streaming
+from . import session_files, signaling, streaming
 from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, Scope, errors, find_application,
     find_session, find_stream_group)
 from .session_lifecycle import set_status, try_place
@@ -210,6 +210,7 @@ def create_stream_session_connection(ctx: RequestContext, req: dict) -> dict:
         raise errors.Validation(str(error)) from None
     # The session's new peer; the one before sees it is replaced and closes.
     session.update(SignalRequest=signal_request, SignalResponse=answer, _answer=answer, _peer=peer)
+    session_files.log(session, ctx.now, "a client connects with a new offer")
     if session["Status"] == "PENDING_CLIENT_RECONNECTION":
         set_status(session, "RECONNECTING", ctx.now)
         ctx.schedule("gameliftstreams.session.reconnect", SESSION, session["_id"],
@@ -237,6 +238,7 @@ def export_stream_session_files(ctx: RequestContext, req: dict) -> dict:
         stamp = dt.datetime.fromtimestamp(ctx.now, dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
         output_uri += f"{stamp}-{session['_app_id']}-{group['Id']}-{session['_id']}.zip"
     session["ExportFilesMetadata"] = {"Status": "PENDING", "OutputUri": output_uri}
+    session_files.log(session, ctx.now, f"files to export to {output_uri} when the session ends")
     session["_export_status"] = "PENDING"
     session["LastUpdatedAt"] = ctx.now
     ctx.resources.update(SESSION, session["_id"], session)

@@ -155,6 +155,7 @@ class SessionPeer:
         self.inputs_seen = 0              # counted on the media loop
         self.inputs_handled = 0           # written by the watch steps only
         self.last_input_restart = 0.0
+        self.last_input = ""
         self.peer = None                  # media.peers.AnsweringPeer
         self.video = None                 # media.application.ScreenTrack
         self.wake: asyncio.Event | None = None
@@ -185,7 +186,8 @@ class SessionPeer:
         self.wake.set()
 
     def _input(self, message) -> None:
-        self.video.screen.show_input(describe_input(message))
+        self.last_input = describe_input(message)
+        self.video.screen.show_input(self.last_input)
         self.inputs_seen += 1
         if time.monotonic() - self.last_input_restart >= INPUT_RESTART_SECONDS:
             self.wake.set()
@@ -247,7 +249,9 @@ class SessionPeer:
                         client_actions.client_disconnected(ctx, session)
                     return False
                 elif inputs_seen > self.inputs_handled and status == "CONNECTED":
-                    client_actions.client_input(ctx, session)
+                    count = inputs_seen - self.inputs_handled
+                    client_actions.client_input(ctx, session, f"({count} message{'s' * (count > 1)}, "
+                                                              f"the last: {self.last_input})")
                     self.inputs_handled = inputs_seen
                     self.last_input_restart = time.monotonic()
             except HttpError as refused:   # the status moved on meanwhile: look again next time
