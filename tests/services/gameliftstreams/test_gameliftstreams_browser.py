@@ -113,13 +113,13 @@ def test_chromium_streams_a_session_sends_input_and_reconnects(gls_https):
         page.evaluate(CLIENT)
         app = gls.ready_application("Browser Quest")
         group = gls.active_group(app)
-        session = gls.start(group, app, page.evaluate("makeOffer()"), DisplayConfiguration=SMALL)
+        session = gls.start_session(group, app, page.evaluate("makeOffer()"), DisplayConfiguration=SMALL)
 
         def status():
-            return gls.session(group, session)["Status"]
+            return gls.stream_session(group, session)["Status"]
 
         gls.advance(1)                                      # the backend polls until ACTIVE
-        active = gls.session(group, session)
+        active = gls.stream_session(group, session)
         assert active["Status"] == "ACTIVE"
         assert page.evaluate(f"applyAnswer({json.dumps(active['SignalResponse'])})") == "stable"
 

@@ -119,16 +119,16 @@ def bright_pixels_in_lower_half(picture: np.ndarray) -> int:
 def started(gls, client, **extra):
     app = gls.ready_application("Space Race")
     group = gls.active_group(app)
-    session = gls.start(group, app, client.offer(), DisplayConfiguration=SMALL, **extra)
+    session = gls.start_session(group, app, client.offer(), DisplayConfiguration=SMALL, **extra)
     gls.advance(1)
-    active = gls.session(group, session)
+    active = gls.stream_session(group, session)
     assert active["Status"] == "ACTIVE"
     client.accept(active["SignalResponse"])
     return group, session
 
 
 def status(gls, group, session) -> str:
-    return gls.session(group, session)["Status"]
+    return gls.stream_session(group, session)["Status"]
 
 
 def test_a_client_sees_hears_and_drives_the_application_then_reconnects(gls, clients):
@@ -181,8 +181,8 @@ def test_a_client_sees_hears_and_drives_the_application_then_reconnects(gls, cli
 
     # The exported application log tells the story.
     gls.advance(2)
-    assert gls.session(group, session)["ExportFilesMetadata"]["Status"] == "SUCCEEDED"
-    with zipfile.ZipFile(io.BytesIO(gls.read_object("exports", "run.zip"))) as archive:
+    assert gls.stream_session(group, session)["ExportFilesMetadata"]["Status"] == "SUCCEEDED"
+    with zipfile.ZipFile(io.BytesIO(gls.s3_object("exports", "run.zip"))) as archive:
         log = [line.split(" ", 1)[1] for line in
                archive.read("application/greenroom-application.log").decode().splitlines()]
     assert log[:2] == ["application started: bin/game", "client connected"]
@@ -208,8 +208,8 @@ def test_the_application_exiting_ends_the_stream(gls, clients):
     client = clients("H264")
     group, session = started(gls, client)
     wait_until(lambda: status(gls, group, session) == "CONNECTED", "CONNECTED")
-    gls.act("exit", session["Arn"])
-    ended = gls.session(group, session)
+    gls.session_action("exit", session["Arn"])
+    ended = gls.stream_session(group, session)
     assert (ended["Status"], ended["StatusReason"]) == ("TERMINATED", "applicationExit")
     wait_until(lambda: client.pc.connectionState in ("closed", "failed"), "the peer closed")
 

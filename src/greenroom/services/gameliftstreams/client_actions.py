@@ -37,9 +37,15 @@ from ...core.errors import ServiceError
 from ...core.ids import parse_arn
 from ...core.routes import HttpError, http_route
 from ...emulator import DEFAULT_REGION, identify
+<<<<<<< HEAD
 from . import session_files
 from .common import SERVICE, SESSION, Scope
 from .session_lifecycle import end_session, set_status
+=======
+from ...core.lifecycle import revise
+from .common import SERVICE, SESSION
+from .session_lifecycle import IDLE_TIMEOUT, RECONNECTION_TIMEOUT, end_session, set_status
+>>>>>>> main
 
 
 def _locate(emulator, session: str, account: str | None,
@@ -75,9 +81,7 @@ def _refuse(session: dict, action: str, allowed: str) -> HttpError:
 
 
 def _start_idle_timer(ctx, session: dict) -> None:
-    ctx.schedule("gameliftstreams.session.idle_timeout", SESSION, session["_id"],
-                 action="gameliftstreams.session.timeout", gen=session["_gen"], expect="CONNECTED",
-                 status="TERMINATED", reason="idleTimeout")
+    IDLE_TIMEOUT.schedule(ctx, SESSION, session["_id"], session, status="TERMINATED", reason="idleTimeout")
 
 
 # The state changes, shared by the routes below and by live peers (``streaming``): each takes a
@@ -130,6 +134,7 @@ def connect(emulator, session: str, *, account: str | None = None, region: str |
 
 
 def disconnect(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
+<<<<<<< HEAD
     return _act(emulator, "ClientDisconnect", session, account, region, client_disconnected)
 
 
@@ -139,6 +144,34 @@ def send_input(emulator, session: str, *, account: str | None = None, region: st
 
 def exit_application(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
     return _act(emulator, "ApplicationExit", session, account, region, application_exited)
+=======
+    def change(ctx, found):
+        if found["Status"] != "CONNECTED":
+            raise _refuse(found, "disconnect", "CONNECTED")
+        set_status(found, "PENDING_CLIENT_RECONNECTION", ctx.now)
+        RECONNECTION_TIMEOUT.schedule(ctx, SESSION, found["_id"], found, at=ctx.now + found["ConnectionTimeoutSeconds"],
+                                      status="TERMINATED", reason="reconnectionTimeout")
+        ctx.resources.update(SESSION, found["_id"], found)
+    return _act(emulator, "ClientDisconnect", session, account, region, change)
+
+
+def send_input(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
+    def change(ctx, found):
+        if found["Status"] != "CONNECTED":
+            raise _refuse(found, "input", "CONNECTED")
+        revise(found)  # the running idle timer no longer applies
+        _start_idle_timer(ctx, found)
+        ctx.resources.update(SESSION, found["_id"], found)
+    return _act(emulator, "ClientInput", session, account, region, change)
+
+
+def exit_application(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
+    def change(ctx, found):
+        if found.get("_holds") is not True or found["Status"] == "TERMINATING":
+            raise _refuse(found, "exit", "a running application (a placed, live session)")
+        end_session(ctx, found, "TERMINATED", "applicationExit")
+    return _act(emulator, "ApplicationExit", session, account, region, change)
+>>>>>>> main
 
 
 ACTIONS = {"connect": connect, "disconnect": disconnect, "input": send_input, "exit": exit_application}
