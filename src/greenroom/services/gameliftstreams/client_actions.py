@@ -37,15 +37,10 @@ from ...core.errors import ServiceError
 from ...core.ids import parse_arn
 from ...core.routes import HttpError, http_route
 from ...emulator import DEFAULT_REGION, identify
-<<<<<<< HEAD
-from . import session_files
-from .common import SERVICE, SESSION, Scope
-from .session_lifecycle import end_session, set_status
-=======
 from ...core.lifecycle import revise
+from . import session_files
 from .common import SERVICE, SESSION
 from .session_lifecycle import IDLE_TIMEOUT, RECONNECTION_TIMEOUT, end_session, set_status
->>>>>>> main
 
 
 def _locate(emulator, session: str, account: str | None,
@@ -107,10 +102,8 @@ def client_disconnected(ctx, found: dict) -> None:
     set_status(found, "PENDING_CLIENT_RECONNECTION", ctx.now)
     session_files.log(found, ctx.now, f"client disconnected; waiting {found['ConnectionTimeoutSeconds']} s "
                                       "for it to reconnect")
-    ctx.resources.schedule_at(ctx.now + found["ConnectionTimeoutSeconds"], SESSION,
-                              found["_id"], "gameliftstreams.session.timeout",
-                              gen=found["_gen"], expect="PENDING_CLIENT_RECONNECTION",
-                              status="TERMINATED", reason="reconnectionTimeout")
+    RECONNECTION_TIMEOUT.schedule(ctx, SESSION, found["_id"], found, at=ctx.now + found["ConnectionTimeoutSeconds"],
+                                  status="TERMINATED", reason="reconnectionTimeout")
     ctx.resources.update(SESSION, found["_id"], found)
 
 
@@ -118,15 +111,15 @@ def client_input(ctx, found: dict, detail: str = "from the client action route")
     if found["Status"] != "CONNECTED":
         raise _refuse(found, "input", "CONNECTED")
     session_files.log(found, ctx.now, f"input {detail}")
-    found["_gen"] += 1  # the running idle timer no longer applies
+    revise(found)  # the running idle timer no longer applies
     _start_idle_timer(ctx, found)
     ctx.resources.update(SESSION, found["_id"], found)
 
 
 def application_exited(ctx, found: dict) -> None:
-    if found.get("_holds") != "1" or found["Status"] == "TERMINATING":
+    if found.get("_holds") is not True or found["Status"] == "TERMINATING":
         raise _refuse(found, "exit", "a running application (a placed, live session)")
-    end_session(Scope.of_request(ctx), found, "TERMINATED", "applicationExit")
+    end_session(ctx, found, "TERMINATED", "applicationExit")
 
 
 def connect(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
@@ -134,7 +127,6 @@ def connect(emulator, session: str, *, account: str | None = None, region: str |
 
 
 def disconnect(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
-<<<<<<< HEAD
     return _act(emulator, "ClientDisconnect", session, account, region, client_disconnected)
 
 
@@ -144,34 +136,6 @@ def send_input(emulator, session: str, *, account: str | None = None, region: st
 
 def exit_application(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
     return _act(emulator, "ApplicationExit", session, account, region, application_exited)
-=======
-    def change(ctx, found):
-        if found["Status"] != "CONNECTED":
-            raise _refuse(found, "disconnect", "CONNECTED")
-        set_status(found, "PENDING_CLIENT_RECONNECTION", ctx.now)
-        RECONNECTION_TIMEOUT.schedule(ctx, SESSION, found["_id"], found, at=ctx.now + found["ConnectionTimeoutSeconds"],
-                                      status="TERMINATED", reason="reconnectionTimeout")
-        ctx.resources.update(SESSION, found["_id"], found)
-    return _act(emulator, "ClientDisconnect", session, account, region, change)
-
-
-def send_input(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
-    def change(ctx, found):
-        if found["Status"] != "CONNECTED":
-            raise _refuse(found, "input", "CONNECTED")
-        revise(found)  # the running idle timer no longer applies
-        _start_idle_timer(ctx, found)
-        ctx.resources.update(SESSION, found["_id"], found)
-    return _act(emulator, "ClientInput", session, account, region, change)
-
-
-def exit_application(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
-    def change(ctx, found):
-        if found.get("_holds") is not True or found["Status"] == "TERMINATING":
-            raise _refuse(found, "exit", "a running application (a placed, live session)")
-        end_session(ctx, found, "TERMINATED", "applicationExit")
-    return _act(emulator, "ApplicationExit", session, account, region, change)
->>>>>>> main
 
 
 ACTIONS = {"connect": connect, "disconnect": disconnect, "input": send_input, "exit": exit_application}

@@ -37,17 +37,10 @@ connected, the session ended, ...).
 """
 from __future__ import annotations
 
-<<<<<<< HEAD
-from ...core.lifecycle import transition
-from ...core.store import Resources
-from . import capacity, session_files
-from .common import APPLICATION, SESSION, STREAM_GROUP, Scope
-=======
 from ...core.lifecycle import Moment, Step, current, revise, transition
 from ...core.store import Resources, rewrite_documents, rewrite_transitions, upgrade
-from . import capacity
+from . import capacity, session_files
 from .common import APPLICATION, SESSION, STREAM_GROUP
->>>>>>> main
 
 # Statuses in which a placed session holds capacity.
 HOLDING = ("ACTIVATING", "ACTIVE", "CONNECTED", "PENDING_CLIENT_RECONNECTION", "RECONNECTING", "TERMINATING")
@@ -120,13 +113,9 @@ def place_waiting(scope: Moment, group_id: str) -> None:
 def end_session(scope: Moment, session: dict, status: str, reason: str) -> None:
     """TERMINATED or ERROR: capacity is released (and offered to waiting sessions), exported
     files are uploaded after the session.export delay, logs are said to be uploaded."""
-<<<<<<< HEAD
-    released = session.get("_holds") == "1"
+    released = session.get("_holds") is True
     if session.get("_placed") and session.get("ApplicationStartedAt") is not None:
         session_files.log(session, scope.now, f"application stopped: {reason}")
-=======
-    released = session.get("_holds") is True
->>>>>>> main
     set_status(session, status, scope.now, reason)
     if "StreamingStartedAt" in session and "StreamingEndedAt" not in session:
         session["StreamingEndedAt"] = scope.now
@@ -215,15 +204,9 @@ def finish_reconnection(resources, kind, session_id, args, due_at) -> None:
 
 @transition("gameliftstreams.session.export_done")
 def finish_export(resources, kind, session_id, args, due_at) -> None:
-<<<<<<< HEAD
     """The exported files are uploaded once the session has ended (``session_files``): SUCCEEDED,
     or FAILED when the S3 stand-in refuses the write."""
-    session = _live_session(resources, session_id)
-=======
-    """The exported files are uploaded once the session has ended. [inferred] Nothing here can
-    make the upload fail, so FAILED is never reached."""
     session = resources.get(SESSION, session_id)
->>>>>>> main
     if session is None or session.get("_export_status") != "PENDING":
         return
     status, reason = session_files.upload(resources.objects, session, due_at)

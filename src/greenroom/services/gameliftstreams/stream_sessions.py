@@ -28,13 +28,8 @@ from ...core.context import RequestContext
 from ...core.idempotency import current, idempotent
 from ...core.operations import operation
 from ...core.records import public
-<<<<<<< HEAD
 from . import session_files, signaling, streaming
-from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, Scope, errors, find_application,
-=======
-from . import signaling
 from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, errors, find_application,
->>>>>>> main
     find_session, find_stream_group)
 from .session_lifecycle import PLACEMENT_TIMEOUT, RECONNECT, TERMINATE, set_status, try_place
 
@@ -101,18 +96,11 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
         "_app_id": app["Id"],
         "_candidates": candidates,
         "_placed": False,
-<<<<<<< HEAD
-        "_gen": 0,
-        "_holds": "0",
+        "_rev": 0,
+        "_holds": False,
         "_answer": None,
         "_signal_error": None,
         "_peer": None,
-=======
-        "_rev": 0,
-        "_holds": False,
-        "_answer": answer,
-        "_signal_error": signal_error,
->>>>>>> main
         "_log_output_uri": app.get("ApplicationLogOutputUri") if app["ApplicationLogPaths"] else None,
     }
     for optional in ("Description", "UserId", "AdditionalLaunchArgs", "AdditionalEnvironmentVariables",
