@@ -463,6 +463,19 @@ def both_modes(request, **defaults):
         driver.close()
 
 
+def wait_until(condition, what: str, timeout: float = 20.0, deadline: float | None = None):
+    """``condition()``'s first true value, looking every 0.1 s; AssertionError naming ``what``
+    after ``timeout`` s (or at the monotonic ``deadline`` when that comes first)."""
+    end = time.monotonic() + timeout if deadline is None else min(time.monotonic() + timeout, deadline)
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
 # ------------------------------------------------------------------------- players
 
 REQUIRE_PLAYERS = os.environ.get("GREENROOM_REQUIRE_PLAYERS") == "1"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 
+import support
 from support import DevToolsPage, chromium
 
 SMALL = {"Resolution": {"Width": 640, "Height": 360}}
@@ -90,24 +91,17 @@ window.received = async function () {
 
 
 BUDGET_SECONDS = 85.0   # the whole test, Chromium included: every wait is bounded by what is left
-_test_deadline = [0.0]
-
-
-def wait_until(condition, what: str, timeout: float = 20.0):
-    deadline = min(time.monotonic() + timeout, _test_deadline[0])
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_chromium_streams_a_session_sends_input_and_reconnects(gls_https):
     chromium()
     gls = gls_https
     gls.set_delays({"gameliftstreams.session.idle_timeout": 100})
-    _test_deadline[0] = time.monotonic() + BUDGET_SECONDS
+    end = time.monotonic() + BUDGET_SECONDS
+
+    def wait_until(condition, what: str, timeout: float = 20.0):
+        return support.wait_until(condition, what, timeout, deadline=end)
+
     page = DevToolsPage("about:blank", chromium_args=CHROMIUM_ARGS)
     try:
         page.evaluate(CLIENT)

@@ -444,14 +444,19 @@ def test_export_files(gls):
                                       OutputUri="s3://exports/x.zip")
 
 
-def test_export_to_a_named_zip(gls):
-    c = gls.client()
+def _exporting(gls, output_uri: str) -> tuple[dict, dict]:
+    """(group, session): an ACTIVE session whose files are to be exported to ``output_uri``."""
     app = gls.ready_application()
     group = gls.active_group(app)
     session = gls.start_session(group, app)
     gls.advance(1)
-    c.export_stream_session_files(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
-                                  OutputUri="s3://exports/MyGame_Session1.ZIP")
+    gls.client().export_stream_session_files(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
+                                             OutputUri=output_uri)
+    return group, session
+
+
+def test_export_to_a_named_zip(gls):
+    group, session = _exporting(gls, "s3://exports/MyGame_Session1.ZIP")
     gls.session_action("exit", session["Arn"])
     gls.advance(1)
     assert gls.stream_session(group, session)["ExportFilesMetadata"] == {
@@ -463,14 +468,8 @@ def test_export_to_a_named_zip(gls):
 
 def test_an_export_the_s3_stand_in_refuses_fails_with_its_reason(gls):
     """S3 takes keys a directory cannot hold (an empty path segment): the export FAILS, saying why."""
-    c = gls.client()
-    app = gls.ready_application()
-    group = gls.active_group(app)
-    session = gls.start_session(group, app)
-    gls.advance(1)
-    c.export_stream_session_files(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
-                                  OutputUri="s3://exports/a//b.zip")
-    c.terminate_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])
+    group, session = _exporting(gls, "s3://exports/a//b.zip")
+    gls.client().terminate_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])
     gls.advance(2)
     exported = gls.stream_session(group, session)["ExportFilesMetadata"]
     assert exported["Status"] == "FAILED"

@@ -20,6 +20,7 @@ from aiortc.rtcrtpsender import RTCRtpSender
 
 import greenroom
 from greenroom.services.gameliftstreams import streaming
+from support import wait_until
 
 SMALL = {"Resolution": {"Width": 640, "Height": 360}}  # the test's picture: cheap to encode
 
@@ -99,16 +100,6 @@ def clients():
             client.call(client.pc.close())
     loop.call_soon_threadsafe(loop.stop)
     thread.join(5)
-
-
-def wait_until(condition, what: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def bright_pixels_in_lower_half(picture: np.ndarray) -> int:
