@@ -122,6 +122,9 @@ def answer(ctx, session: dict, title: list[str], signal_request: str) -> tuple[s
         except rtc.OfferRefused as error:
             streams.peers.pop(key, None)
             raise signaling.UnanswerableOffer(str(error)) from None
+        except BaseException:   # no answer in time, ...: no half-made peer stays behind
+            streams.peers.pop(key, None)
+            raise
     else:
         peer.bind(session["_id"], title, resolution(session))
     return key, json.dumps({"type": "answer", "sdp": peer.answer_sdp})
