@@ -115,6 +115,16 @@ def create_engine(url: str | None) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def _note_write(conn, cursor, statement, parameters, context, executemany) -> None:
+    """Any statement that writes makes its transaction publish ``notify.STORE_CHANGED``: one
+    topic, whatever changed, so a reader of everything (the console) wakes on commit."""
+    if statement[:6] in _WRITES:
+        notify.publish(conn, notify.STORE_CHANGED)
+
+
 class Conflict(Exception):
     """A resource changed between this transaction's read of it and its write (another
     process wrote it in between): the work is run again from the start (``Store.run``)."""
@@ -145,6 +155,7 @@ class Store:
     def __init__(self, url: str | None = None):
         self.url = url
         self.engine = create_engine(url)
+        sa.event.listen(self.engine, "before_cursor_execute", _note_write)
         # Several processes may share a PostgreSQL store, so nothing about its contents may
         # be cached in this process; a SQLite store belongs to one greenroom process.
         self.shared = self.engine.dialect.name != "sqlite"

@@ -63,7 +63,13 @@ RECONNECT = Step("RECONNECTING", delay="gameliftstreams.session.reconnect", fiel
                  action="gameliftstreams.session.reconnected")
 
 
+STATUS_HISTORY = 50  # the newest status changes a session keeps (the console shows them)
+
+
 def set_status(session: dict, status: str, at: float, reason: str | None = None) -> None:
+    history = session.get("_StatusHistory", [])
+    if not history or (history[-1]["Status"], history[-1]["StatusReason"]) != (status, reason or None):
+        session["_StatusHistory"] = [*history, {"Status": status, "StatusReason": reason or None, "At": at}][-STATUS_HISTORY:]
     session["Status"] = status
     if reason:
         session["StatusReason"] = reason

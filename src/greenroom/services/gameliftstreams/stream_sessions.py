@@ -85,6 +85,7 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
         "Arn": ctx.arn(SERVICE, f"streamsession/{group['Id']}/{session_id}"),
         "StreamGroupId": group["Id"],
         "Status": "ACTIVATING",
+        "_StatusHistory": [{"Status": "ACTIVATING", "StatusReason": None, "At": ctx.now}],
         "Protocol": req["Protocol"],
         "SignalRequest": signal_request,
         "ConnectionTimeoutSeconds": req.get("ConnectionTimeoutSeconds", DEFAULT_CONNECTION_TIMEOUT_SECONDS),
