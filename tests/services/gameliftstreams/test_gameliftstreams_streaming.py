@@ -20,7 +20,7 @@ from aiortc.rtcrtpsender import RTCRtpSender
 
 import greenroom
 from greenroom.services.gameliftstreams import streaming
-from support import wait_until
+from support import Driver, wait_until
 
 SMALL = {"Resolution": {"Width": 640, "Height": 360}}  # the test's picture: cheap to encode
 
@@ -220,3 +220,24 @@ def test_answering_an_offer_again_reuses_its_peer(clients):
         assert first == second
         assert list(streams.peers) == [first[0]]
         assert streams.peers[first[0]].session_id == "BBBBBBBBBBBBB"
+
+
+def test_two_servers_on_one_store_a_peer_follows_its_session_from_either(launch, postgres_url, clients):
+    """The peer lives on the server that answered (A); the session is in the shared store, so
+    its connection shows on B, and B ending the session closes A's peer."""
+    a, b = launch.many([["--db-url", postgres_url, "--log-level", "warning"]] * 2)
+    on_a, on_b = Driver.over_http(a, service="gameliftstreams"), Driver.over_http(b, service="gameliftstreams")
+    on_b.set_delays({"gameliftstreams.session.terminate": 0})
+    client = clients("H264")
+    app = on_a.ready_application("Shared")
+    group = on_a.active_group(app)
+    session = on_a.start_session(group, app, client.offer(), DisplayConfiguration=SMALL)
+    on_a.advance(1)
+    on_b.advance(1)
+    client.accept(on_b.stream_session(group, session)["SignalResponse"])
+    wait_until(lambda: on_b.stream_session(group, session)["Status"] == "CONNECTED", "CONNECTED, seen on B")
+    wait_until(lambda: client.video_count >= 5, "video from A")
+    on_b.client().terminate_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])
+    on_b.advance(0.1)
+    assert on_b.stream_session(group, session)["Status"] == "TERMINATED"
+    wait_until(lambda: client.pc.connectionState in ("closed", "failed"), "A's peer closed")
