@@ -31,12 +31,21 @@ T = TypeVar("T")
 # Row keys that only grow: 64-bit on PostgreSQL; on SQLite it must be INTEGER to be the rowid.
 ROW_KEY = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
-resources = sa.Table(
+
+def scoped_table(name: str, *columns, **options) -> sa.Table:
+    """A table of rows of one account and region, keyed by an ever-growing ``pk`` (the order
+    rows were added in), on the store's ``metadata``: the store's own and services' tables."""
+    return sa.Table(
+        name, metadata,
+        sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
+        sa.Column("account", sa.String(12), nullable=False),
+        sa.Column("region", sa.String(32), nullable=False),
+        *columns, **options,
+    )
+
+
+resources = scoped_table(
     "resources",
-    metadata,
-    sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(12), nullable=False),
-    sa.Column("region", sa.String(32), nullable=False),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("id", sa.String(2048), nullable=False),
     # The owning resource (a stage for its participants, a stream group for its sessions).
@@ -51,12 +60,8 @@ resources = sa.Table(
 )
 
 # Scheduled lifecycle transitions (see core.lifecycle).
-transitions = sa.Table(
+transitions = scoped_table(
     "transitions",
-    metadata,
-    sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(12), nullable=False),
-    sa.Column("region", sa.String(32), nullable=False),
     sa.Column("due_at", sa.Float, nullable=False),
     sa.Column("action", sa.String(128), nullable=False),
     sa.Column("kind", sa.String(64), nullable=False),
@@ -529,6 +534,13 @@ class Resources:
                 break
             after = rows[-1][0]
         return found[:limit]
+
+    def require_room(self, kind: str, limit: int, error: Callable[[int], Exception], *,
+                     parent: str | None = None, where: dict[str, Any] | None = None) -> None:
+        """A quota before an insert: raise ``error(limit)`` when ``limit`` of a kind (under
+        ``parent``, matching ``where``) are there already; atomic as ``count`` is."""
+        if self.count(kind, parent=parent, where=where) >= limit:
+            raise error(limit)
 
     def count(self, kind: str, *, parent: str | None = None, where: dict[str, Any] | None = None) -> int:
         """How many of a kind (under ``parent``, matching ``where``); locks the collection, so a

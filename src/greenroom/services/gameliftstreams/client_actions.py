@@ -57,6 +57,8 @@ def _locate(emulator, session: str, account: str | None,
 
 
 def _act(emulator, label: str, session: str, account: str | None, region: str | None, change) -> dict:
+    """``change(ctx, session)`` on the session (it refuses a status it does not apply to); the
+    answer is the session's status after."""
     account, region, group_id, session_id = _locate(emulator, session, account, region)
     with emulator.context(SERVICE, label, account, region) as ctx:
         found = ctx.resources.get(SESSION, session_id)
