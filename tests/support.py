@@ -348,6 +348,13 @@ class Driver:
         except urllib.error.HTTPError as error:
             return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
 
+    def s3_object(self, bucket: str, key: str) -> bytes:
+        """An object services wrote to the S3 stand-in (core.objectstore): the server's directory
+        (its health answer names it), or the in-process emulator's store."""
+        if self.emulator is not None:
+            return self.emulator.objects.get(bucket, key)
+        return (Path(self.admin("GET", "health")["s3"]) / bucket / key).read_bytes()
+
     # ------------------------------------------------------------------ GameLift Streams
     def session_action(self, action: str, session: str) -> dict:
         """A client-side action (connect, disconnect, input, exit) on a session ARN or id."""
@@ -454,6 +461,19 @@ def both_modes(request, **defaults):
         yield driver
     finally:
         driver.close()
+
+
+def wait_until(condition, what: str, timeout: float = 20.0, deadline: float | None = None):
+    """``condition()``'s first true value, looking every 0.1 s; AssertionError naming ``what``
+    after ``timeout`` s (or at the monotonic ``deadline`` when that comes first)."""
+    end = time.monotonic() + timeout if deadline is None else min(time.monotonic() + timeout, deadline)
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
 
 
 # ------------------------------------------------------------------------- players
@@ -577,7 +597,7 @@ class DevToolsPage:
     until it is truthy, ``screenshot(path)`` writes a PNG. For pages greenroom serves itself
     (the console), where BrowserPage's ``report()`` cannot be injected."""
 
-    def __init__(self, url: str, width: int = 1280, height: int = 900):
+    def __init__(self, url: str, width: int = 1280, height: int = 900, chromium_args: tuple[str, ...] = ()):
         from websockets.sync.client import connect
 
         self.profile = tempfile.mkdtemp(prefix="greenroom-chromium-")
@@ -585,7 +605,7 @@ class DevToolsPage:
             [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={self.profile}", "--autoplay-policy=no-user-gesture-required",
-             f"--window-size={width},{height}", "--remote-debugging-port=0", url],
+             f"--window-size={width},{height}", "--remote-debugging-port=0", *chromium_args, url],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = Path(self.profile) / "DevToolsActivePort"
         deadline = time.monotonic() + 30

@@ -84,7 +84,9 @@ class Emulator:
         self.ids = Ids(seed)
         self.delays = lifecycle.Delays()
         services.declare_delays(self.delays)
-        self.scheduler = lifecycle.Scheduler(shared_store=self.store.shared, delays=self.delays)
+        self.objects = objects or ObjectStore()          # what services write to customers' S3 buckets
+        self.scheduler = lifecycle.Scheduler(shared_store=self.store.shared, delays=self.delays,
+                                             objects=self.objects)
         self.router = Router()
         self.paginator = Paginator(bytes.fromhex(
             self.store.setting("pagination_key", lambda: secrets.token_hex(32))
@@ -99,7 +101,6 @@ class Emulator:
         self.admin_token = admin_token
         self._applying = threading.Lock()
         self.stun: StunServer | None = None             # started by the server, or on first use
-        self.objects = objects or ObjectStore()          # what services write to customers' S3 buckets
 
     def stun_server(self) -> StunServer:
         """The STUN server (UDP) handed out as an ICE server; started on loopback on first use
@@ -133,7 +134,9 @@ class Emulator:
                 "conflicts_retried": self.store.retries, "services": {
             service: {"implemented": report["implemented"], "total": report["total"]}
             for service, report in coverage().items()
-        }, "stun": {"port": self.stun.port if self.stun else None}}
+        }, "stun": {"port": self.stun.port if self.stun else None},
+            # Where services write customers' S3 objects (a directory, or --s3-endpoint-url).
+            "s3": self.objects.describe()}
 
     def check_admin_token(self, request: HttpRequest) -> None:
         """With an admin token, /_greenroom/ requests that may change state (any method but

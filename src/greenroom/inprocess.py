@@ -146,7 +146,7 @@ class MockGreenroom:
                 return
             botocore.session.Session.create_client = self._saved_create_client
             self._saved_create_client = None
-            self.emulator.store.engine.dispose()
+            self.emulator.store.close()
             if self.emulator.stun is not None:   # started by a GetIceServerConfig
                 self.emulator.stun.stop()
                 self.emulator.stun = None

@@ -174,8 +174,9 @@ class Delays:
 
 
 class Scheduler:
-    def __init__(self, shared_store: bool, delays: Delays):
+    def __init__(self, shared_store: bool, delays: Delays, objects=None):
         self.delays = delays
+        self.objects = objects   # core.objectstore.ObjectStore: what transitions write to S3 buckets
         # For a store only this process writes, remember the earliest due time so requests skip
         # the query while nothing is due; a shared store must always be asked.
         self._cache_next_due = not shared_store

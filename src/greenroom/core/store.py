@@ -266,6 +266,12 @@ class Store:
         if attempt >= 3:
             time.sleep(random.uniform(0, min(0.02, 0.0005 * 2 ** attempt)))
 
+    def close(self) -> None:
+        """Close the store's pooled connections, never in the middle of a transaction of another
+        thread on the in-memory database (live peers' watch steps run on threads of their own)."""
+        with self._serial:
+            self.engine.dispose()
+
     def reset(self) -> None:
         """Forget every resource and scheduled transition (settings such as keys stay)."""
         with self.transaction() as conn:
@@ -395,6 +401,13 @@ class Resources:
         """Apply transition ``action`` to a resource at ``due_at`` (epoch seconds): from a
         request, or from a transition action scheduling what follows it."""
         self._scheduler.schedule(self.conn, self.account, self.region, due_at, action, kind, id, args)
+
+    @property
+    def objects(self):
+        """The S3 stand-in (core.objectstore.ObjectStore) of the emulator these resources belong
+        to: what a transition writes to a customer's bucket (files exported when a session
+        ends). Writing is not part of the transaction: write what a retry would write again."""
+        return self._scheduler.objects
 
     def delay(self, name: str) -> float:
         """A named, configurable lifecycle delay in seconds (core.lifecycle.Delays)."""

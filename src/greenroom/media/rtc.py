@@ -68,3 +68,35 @@ def live_h264_fragments(width: int, height: int, *, audio: bool) -> Any:
     from .live import LiveH264Fragments
 
     return LiveH264Fragments(width, height, audio=audio)
+
+
+class OfferRefused(ValueError):
+    """aiortc cannot answer an offer (no codec in common, say)."""
+
+
+def run_on_media_loop(coroutine, timeout: float) -> Any:
+    """Run a coroutine on the event loop live peers use (``media.peers.media_loop``) and wait."""
+    from .peers import run
+
+    return run(coroutine, timeout)
+
+
+def answering_peer(tracks: list, on_state=None, on_message=None) -> Any:
+    """A ``media.peers.AnsweringPeer``: answers one offer with ``tracks`` and stays up."""
+    from .peers import AnsweringPeer
+
+    return AnsweringPeer(tracks, on_state, on_message)
+
+
+def application_screen(title: list[str], width: int, height: int, fps: int) -> Any:
+    """A ``media.application.Screen``: the generated application's picture."""
+    from .application import Screen
+
+    return Screen(title, width, height, fps)
+
+
+def application_tracks(screen: Any) -> tuple[Any, Any]:
+    """(video, audio): a ``ScreenTrack`` showing ``screen`` and a ``ToneTrack``."""
+    from .application import ScreenTrack, ToneTrack
+
+    return ScreenTrack(screen), ToneTrack()

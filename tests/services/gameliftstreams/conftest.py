@@ -8,13 +8,19 @@ import json
 
 import pytest
 
-from support import both_modes
+from support import Driver, both_modes
 
 
 @pytest.fixture(params=["server", "mock"])
 def gls(request):
     """A ``support.Driver`` whose clients default to GameLift Streams."""
     yield from both_modes(request, service="gameliftstreams")
+
+
+@pytest.fixture
+def gls_https(https_server):
+    """The server through its HTTPS listener (what a browser's backend would use), manual clock."""
+    return Driver.over_http(https_server, service="gameliftstreams")
 
 
 class WebRtc:

@@ -2,9 +2,11 @@
 reference under a manual clock, termination, reconnection, exports, lists."""
 from __future__ import annotations
 
+import io
 import json
 import re
 import uuid
+import zipfile
 
 import pytest
 
@@ -422,23 +424,56 @@ def test_export_files(gls):
     gls.advance(1)
     done = gls.stream_session(group, session)["ExportFilesMetadata"]
     assert done == {"Status": "SUCCEEDED", "OutputUri": exported["OutputUri"]}
+    # A real ZIP in the bucket: AWS's folders, the application's log, greenroom's manifest.
+    bucket, _, key = exported["OutputUri"].removeprefix("s3://").partition("/")
+    with zipfile.ZipFile(io.BytesIO(gls.s3_object(bucket, key))) as archive:
+        assert archive.testzip() is None
+        assert set(archive.namelist()) == {"application/", "profile/", "temp/", "manifest.json",
+                                           "application/greenroom-application.log"}
+        log = archive.read("application/greenroom-application.log").decode().splitlines()
+        manifest = json.loads(archive.read("manifest.json"))
+    assert [line.split(" ", 1)[1] for line in log] == [
+        "application started: bin/game", f"files to export to {exported['OutputUri']} when the session ends",
+        "application stopped: apiTerminated"]
+    assert manifest["StreamSessionArn"] == session["Arn"]
+    assert manifest["Status"] == "TERMINATED" and manifest["StatusReason"] == "apiTerminated"
+    assert manifest["Files"] == [{"Path": "application/greenroom-application.log",
+                                  "Size": len("".join(line + "\n" for line in log).encode())}]
     with pytest.raises(c.exceptions.ValidationException, match="TERMINATED"):
         c.export_stream_session_files(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
                                       OutputUri="s3://exports/x.zip")
 
 
-def test_export_to_a_named_zip(gls):
-    c = gls.client()
+def _exporting(gls, output_uri: str) -> tuple[dict, dict]:
+    """(group, session): an ACTIVE session whose files are to be exported to ``output_uri``."""
     app = gls.ready_application()
     group = gls.active_group(app)
     session = gls.start_session(group, app)
     gls.advance(1)
-    c.export_stream_session_files(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
-                                  OutputUri="s3://exports/MyGame_Session1.ZIP")
+    gls.client().export_stream_session_files(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
+                                             OutputUri=output_uri)
+    return group, session
+
+
+def test_export_to_a_named_zip(gls):
+    group, session = _exporting(gls, "s3://exports/MyGame_Session1.ZIP")
     gls.session_action("exit", session["Arn"])
     gls.advance(1)
     assert gls.stream_session(group, session)["ExportFilesMetadata"] == {
         "Status": "SUCCEEDED", "OutputUri": "s3://exports/MyGame_Session1.ZIP"}
+    with zipfile.ZipFile(io.BytesIO(gls.s3_object("exports", "MyGame_Session1.ZIP"))) as archive:
+        log = archive.read("application/greenroom-application.log").decode()
+    assert log.rstrip().endswith("application stopped: applicationExit")
+
+
+def test_an_export_the_s3_stand_in_refuses_fails_with_its_reason(gls):
+    """S3 takes keys a directory cannot hold (an empty path segment): the export FAILS, saying why."""
+    group, session = _exporting(gls, "s3://exports/a//b.zip")
+    gls.client().terminate_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])
+    gls.advance(2)
+    exported = gls.stream_session(group, session)["ExportFilesMetadata"]
+    assert exported["Status"] == "FAILED"
+    assert "not a plain path" in exported["StatusReason"]
 
 
 # ------------------------------------------------------------------ lists

@@ -1,5 +1,7 @@
 """Amazon GameLift Streams (``gameliftstreams``): applications, stream groups, stream sessions
-with WebRTC signaling answered by aiortc, tags, and client-side stand-ins (``client_actions``).
+whose WebRTC offers are answered by live aiortc peers streaming a generated application
+(``streaming``: input format, lifecycle from the connection), tags, and client-side stand-ins
+(``client_actions``).
 
 Stream-group delays default to 0: the botocore waiters StreamGroupActive and StreamGroupDeleted
 poll every 30 s, so a group is ACTIVE (or gone) by their first poll. Set the delays with

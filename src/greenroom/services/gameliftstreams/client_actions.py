@@ -1,5 +1,7 @@
 """What a streaming client does, without a browser: connect, disconnect, send input; and the
-streamed application exiting. Routes no model describes, and the same actions in Python.
+streamed application exiting. Routes no model describes, and the same actions in Python. A
+real WebRTC client does the same through its connection (``streaming`` calls the state changes
+below: ``client_connected``, ``client_disconnected``, ``client_input``).
 
 HTTP (server)::
 
@@ -36,6 +38,7 @@ from ...core.ids import parse_arn
 from ...core.routes import HttpError, http_route
 from ...emulator import DEFAULT_REGION, identify
 from ...core.lifecycle import revise
+from . import session_files
 from .common import SERVICE, SESSION
 from .session_lifecycle import IDLE_TIMEOUT, RECONNECTION_TIMEOUT, end_session, set_status
 
@@ -53,17 +56,14 @@ def _locate(emulator, session: str, account: str | None,
     return account or emulator.default_account, region or DEFAULT_REGION, None, session
 
 
-def _act(emulator, label: str, session: str, account: str | None, region: str | None, change,
-         action: str = "", allowed: tuple[str, ...] = ()) -> dict:
-    """``change(ctx, session)`` on the session, if it is in one of the ``allowed`` statuses
-    (when given; 409 naming ``action`` otherwise); the answer is the session's status after."""
+def _act(emulator, label: str, session: str, account: str | None, region: str | None, change) -> dict:
+    """``change(ctx, session)`` on the session (it refuses a status it does not apply to); the
+    answer is the session's status after."""
     account, region, group_id, session_id = _locate(emulator, session, account, region)
     with emulator.context(SERVICE, label, account, region) as ctx:
         found = ctx.resources.get(SESSION, session_id)
         if found is None or group_id not in (None, found["StreamGroupId"]):
             raise HttpError(404, f"Stream session {session} was not found in account {account}, {region}")
-        if allowed and found["Status"] not in allowed:
-            raise _refuse(found, action, " or ".join(allowed))
         change(ctx, found)
         found = ctx.resources.get(SESSION, session_id)
         view = {"Arn": found["Arn"], "StreamGroupId": found["StreamGroupId"], "Status": found["Status"],
@@ -81,42 +81,63 @@ def _start_idle_timer(ctx, session: dict) -> None:
     IDLE_TIMEOUT.schedule(ctx, SESSION, session["_id"], session, status="TERMINATED", reason="idleTimeout")
 
 
+# The state changes, shared by the routes below and by live peers (``streaming``): each takes a
+# request context and the session it read, raises HttpError 409 when the status forbids it.
+
+def client_connected(ctx, found: dict) -> None:
+    if found["Status"] not in ("ACTIVE", "RECONNECTING"):
+        raise _refuse(found, "connect", "ACTIVE or RECONNECTING")
+    if not found.get("SignalResponse"):
+        raise HttpError(409, f"Stream session {found['_id']} has no answered offer to connect with; "
+                             "call CreateStreamSessionConnection first")
+    set_status(found, "CONNECTED", ctx.now)
+    session_files.log(found, ctx.now, "client connected")
+    found.setdefault("StreamingStartedAt", ctx.now)
+    found["_was_connected"] = True
+    _start_idle_timer(ctx, found)
+    ctx.resources.update(SESSION, found["_id"], found)
+
+
+def client_disconnected(ctx, found: dict) -> None:
+    if found["Status"] != "CONNECTED":
+        raise _refuse(found, "disconnect", "CONNECTED")
+    set_status(found, "PENDING_CLIENT_RECONNECTION", ctx.now)
+    session_files.log(found, ctx.now, f"client disconnected; waiting {found['ConnectionTimeoutSeconds']} s "
+                                      "for it to reconnect")
+    RECONNECTION_TIMEOUT.schedule(ctx, SESSION, found["_id"], found, at=ctx.now + found["ConnectionTimeoutSeconds"],
+                                  status="TERMINATED", reason="reconnectionTimeout")
+    ctx.resources.update(SESSION, found["_id"], found)
+
+
+def client_input(ctx, found: dict, detail: str = "from the client action route") -> None:
+    if found["Status"] != "CONNECTED":
+        raise _refuse(found, "input", "CONNECTED")
+    session_files.log(found, ctx.now, f"input {detail}")
+    revise(found)  # the running idle timer no longer applies
+    _start_idle_timer(ctx, found)
+    ctx.resources.update(SESSION, found["_id"], found)
+
+
+def application_exited(ctx, found: dict) -> None:
+    if found.get("_holds") is not True or found["Status"] == "TERMINATING":
+        raise _refuse(found, "exit", "a running application (a placed, live session)")
+    end_session(ctx, found, "TERMINATED", "applicationExit")
+
+
 def connect(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
-    def change(ctx, found):
-        if not found.get("SignalResponse"):
-            raise HttpError(409, f"Stream session {found['_id']} has no answered offer to connect with; "
-                                 "call CreateStreamSessionConnection first")
-        set_status(found, "CONNECTED", ctx.now)
-        found.setdefault("StreamingStartedAt", ctx.now)
-        found["_was_connected"] = True
-        _start_idle_timer(ctx, found)
-        ctx.resources.update(SESSION, found["_id"], found)
-    return _act(emulator, "ClientConnect", session, account, region, change, "connect", ("ACTIVE", "RECONNECTING"))
+    return _act(emulator, "ClientConnect", session, account, region, client_connected)
 
 
 def disconnect(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
-    def change(ctx, found):
-        set_status(found, "PENDING_CLIENT_RECONNECTION", ctx.now)
-        RECONNECTION_TIMEOUT.schedule(ctx, SESSION, found["_id"], found, status="TERMINATED",
-                                      at=ctx.now + found["ConnectionTimeoutSeconds"], reason="reconnectionTimeout")
-        ctx.resources.update(SESSION, found["_id"], found)
-    return _act(emulator, "ClientDisconnect", session, account, region, change, "disconnect", ("CONNECTED",))
+    return _act(emulator, "ClientDisconnect", session, account, region, client_disconnected)
 
 
 def send_input(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
-    def change(ctx, found):
-        revise(found)  # the running idle timer no longer applies
-        _start_idle_timer(ctx, found)
-        ctx.resources.update(SESSION, found["_id"], found)
-    return _act(emulator, "ClientInput", session, account, region, change, "input", ("CONNECTED",))
+    return _act(emulator, "ClientInput", session, account, region, client_input)
 
 
 def exit_application(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
-    def change(ctx, found):
-        if found.get("_holds") is not True or found["Status"] == "TERMINATING":
-            raise _refuse(found, "exit", "a running application (a placed, live session)")
-        end_session(ctx, found, "TERMINATED", "applicationExit")
-    return _act(emulator, "ApplicationExit", session, account, region, change)
+    return _act(emulator, "ApplicationExit", session, account, region, application_exited)
 
 
 ACTIONS = {"connect": connect, "disconnect": disconnect, "input": send_input, "exit": exit_application}

@@ -10,7 +10,9 @@
 | ACTIVATING, placed          | ... and the offer could not be answered  | ERROR invalidSignalRequest           |
 | ACTIVATING, placed          | ... and RoleArn cannot be assumed        | ERROR assumeRoleFailed               |
 | ACTIVE                      | ConnectionTimeoutSeconds, no client      | TERMINATED connectionTimeout         |
-| CONNECTED                   | client drops (client_actions.disconnect) | PENDING_CLIENT_RECONNECTION          |
+| ACTIVE, RECONNECTING        | the client's ICE+DTLS connect (streaming)| CONNECTED                            |
+| CONNECTED                   | the client's connection closes or fails  | PENDING_CLIENT_RECONNECTION          |
+|                             | (streaming; client_actions.disconnect)   |                                      |
 | PENDING_CLIENT_RECONNECTION | ConnectionTimeoutSeconds                 | TERMINATED reconnectionTimeout       |
 | PENDING_CLIENT_RECONNECTION | CreateStreamSessionConnection            | RECONNECTING, then ACTIVE after the  |
 |                             |                                          | session.reconnect delay              |
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 from ...core.lifecycle import Moment, Step, applies, revise, transition
 from ...core.store import Resources, rewrite_documents, rewrite_transitions, upgrade
-from . import capacity
+from . import capacity, session_files
 from .common import APPLICATION, SESSION, STREAM_GROUP
 
 # Statuses in which a placed session holds capacity.
@@ -118,6 +120,8 @@ def end_session(scope: Moment, session: dict, status: str, reason: str) -> None:
     """TERMINATED or ERROR: capacity is released (and offered to waiting sessions), exported
     files are uploaded after the session.export delay, logs are said to be uploaded."""
     released = session.get("_holds") is True
+    if session.get("_placed") and session.get("ApplicationStartedAt") is not None:
+        session_files.log(session, scope.now, f"application stopped: {reason}")
     set_status(session, status, scope.now, reason)
     if "StreamingStartedAt" in session and "StreamingEndedAt" not in session:
         session["StreamingEndedAt"] = scope.now
@@ -159,6 +163,8 @@ def activate(resources, kind, session_id, args, due_at) -> None:
         return
     set_status(session, "ACTIVE", due_at)
     session["ApplicationStartedAt"] = due_at  # the application launches as the session activates [inferred]
+    session_files.log(session, due_at, session_files.launch_line(resources.get(APPLICATION, session["_app_id"]),
+                                                                 session))
     if session.get("_answer"):
         session["SignalResponse"] = session["_answer"]
     session["_started_at"] = due_at
@@ -204,13 +210,16 @@ def finish_reconnection(resources, kind, session_id, args, due_at) -> None:
 
 @transition("gameliftstreams.session.export_done")
 def finish_export(resources, kind, session_id, args, due_at) -> None:
-    """The exported files are uploaded once the session has ended. [inferred] Nothing here can
-    make the upload fail, so FAILED is never reached."""
+    """The exported files are uploaded once the session has ended (``session_files``): SUCCEEDED,
+    or FAILED when the S3 stand-in refuses the write."""
     session = resources.get(SESSION, session_id)
     if session is None or session.get("_export_status") != "PENDING":
         return
-    session["_export_status"] = "SUCCEEDED"
-    session["ExportFilesMetadata"] = {**session["ExportFilesMetadata"], "Status": "SUCCEEDED"}
+    status, reason = session_files.upload(resources.objects, session, due_at)
+    session["_export_status"] = status
+    session["ExportFilesMetadata"] = {**session["ExportFilesMetadata"], "Status": status}
+    if reason:
+        session["ExportFilesMetadata"]["StatusReason"] = reason
     resources.update(SESSION, session_id, session)
 
 

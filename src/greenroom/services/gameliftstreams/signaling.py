@@ -8,14 +8,10 @@ offer "a very long JSON string"]: both are JSON objects in a string, shaped like
     SignalRequest  = '{"type": "offer",  "sdp": "v=0\\r\\n..."}'   (other members are ignored)
     SignalResponse = '{"type": "answer", "sdp": "v=0\\r\\n..."}'
 
-``webSdkProtocolUrl`` is left out: greenroom serves no Web SDK protocol files (media streaming is
-a later issue), and a URL to nothing would be worse than none.
+``webSdkProtocolUrl`` is left out: greenroom serves no Web SDK protocol files, and a URL to
+nothing would be worse than none.
 
-The answer comes from aiortc: an ``RTCPeerConnection`` takes the offer as its remote
-description, creates and sets its local answer, and is closed once the answer is made. aiortc is
-asyncio-based while handlers are synchronous (called from inside the server's running event
-loop, or from the in-process mock with no loop at all), so the work runs on an event loop of
-this module's own, in a daemon thread, reached with ``asyncio.run_coroutine_threadsafe``.
+This module reads and checks offers; ``streaming`` answers them with a live aiortc peer.
 
 aiortc itself accepts almost any text as an offer, so the offer's structure is checked here
 first: what is not a WebRTC SDP offer is a ValidationException (``MalformedOffer``). A
@@ -25,15 +21,10 @@ well-formed offer that aiortc cannot negotiate (no codec in common, say) is
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
-
-from ...media import rtc
 
 NO_CLIENT_CONNECTION = "NO_CLIENT_CONNECTION"
-ANSWER_TIMEOUT_SECONDS = 15.0
 
 _MEDIA_LINE = re.compile(r"m=(audio|video|application|text|message) \d+(?:/\d+)? \S+(?: \S+)*")
 _SDP_LINE = re.compile(r"[a-z]=.*")
@@ -98,40 +89,3 @@ def _sections(lines: list[str]) -> list[list[str]]:
             sections.append([])
         sections[-1].append(line)
     return sections
-
-
-def answer(signal_request: str) -> str:
-    """The SignalResponse to a signal request: a real SDP answer made by aiortc."""
-    sdp = offer_sdp(signal_request)
-    future = asyncio.run_coroutine_threadsafe(_answer(sdp), _loop())
-    answer_sdp = future.result(timeout=ANSWER_TIMEOUT_SECONDS)
-    return json.dumps({"type": "answer", "sdp": answer_sdp})
-
-
-async def _answer(sdp: str) -> str:
-    connection = rtc.peer_connection()
-    try:
-        try:
-            await connection.setRemoteDescription(rtc.session_description(sdp, "offer"))
-            await connection.setLocalDescription(await connection.createAnswer())
-        except Exception as error:  # aiortc raises ValueError, OperationError, ...
-            raise UnanswerableOffer(f"The offer cannot be answered: {error}") from None
-        return connection.localDescription.sdp
-    finally:
-        await connection.close()
-
-
-_loop_lock = threading.Lock()
-_event_loop: asyncio.AbstractEventLoop | None = None
-
-
-def _loop() -> asyncio.AbstractEventLoop:
-    """This module's event loop, running in a daemon thread (started on first use)."""
-    global _event_loop
-    with _loop_lock:
-        if _event_loop is None or _event_loop.is_closed():
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="greenroom-gameliftstreams-webrtc",
-                             daemon=True).start()
-            _event_loop = loop
-        return _event_loop

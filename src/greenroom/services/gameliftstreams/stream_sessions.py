@@ -27,7 +27,7 @@ import re
 from ...core.context import RequestContext
 from ...core.idempotency import current, idempotent
 from ...core.operations import operation
-from . import signaling
+from . import session_files, signaling, streaming
 from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, SESSION_RECORD, errors, find_application,
     find_session, find_stream_group)
 from .session_lifecycle import PLACEMENT_TIMEOUT, RECONNECT, TERMINATE, set_status, try_place
@@ -79,15 +79,6 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
         if name not in candidates:
             candidates.append(name)
     signal_request = req["SignalRequest"]
-    answer, signal_error = None, None
-    if signal_request != signaling.NO_CLIENT_CONNECTION:
-        try:
-            answer = signaling.answer(signal_request)
-        except signaling.MalformedOffer as error:
-            raise errors.Validation(str(error)) from None
-        except signaling.UnanswerableOffer as error:
-            signal_error = str(error)
-
     session_id = ctx.ids.alphanumeric(13)
     session = {
         "Arn": ctx.arn(SERVICE, f"streamsession/{group['Id']}/{session_id}"),
@@ -107,14 +98,23 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
         "_placed": False,
         "_rev": 0,
         "_holds": False,
-        "_answer": answer,
-        "_signal_error": signal_error,
+        "_answer": None,
+        "_signal_error": None,
+        "_peer": None,
         "_log_output_uri": app.get("ApplicationLogOutputUri") if app["ApplicationLogPaths"] else None,
     }
     for optional in ("Description", "UserId", "AdditionalLaunchArgs", "AdditionalEnvironmentVariables",
                      "PerformanceStatsConfiguration", "RoleArn", "DisplayConfiguration"):
         if optional in req:
             session[optional] = req[optional]
+    if signal_request != signaling.NO_CLIENT_CONNECTION:
+        try:
+            session["_peer"], session["_answer"] = streaming.answer(
+                ctx, session, streaming.title_lines(app, group, session), signal_request)
+        except signaling.MalformedOffer as error:
+            raise errors.Validation(str(error)) from None
+        except signaling.UnanswerableOffer as error:
+            session["_signal_error"] = str(error)
     if "RoleArn" in req and not role_assumable(ctx, req["RoleArn"]):
         session["_assume_role_failed"] = True
     if not try_place(ctx, group, session):
@@ -184,10 +184,13 @@ def create_stream_session_connection(ctx: RequestContext, req: dict) -> dict:
         raise errors.Validation("SignalRequest must be a newly generated offer, not the one the session "
                                 "already has.")
     try:
-        answer = signaling.answer(signal_request)
+        peer, answer = streaming.answer(ctx, session, streaming.title_lines(
+            find_application(ctx, session["_app_id"]), group, session), signal_request)
     except (signaling.MalformedOffer, signaling.UnanswerableOffer) as error:
         raise errors.Validation(str(error)) from None
-    session.update(SignalRequest=signal_request, SignalResponse=answer, _answer=answer)
+    # The session's new peer; the one before sees it is replaced and closes.
+    session.update(SignalRequest=signal_request, SignalResponse=answer, _answer=answer, _peer=peer)
+    session_files.log(session, ctx.now, "a client connects with a new offer")
     if session["Status"] == "PENDING_CLIENT_RECONNECTION":
         set_status(session, "RECONNECTING", ctx.now)
         RECONNECT.schedule(ctx, SESSION, session["_id"], session)
@@ -214,6 +217,7 @@ def export_stream_session_files(ctx: RequestContext, req: dict) -> dict:
         stamp = dt.datetime.fromtimestamp(ctx.now, dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
         output_uri += f"{stamp}-{session['_app_id']}-{group['Id']}-{session['_id']}.zip"
     session["ExportFilesMetadata"] = {"Status": "PENDING", "OutputUri": output_uri}
+    session_files.log(session, ctx.now, f"files to export to {output_uri} when the session ends")
     session["_export_status"] = "PENDING"
     session["LastUpdatedAt"] = ctx.now
     ctx.resources.update(SESSION, session["_id"], session)
