@@ -44,6 +44,9 @@ resources = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),
     sa.UniqueConstraint("account", "region", "kind", "id", name="resources_identity"),
     sa.Index("resources_by_parent", "account", "region", "kind", "parent", "pk"),
+    # Lists of a whole kind (top-level resources, a kind across parents) in keyset order:
+    # without it the database sorts the kind for every page.
+    sa.Index("resources_by_kind", "account", "region", "kind", "pk"),
     # pk is the pagination keyset: SQLite must never reuse one (without AUTOINCREMENT it hands
     # the largest rowid out again once that row is deleted, and a token pointing after it
     # would skip the new item). PostgreSQL sequences never go back.
@@ -172,6 +175,11 @@ class Store:
                 # with a transaction-scoped advisory lock, released at commit.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
             metadata.create_all(conn)
+            # create_all makes missing tables only: indexes added since a database was made
+            # are created here (idempotent), so stored databases stay readable and fast.
+            for table in metadata.sorted_tables:
+                for index in table.indexes:
+                    index.create(conn, checkfirst=True)
             if self._setting(conn, "schema_version") is None:
                 self._put_setting(conn, "schema_version", SCHEMA_VERSION)
 
