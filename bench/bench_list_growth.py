@@ -5,8 +5,9 @@ For each size (``--sizes``, default 10^2, 10^4, 10^6 rows), an in-process greenr
 (a stream, a stream with fragments, an IVS stage with one joined participant, a GameLift Streams
 stream group with one session); the rest of the rows are copies of those written straight into
 the store's tables (setup only: creating a million resources through the API would take an
-hour). Then, per operation, the median time of ``--calls`` calls of one page through a boto3
-client (botocore's work included, the same at every size):
+hour). Then, per operation, the per-call median over ``--rounds`` rounds (the sizes interleaved in each
+round, so that the machine's load weighs on all alike) of one page through a boto3 client
+(botocore's work included, the same at every size):
 
 - kinesisvideo ListStreams, MaxResults 100 (top-level resources of one kind);
 - ListFragments, MaxResults 100, a 1-minute window in the middle of the stream (PRODUCER_TIMESTAMP
@@ -16,7 +17,7 @@ client (botocore's work included, the same at every size):
 
 Ratio: the largest size's median divided by the smallest's, per operation. Target: <= 2 each.
 
-    python bench/bench_list_growth.py [--sizes 100,10000,1000000] [--calls 30]
+    python bench/bench_list_growth.py [--sizes 100,10000,1000000] [--rounds 7] [--calls 5]
 """
 from __future__ import annotations
 
@@ -141,7 +142,8 @@ def build(mock, size: int) -> dict:
             "window": (max(first_ms, middle_ms), max(first_ms, middle_ms) + 60_000)}
 
 
-def measure(mock, built: dict, calls: int) -> dict[str, float]:
+def pages(mock, built: dict) -> dict:
+    """One page of each operation, as a function (clients made while ``mock`` is active)."""
     kvs = mock.client("kinesisvideo")
     archived = mock.client("kinesis-video-archived-media")
     ivs = mock.client("ivs-realtime")
@@ -155,7 +157,7 @@ def measure(mock, built: dict, calls: int) -> dict[str, float]:
             "FragmentSelectorType": kind, "TimestampRange": {"StartTimestamp": start + shift,
                                                               "EndTimestamp": end + shift}})["Fragments"]
 
-    pages = {
+    return {
         "ListStreams": lambda: kvs.list_streams(MaxResults=100)["StreamInfoList"],
         "ListFragments PRODUCER_TIMESTAMP": fragments("PRODUCER_TIMESTAMP"),
         "ListFragments SERVER_TIMESTAMP": fragments("SERVER_TIMESTAMP"),
@@ -163,40 +165,58 @@ def measure(mock, built: dict, calls: int) -> dict[str, float]:
                                                           maxResults=50)["participants"],
         "ListStreamSessions": lambda: gls.list_stream_sessions(Identifier=built["group"], MaxResults=50)["Items"],
     }
-    medians = {}
-    for name, page in pages.items():
-        items = len(page())  # warm-up, and the page is not empty
-        assert items > 0, name
-        times = []
-        for _ in range(calls):
-            started = time.perf_counter()
-            page()
-            times.append(time.perf_counter() - started)
-        medians[name] = (statistics.median(times), items)
-    return medians
+
+
+def measure(by_size: dict[int, dict], rounds: int, calls: int) -> dict[int, dict[str, tuple[float, int]]]:
+    """Per-call medians over rounds interleaving the sizes (the machine's load changes alike for all)."""
+    samples: dict[tuple[int, str], list[float]] = {}
+    items: dict[tuple[int, str], int] = {}
+    sizes = list(by_size)
+    for size, operations in by_size.items():
+        for name, page in operations.items():
+            items[size, name] = len(page())  # warm-up, and the page is not empty
+            assert items[size, name] > 0, (size, name)
+    for round_number in range(rounds):
+        for name in OPERATIONS:
+            for size in (sizes if round_number % 2 == 0 else sizes[::-1]):
+                page = by_size[size][name]
+                started = time.perf_counter()
+                for _ in range(calls):
+                    page()
+                samples.setdefault((size, name), []).append((time.perf_counter() - started) / calls)
+    return {size: {name: (statistics.median(samples[size, name]), items[size, name]) for name in OPERATIONS}
+            for size in sizes}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,10000,1000000")
-    parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--calls", type=int, default=5, help="calls per round, size and operation")
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     import greenroom
 
     print(f"bench_list_growth: page cost by rows stored; greenroom at {source_state()}; "
           f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}")
-    results: dict[int, dict] = {}
-    for size in sizes:
-        directory = Path(tempfile.mkdtemp(prefix="greenroom-bench-growth-"))
-        try:
+    by_size: dict[int, dict] = {}
+    directories, mocks = [], []
+    try:
+        for size in sizes:
+            directory = Path(tempfile.mkdtemp(prefix="greenroom-bench-growth-"))
+            directories.append(directory)
+            # Each size is its own in-process greenroom; its clients keep answering from it
+            # after the mock stops patching new clients (the next size's mock makes its own).
             with greenroom.mock(db_url=f"sqlite:///{directory / 'greenroom.db'}") as mock:
+                mocks.append(mock)
                 mock.clock.freeze()
                 started = time.perf_counter()
                 built = build(mock, size)
-                print(f"  {size:>9} rows of each: built in {time.perf_counter() - started:.1f} s")
-                results[size] = measure(mock, built, args.calls)
-        finally:
+                by_size[size] = pages(mock, built)
+            print(f"  {size:>9} rows of each: built in {time.perf_counter() - started:.1f} s")
+        results = measure(by_size, args.rounds, args.calls)
+    finally:
+        for directory in directories:
             shutil.rmtree(directory, ignore_errors=True)
     print(f"{'operation':36}" + "".join(f"{size:>12}" for size in sizes) + "   largest/smallest")
     met = True
