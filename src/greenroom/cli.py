@@ -39,6 +39,7 @@ def serve(args) -> int:
 def _serve(args) -> int:
     from . import listeners
     from .core import store
+    from .core.objectstore import ObjectStore, ObjectStoreError
     from .core.public_url import PublicUrls, join
     from .core.signatures import CredentialsFileError
     from .core.stun import StunServer
@@ -77,10 +78,11 @@ def _serve(args) -> int:
         print(f"greenroom serve: {error}", file=sys.stderr)
         return 2
     try:
+        objects = ObjectStore(Path(args.s3_dir) if args.s3_dir else data_dir / "s3", args.s3_endpoint_url)
         emulator = Emulator(db_url, default_account=args.account, seed=args.seed, public_urls=public_urls,
                             credentials=args.credentials if args.verify_signatures else None,
-                            admin_token=args.admin_token)
-    except CredentialsFileError as error:
+                            admin_token=args.admin_token, objects=objects)
+    except (CredentialsFileError, ObjectStoreError) as error:
         print(f"greenroom: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # the store cannot be opened: say which and why, in one line
@@ -96,7 +98,7 @@ def _serve(args) -> int:
     if args.tls_port is not None:
         bound.append(listeners.Listener(_bind(listeners, args.host, args.tls_port), *tls_files))
     urls = " and ".join(join(listener.scheme, args.host, listener.port) for listener in bound)
-    print(f"greenroom listening on {urls} (state: {where})", flush=True)
+    print(f"greenroom listening on {urls} (state: {where}; S3 objects: {objects.describe()})", flush=True)
     if ca_file is not None:
         from .tls import spki_sha256
         print(f"greenroom TLS CA: {ca_file} (trust it with AWS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, SSL_CERT_FILE "
@@ -220,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
                                           "--ephemeral/--db-url too)")
     where.add_argument("--ephemeral", action="store_true", help="keep state in memory only")
     where.add_argument("--db-url", help="database URL, e.g. postgresql://user@host/db")
+    s3 = run.add_argument_group("S3 stand-in", "where greenroom writes what AWS would write to your S3 buckets "
+                                "(IVS participant recordings...)")
+    s3.add_argument("--s3-dir", metavar="DIR", help="objects as files at DIR/<bucket>/<key> (default: <data dir>/s3)")
+    s3.add_argument("--s3-endpoint-url", metavar="URL",
+                    help="write objects through boto3 to this S3-compatible endpoint instead (MinIO, moto, AWS)")
     run.add_argument("--account", default="000000000000",
                      help="account for access keys that are not 12-digit account ids (default: %(default)s)")
     run.add_argument("--seed", type=int, help="seed the id generators (reproducible ids; default: random)")

@@ -20,6 +20,7 @@ from .core.clock import Clock
 from .core.context import RequestContext
 from .core.errors import NotImplementedOperation, ServiceError
 from .core.ids import Ids, check_region
+from .core.objectstore import ObjectStore
 from .core.operations import HANDLERS, coverage
 from .core.pagination import Paginator
 from .core.requestlog import RequestLog
@@ -69,11 +70,13 @@ def identify(request: HttpRequest, default_account: str) -> Caller:
 class Emulator:
     def __init__(self, db_url: str | None = None, *, default_account: str = DEFAULT_ACCOUNT,
                  seed: int | None = None, clock: Clock | None = None,
-                 public_urls: PublicUrls | None = None, credentials=None, admin_token: str | None = None):
+                 public_urls: PublicUrls | None = None, credentials=None, admin_token: str | None = None,
+                 objects: ObjectStore | None = None):
         """``credentials``: verify SigV4 on every AWS API request against these keys (a
         credentials file's path or its parsed document; see core.signatures).
         ``admin_token``: required (``Authorization: Bearer``) by /_greenroom/ requests that
-        change state."""
+        change state. ``objects``: the S3 stand-in services write recordings to (default: a
+        temporary directory)."""
         from . import admin, console, services  # noqa: F401  (importing registers their routes)
         services.load_all()
         self.store = Store(db_url)
@@ -93,6 +96,7 @@ class Emulator:
         self.admin_token = admin_token
         self._applying = threading.Lock()
         self.stun: StunServer | None = None             # started by the server, or on first use
+        self.objects = objects or ObjectStore()          # what services write to customers' S3 buckets
 
     def stun_server(self) -> StunServer:
         """The STUN server (UDP) handed out as an ICE server; started on loopback on first use

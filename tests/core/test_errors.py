@@ -1,12 +1,15 @@
 """Errors are declared once per service from its models (core.errors.Errors)."""
 from __future__ import annotations
 
+import ast
+import importlib
 import pathlib
 import re
 
 import pytest
 
 import greenroom
+from greenroom import services
 from greenroom.core.errors import Errors, ServiceError
 
 SERVICES = pathlib.Path(greenroom.__file__).parent / "services"
@@ -38,3 +41,20 @@ def test_services_raise_only_declared_errors():
     offenders = [str(path.relative_to(SERVICES)) for path in SERVICES.rglob("*.py")
                  if re.search(r"\bServiceError\(", path.read_text())]
     assert offenders == []
+
+
+def test_every_error_a_service_raises_is_declared():
+    """``errors.X`` in a service module names a declared shape (so a model without it fails at
+    import): a misspelt or undeclared name would otherwise be an AttributeError at run time."""
+    services.load_all()
+    undeclared = []
+    for path in SERVICES.rglob("*.py"):
+        name = "greenroom.services." + ".".join(path.relative_to(SERVICES).with_suffix("").parts)
+        module = importlib.import_module(name.removesuffix(".__init__"))
+        declared = getattr(module, "errors", None)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id == "errors"):
+                if not isinstance(declared, Errors) or not hasattr(declared, node.attr):
+                    undeclared.append(f"{path.relative_to(SERVICES)}:{node.lineno} errors.{node.attr}")
+    assert undeclared == []

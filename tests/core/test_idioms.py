@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import ast
 import pathlib
+import subprocess
+import sys
 
 import greenroom
 
@@ -14,18 +16,20 @@ def _modules():
         yield path.relative_to(SERVICES).as_posix(), ast.parse(path.read_text())
 
 
-# Modules too slow to import at startup, imported where first needed: aiortc (about 1.4 s) and
-# greenroom's media.live (PyAV), for WebRTC only.
-LAZY = {"aiortc", "media"}
-
-
 def test_no_function_level_imports_in_services():
     """Modules import each other at the top; what flows against the imports goes by events."""
     found = [f"{name}:{node.lineno}" for name, tree in _modules() for function in ast.walk(tree)
              if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
-             for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom))
-             and (getattr(node, "module", None) or "").split(".")[0] not in LAZY]
+             for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom))]
     assert found == []
+
+
+def test_services_load_without_aiortc():
+    """aiortc (about 1.4 s to import) waits behind greenroom.media.rtc until a peer is made."""
+    code = ("import sys; from greenroom import services; services.load_all(); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'aiortc' or m == 'greenroom.media.live'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_no_service_keeps_its_own_error_tag_or_idempotency_helpers():

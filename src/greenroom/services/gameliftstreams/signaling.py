@@ -30,6 +30,8 @@ import json
 import re
 import threading
 
+from ...media import rtc
+
 NO_CLIENT_CONNECTION = "NO_CLIENT_CONNECTION"
 ANSWER_TIMEOUT_SECONDS = 15.0
 
@@ -107,12 +109,10 @@ def answer(signal_request: str) -> str:
 
 
 async def _answer(sdp: str) -> str:
-    from aiortc import RTCPeerConnection, RTCSessionDescription
-
-    connection = RTCPeerConnection()
+    connection = rtc.peer_connection()
     try:
         try:
-            await connection.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await connection.setRemoteDescription(rtc.session_description(sdp, "offer"))
             await connection.setLocalDescription(await connection.createAnswer())
         except Exception as error:  # aiortc raises ValueError, OperationError, ...
             raise UnanswerableOffer(f"The offer cannot be answered: {error}") from None

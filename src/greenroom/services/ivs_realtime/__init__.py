@@ -9,6 +9,7 @@ MODULES: tuple[str, ...] = (
     "tokens",
     "public_keys",
     "participation",
+    "recording",
     "sessions",
     "replication",
     "compositions",

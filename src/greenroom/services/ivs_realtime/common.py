@@ -68,10 +68,15 @@ errors = Errors(SERVICE, "ValidationException", "ResourceNotFoundException", "Co
                 "ServiceQuotaExceededException", "AccessDeniedException")
 tagging = Tagging(SERVICE, invalid=errors.Validation)
 
-# What participation tells the modules downstream of it (compositions, replication):
-# stage.occupied / stage.emptied (env, stage_id): the first participant joined / the last left;
-# publishing.changed (env, participant, publishing: bool); participant.left (env, stage_id, participant).
-events = Events("stage.occupied", "stage.emptied", "publishing.changed", "participant.left")
+# What participation tells the modules downstream of it (recording, replication, compositions,
+# media), each after the change is saved:
+#   participant.joined (env, stage_id, participant)   connected (a client, an encoder, a replica)
+#   stage.occupied / stage.emptied (env, stage_id)    someone joined / the last one left
+#   publishing.started / publishing.stopped (env, stage, participant)   stage: None once deleted
+#   subscribe.changed (env, subscriber, publisher_id, subscribed: bool)
+#   participant.left (env, stage_id, participant)
+events = Events("participant.joined", "stage.occupied", "stage.emptied", "publishing.started",
+                "publishing.stopped", "subscribe.changed", "participant.left")
 MISSING = "Request references a resource which does not exist: {}"
 
 

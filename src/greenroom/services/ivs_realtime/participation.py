@@ -1,5 +1,8 @@
 """Participants in stage sessions: what joining, publishing, subscribing and leaving do to a
-stage, its session, its participants' events, recordings and replicas.
+stage, its session and its participants' events. What follows from them elsewhere (recordings,
+replicas, compositions) subscribes to the domain events this module publishes (``common.events``):
+participant.joined, stage.occupied, publishing.started/stopped, subscribe.changed,
+participant.left, stage.emptied.
 
 - A session starts with the first join (successful or refused: a refused join is recorded as a
   JOIN_ERROR of a participant of that session). It ends ``ivs-realtime.session.end`` seconds
@@ -11,12 +14,6 @@ stage, its session, its participants' events, recordings and replicas.
   ``errorCode``, REPLICATION_STARTED/STOPPED (``destinationStageArn``/``destinationSessionId``),
   TOKEN_EXCHANGED (``previousToken``/``newToken``). ``replica`` is set on every event: whether
   the participant -- for subscribe events the remote participant -- is a replica.
-- Individual participant recording (the stage's ``autoParticipantRecordingConfiguration`` with
-  a storage configuration): STARTING when a participant starts publishing, ACTIVE after
-  ``ivs-realtime.recording.start``; STOPPING when it stops, STOPPED after
-  ``ivs-realtime.recording.stop`` or the configuration's ``recordingReconnectWindowSeconds``,
-  whichever is longer; publishing again while STOPPING resumes the same recording (same
-  prefix). [inferred] A participant that never recorded shows DISABLED.
 - A publish or a subscription lasting longer than the ``publish_subscribe_hours`` quota ends
   with PUBLISH_ERROR / SUBSCRIBE_ERROR ``STREAM_DURATION_EXCEEDED``.
 """
@@ -26,13 +23,11 @@ from ...core.lifecycle import transition
 from ...core.records import public
 from . import tables
 from .common import (
-    INGEST_CONFIGURATION, PARTICIPANT, SESSION, STAGE, STORAGE_CONFIGURATION, Env, arn_id, events,
-    transition_env,
+    INGEST_CONFIGURATION, PARTICIPANT, SESSION, STAGE, Env, arn_id, events, transition_env,
 )
 from .quotas import quota
 
 CONNECTED, DISCONNECTED = "CONNECTED", "DISCONNECTED"
-RECORDING_IN_PROGRESS = ("STARTING", "ACTIVE", "STOPPING")
 
 # Participant members ListParticipants shows (the rest only GetParticipant does).
 SUMMARY_MEMBERS = (
@@ -193,42 +188,46 @@ def record(env: Env, participant: dict, name: str, *, replica: bool | None = Non
 
 # ------------------------------------------------------------------------- joining and leaving
 
+def _participant_of(env: Env, stage_id: str, session_id: str, identity: dict) -> tuple[dict, bool]:
+    """The session's participant of this identity, and whether it is new (not saved yet)."""
+    participant = get_participant(env, session_id, identity["participantId"])
+    if participant is not None:
+        return participant, False
+    return new_participant(stage_id, session_id, identity["participantId"], user_id=identity["userId"],
+                           attributes=identity["attributes"], capabilities=identity["capabilities"],
+                           protocol=identity["protocol"], client=identity.get("client"),
+                           extra=identity.get("extra")), True
+
 def admit(env: Env, stage_id: str, stage: dict, session: dict, identity: dict) -> dict:
     """A participant joins the session (the caller checked the token and the quotas)."""
-    session_id = session["sessionId"]
-    participant = get_participant(env, session_id, identity["participantId"])
-    new = participant is None
-    if new:
-        participant = new_participant(stage_id, session_id, identity["participantId"],
-                                      user_id=identity["userId"], attributes=identity["attributes"],
-                                      capabilities=identity["capabilities"], protocol=identity["protocol"],
-                                      client=identity.get("client"), extra=identity.get("extra"))
-    else:
+    participant, new = _participant_of(env, stage_id, session["sessionId"], identity)
+    if not new:
         participant.update(userId=identity["userId"], attributes=dict(identity["attributes"]),
                            protocol=identity["protocol"])
         participant["_"]["capabilities"] = list(identity["capabilities"])
-    participant["state"] = CONNECTED
-    participant.setdefault("firstJoinTime", env.now)
     participant["_"]["tokenExpiresAt"] = identity.get("tokenExpiresAt")
     # Rejoining cancels what the last leave scheduled (replicas expiring after their window).
     participant["_"]["leaveGeneration"] += 1
+    joined(env, stage_id, participant, new=new)
+    return participant
+
+
+def joined(env: Env, stage_id: str, participant: dict, *, new: bool) -> None:
+    """A participant (a client, an encoder or a replica) is connected: JOINED, and the events."""
+    participant["state"] = CONNECTED
+    participant.setdefault("firstJoinTime", env.now)
     save(env, participant, new=new)
     record(env, participant, "JOINED")
+    events.publish("participant.joined", env, stage_id, participant)
     events.publish("stage.occupied", env, stage_id)
-    return participant
 
 
 def refuse_join(env: Env, stage_id: str, session: dict, identity: dict, status: int, code: str,
                 message: str) -> Refusal:
     """A JOIN_ERROR: the participant (DISCONNECTED) and its event are recorded in the session."""
     session_id = session["sessionId"]
-    participant = get_participant(env, session_id, identity["participantId"])
-    new = participant is None
+    participant, new = _participant_of(env, stage_id, session_id, identity)
     if new:
-        participant = new_participant(stage_id, session_id, identity["participantId"],
-                                      user_id=identity["userId"], attributes=identity["attributes"],
-                                      capabilities=identity["capabilities"], protocol=identity["protocol"],
-                                      client=identity.get("client"), extra=identity.get("extra"))
         save(env, participant, new=True)
     record(env, participant, "JOIN_ERROR", errorCode=code)
     settle_session(env, stage_id, session_id)
@@ -273,18 +272,17 @@ def start_publishing(env: Env, stage: dict, participant: dict) -> None:
     private["publishing"] = True
     private["publishGeneration"] += 1
     participant["published"] = True
-    start_recording(env, stage, participant)
     save(env, participant)
     record(env, participant, "PUBLISH_STARTED")
     env.schedule_at(env.now + quota(env.resources, "publish_subscribe_hours") * 3600, PARTICIPANT,
-                    _participant_key(participant), "ivs-realtime.participant.time-limit", what="publish",
+                    participant_key(participant), "ivs-realtime.participant.time-limit", what="publish",
                     generation=private["publishGeneration"])
-    events.publish("publishing.changed", env, participant, True)
+    events.publish("publishing.started", env, stage, participant)
 
 
 def stop_publishing(env: Env, participant: dict, *, error_code: str | None = None) -> None:
-    """Publishing stops: PUBLISH_STOPPED (after PUBLISH_ERROR with ``error_code``), its
-    subscribers' subscriptions stop, its recording winds down, its replicas stop publishing."""
+    """Publishing stops: PUBLISH_STOPPED (after PUBLISH_ERROR with ``error_code``) and its
+    subscribers' subscriptions stop; then publishing.stopped (recording, replicas)."""
     private = participant["_"]
     if not private["publishing"]:
         return
@@ -292,15 +290,13 @@ def stop_publishing(env: Env, participant: dict, *, error_code: str | None = Non
         record(env, participant, "PUBLISH_ERROR", errorCode=error_code)
     private["publishing"] = False
     private["publishGeneration"] += 1
-    stage = env.resources.get(STAGE, private["stageId"])
-    stop_recording(env, stage, participant)
     save(env, participant)
     record(env, participant, "PUBLISH_STOPPED")
     for _, subscriber in tables.session_participants(env.conn, env.account, env.region,
                                                      private["sessionId"], subscribing=True):
         if participant["participantId"] in subscriber["_"]["subscriptions"]:
             _end_subscription(env, subscriber, participant)
-    events.publish("publishing.changed", env, participant, False)
+    events.publish("publishing.stopped", env, env.resources.get(STAGE, private["stageId"]), participant)
 
 
 # ------------------------------------------------------------------------- subscribing
@@ -329,11 +325,12 @@ def subscribe(env: Env, participant: dict, publisher_id: str) -> None:
             raise Refusal(429, "QUOTA_EXCEEDED", f"The stage already has {limit} subscribers (the subscribers_per_stage quota)")
         private["subscribeGeneration"] += 1
         env.schedule_at(env.now + quota(env.resources, "publish_subscribe_hours") * 3600, PARTICIPANT,
-                        _participant_key(participant), "ivs-realtime.participant.time-limit",
+                        participant_key(participant), "ivs-realtime.participant.time-limit",
                         what="subscribe", generation=private["subscribeGeneration"])
     private["subscriptions"].append(publisher_id)
     save(env, participant)
     record(env, participant, "SUBSCRIBE_STARTED", **remote)
+    events.publish("subscribe.changed", env, participant, publisher_id, True)
 
 
 def unsubscribe(env: Env, participant: dict, publisher_id: str) -> None:
@@ -343,10 +340,12 @@ def unsubscribe(env: Env, participant: dict, publisher_id: str) -> None:
     participant["_"]["subscriptions"].remove(publisher_id)
     save(env, participant)
     record(env, participant, "SUBSCRIBE_STOPPED", remoteParticipantId=publisher_id, replica=is_replica(publisher))
+    events.publish("subscribe.changed", env, participant, publisher_id, False)
 
 
 def stop_subscriptions(env: Env, participant: dict, *, error_code: str | None = None) -> None:
-    for publisher_id in list(participant["_"]["subscriptions"]):
+    ended = list(participant["_"]["subscriptions"])
+    for publisher_id in ended:
         publisher = get_participant(env, participant["_"]["sessionId"], publisher_id)
         remote = {"remoteParticipantId": publisher_id, "replica": is_replica(publisher)}
         if error_code:
@@ -354,6 +353,8 @@ def stop_subscriptions(env: Env, participant: dict, *, error_code: str | None = 
         record(env, participant, "SUBSCRIBE_STOPPED", **remote)
     participant["_"]["subscriptions"] = []
     save(env, participant)
+    for publisher_id in ended:
+        events.publish("subscribe.changed", env, participant, publisher_id, False)
 
 
 def _end_subscription(env: Env, subscriber: dict, publisher: dict) -> None:
@@ -361,15 +362,17 @@ def _end_subscription(env: Env, subscriber: dict, publisher: dict) -> None:
     save(env, subscriber)
     record(env, subscriber, "SUBSCRIBE_STOPPED", remoteParticipantId=publisher["participantId"],
            replica=is_replica(publisher))
+    events.publish("subscribe.changed", env, subscriber, publisher["participantId"], False)
 
 
 # ------------------------------------------------------------------------- duration limits
 
-def _participant_key(participant: dict) -> str:
+def participant_key(participant: dict) -> str:
+    """The id of a participant's transitions (participants live in a table of their own)."""
     return f"{participant['_']['sessionId']}/{participant['participantId']}"
 
 
-def _participant_by_key(env: Env, key: str) -> dict | None:
+def participant_by_key(env: Env, key: str) -> dict | None:
     session_id, _, participant_id = key.partition("/")
     return get_participant(env, session_id, participant_id)
 
@@ -378,7 +381,7 @@ def _participant_by_key(env: Env, key: str) -> dict | None:
 def _time_limit(resources, kind, key, args, due_at) -> None:
     """A publish or subscription outlived the publish_subscribe_hours quota."""
     env = transition_env(resources, due_at, args)
-    participant = _participant_by_key(env, key)
+    participant = participant_by_key(env, key)
     if participant is None or participant["state"] != CONNECTED:
         return
     private = participant["_"]
@@ -387,71 +390,6 @@ def _time_limit(resources, kind, key, args, due_at) -> None:
     elif (args["what"] == "subscribe" and private["subscriptions"]
           and private["subscribeGeneration"] == args["generation"]):
         stop_subscriptions(env, participant, error_code="STREAM_DURATION_EXCEEDED")
-
-
-# ------------------------------------------------------------------------- recording
-
-def _recording_bucket(env: Env, stage: dict | None, participant: dict) -> str | None:
-    """The bucket this participant's publishing is recorded to; None if it is not recorded."""
-    if stage is None:
-        return None
-    configuration = stage["autoParticipantRecordingConfiguration"]
-    storage_arn = configuration.get("storageConfigurationArn")
-    if not storage_arn:
-        return None
-    if is_replica(participant) and not configuration.get("recordParticipantReplicas", True):
-        return None
-    storage_id = arn_id(env, storage_arn, "storage-configuration")
-    storage = env.resources.get(STORAGE_CONFIGURATION, storage_id) if storage_id else None
-    return storage["s3"]["bucketName"] if storage else None
-
-
-def start_recording(env: Env, stage: dict, participant: dict) -> None:
-    bucket = _recording_bucket(env, stage, participant)
-    if bucket is None:
-        return
-    private = participant["_"]
-    private["recordingGeneration"] += 1
-    if participant["recordingState"] == "STOPPING":
-        participant["recordingState"] = "ACTIVE"  # back within the reconnect window: same recording
-        return
-    participant["recordingState"] = "STARTING"
-    participant["recordingS3BucketName"] = bucket
-    participant["recordingS3Prefix"] = (
-        f"{private['stageId']}/{private['sessionId']}/{participant['participantId']}/{int(env.now)}")
-    env.schedule("ivs-realtime.recording.start", PARTICIPANT, _participant_key(participant),
-                 "ivs-realtime.recording.settle", generation=private["recordingGeneration"],
-                 expect="STARTING", to="ACTIVE")
-
-
-def stop_recording(env: Env, stage: dict | None, participant: dict) -> None:
-    if participant["recordingState"] not in ("STARTING", "ACTIVE"):
-        return
-    private = participant["_"]
-    private["recordingGeneration"] += 1
-    participant["recordingState"] = "STOPPING"
-    window = 0
-    if stage is not None:
-        window = stage["autoParticipantRecordingConfiguration"].get("recordingReconnectWindowSeconds", 0)
-    due = env.now + max(env.delay("ivs-realtime.recording.stop"), window)
-    env.schedule_at(due, PARTICIPANT, _participant_key(participant), "ivs-realtime.recording.settle",
-                    generation=private["recordingGeneration"], expect="STOPPING", to="STOPPED")
-
-
-@transition("ivs-realtime.recording.settle")
-def _settle_recording(resources, kind, key, args, due_at) -> None:
-    env = transition_env(resources, due_at, args)
-    participant = _participant_by_key(env, key)
-    if (participant is None or participant["_"]["recordingGeneration"] != args["generation"]
-            or participant["recordingState"] != args["expect"]):
-        return
-    participant["recordingState"] = args["to"]
-    save(env, participant)
-
-
-def recording_in_progress(env: Env, session_id: str) -> bool:
-    return any(tables.count_participants(env.conn, env.account, env.region, session_id, recording_state=state)
-               for state in RECORDING_IN_PROGRESS)
 
 
 # ------------------------------------------------------------------------- ingest
@@ -465,7 +403,7 @@ def refresh_ingest_state(env: Env, ingest_arn: str) -> None:
         return
     connected, publishing = [], False
     for key in ingest["_"].get("publishers", []):
-        participant = _participant_by_key(env, key)
+        participant = participant_by_key(env, key)
         if participant and participant["state"] == CONNECTED:
             connected.append(key)
             publishing = publishing or participant["_"]["publishing"]

@@ -27,8 +27,8 @@ from .common import (DEFAULT_PAGE_SIZE, REPLICA, SERVICE, STAGE, Env, arn_id, ch
     env, errors, events, find_stage, transition_env)
 from . import tables
 from .participation import (
-    CONNECTED, active_session, disconnect, get_participant, hold_session, is_replica, new_participant,
-    open_session, record, save, start_publishing, stop_publishing,
+    CONNECTED, active_session, disconnect, get_participant, hold_session, is_replica, joined,
+    new_participant, open_session, record, save, start_publishing, stop_publishing,
 )
 from .quotas import quota
 
@@ -95,11 +95,7 @@ def start_participant_replication(ctx: RequestContext, req: dict) -> dict:
                                   protocol=source["protocol"], extra=replication)
     else:
         replica.update(attributes=attributes, userId=source["userId"], **replication)
-    replica["state"] = CONNECTED
-    replica.setdefault("firstJoinTime", e.now)
-    save(e, replica, new=new)
-    record(e, replica, "JOINED")
-    events.publish("stage.occupied", e, destination_id)
+    joined(e, destination_id, replica, new=new)
     start_publishing(e, destination_stage, replica)
 
     source.update(replicationType="SOURCE", replicationState="ACTIVE", sourceStageArn="", sourceSessionId="")
@@ -173,19 +169,29 @@ def stop_replica(env: Env, replica: dict, source: dict | None = None) -> None:
         save(env, source)
 
 
-@events.subscribe("publishing.changed")
-def mirror_publishing(env: Env, source: dict, publishing: bool) -> None:
-    """A source started or stopped publishing: so do its connected replicas."""
+def _connected_replicas(env: Env, source: dict):
+    """(replica record, destination participant) of a source's replicas still connected."""
     if source.get("replicationType") != "SOURCE":
         return
     for _, replica in _active_replicas(env, source["_"]["stageId"], source):
         destination = get_participant(env, replica["destinationSessionId"], source["participantId"])
-        if destination is None or destination["state"] != CONNECTED:
-            continue
-        if publishing and not destination["_"]["publishing"]:
+        if destination is not None and destination["state"] == CONNECTED:
+            yield replica, destination
+
+
+@events.subscribe("publishing.started")
+def source_started_publishing(env: Env, stage: dict | None, source: dict) -> None:
+    """A source started publishing: so do its connected replicas."""
+    for replica, destination in _connected_replicas(env, source):
+        if not destination["_"]["publishing"]:
             start_publishing(env, env.resources.get(STAGE, replica["_"]["destinationStageId"]), destination)
-        elif not publishing:
-            stop_publishing(env, destination)
+
+
+@events.subscribe("publishing.stopped")
+def source_stopped_publishing(env: Env, stage: dict | None, source: dict) -> None:
+    """A source stopped publishing: so do its connected replicas."""
+    for _, destination in _connected_replicas(env, source):
+        stop_publishing(env, destination)
 
 
 @events.subscribe("participant.left")

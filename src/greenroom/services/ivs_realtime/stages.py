@@ -24,7 +24,8 @@ from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, REVOCATION, SERVIC
     STAGE, STORAGE_CONFIGURATION, TOKEN, arn_id, tagging, env, errors,
     find_stage, new_id, resource_arn, stage_endpoints)
 from .compositions import stop_compositions_of_stage
-from .participation import active_session, close_session, recording_in_progress
+from .participation import active_session, close_session
+from .recording import recording_in_progress
 from .quotas import quota
 from .replication import stop_replicas_of_stage
 from .tokens import issue_token

@@ -34,6 +34,7 @@ import time
 
 from ...core.context import RequestContext
 from ...core.operations import operation
+from ...media import rtc
 from ...protocol.http import HttpRequest
 from .common import channel_by_arn, errors, stream_by_arn
 from .put_media import Session
@@ -138,20 +139,14 @@ class StorageSession:
         return self.relay.subscribe(self.tracks["video"], buffered=False)
 
     async def _run(self) -> None:
-        from aiortc import RTCConfiguration, RTCPeerConnection
-        from aiortc.contrib.media import MediaRelay
-        from aiortc.rtcrtpsender import RTCRtpSender
-
-        connection = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.relay = MediaRelay()
+        connection = rtc.peer_connection(ice_servers=[])
+        self.relay = rtc.media_relay()
         media: list[asyncio.Task] = []
         try:
             video = connection.addTransceiver("video", direction="recvonly")
-            video.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs
-                                       if c.mimeType in ("video/H264", "video/rtx")])
+            rtc.prefer_codecs(video, "video", rtc.VIDEO_CODECS)
             audio = connection.addTransceiver("audio", direction="recvonly")
-            audio.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("audio").codecs
-                                       if c.mimeType == "audio/opus"])
+            rtc.prefer_codecs(audio, "audio", rtc.AUDIO_CODECS)
 
             @connection.on("track")
             def on_track(track):
@@ -209,11 +204,10 @@ class StorageSession:
         loop = asyncio.get_running_loop()
         first_pts_ms, origin_ms = None, None
         try:
-            from ...media.live import LiveH264Fragments
             while True:
                 frame = await track.recv()
                 if self.encoder is None:
-                    self.encoder = LiveH264Fragments(frame.width, frame.height, audio="audio" in self.tracks)
+                    self.encoder = rtc.live_h264_fragments(frame.width, frame.height, audio="audio" in self.tracks)
                 pts_ms = int(frame.pts * frame.time_base * 1000) if frame.pts is not None else 0
                 if first_pts_ms is None:
                     first_pts_ms, origin_ms = pts_ms, int(time.time() * 1000)
@@ -261,9 +255,6 @@ class StorageSession:
 async def negotiate(connection, inbox: asyncio.Queue, refuse, what: str) -> None:
     """As the offering side: take the answer (it must accept H.264) and the peer's ICE
     candidates from ``inbox`` until GO_AWAY or the peer's signaling goes away."""
-    from aiortc import RTCSessionDescription
-    from aiortc.sdp import candidate_from_sdp
-
     deadline = time.monotonic() + ANSWER_TIMEOUT_SECONDS
     answered = False
     while True:
@@ -286,15 +277,13 @@ async def negotiate(connection, inbox: asyncio.Queue, refuse, what: str) -> None
             if "H264/90000" not in sdp:
                 refuse(message, "The answer must accept H.264 video.")
                 continue
-            await connection.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            await connection.setRemoteDescription(rtc.session_description(sdp, "answer"))
             answered = True
         elif kind == "ICE_CANDIDATE":
             text = (document.get("candidate") or "").removeprefix("candidate:")
             if text:
-                candidate = candidate_from_sdp(text)
-                candidate.sdpMid = document.get("sdpMid")
-                candidate.sdpMLineIndex = document.get("sdpMLineIndex")
-                await connection.addIceCandidate(candidate)
+                await connection.addIceCandidate(
+                    rtc.ice_candidate(text, document.get("sdpMid"), document.get("sdpMLineIndex")))
 
 
 class StorageViewer:
@@ -318,17 +307,13 @@ class StorageViewer:
         self._send(status_response(message.get("correlationId"), "InvalidArgumentException", 400, description))
 
     async def _run(self) -> None:
-        from aiortc import RTCConfiguration, RTCPeerConnection
-        from aiortc.rtcrtpsender import RTCRtpSender
-
         channels = hub(self.session.emulator)
-        connection = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        connection = rtc.peer_connection(ice_servers=[])
         what = f"storage viewer {self.client_id} of {self.session.channel_arn}"
         try:
             sender = connection.addTrack(await self.session.video_track(ANSWER_TIMEOUT_SECONDS))
             transceiver = next(t for t in connection.getTransceivers() if t.sender is sender)
-            transceiver.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs
-                                             if c.mimeType in ("video/H264", "video/rtx")])
+            rtc.prefer_codecs(transceiver, "video", rtc.VIDEO_CODECS)
             await connection.setLocalDescription(await connection.createOffer())
             self._send({"messageType": "SDP_OFFER", "messagePayload": _encode_payload(
                 {"type": "offer", "sdp": connection.localDescription.sdp})})
