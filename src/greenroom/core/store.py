@@ -510,12 +510,16 @@ class Resources:
             after = rows[-1][0]
         return found[:limit]
 
-    def count(self, kind: str, *, parent: str | None = None, where: dict[str, Any] | None = None) -> int:
+    def count(self, kind: str, *, parent: str | None = None, where: dict[str, Any] | None = None,
+              at_most: int | None = None) -> int:
         """How many of a kind (under ``parent``, matching ``where``); locks the collection, so a
-        count-then-insert (a quota) is atomic across processes."""
+        count-then-insert (a quota) is atomic across processes. ``at_most``: count no further
+        (a quota check reads at most the quota's rows, whatever the store holds)."""
         lock_collection(self.conn, self.account, self.region, kind, parent or "")
-        query = self._select((sa.func.count(),), kind, parent, where)
-        return self.conn.execute(query).scalar_one()
+        if at_most is None:
+            return self.conn.execute(self._select((sa.func.count(),), kind, parent, where)).scalar_one()
+        rows = self._select((resources.c.pk,), kind, parent, where).limit(at_most).subquery()
+        return self.conn.execute(sa.select(sa.func.count()).select_from(rows)).scalar_one()
 
 
 def _typed(element, value):

@@ -40,7 +40,7 @@ def create_encoder_configuration(ctx: RequestContext, req: dict) -> dict:
         raise errors.Validation(f"video.width x video.height must be at most {MAX_PIXELS} pixels "
                                 f"(e.g. 1920x1080); {video['width']}x{video['height']} is {video['width'] * video['height']}")
     limit = quota(ctx.resources, "encoder_configurations")
-    if ctx.resources.count(ENCODER_CONFIGURATION) >= limit:
+    if ctx.resources.count(ENCODER_CONFIGURATION, at_most=limit) >= limit:
         raise errors.ServiceQuotaExceeded(f"The account already has {limit} encoder configurations in {ctx.region}")
     tags = req.get("tags") or {}
     tagging.check(tags)

@@ -70,7 +70,7 @@ def describe(ctx: RequestContext, stage: dict) -> dict:
 @operation(SERVICE, "CreateStage")
 def create_stage(ctx: RequestContext, req: dict) -> dict:
     limit = quota(ctx.resources, "stages")
-    if ctx.resources.count(STAGE) >= limit:
+    if ctx.resources.count(STAGE, at_most=limit) >= limit:
         raise errors.ServiceQuotaExceeded(f"The account already has {limit} stages in {ctx.region} (the stages quota)")
     tags = req.get("tags") or {}
     tagging.check(tags)

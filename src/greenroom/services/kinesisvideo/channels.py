@@ -23,7 +23,7 @@ def create_signaling_channel(ctx: RequestContext, req: dict) -> dict:
     for tag in req.get("Tags", []):
         tags[tag["Key"]] = tag["Value"]
     tagging.check(tags)
-    if ctx.resources.count(CHANNEL) >= MAX_CHANNELS_PER_ACCOUNT:
+    if ctx.resources.count(CHANNEL, at_most=MAX_CHANNELS_PER_ACCOUNT) >= MAX_CHANNELS_PER_ACCOUNT:
         raise errors.AccountChannelLimitExceeded(f"The account {ctx.account} already has {MAX_CHANNELS_PER_ACCOUNT} signaling channels.")
     creation_ms = int(ctx.now * 1000)
     configuration = req.get("SingleMasterConfiguration") or {}

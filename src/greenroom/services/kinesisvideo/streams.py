@@ -25,7 +25,7 @@ def create_stream(ctx: RequestContext, req: dict) -> dict:
     if retention > MAX_RETENTION_HOURS:
         raise errors.InvalidArgument(f"DataRetentionInHours {retention} exceeds the maximum of {MAX_RETENTION_HOURS} hours.")
     tagging.check(req.get("Tags", {}))
-    if ctx.resources.count(STREAM) >= MAX_STREAMS_PER_ACCOUNT:
+    if ctx.resources.count(STREAM, at_most=MAX_STREAMS_PER_ACCOUNT) >= MAX_STREAMS_PER_ACCOUNT:
         raise errors.AccountStreamLimitExceeded(f"The account {ctx.account} already has {MAX_STREAMS_PER_ACCOUNT} streams.")
     creation_ms = int(ctx.now * 1000)
     stream = {
