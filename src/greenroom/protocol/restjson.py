@@ -289,6 +289,15 @@ def parse_request(
         except ParseProblem as problem:
             problems.append((name, text, str(problem)))
 
+    def read_list(name: str, member: Shape, texts, timestamp_default: str):
+        items = []
+        for text in texts:
+            try:
+                items.append(_scalar_from_text(text, member.member, timestamp_default))
+            except ParseProblem as problem:
+                problems.append((name, text, str(problem)))
+        params[name] = items
+
     for name, wire_name, member in plan.uri:
         if wire_name in uri_params or name in uri_params:
             read(name, member, uri_params.get(name, uri_params.get(wire_name)), QUERY_TIMESTAMP_FORMAT)
@@ -301,13 +310,7 @@ def parse_request(
         for name, wire_name, member in plan.query:
             if wire_name in query:
                 if member.type_name == "list":
-                    items = []
-                    for text in query[wire_name]:
-                        try:
-                            items.append(_scalar_from_text(text, member.member, QUERY_TIMESTAMP_FORMAT))
-                        except ParseProblem as problem:
-                            problems.append((name, text, str(problem)))
-                    params[name] = items
+                    read_list(name, member, query[wire_name], QUERY_TIMESTAMP_FORMAT)
                 else:
                     read(name, member, query[wire_name][-1], QUERY_TIMESTAMP_FORMAT)
     for name, wire_name, member in plan.header:
@@ -316,13 +319,7 @@ def parse_request(
             if member.type_name == "list":
                 # Items have the list member's type (not always string), and botocore
                 # quotes string items that hold a comma or a quote.
-                items = []
-                for item in _split_header_list(text, member.member):
-                    try:
-                        items.append(_scalar_from_text(item, member.member, HEADER_TIMESTAMP_FORMAT))
-                    except ParseProblem as problem:
-                        problems.append((name, item, str(problem)))
-                params[name] = items
+                read_list(name, member, _split_header_list(text, member.member), HEADER_TIMESTAMP_FORMAT)
             else:
                 read(name, member, text, HEADER_TIMESTAMP_FORMAT)
     for name, prefix in plan.headers:
