@@ -1,4 +1,5 @@
-"""Shared by the benchmarks: server subprocesses, a raw HTTP/1.1 GET and a cheap load generator.
+"""Shared by the benchmarks: server subprocesses, a raw HTTP/1.1 GET, boto3 requests signed once
+and replayed, and a cheap load generator.
 
 Everything here talks to 127.0.0.1 only.
 """
@@ -15,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 LOOPBACK = "127.0.0.1"
 BENCH_DIR = Path(__file__).resolve().parent
@@ -160,6 +162,36 @@ def exchange(port: int, request: bytes, timeout: float = 30.0) -> tuple[int, dic
         return read_response(sock, timeout)
 
 
+def signed_request(client, call) -> bytes:
+    """The exact bytes of the request boto3 sends for ``call(client)`` (made once, its answer
+    ignored), SigV4-signed once, to replay byte for byte."""
+    captured = {}
+
+    def capture(request, **_):
+        captured.update(method=request.method, url=request.url, body=request.body,
+                        headers=list(request.headers.items()))
+
+    client.meta.events.register("before-send", capture)  # observes, lets the request go
+    try:
+        call(client)
+    finally:
+        client.meta.events.unregister("before-send", capture)
+    url = urlsplit(captured["url"])
+    body = captured["body"] or b""
+    body = body.encode() if isinstance(body, str) else bytes(body)
+    lines = [f"{captured['method']} {url.path or '/'}{'?' + url.query if url.query else ''} HTTP/1.1",
+             f"Host: {url.netloc}"]
+    names = set()
+    for name, value in captured["headers"]:
+        value = value.decode("latin-1") if isinstance(value, bytes) else value
+        lines.append(f"{name}: {value}")
+        names.add(name.lower())
+    if "content-length" not in names:
+        lines.append(f"Content-Length: {len(body)}")
+    lines.append("Accept-Encoding: identity")  # what urllib3 adds for botocore
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
 # --------------------------------------------------------------------------- load generator
 
 @dataclass
@@ -180,10 +212,11 @@ class LoadResult:
 
 
 class _Conn:
-    __slots__ = ("sock", "buffer", "need", "status", "sent_at", "done")
+    __slots__ = ("sock", "request", "buffer", "need", "status", "sent_at", "done")
 
-    def __init__(self, sock):
+    def __init__(self, sock, request: bytes):
         self.sock = sock
+        self.request = request
         self.buffer = bytearray()
         self.need = -1
         self.status = 0
@@ -195,14 +228,22 @@ def run_load(port: int, request: bytes, *, connections: int = 8, duration: float
              max_requests: int = 1_000_000, stall_timeout: float = 10.0) -> LoadResult:
     """Closed-loop load: ``connections`` keep-alive connections, one request in flight on each
     (no pipelining), the same request bytes every time, for ``duration`` seconds or
-    ``max_requests`` requests, whichever comes first. An epoll loop over raw sockets: about the
-    cheapest client Python can be, since it shares the CPU with the server under test."""
+    ``max_requests`` requests, whichever comes first."""
+    return run_targets([(port, request)] * connections, duration=duration, max_requests=max_requests,
+                       stall_timeout=stall_timeout)
+
+
+def run_targets(targets: list[tuple[int, bytes]], *, duration: float = 3.0, max_requests: int = 1_000_000,
+                stall_timeout: float = 10.0) -> LoadResult:
+    """``run_load`` with a connection per (port, request) of ``targets``, each sending its own
+    request. An epoll loop over raw sockets: about the cheapest client Python can be, since it
+    shares the CPU with the server under test."""
     conns: dict[int, _Conn] = {}
-    for _ in range(connections):
+    for port, request in targets:
         sock = socket.create_connection((LOOPBACK, port), timeout=10)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
-        conns[sock.fileno()] = _Conn(sock)
+        conns[sock.fileno()] = _Conn(sock, request)
     poller = select.epoll()
     latencies: list[float] = []
     append_latency = latencies.append
@@ -217,7 +258,7 @@ def run_load(port: int, request: bytes, *, connections: int = 8, duration: float
         last_progress = finished = started
         for conn in conns.values():
             conn.sent_at = perf()
-            if conn.sock.send(request) != len(request):
+            if conn.sock.send(conn.request) != len(conn.request):
                 raise RuntimeError("short send on an idle connection")
             issued += 1
         active = len(conns)
@@ -260,7 +301,7 @@ def run_load(port: int, request: bytes, *, connections: int = 8, duration: float
                 last_progress = finished = now
                 if now < deadline and issued < max_requests:
                     conn.sent_at = now
-                    if conn.sock.send(request) != len(request):
+                    if conn.sock.send(conn.request) != len(conn.request):
                         raise RuntimeError("short send on an idle connection")
                     issued += 1
                 else:

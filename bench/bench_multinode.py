@@ -30,15 +30,13 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import boto3
 
-from _common import LOOPBACK, greenroom_command, read_response, source_state, start_server
+from _common import LOOPBACK, greenroom_command, run_targets, signed_request, source_state, start_server
 
 DEFAULT_DB_URL = os.environ.get("GREENROOM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 KEY = "greenroombench"
@@ -53,64 +51,14 @@ def _client(port: int):
 
 def signed_tag_stream(port: int, stream: str, key: str) -> bytes:
     """The exact bytes of boto3's TagStream request to 127.0.0.1:port, signed once."""
-    client = _client(port)
-    captured = {}
-
-    def capture(request, **_):
-        captured.update(method=request.method, url=request.url, body=request.body,
-                        headers=list(request.headers.items()))
-
-    client.meta.events.register("before-send", capture)  # observes, lets the request go
-    client.tag_stream(StreamName=stream, Tags={key: "v"})
-    url = urlsplit(captured["url"])
-    body = captured["body"] or b""
-    body = body.encode() if isinstance(body, str) else bytes(body)
-    lines = [f"{captured['method']} {url.path} HTTP/1.1", f"Host: {url.netloc}"]
-    names = set()
-    for name, value in captured["headers"]:
-        value = value.decode("latin-1") if isinstance(value, bytes) else value
-        lines.append(f"{name}: {value}")
-        names.add(name.lower())
-    if "content-length" not in names:
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    return signed_request(_client(port), lambda client: client.tag_stream(StreamName=stream, Tags={key: "v"}))
 
 
 def run(targets: list[tuple[int, bytes]], duration: float) -> dict:
-    """One thread per (port, request): a keep-alive connection, one request in flight."""
-    import socket
-
-    latencies: list[list[float]] = [[] for _ in targets]
-    failures = [0] * len(targets)
-    start = threading.Barrier(len(targets) + 1)
-    deadline = [0.0]
-
-    def connection(index: int, port: int, request: bytes) -> None:
-        with socket.create_connection((LOOPBACK, port), timeout=30) as sock:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            start.wait()
-            while time.perf_counter() < deadline[0]:
-                sent = time.perf_counter()
-                sock.sendall(request)
-                status, _, _ = read_response(sock)
-                latencies[index].append(time.perf_counter() - sent)
-                if status != 200:
-                    failures[index] += 1
-
-    threads = [threading.Thread(target=connection, args=(index, port, request))
-               for index, (port, request) in enumerate(targets)]
-    for thread in threads:
-        thread.start()
-    started = time.perf_counter()
-    deadline[0] = started + duration
-    start.wait()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    every = sorted(latency for per in latencies for latency in per)
-    return {"writes": len(every) / elapsed, "failed": sum(failures),
-            "p50": every[len(every) // 2] * 1000 if every else 0.0,
-            "p99": every[min(len(every) - 1, int(len(every) * 0.99))] * 1000 if every else 0.0}
+    """A keep-alive connection per (port, request), one request in flight on each."""
+    result = run_targets(targets, duration=duration)
+    return {"writes": result.rps, "failed": result.errors, "p50": result.latency_ms(0.5),
+            "p99": result.latency_ms(0.99)}
 
 
 def fresh_schema(db_url: str) -> tuple[str, str]:

@@ -31,7 +31,7 @@ import boto3
 import botocore
 import uvicorn
 
-from _common import (LOOPBACK, bare_command, exchange, greenroom_command, run_load,
+from _common import (LOOPBACK, bare_command, exchange, greenroom_command, run_load, signed_request,
                      source_state, start_server)
 
 TARGET = 0.4
@@ -49,30 +49,7 @@ def signed_describe_stream(port: int) -> bytes:
         if time.monotonic() > deadline:
             raise RuntimeError("the stream did not become ACTIVE")
         time.sleep(0.1)
-
-    captured = {}
-
-    def capture(request, **_):
-        captured.update(method=request.method, url=request.url, body=request.body,
-                        headers=list(request.headers.items()))
-
-    client.meta.events.register("before-send", capture)  # observes, lets the request go
-    client.describe_stream(StreamName=STREAM)
-    from urllib.parse import urlsplit
-    url = urlsplit(captured["url"])
-    body = captured["body"] or b""
-    body = body.encode() if isinstance(body, str) else bytes(body)
-    lines = [f"{captured['method']} {url.path or '/'}{'?' + url.query if url.query else ''} HTTP/1.1",
-             f"Host: {url.netloc}"]
-    names = set()
-    for name, value in captured["headers"]:
-        value = value.decode("latin-1") if isinstance(value, bytes) else value
-        lines.append(f"{name}: {value}")
-        names.add(name.lower())
-    if "content-length" not in names:
-        lines.append(f"Content-Length: {len(body)}")
-    lines.append("Accept-Encoding: identity")  # what urllib3 adds for botocore
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+    return signed_request(client, lambda c: c.describe_stream(StreamName=STREAM))
 
 
 def main(argv=None) -> int:

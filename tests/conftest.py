@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import dataclass
 
 import pytest
-from support import Launcher, make_client
+from support import Launcher, both_modes
 
 POSTGRES_URL = os.environ.get("GREENROOM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # CI sets this: a missing PostgreSQL must fail the run, not skip its tests silently.
@@ -74,9 +73,7 @@ def shared_server(tmp_path_factory):
 @pytest.fixture
 def server(shared_server):
     """The session's ephemeral server, reset to an empty state with a real clock."""
-    shared_server.admin("POST", "reset").raise_for_status()
-    shared_server.admin("POST", "clock", {"mode": "real"}).raise_for_status()
-    return shared_server
+    return shared_server.fresh()
 
 
 @pytest.fixture
@@ -89,24 +86,6 @@ def https_server(server):
 
 @pytest.fixture(params=["server", "mock"])
 def emulated(request):
-    """Run a test once against the HTTP server and once in process: both must behave alike.
-
-    Yields an object with ``client(name)`` and ``advance(seconds)``.
-    """
-    if request.param == "server":
-        server = request.getfixturevalue("server")
-        server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
-        yield _Driver(server.client, lambda s: server.admin("POST", "clock", {"advance": s}).raise_for_status(),
-                      None)
-    else:
-        import greenroom
-        with greenroom.mock() as mock:
-            mock.clock.freeze()
-            yield _Driver(lambda name, **kw: make_client(name, **kw), mock.clock.advance, mock.emulator)
-
-
-@dataclass
-class _Driver:
-    client: callable
-    advance: callable
-    emulator: object | None  # the in-process emulator (None for the server)
+    """Run a test once against the HTTP server and once in process: both must behave alike
+    (a ``support.Driver``, manual clock)."""
+    yield from both_modes(request)

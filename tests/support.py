@@ -1,32 +1,46 @@
 """Helpers shared by every test directory (``from support import ...``; tests/ is on sys.path
-through the root conftest): boto3 clients that find greenroom's shipped models, and
-``greenroom serve`` subprocesses."""
+through the root conftest): boto3 clients that find greenroom's shipped models, ``greenroom
+serve`` subprocesses, synthetic media, the one test ``Driver`` (over HTTP and in process) and
+headless browsers."""
 from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime as dt
+import functools
 import http.server
 import json
 import os
 import queue
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import boto3
 import botocore.session
 import requests
 from botocore.config import Config
 
+import greenroom
+from greenroom.core.errors import ServiceError
+from greenroom.media.producer import PutMediaError, put_media_bytes
+from greenroom.media.source import putmedia_body
+from greenroom.media.testsrc import synthetic_video
+from greenroom.protocol.http import HttpRequest
 from greenroom.protocol.models import MODELS_DIR
+from greenroom.services.kinesisvideo.put_media import put_media_in_process
 
 DEFAULT_KEY = "AKIDGREENROOMTEST"  # not a 12-digit number: the default account
+DEFAULT_ACCOUNT = "000000000000"   # what greenroom makes of DEFAULT_KEY
 # No client-side validation (greenroom must refuse bad input itself, as for SDKs that send it)
 # and no retries (a failure shows at once instead of after backoff).
 CLIENT_CONFIG = Config(parameter_validation=False, retries={"total_max_attempts": 1, "mode": "standard"},
@@ -84,6 +98,12 @@ class RunningServer:
         if self.base_url.startswith("https://") and self.ca_file:
             kwargs.setdefault("verify", self.ca_file)
         return requests.request(method, f"{self.base_url}/_greenroom/{path}", json=json, timeout=10, **kwargs)
+
+    def fresh(self) -> "RunningServer":
+        """This server reset to an empty state with a real clock (a fixture's starting point)."""
+        self.admin("POST", "reset").raise_for_status()
+        self.admin("POST", "clock", {"mode": "real"}).raise_for_status()
+        return self
 
     def over_https(self) -> "RunningServer":
         """The same server seen through its HTTPS listener (``base_url`` = ``tls_url``)."""
@@ -148,6 +168,292 @@ class Launcher:
     def close(self) -> None:
         for server in self.servers:
             server.stop(kill=True)
+
+
+# ------------------------------------------------------------------------- synthetic media
+
+EVERYTHING = {"StartTimestamp": dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc),
+              "EndTimestamp": dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)}
+
+
+@functools.cache
+def video(seconds: float = 4.0, fps: int = 25, audio: bool = False, container: str = "matroska",
+          gop: int | None = None) -> bytes:
+    """Real H.264 (and AAC) media, made once per set of arguments."""
+    return synthetic_video(seconds=seconds, fps=fps, audio=audio, container=container, gop=gop)
+
+
+@functools.cache
+def video_path(seconds: float = 4.0, fps: int = 25, audio: bool = False, container: str = "matroska",
+               gop: int | None = None) -> str:
+    suffix = {"matroska": ".mkv", "mp4": ".mp4", "mpegts": ".ts"}[container]
+    descriptor, path = tempfile.mkstemp(suffix=suffix, prefix="greenroom-kvs-")
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(video(seconds, fps, audio, container, gop))
+    return path
+
+
+@functools.cache
+def video_body(seconds: float = 4.0, fps: int = 25, audio: bool = False) -> tuple[bytes, ...]:
+    """A real PutMedia body: header, then one Cluster (+ end-of-fragment Tags) per second."""
+    return tuple(putmedia_body(video_path(seconds, fps, audio)))
+
+
+# ------------------------------------------------------------------------- the test driver
+
+class Refused(Exception):
+    """A greenroom route (a client stand-in, an admin change) refused: its HTTP status and its
+    JSON body (``code`` and ``message`` read from it)."""
+
+    def __init__(self, status: int, body):
+        super().__init__(f"{status} {body}")
+        self.status, self.body = status, body
+
+    @property
+    def code(self) -> str | None:
+        return self.body.get("code") if isinstance(self.body, dict) else None
+
+    @property
+    def message(self) -> str:
+        return self.body.get("message", "") if isinstance(self.body, dict) else str(self.body)
+
+
+class Driver:
+    """How every behaviour test reaches greenroom, with the same names wherever it runs:
+    ``mode`` "server" (a running server over HTTP: ``over_http``) or in process (``in_process``:
+    ``greenroom.mock()``, in memory or on a given store); ``emulator`` is the in-process emulator
+    (None over HTTP). The clock is manual from the start (at ``epoch`` when given).
+
+    ``client(service)`` (``service`` and ``region`` default to the driver's), ``advance(s)``,
+    ``set_clock(epoch)``, ``set_delays({name: s})``, ``delays()``, ``reset()``; greenroom's own
+    routes: ``route(method, path, body, query)`` -> (status, JSON), ``admin(method, path, body)``
+    -> JSON or ``Refused``, ``fetch(url)`` for a URL greenroom handed out; then thin
+    conveniences per service (over the same calls in both modes but PutMedia's)."""
+
+    Refused = Refused
+
+    def __init__(self, mode: str, *, server: RunningServer | None = None, mock=None, service: str | None = None,
+                 region: str = "us-east-1", epoch: float | None = None, portless: bool = False):
+        self.mode, self.server, self.mock = mode, server, mock
+        self.portless = portless   # clients send Host without a port, as AWS's C and C++ SDKs do
+        self.emulator = mock.emulator if mock is not None else None
+        self.service, self.region, self.epoch = service, region, epoch
+        self.base_url = server.base_url if server is not None else ""
+        self.ca_file = server.ca_file if self.base_url.startswith("https://") else ""
+        self._start_clock()
+
+    @classmethod
+    def over_http(cls, server: RunningServer, **defaults) -> "Driver":
+        return cls("server", server=server, **defaults)
+
+    @classmethod
+    def in_process(cls, mode: str = "mock", db_url: str | None = None, **defaults) -> "Driver":
+        """A started ``greenroom.mock()``: every botocore client made until ``close()`` is
+        answered in process (do not mix with HTTP servers in one test)."""
+        return cls(mode, mock=greenroom.mock(db_url=db_url).start(), **defaults)
+
+    def close(self) -> None:
+        if self.mock is not None:
+            self.mock.stop()
+
+    # ------------------------------------------------------------------ clients, clock, delays
+    def client(self, service: str | None = None, **kwargs):
+        """A new boto3 client of greenroom (``kwargs`` are boto3's and ``region``)."""
+        kwargs.setdefault("region", self.region)
+        if self.ca_file:
+            kwargs.setdefault("verify", self.ca_file)   # trust greenroom's CA, nothing more
+        if self.portless:
+            return portless_client(service or self.service, self.base_url, **kwargs)
+        return make_client(service or self.service, self.base_url or None, **kwargs)
+
+    def _start_clock(self) -> None:
+        if self.epoch is not None:
+            self.set_clock(self.epoch)
+        elif self.emulator is not None:
+            self.emulator.clock.freeze()
+        else:
+            self.admin("POST", "clock", {"mode": "manual"})
+
+    def advance(self, seconds: float) -> None:
+        if self.emulator is not None:
+            self.emulator.clock.advance(seconds)
+        else:
+            self.admin("POST", "clock", {"advance": seconds})
+
+    def set_clock(self, epoch: float) -> None:
+        if self.emulator is not None:
+            self.emulator.clock.set(epoch)
+        else:
+            self.admin("POST", "clock", {"set": epoch})
+
+    def set_delays(self, delays: dict[str, float]) -> None:
+        if self.emulator is not None:
+            for name, seconds in delays.items():
+                self.emulator.delays.set(name, seconds)
+        else:
+            self.admin("POST", "delays", delays)
+
+    def delays(self) -> dict[str, float]:
+        return self.emulator.delays.describe() if self.emulator is not None else self.admin("GET", "delays")
+
+    def reset(self) -> None:
+        """An empty state and the default delays; the clock back at ``epoch`` when there is one."""
+        if self.emulator is not None:
+            self.emulator.reset()
+        else:
+            self.admin("POST", "reset")
+        if self.epoch is not None:
+            self.set_clock(self.epoch)
+
+    # ------------------------------------------------------------------ greenroom's own routes
+    def request(self, method: str, path: str, body: bytes = b"", query: str = "",
+                headers: dict | None = None) -> tuple[int, dict, bytes]:
+        """(status, headers with lower-case names, body) of a request to greenroom: over HTTP,
+        or through the in-process emulator (the mock has no listening socket)."""
+        headers = {"content-type": "application/json", **(headers or {})}
+        if self.emulator is None:
+            url = f"{self.base_url}{path}" + (f"?{query}" if query else "")
+            response = requests.request(method, url, data=body, headers=headers, timeout=10,
+                                        verify=self.ca_file or True)
+            return response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content
+        host = headers.pop("host", "localhost")
+        response = self.emulator.handle(HttpRequest(method=method, raw_path=path, query_string=query, host=host,
+                                                    headers={"host": host, **headers}, body=body))
+        content = response.body if isinstance(response.body, bytes) else b"".join(response.body)
+        return response.status, {k.lower(): v for k, v in response.headers.items()}, content
+
+    def route(self, method: str, path: str, body=None, query: str = "") -> tuple[int, object]:
+        """(status, JSON body) of one of greenroom's routes (``path`` from the root)."""
+        status, _, content = self.request(method, path, json.dumps(body).encode() if body is not None else b"",
+                                          query)
+        return status, json.loads(content) if content else None
+
+    def admin(self, method: str, path: str, body=None, query: str = ""):
+        """The JSON answer of a route under /_greenroom/; ``Refused`` unless it succeeds."""
+        status, answer = self.route(method, f"/_greenroom/{path}", body, query)
+        if not 200 <= status < 300:
+            raise Refused(status, answer)
+        return answer
+
+    def fetch(self, url: str) -> tuple[int, dict, bytes]:
+        """GET a URL greenroom handed out (a stream URL, a playlist) as a browser would: the URL
+        itself over HTTP, its path and query through the emulator in process."""
+        if self.emulator is not None:
+            parts = urlsplit(url)
+            return self.request("GET", parts.path, query=parts.query, headers={"host": parts.netloc})
+        context = ssl.create_default_context(cafile=self.ca_file) if self.ca_file else None
+        try:
+            with urllib.request.urlopen(url, timeout=10, context=context) as response:
+                return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+    # ------------------------------------------------------------------ GameLift Streams
+    def session_action(self, action: str, session: str) -> dict:
+        """A client-side action (connect, disconnect, input, exit) on a session ARN or id."""
+        return self.admin("POST", f"gameliftstreams/sessions/{quote(session, safe='')}/{action}")
+
+    def ready_application(self, description: str = "game", **overrides) -> dict:
+        gls = self.client("gameliftstreams")
+        app = gls.create_application(**{
+            "Description": description, "RuntimeEnvironment": {"Type": "UBUNTU", "Version": "22_04_LTS"},
+            "ExecutablePath": "bin/game", "ApplicationSourceUri": "s3://game-bucket/builds/1/", **overrides})
+        self.advance(2)
+        assert gls.get_application(Identifier=app["Id"])["Status"] == "READY"
+        return app
+
+    def active_group(self, app: dict | None = None, stream_class: str = "gen4n_high", **overrides) -> dict:
+        gls = self.client("gameliftstreams")
+        request = {"Description": "group", "StreamClass": stream_class, **overrides}
+        if app is not None:
+            request["DefaultApplicationIdentifier"] = app["Arn"]
+        group = gls.create_stream_group(**request)
+        self.advance(0.001)
+        assert gls.get_stream_group(Identifier=group["Id"])["Status"] == "ACTIVE"
+        return group
+
+    def start_session(self, group: dict, app: dict, signal: str = "NO_CLIENT_CONNECTION", **extra) -> dict:
+        return self.client("gameliftstreams").start_stream_session(
+            Identifier=group["Arn"], ApplicationIdentifier=app["Arn"], Protocol="WebRTC",
+            SignalRequest=signal, **extra)
+
+    def stream_session(self, group: dict, session: dict) -> dict:
+        return self.client("gameliftstreams").get_stream_session(Identifier=group["Id"],
+                                                                 StreamSessionIdentifier=session["Arn"])
+
+    # ------------------------------------------------------------------ IVS Real-Time (client stand-ins)
+    def join(self, token: str, protocol: str = "WHIP", **extra) -> dict:
+        return self.admin("POST", "ivs-realtime/join", {"token": token, "protocol": protocol, **extra})
+
+    def act(self, participant_id: str, action: str, **body) -> dict:
+        """A participant's action: publish, unpublish, subscribe, unsubscribe, leave, exchange-token."""
+        return self.admin("POST", f"ivs-realtime/participants/{participant_id}/{action}", body)
+
+    def ingest(self, stream_key: str, protocol: str = "RTMPS") -> dict:
+        return self.admin("POST", "ivs-realtime/ingest", {"streamKey": stream_key, "protocol": protocol})
+
+    def set_quotas(self, account: str = DEFAULT_ACCOUNT, **quotas) -> dict:
+        return self.admin("POST", "ivs-realtime/quotas",
+                          {"account": account, "region": self.region, "quotas": quotas})["quotas"]
+
+    def jwks(self, account: str = DEFAULT_ACCOUNT) -> dict:
+        return self.admin("GET", "ivs-realtime/jwks", query=f"account={account}")
+
+    # ------------------------------------------------------------------ Nimble Studio
+    def arm_fault(self, operation: str, status_code: str, account: str = DEFAULT_ACCOUNT, **extra) -> None:
+        self.admin("POST", "nimble/faults", {"operation": operation, "statusCode": status_code,
+                                             "account": account, "region": self.region, **extra})
+
+    # ------------------------------------------------------------------ Kinesis Video
+    def put_media(self, body, **options) -> list[dict]:
+        """PutMedia's acknowledgements (or its error as one): streamed over HTTP to the server,
+        ``put_media_in_process`` in process."""
+        if self.emulator is None:
+            return http_put(self.base_url, body, **options)
+        try:
+            return put_media_in_process(self.emulator, body, **options)
+        except ServiceError as error:
+            return [{"HttpStatus": 404 if error.code == "ResourceNotFoundException" else 400,
+                     "ErrorType": error.code, "Message": error.message}]
+
+    def create_active_stream(self, name: str = "cam", retention: int = 24, **options) -> str:
+        arn = self.client("kinesisvideo").create_stream(StreamName=name, DataRetentionInHours=retention,
+                                                        **options)["StreamARN"]
+        self.advance(1)
+        return arn
+
+    def put_video(self, stream: str = "cam", seconds: float = 4.0, audio: bool = False,
+                  start_ms: int = 1_700_000_000_000) -> list[dict]:
+        return self.put_media(list(video_body(seconds, 25, audio)), stream_name=stream, timecode_type="RELATIVE",
+                              producer_start_ms=start_ms)
+
+    def fragments(self, stream: str = "cam", kind: str = "PRODUCER_TIMESTAMP", **time_range) -> list[dict]:
+        archived = self.client("kinesis-video-archived-media")
+        pages = archived.get_paginator("list_fragments").paginate(
+            StreamName=stream, FragmentSelector={"FragmentSelectorType": kind,
+                                                 "TimestampRange": time_range or EVERYTHING})
+        return [fragment for page in pages for fragment in page["Fragments"]]
+
+
+def http_put(base_url: str, body, **options) -> list[dict]:
+    """PutMedia's acknowledgements (or its error as one) from the server at ``base_url``."""
+    try:
+        return put_media_bytes(base_url, body, **options).acks
+    except PutMediaError as error:
+        return [{"HttpStatus": error.status, "ErrorType": error.error_type, "Message": error.message}]
+
+
+def both_modes(request, **defaults):
+    """The body of a fixture with ``params=["server", "mock"]``: a Driver over HTTP to the
+    session's server (reset by the ``server`` fixture), then one in process."""
+    if request.param == "server":
+        yield Driver.over_http(request.getfixturevalue("server"), **defaults)
+        return
+    driver = Driver.in_process(**defaults)
+    try:
+        yield driver
+    finally:
+        driver.close()
 
 
 # ------------------------------------------------------------------------- players
@@ -222,12 +528,19 @@ class BrowserPage:
         while not done(seen):
             if time.monotonic() > deadline:
                 raise AssertionError(f"the page did not finish in {timeout} s; it reported {seen}")
-            try:
-                seen.append(self.reports.get(timeout=0.5))
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    raise AssertionError(self.process.stderr.read().decode(errors="replace")[-3000:]) from None
+            report = self.next_report()
+            if report is not None:
+                seen.append(report)
         return seen
+
+    def next_report(self, timeout: float = 0.5):
+        """The page's next report, or None after ``timeout`` s; fails if Chromium has exited."""
+        try:
+            return self.reports.get(timeout=timeout)
+        except queue.Empty:
+            if self.process.poll() is not None:
+                raise AssertionError(self.process.stderr.read().decode(errors="replace")[-3000:]) from None
+            return None
 
     def close(self) -> None:
         self.process.kill()

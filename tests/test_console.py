@@ -30,9 +30,8 @@ def console_server():
 
 @pytest.fixture
 def server(console_server):
-    console_server.admin("POST", "reset").raise_for_status()
-    console_server.admin("POST", "clock", {"mode": "real"}).raise_for_status()
-    return console_server
+    """The console's server (serving hls.js), as the root conftest's ``server`` is."""
+    return console_server.fresh()
 
 
 @pytest.fixture

@@ -4,11 +4,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+from urllib.parse import quote
 
 import pytest
 
+from support import DEFAULT_ACCOUNT
 
 
 def test_health_reports_services(server):
@@ -149,3 +152,32 @@ def test_coverage_counts_every_operation():
     for service, entry in report.items():
         assert entry["implemented"] + len(entry["missing"]) == entry["total"]
         assert all((service, name) not in HANDLERS for name in entry["missing"])
+
+
+def test_no_content_responses_have_no_body(server):
+    """TagResource (Nimble Studio's) answers 204 with no body at all: a body would be read by a
+    kept-alive client as the start of its next answer. So the next answer on the connection is
+    read too, and nothing may stand between the two."""
+    nb = server.client("nimble", region="us-west-2")
+    arn = nb.create_studio(studioName="raw", displayName="raw", adminRoleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/a",
+                           userRoleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/u")["studio"]["arn"]
+    host, port = server.base_url.split("//", 1)[1].rsplit(":", 1)
+    body = b'{"tags":{"a":"b"}}'
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(
+            f"POST /2020-08-01/tags/{quote(arn, safe='')} HTTP/1.1\r\nHost: {host}\r\n"
+            "Content-Type: application/json\r\n"
+            "Authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/us-west-2/nimble/aws4_request, "
+            f"SignedHeaders=host, Signature=0\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        received = b""
+        while b"\r\n\r\n" not in received and (chunk := connection.recv(65536)):
+            received += chunk
+        # The next answer closes the connection: all the server sent is read, without a wait.
+        connection.sendall(f"GET /_greenroom/health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        while chunk := connection.recv(65536):
+            received += chunk
+    first, _, _ = received.partition(b"\r\n\r\n")
+    next_answer = received.find(b"HTTP/1.1 ", len(first))
+    head, _, rest = received[:next_answer if next_answer >= 0 else len(received)].partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 204")
+    assert rest == b""

@@ -125,7 +125,7 @@ def ingest_over_https(server, monkeypatch, access_key: str = "AKIDGREENROOMTEST"
     greenroom's own producer trusting it through SSL_CERT_FILE (Python's ssl defaults)."""
     from greenroom.media.producer import put_media_bytes
     sys.path.insert(0, str(Path(__file__).parent / "services" / "kinesisvideo"))
-    from kvs_support import video_body
+    from support import video_body
     kv = make_client("kinesisvideo", server.tls_url, verify=server.ca_file, aws_access_key_id=access_key)
     kv.create_stream(StreamName="cam", DataRetentionInHours=1)
     wait_active(kv, "cam")
@@ -151,7 +151,7 @@ def test_put_media_over_https_trusting_ssl_cert_file(tls_server, monkeypatch):
 def test_put_media_command_over_https(tls_server):
     """The README's line: ``greenroom kvs put-media`` (boto3, then Python's ssl) trusting the CA."""
     sys.path.insert(0, str(Path(__file__).parent / "services" / "kinesisvideo"))
-    from kvs_support import video_path
+    from support import video_path
     kv = make_client("kinesisvideo", tls_server.base_url)
     kv.create_stream(StreamName="cam", DataRetentionInHours=1)
     wait_active(kv, "cam")

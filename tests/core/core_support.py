@@ -2,12 +2,10 @@
 emulators on a given store, and a look at a store behind greenroom's back."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sqlalchemy as sa
 from botocore.config import Config
 
-from support import DEFAULT_KEY, make_client  # noqa: F401  (re-exported for the core tests)
+from support import DEFAULT_KEY, Driver, make_client  # noqa: F401  (re-exported for the core tests)
 
 EPOCH = 1_800_000_000.0            # where manual clocks start: round, so sums of steps are exact
 UNVALIDATED = Config(parameter_validation=False)  # let out-of-range parameters reach greenroom
@@ -29,34 +27,11 @@ def store_engine(db_url: str) -> sa.Engine:
 
 # ------------------------------------------------------------------------- in process
 
-class Local:
-    """An in-process emulator on a given store (``greenroom.mock(db_url=...)``), answering the
-    boto3 clients created while it is active. While active, *every* botocore client created in
-    the process is answered in process: do not mix with HTTP servers in one test."""
-
-    def __init__(self, db_url: str | None, **options):
-        import greenroom
-
-        self.mock = greenroom.mock(db_url=db_url, **options).start()
-        self.emulator = self.mock.emulator
-        self.emulator.clock.set(EPOCH)
-
-    def client(self, service: str, **kwargs):
-        return make_client(service, **kwargs)
-
-    def close(self):
-        self.mock.stop()
-
-
-@dataclass
-class Driver:
-    """What a behaviour test needs, wherever greenroom runs."""
-    where: str
-    client: callable
-    advance: callable        # move the manual clock forward (seconds)
-    set_delay: callable      # (name, seconds)
-    delays: callable         # () -> {name: seconds}
-    reset: callable
+def in_process(db_url: str | None, mode: str = "local") -> Driver:
+    """An in-process emulator on a given store (``greenroom.mock(db_url=...)``), its clock
+    manual at ``EPOCH``. Until ``close()``, *every* botocore client created in the process is
+    answered in process: do not mix with HTTP servers in one test."""
+    return Driver.in_process(mode, db_url=db_url, epoch=EPOCH)
 
 
 # ------------------------------------------------------------------------- helpers

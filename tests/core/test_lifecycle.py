@@ -67,13 +67,13 @@ def test_creating_until_the_delay_passes_then_active_in_describe_and_list_at_onc
 
 def test_delays_are_configurable_including_zero(anywhere):
     kv = anywhere.client("kinesisvideo")
-    anywhere.set_delay(CREATE, 0)
+    anywhere.set_delays({CREATE: 0})
     assert ours(anywhere.delays()) == {CREATE: 0.0, DELETE: 1.0}
     kv.create_stream(StreamName="instant")
     assert described(kv, "instant") == "ACTIVE"   # without the clock moving at all
     assert listed(kv) == {"instant": "ACTIVE"}
 
-    anywhere.set_delay(CREATE, 2.5)
+    anywhere.set_delays({CREATE: 2.5})
     kv.create_stream(StreamName="slow")
     anywhere.advance(2.25)
     assert listed(kv)["slow"] == "CREATING"
@@ -81,15 +81,15 @@ def test_delays_are_configurable_including_zero(anywhere):
     assert described(kv, "slow") == "ACTIVE"
 
     # A delay applies to what is scheduled after the change, not to what is pending.
-    anywhere.set_delay(CREATE, 10)
+    anywhere.set_delays({CREATE: 10})
     kv.create_stream(StreamName="pending")
-    anywhere.set_delay(CREATE, 0)
+    anywhere.set_delays({CREATE: 0})
     kv.create_stream(StreamName="after-change")
     assert listed(kv) == {"instant": "ACTIVE", "slow": "ACTIVE", "pending": "CREATING", "after-change": "ACTIVE"}
     anywhere.advance(10)
     assert described(kv, "pending") == "ACTIVE"
 
-    anywhere.set_delay(DELETE, 0)
+    anywhere.set_delays({DELETE: 0})
     kv.delete_stream(StreamARN=kv.describe_stream(StreamName="pending")["StreamInfo"]["StreamARN"])
     assert missing(kv, "pending")
 
@@ -134,12 +134,12 @@ def test_a_stream_deleted_while_creating_is_not_activated(anywhere):
 
 def test_the_pending_activation_of_a_deleted_stream_does_not_activate_its_successor(anywhere):
     kv = anywhere.client("kinesisvideo")
-    anywhere.set_delay(CREATE, 10)
-    anywhere.set_delay(DELETE, 0)
+    anywhere.set_delays({CREATE: 10})
+    anywhere.set_delays({DELETE: 0})
     arn = kv.create_stream(StreamName="cam")["StreamARN"]   # activation due at + 10
     kv.delete_stream(StreamARN=arn)
     assert missing(kv, "cam")
-    anywhere.set_delay(CREATE, 20)
+    anywhere.set_delays({CREATE: 20})
     kv.create_stream(StreamName="cam")                      # its own activation: at + 20
     anywhere.advance(10)
     assert described(kv, "cam") == "CREATING"
@@ -349,8 +349,8 @@ def test_in_process_clock_and_delays():
 def test_reset_forgets_resources_pending_transitions_and_delays(anywhere):
     defaults = anywhere.delays()
     kv = anywhere.client("kinesisvideo")
-    anywhere.set_delay(CREATE, 5)
-    anywhere.set_delay(DELETE, 0)
+    anywhere.set_delays({CREATE: 5})
+    anywhere.set_delays({DELETE: 0})
     kv.create_stream(StreamName="old")               # its activation is due at + 5
     other = anywhere.client("kinesisvideo", aws_access_key_id="111111111111", region="eu-west-1")
     other.create_stream(StreamName="elsewhere")
@@ -359,7 +359,7 @@ def test_reset_forgets_resources_pending_transitions_and_delays(anywhere):
     assert listed(kv) == {} and listed(other) == {}  # every account and region
     assert anywhere.delays() == defaults
 
-    anywhere.set_delay(CREATE, 10)
+    anywhere.set_delays({CREATE: 10})
     kv.create_stream(StreamName="old")               # same name, its own activation at + 10
     anywhere.advance(5)
     assert described(kv, "old") == "CREATING"        # the forgotten transition did not fire

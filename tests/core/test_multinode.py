@@ -62,6 +62,15 @@ def _in_threads(servers, work) -> list:
     return results
 
 
+def _created_or_code(create) -> str:
+    """"created" if ``create()`` succeeds, else the error code it was refused with."""
+    try:
+        create()
+        return "created"
+    except ClientError as error:
+        return _code(error)
+
+
 def _code(error: ClientError) -> str:
     return error.response["Error"]["Code"]
 
@@ -124,11 +133,8 @@ def test_concurrent_writes_from_sixteen_threads_lose_nothing(servers):
     # Racing creates of one name: exactly one succeeds, the others are the service's conflict.
     for race in range(RACES):
         def create(index, server, race=race):
-            try:
-                make_client("kinesisvideo", server.base_url).create_stream(StreamName=f"race-{race}")
-                return "created"
-            except ClientError as error:
-                return _code(error)
+            return _created_or_code(lambda: make_client("kinesisvideo", server.base_url).create_stream(
+                StreamName=f"race-{race}"))
 
         outcomes = collections.Counter(_in_threads(servers, create))
         assert outcomes == {"created": 1, "ResourceInUseException": THREADS - 1}, outcomes
@@ -138,11 +144,8 @@ def test_concurrent_writes_from_sixteen_threads_lose_nothing(servers):
     servers[0].admin("POST", "ivs-realtime/quotas", {"quotas": {"stages": STAGE_QUOTA}}).raise_for_status()
 
     def create_stage(index, server):
-        try:
-            make_client("ivs-realtime", server.base_url).create_stage(name=f"racer-{index}")
-            return "created"
-        except ClientError as error:
-            return _code(error)
+        return _created_or_code(lambda: make_client("ivs-realtime", server.base_url).create_stage(
+            name=f"racer-{index}"))
 
     outcomes = collections.Counter(_in_threads(servers, create_stage))
     assert outcomes == {"created": STAGE_QUOTA - 1, "ServiceQuotaExceededException": THREADS - STAGE_QUOTA + 1}, outcomes

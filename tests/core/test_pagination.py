@@ -114,7 +114,7 @@ def test_items_created_between_pages_are_neither_repeated_nor_skipped(anywhere):
 
 
 def test_deletions_between_pages_do_not_shift_pages(anywhere):
-    anywhere.set_delay("kinesisvideo.stream.delete", 0)
+    anywhere.set_delays({"kinesisvideo.stream.delete": 0})
     kv = anywhere.client("kinesisvideo")
     arns = {f"s{number}": kv.create_stream(StreamName=f"s{number}")["StreamARN"] for number in range(10)}
 
@@ -133,7 +133,7 @@ def test_deletions_between_pages_do_not_shift_pages(anywhere):
 def test_items_created_after_the_newest_were_deleted_are_not_skipped(anywhere):
     """A store must never hand out a deleted item's sort key again: a token pointing after it
     would skip the new item (SQLite reuses the largest rowid unless AUTOINCREMENT)."""
-    anywhere.set_delay("kinesisvideo.stream.delete", 0)
+    anywhere.set_delays({"kinesisvideo.stream.delete": 0})
     kv = anywhere.client("kinesisvideo")
     arns = {f"s{number}": kv.create_stream(StreamName=f"s{number}")["StreamARN"] for number in range(6)}
     first, token = page(kv, MaxResults=5)

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
-from core_support import Local, error_of, names, store_args, store_engine
+from core_support import in_process, error_of, names, store_args, store_engine
 from greenroom.core import store as store_module
 from greenroom.core.errors import ServiceError
 from greenroom.core.operations import HANDLERS
@@ -50,7 +50,7 @@ def table_names(db_url: str) -> set[str]:
 def test_schema_is_created_on_first_use_and_reopening_is_idempotent(db_url):
     assert table_names(db_url) == set()
 
-    first = Local(db_url)  # an emulator on an empty store: the first request must just work
+    first = in_process(db_url)  # an emulator on an empty store: the first request must just work
     try:
         kv = first.client("kinesisvideo")
         arn = kv.create_stream(StreamName="kept")["StreamARN"]
@@ -63,7 +63,7 @@ def test_schema_is_created_on_first_use_and_reopening_is_idempotent(db_url):
     for _ in range(2):
         again = Store(db_url)
         again.engine.dispose()
-    second = Local(db_url)
+    second = in_process(db_url)
     try:
         info = second.client("kinesisvideo").describe_stream(StreamARN=arn)["StreamInfo"]
         assert info["StreamName"] == "kept"
@@ -101,7 +101,7 @@ def test_concurrent_first_use_of_one_postgres_store(postgres_url):
 # ------------------------------------------------------------------------- one transaction per request
 
 def test_a_handler_failing_half_way_leaves_nothing_behind(db_url, monkeypatch):
-    emulator = Local(db_url)
+    emulator = in_process(db_url)
     try:
         real_create = HANDLERS[("kinesisvideo", "CreateStream")]
 
@@ -154,7 +154,7 @@ def test_concurrent_requests_in_process_keep_their_transactions_apart(store, req
     db_url = {"memory": lambda: None,
               "sqlite": lambda: f"sqlite:///{request.getfixturevalue('tmp_path') / 'greenroom.db'}",
               "postgresql": lambda: request.getfixturevalue("postgres_url")}[store]()
-    emulator = Local(db_url)
+    emulator = in_process(db_url)
     try:
         real_create = HANDLERS[("kinesisvideo", "CreateStream")]
 

@@ -44,15 +44,18 @@ class RequestContext:
     def arn(self, service: str, resource: str) -> str:
         return arn(service, self.region, self.account, resource)
 
+    def delay(self, name: str) -> float:
+        """A named, configurable lifecycle delay in seconds (core.lifecycle.Delays)."""
+        return self.emulator.delays[name]
+
     def schedule(self, delay: str, kind: str, resource_id: str, action: str = "update", **args: Any) -> float:
         """Run ``action`` on a resource after the named, configurable delay; returns when."""
-        due_at = self.now + self.emulator.delays[delay]
-        self.schedule_at(due_at, kind, resource_id, action, **args)
-        return due_at
+        return self.schedule_at(self.now + self.delay(delay), kind, resource_id, action, **args)
 
-    def schedule_at(self, due_at: float, kind: str, resource_id: str, action: str = "update", **args: Any) -> None:
+    def schedule_at(self, due_at: float, kind: str, resource_id: str, action: str = "update", **args: Any) -> float:
         """Run ``action`` on a resource at ``due_at`` (epoch seconds), e.g. a timer a request sets."""
         self.resources.schedule_at(due_at, kind, resource_id, action, **args)
+        return due_at
 
     def page(self, *, filters: dict, token: str | None, page_size: int,
              fetch: Callable[[Any, int], list[tuple[Any, Any]]]) -> Page:

@@ -4,12 +4,23 @@ A service schedules ``action`` on a resource ``delay`` seconds from now; the del
 users can configure it (``Delays``). Due transitions are applied, in due order, inside the
 transaction of any request before its handler reads state, and by the server in the background,
 so a Get, a List filtered by status and a waiter always agree.
+
+The one lifecycle API, for handlers and transitions alike (``ctx``, a ``Moment``, or a service's
+subclass of it all have ``now``, ``delay(name)``, ``schedule(delay, kind, id, action, **args)``
+and ``schedule_at(due_at, kind, id, action, **args)``):
+
+- ``Step(state, to, delay=...)`` declares a transition: a resource still in ``state`` takes the
+  fields ``to`` after the named delay (or at a time the caller gives).
+- Every change of state calls ``revise(document)``, which bumps its revision (``_rev``, the one
+  stale-timer guard); a step carries the revision it was scheduled in and does nothing once the
+  resource moved on. Custom actions check the same with ``current(document, args)``.
 """
 from __future__ import annotations
 
 import math
 import threading
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 
@@ -31,16 +42,81 @@ def transition(name: str):
     return register
 
 
+REVISION = "_rev"   # the stale-timer guard of every resource with a lifecycle
+
+
+def revise(document: dict) -> int:
+    """A new revision of ``document``: steps scheduled for older ones no longer apply."""
+    document[REVISION] = document.get(REVISION, 0) + 1
+    return document[REVISION]
+
+
+def current(document: dict | None, args: dict) -> bool:
+    """Whether a step scheduled with ``args`` still applies to ``document``: it exists and has
+    every field ``expect``-ed (its revision, its state) as it was."""
+    return document is not None and all(document.get(name, 0 if name == REVISION else None) == value
+                                        for name, value in args.get("expect", {}).items())
+
+
 @transition("update")
 def update_fields(resources: Resources, kind: str, resource_id: str, args: dict, due_at: float) -> None:
     """The common transition: set fields, if the resource still exists and is in the expected state."""
     data = resources.get(kind, resource_id)
-    if data is None:
-        return
-    if any(data.get(field) != value for field, value in args.get("expect", {}).items()):
+    if not current(data, args):
         return
     data.update(args["set"])
     resources.update(kind, resource_id, data)
+
+
+@dataclass
+class Moment:
+    """Resources at one moment, as a request's ``ctx`` has them: what a transition passes on
+    (``Moment(resources, due_at)``: what it schedules is timed from its own due time, so a
+    manual clock moved far ahead replays every step at its exact time)."""
+
+    resources: Resources
+    now: float
+
+    def delay(self, name: str) -> float:
+        return self.resources.delay(name)
+
+    def schedule(self, delay: str, kind: str, resource_id: str, action: str = "update", **args: Any) -> float:
+        return self.schedule_at(self.now + self.delay(delay), kind, resource_id, action, **args)
+
+    def schedule_at(self, due_at: float, kind: str, resource_id: str, action: str = "update",
+                    **args: Any) -> float:
+        self.resources.schedule_at(due_at, kind, resource_id, action, **args)
+        return due_at
+
+
+@dataclass(frozen=True)
+class Step:
+    """A declared transition: a resource in ``state`` (its ``field``) takes ``to`` after the
+    named ``delay`` -- or at the time the caller gives -- unless its revision changed since.
+    ``action`` names a registered transition for steps that do more than set fields; it gets
+    ``expect`` (check it with ``current``) and the caller's arguments."""
+
+    state: str | None
+    to: Mapping[str, Any] = field(default_factory=dict)
+    delay: str | None = None
+    action: str = "update"
+    field: str = "state"
+    stamp: str | None = None   # a field set to the time the step applies (``updatedAt``)
+
+    def schedule(self, moment, kind: str, resource_id: str, document: dict, *, at: float | None = None,
+                 set: Mapping[str, Any] | None = None, **args: Any) -> float:
+        """Schedule this step for ``document`` (at its current revision); ``set`` adds fields
+        to ``to`` (a failure's status, say). Returns when it is due."""
+        due_at = moment.now + moment.delay(self.delay) if at is None else at
+        expect = {REVISION: document.get(REVISION, 0)}
+        if self.state is not None:
+            expect[self.field] = self.state
+        if self.action == "update":
+            values = {**self.to, **(set or {})}
+            if self.stamp is not None:
+                values[self.stamp] = due_at
+            args = {"set": values, **args}
+        return moment.schedule_at(due_at, kind, resource_id, self.action, expect=expect, **args)
 
 
 MAX_DELAY_SECONDS = 100 * 365 * 86400.0  # [inferred] bound

@@ -181,6 +181,10 @@ class Store:
                     index.create(conn, checkfirst=True)
             if self._setting(conn, "schema_version") is None:
                 self._put_setting(conn, "schema_version", SCHEMA_VERSION)
+            for name, rewrite in _UPGRADES.items():
+                if self._setting(conn, f"upgrade:{name}") is None:
+                    rewrite(conn)
+                    self._put_setting(conn, f"upgrade:{name}", "done")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -540,6 +544,40 @@ def dialect_insert(conn_or_dialect, table: sa.Table):
         from sqlalchemy.dialects.postgresql import insert as postgresql_insert
         return postgresql_insert(table)
     return sqlite_insert(table)
+
+
+# name -> rewrite(conn): changes to stored documents that a new release reads differently, run
+# once per store when it opens (under the upgrade lock), so no getter has to write on read.
+_UPGRADES: dict[str, Callable[[Connection], None]] = {}
+
+
+def upgrade(name: str):
+    """Register a one-time rewrite of stored data (``@store.upgrade("kinesisvideo.stream.media-key")``);
+    services register theirs at import, before any store opens."""
+
+    def register(rewrite: Callable[[Connection], None]) -> Callable[[Connection], None]:
+        _UPGRADES[name] = rewrite
+        return rewrite
+
+    return register
+
+
+def rewrite_documents(conn: Connection, kind: str, change: Callable[[dict], dict | None]) -> None:
+    """Every document of a kind, in every account and region, through ``change`` (the new
+    document, or None to keep it as it is)."""
+    for row in conn.execute(sa.select(resources.c.pk, resources.c.data).where(resources.c.kind == kind)).all():
+        changed = change(dict(row.data))
+        if changed is not None:
+            conn.execute(resources.update().where(resources.c.pk == row.pk).values(data=changed))
+
+
+def rewrite_transitions(conn: Connection, action: str, change: Callable[[dict], dict | None]) -> None:
+    """The arguments of every pending transition ``action`` through ``change`` (as above)."""
+    for row in conn.execute(sa.select(transitions.c.pk, transitions.c.args)
+                            .where(transitions.c.action == action)).all():
+        changed = change(dict(row.args))
+        if changed is not None:
+            conn.execute(transitions.update().where(transitions.c.pk == row.pk).values(args=changed))
 
 
 def documents(conn: Connection, kind: str) -> Iterator[dict]:

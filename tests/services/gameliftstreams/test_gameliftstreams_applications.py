@@ -147,7 +147,7 @@ def test_delete_only_when_allowed(gls):
     with pytest.raises(c.exceptions.ValidationException, match="associated with stream groups"):
         c.delete_application(Identifier=busy["Id"])
     # Disassociated, but still streamed by a live session: not yet.
-    session = gls.start(group, busy)
+    session = gls.start_session(group, busy)
     c.disassociate_applications(Identifier=group["Id"], ApplicationIdentifiers=[busy["Id"]])
     with pytest.raises(c.exceptions.ValidationException, match="streaming"):
         c.delete_application(Identifier=busy["Id"])

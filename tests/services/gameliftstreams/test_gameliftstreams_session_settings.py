@@ -16,12 +16,12 @@ def test_role_and_display_are_kept_and_timestamps_follow_the_session(gls):
     c = gls.client()
     app = gls.ready_application()
     group = gls.active_group(app)
-    started = gls.start(group, app, RoleArn=OWN_ROLE, DisplayConfiguration=DISPLAY)
+    started = gls.start_session(group, app, RoleArn=OWN_ROLE, DisplayConfiguration=DISPLAY)
     created = started["CreatedAt"]
     assert started["RoleArn"] == OWN_ROLE and started["DisplayConfiguration"] == DISPLAY
     assert not {"ApplicationStartedAt", "StreamingStartedAt", "StreamingEndedAt"} & set(started)
     gls.advance(1)
-    active = gls.session(group, started)
+    active = gls.stream_session(group, started)
     assert active["Status"] == "ACTIVE"
     assert active["RoleArn"] == OWN_ROLE and active["DisplayConfiguration"] == DISPLAY
     assert active["ApplicationStartedAt"] == created + dt.timedelta(seconds=1)
@@ -35,20 +35,20 @@ def test_streaming_timestamps(gls, webrtc):
     app = gls.ready_application()
     group = gls.active_group(app)
     offer, peer = webrtc.offer()
-    session = gls.start(group, app, offer, DisplayConfiguration={"Resolution": {"Width": 320, "Height": 4096}})
+    session = gls.start_session(group, app, offer, DisplayConfiguration={"Resolution": {"Width": 320, "Height": 4096}})
     created = session["CreatedAt"]
     gls.advance(1)
-    assert gls.session(group, session)["ApplicationStartedAt"] == created + dt.timedelta(seconds=1)
+    assert gls.stream_session(group, session)["ApplicationStartedAt"] == created + dt.timedelta(seconds=1)
     gls.advance(2)
-    gls.act("connect", session["Arn"])
+    gls.session_action("connect", session["Arn"])
     gls.advance(3)
-    gls.act("disconnect", session["Arn"])  # streaming has not ended: the client may reconnect
-    connected = gls.session(group, session)
+    gls.session_action("disconnect", session["Arn"])  # streaming has not ended: the client may reconnect
+    connected = gls.stream_session(group, session)
     assert connected["StreamingStartedAt"] == created + dt.timedelta(seconds=3)
     assert "StreamingEndedAt" not in connected
     c.terminate_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])
     gls.advance(1)
-    ended = gls.session(group, session)
+    ended = gls.stream_session(group, session)
     assert ended["Status"] == "TERMINATED"
     assert ended["StreamingStartedAt"] == created + dt.timedelta(seconds=3)
     assert ended["StreamingEndedAt"] == created + dt.timedelta(seconds=7)
@@ -59,10 +59,10 @@ def test_a_role_that_cannot_be_assumed_ends_in_error(gls):
     c = gls.client()
     app = gls.ready_application()
     group = gls.active_group(app)
-    session = gls.start(group, app, RoleArn=OTHER_ACCOUNT_ROLE)
+    session = gls.start_session(group, app, RoleArn=OTHER_ACCOUNT_ROLE)
     assert session["Status"] == "ACTIVATING" and session["RoleArn"] == OTHER_ACCOUNT_ROLE
     gls.advance(1)
-    failed = gls.session(group, session)
+    failed = gls.stream_session(group, session)
     assert (failed["Status"], failed["StatusReason"]) == ("ERROR", "assumeRoleFailed")
     assert "ApplicationStartedAt" not in failed and "StreamingStartedAt" not in failed
 
@@ -78,4 +78,4 @@ def test_role_and_display_are_validated(gls, change, member):
     app = gls.ready_application()
     group = gls.active_group(app)
     with pytest.raises(c.exceptions.ValidationException, match=member.replace(".", r"\.")):
-        gls.start(group, app, **change)
+        gls.start_session(group, app, **change)

@@ -14,7 +14,7 @@ def test_start_places_and_activates(gls, webrtc):
     app = gls.ready_application()
     group = gls.active_group(app)
     offer, peer = webrtc.offer()
-    started = gls.start(group, app, offer, Description="first", UserId="player-1/abc=",
+    started = gls.start_session(group, app, offer, Description="first", UserId="player-1/abc=",
                         AdditionalLaunchArgs=["-fullscreen"], AdditionalEnvironmentVariables={"LEVEL": "3"},
                         PerformanceStatsConfiguration={"SharedWithClient": True})
     assert started["ResponseMetadata"]["HTTPStatusCode"] == 201
@@ -29,7 +29,7 @@ def test_start_places_and_activates(gls, webrtc):
     assert started["PerformanceStatsConfiguration"] == {"SharedWithClient": True}
     assert started["SignalRequest"] == offer and "SignalResponse" not in started
     gls.advance(0.99)
-    assert gls.session(group, started)["Status"] == "ACTIVATING"
+    assert gls.stream_session(group, started)["Status"] == "ACTIVATING"
     gls.advance(0.01)
     active = c.get_stream_session(Identifier=group["Arn"], StreamSessionIdentifier=session_id)
     assert active["Status"] == "ACTIVE" and "StatusReason" not in active
@@ -65,34 +65,34 @@ def test_start_needs_an_associated_application(gls):
     app, other = gls.ready_application("one"), gls.ready_application("two")
     group = gls.active_group(app)
     with pytest.raises(c.exceptions.ValidationException, match="not associated"):
-        gls.start(group, other)
+        gls.start_session(group, other)
 
 
 def test_capacity_is_consumed_and_exhaustion_prevents_placement(gls):
     c = gls.client()
     app = gls.ready_application()
     group = gls.active_group(app)  # gen4n_high: always-on capacity 2 in us-east-1
-    first, second = gls.start(group, app), gls.start(group, app)
-    waiting = gls.start(group, app)
+    first, second = gls.start_session(group, app), gls.start_session(group, app)
+    waiting = gls.start_session(group, app)
     assert first["Location"] == second["Location"] == "us-east-1"
     assert waiting["Status"] == "ACTIVATING" and "Location" not in waiting
     state = c.get_stream_group(Identifier=group["Id"])["LocationStates"][0]
     assert (state["AllocatedCapacity"], state["IdleCapacity"]) == (2, 0)
     gls.advance(1)
-    assert gls.session(group, waiting)["Status"] == "ACTIVATING"
+    assert gls.stream_session(group, waiting)["Status"] == "ACTIVATING"
     # Capacity freed in time: the waiting session is placed and activates.
     c.terminate_stream_session(Identifier=group["Id"], StreamSessionIdentifier=first["Arn"])
     gls.advance(1)  # TERMINATING -> TERMINATED frees the slot
-    placed = gls.session(group, waiting)
+    placed = gls.stream_session(group, waiting)
     assert (placed["Status"], placed["Location"]) == ("ACTIVATING", "us-east-1")
     gls.advance(1)
-    assert gls.session(group, waiting)["Status"] == "ACTIVE"
+    assert gls.stream_session(group, waiting)["Status"] == "ACTIVE"
     # No capacity and none freed: placement times out.
-    late = gls.start(group, app)
+    late = gls.start_session(group, app)
     gls.advance(9.99)
-    assert gls.session(group, late)["Status"] == "ACTIVATING"
+    assert gls.stream_session(group, late)["Status"] == "ACTIVATING"
     gls.advance(0.01)
-    failed = gls.session(group, late)
+    failed = gls.stream_session(group, late)
     assert (failed["Status"], failed["StatusReason"]) == ("ERROR", "placementTimeout")
 
 
@@ -101,12 +101,12 @@ def test_more_capacity_places_waiting_sessions(gls):
     app = gls.ready_application()
     group = gls.active_group(app, stream_class="gen5n_ultra", LocationConfigurations=[
         {"LocationName": "us-east-1", "AlwaysOnCapacity": 0, "MaximumCapacity": 0}])
-    waiting = gls.start(group, app)
+    waiting = gls.start_session(group, app)
     c.update_stream_group(Identifier=group["Id"],
                           LocationConfigurations=[{"LocationName": "us-east-1", "MaximumCapacity": 1}])
-    assert gls.session(group, waiting)["Location"] == "us-east-1"
+    assert gls.stream_session(group, waiting)["Location"] == "us-east-1"
     gls.advance(1)
-    assert gls.session(group, waiting)["Status"] == "ACTIVE"
+    assert gls.stream_session(group, waiting)["Status"] == "ACTIVE"
 
 
 def test_locations_in_priority_order_and_replication(gls):
@@ -117,18 +117,18 @@ def test_locations_in_priority_order_and_replication(gls):
         {"LocationName": "us-east-1", "AlwaysOnCapacity": 1},
         {"LocationName": "eu-west-1", "AlwaysOnCapacity": 1}])
     # The application is not in eu-west-1 yet: that location cannot host it.
-    remote_first = gls.start(group, app, Locations=["eu-west-1", "us-east-1"])
+    remote_first = gls.start_session(group, app, Locations=["eu-west-1", "us-east-1"])
     assert remote_first["Location"] == "us-east-1"
-    waiting = gls.start(group, app, Locations=["eu-west-1"])
+    waiting = gls.start_session(group, app, Locations=["eu-west-1"])
     assert "Location" not in waiting
     gls.advance(9)
-    assert gls.session(group, waiting)["Status"] == "ACTIVATING"
+    assert gls.stream_session(group, waiting)["Status"] == "ACTIVATING"
     c.update_stream_group(Identifier=group["Id"], LocationConfigurations=[
         {"LocationName": "eu-west-1", "AlwaysOnCapacity": 1}])
     gls.advance(1)
-    assert gls.session(group, waiting)["StatusReason"] == "placementTimeout"
+    assert gls.stream_session(group, waiting)["StatusReason"] == "placementTimeout"
     gls.advance(20)  # replicated now
-    placed = gls.start(group, app, Locations=["eu-west-1", "us-east-1"])
+    placed = gls.start_session(group, app, Locations=["eu-west-1", "us-east-1"])
     assert placed["Location"] == "eu-west-1"
 
 
@@ -136,7 +136,7 @@ def test_identifiers_accept_ids_and_arns(gls):
     c = gls.client()
     app = gls.ready_application()
     group = gls.active_group(app)
-    session = gls.start(group, app)
+    session = gls.start_session(group, app)
     session_id = session["Arn"].rsplit("/", 1)[1]
     for group_identifier in (group["Id"], group["Arn"]):
         for session_identifier in (session_id, session["Arn"]):
@@ -156,13 +156,13 @@ def test_client_token_is_idempotent(gls):
     app = gls.ready_application()
     group = gls.active_group(app)
     token = uuid.uuid4().hex
-    first = gls.start(group, app, ClientToken=token)
+    first = gls.start_session(group, app, ClientToken=token)
     gls.advance(1)
-    again = gls.start(group, app, ClientToken=token)
+    again = gls.start_session(group, app, ClientToken=token)
     assert again["Arn"] == first["Arn"] and again["Status"] == "ACTIVE"
     assert len(c.list_stream_sessions(Identifier=group["Id"])["Items"]) == 1
     with pytest.raises(c.exceptions.ConflictException):
-        gls.start(group, app, ClientToken=token, UserId="someone-else")
+        gls.start_session(group, app, ClientToken=token, UserId="someone-else")
 
 
 # ------------------------------------------------------------------ lifecycle paths
@@ -170,11 +170,11 @@ def test_client_token_is_idempotent(gls):
 def test_connection_timeout(gls):
     app = gls.ready_application()
     group = gls.active_group(app)
-    session = gls.start(group, app, ConnectionTimeoutSeconds=30)
+    session = gls.start_session(group, app, ConnectionTimeoutSeconds=30)
     gls.advance(1 + 29.99)
-    assert gls.session(group, session)["Status"] == "ACTIVE"
+    assert gls.stream_session(group, session)["Status"] == "ACTIVE"
     gls.advance(0.01)
-    ended = gls.session(group, session)
+    ended = gls.stream_session(group, session)
     assert (ended["Status"], ended["StatusReason"]) == ("TERMINATED", "connectionTimeout")
 
 
@@ -182,22 +182,22 @@ def test_connect_disconnect_and_reconnection_timeout(gls, webrtc):
     app = gls.ready_application()
     group = gls.active_group(app)
     offer, _ = webrtc.offer()
-    session = gls.start(group, app, offer, ConnectionTimeoutSeconds=60)
+    session = gls.start_session(group, app, offer, ConnectionTimeoutSeconds=60)
     with pytest.raises(gls.Refused) as refused:
-        gls.act("connect", session["Arn"])
+        gls.session_action("connect", session["Arn"])
     assert refused.value.status == 409 and "ACTIVATING" in refused.value.message
     gls.advance(1)
-    assert gls.act("connect", session["Arn"])["Status"] == "CONNECTED"
+    assert gls.session_action("connect", session["Arn"])["Status"] == "CONNECTED"
     gls.advance(500)  # connected: the connection timeout no longer applies
-    assert gls.session(group, session)["Status"] == "CONNECTED"
-    assert gls.act("disconnect", session["Arn"])["Status"] == "PENDING_CLIENT_RECONNECTION"
+    assert gls.stream_session(group, session)["Status"] == "CONNECTED"
+    assert gls.session_action("disconnect", session["Arn"])["Status"] == "PENDING_CLIENT_RECONNECTION"
     gls.advance(59.99)
-    assert gls.session(group, session)["Status"] == "PENDING_CLIENT_RECONNECTION"
+    assert gls.stream_session(group, session)["Status"] == "PENDING_CLIENT_RECONNECTION"
     gls.advance(0.01)
-    ended = gls.session(group, session)
+    ended = gls.stream_session(group, session)
     assert (ended["Status"], ended["StatusReason"]) == ("TERMINATED", "reconnectionTimeout")
     with pytest.raises(gls.Refused):
-        gls.act("connect", session["Arn"])
+        gls.session_action("connect", session["Arn"])
 
 
 def test_reconnection_through_create_stream_session_connection(gls, webrtc):
@@ -205,37 +205,37 @@ def test_reconnection_through_create_stream_session_connection(gls, webrtc):
     app = gls.ready_application()
     group = gls.active_group(app)
     offer, _ = webrtc.offer()
-    session = gls.start(group, app, offer, ConnectionTimeoutSeconds=60)
+    session = gls.start_session(group, app, offer, ConnectionTimeoutSeconds=60)
     gls.advance(1)
-    gls.act("connect", session["Arn"])
-    gls.act("disconnect", session["Arn"])
+    gls.session_action("connect", session["Arn"])
+    gls.session_action("disconnect", session["Arn"])
     gls.advance(50)
     new_offer, peer = webrtc.offer()
     answered = c.create_stream_session_connection(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
                                                   SignalRequest=new_offer)
     assert webrtc.accept(peer, answered["SignalResponse"]) == "stable"
-    current = gls.session(group, session)
+    current = gls.stream_session(group, session)
     assert current["Status"] == "RECONNECTING"
     assert current["SignalRequest"] == new_offer and current["SignalResponse"] == answered["SignalResponse"]
     gls.advance(10)  # past the first reconnection window: the reconnection superseded it
-    active = gls.session(group, session)
+    active = gls.stream_session(group, session)
     assert active["Status"] == "ACTIVE"
-    assert gls.act("connect", session["Arn"])["Status"] == "CONNECTED"
+    assert gls.session_action("connect", session["Arn"])["Status"] == "CONNECTED"
     # Dropped again, reconnected, and this time the client never comes: reconnectionTimeout.
-    gls.act("disconnect", session["Arn"])
+    gls.session_action("disconnect", session["Arn"])
     third, _ = webrtc.offer()
     c.create_stream_session_connection(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
                                        SignalRequest=third)
     # Connecting while RECONNECTING goes straight to CONNECTED.
-    assert gls.act("connect", session["Arn"])["Status"] == "CONNECTED"
-    gls.act("disconnect", session["Arn"])
+    assert gls.session_action("connect", session["Arn"])["Status"] == "CONNECTED"
+    gls.session_action("disconnect", session["Arn"])
     fourth, _ = webrtc.offer()
     c.create_stream_session_connection(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
                                        SignalRequest=fourth)
     gls.advance(0.5 + 59.99)
-    assert gls.session(group, session)["Status"] == "ACTIVE"
+    assert gls.stream_session(group, session)["Status"] == "ACTIVE"
     gls.advance(0.01)
-    ended = gls.session(group, session)
+    ended = gls.stream_session(group, session)
     assert (ended["Status"], ended["StatusReason"]) == ("TERMINATED", "reconnectionTimeout")
 
 
@@ -244,7 +244,7 @@ def test_create_stream_session_connection_rules(gls, webrtc):
     app = gls.ready_application()
     group = gls.active_group(app)
     offer, _ = webrtc.offer()
-    session = gls.start(group, app, offer)
+    session = gls.start_session(group, app, offer)
     second, _ = webrtc.offer()
     with pytest.raises(c.exceptions.ValidationException, match="ACTIVATING"):
         c.create_stream_session_connection(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
@@ -266,8 +266,8 @@ def test_create_stream_session_connection_rules(gls, webrtc):
     again = c.create_stream_session_connection(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
                                                SignalRequest=second, ClientToken=token)
     assert again["SignalResponse"] == answered["SignalResponse"]
-    assert gls.session(group, session)["Status"] == "ACTIVE"
-    gls.act("connect", session["Arn"])
+    assert gls.stream_session(group, session)["Status"] == "ACTIVE"
+    gls.session_action("connect", session["Arn"])
     with pytest.raises(c.exceptions.ValidationException, match="CONNECTED"):
         third, _ = webrtc.offer()
         c.create_stream_session_connection(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
@@ -278,34 +278,34 @@ def test_no_client_connection_then_a_browser_connects(gls, webrtc):
     c = gls.client()
     app = gls.ready_application()
     group = gls.active_group(app)
-    session = gls.start(group, app)  # NO_CLIENT_CONNECTION
+    session = gls.start_session(group, app)  # NO_CLIENT_CONNECTION
     gls.advance(1)
-    active = gls.session(group, session)
+    active = gls.stream_session(group, session)
     assert active["Status"] == "ACTIVE" and "SignalResponse" not in active
     with pytest.raises(gls.Refused, match="CreateStreamSessionConnection"):
-        gls.act("connect", session["Arn"])
+        gls.session_action("connect", session["Arn"])
     offer, peer = webrtc.offer()
     answered = c.create_stream_session_connection(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
                                                   SignalRequest=offer)
     assert webrtc.accept(peer, answered["SignalResponse"]) == "stable"
-    assert gls.act("connect", session["Arn"])["Status"] == "CONNECTED"
+    assert gls.session_action("connect", session["Arn"])["Status"] == "CONNECTED"
 
 
 def test_idle_timeout_and_input(gls):
     app = gls.ready_application()
     group = gls.active_group(app)
-    session = gls.start(group, app, SessionLengthSeconds=86400)
+    session = gls.start_session(group, app, SessionLengthSeconds=86400)
     gls.advance(1)
     _connect_with_offer(gls, group, session)
     gls.advance(3000)
-    gls.act("input", session["Arn"])
+    gls.session_action("input", session["Arn"])
     gls.advance(3599)
-    assert gls.session(group, session)["Status"] == "CONNECTED"  # input restarted the idle timer
+    assert gls.stream_session(group, session)["Status"] == "CONNECTED"  # input restarted the idle timer
     gls.advance(1)
-    ended = gls.session(group, session)
+    ended = gls.stream_session(group, session)
     assert (ended["Status"], ended["StatusReason"]) == ("TERMINATED", "idleTimeout")
     with pytest.raises(gls.Refused) as refused:
-        gls.act("input", session["Arn"])
+        gls.session_action("input", session["Arn"])
     assert refused.value.status == 409
 
 
@@ -313,7 +313,7 @@ def _connect_with_offer(gls, group, session):
     offer = json.dumps({"type": "offer", "sdp": _MINIMAL_OFFER})
     gls.client().create_stream_session_connection(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
                                                   SignalRequest=offer)
-    assert gls.act("connect", session["Arn"])["Status"] == "CONNECTED"
+    assert gls.session_action("connect", session["Arn"])["Status"] == "CONNECTED"
 
 
 # A data-channel-only offer as browsers write it.
@@ -330,26 +330,26 @@ _MINIMAL_OFFER = "\r\n".join([
 def test_max_session_length(gls):
     app = gls.ready_application()
     group = gls.active_group(app)
-    session = gls.start(group, app, SessionLengthSeconds=600, ConnectionTimeoutSeconds=3600)
+    session = gls.start_session(group, app, SessionLengthSeconds=600, ConnectionTimeoutSeconds=3600)
     gls.advance(1)
     _connect_with_offer(gls, group, session)
     gls.advance(599.99)
-    assert gls.session(group, session)["Status"] == "CONNECTED"
+    assert gls.stream_session(group, session)["Status"] == "CONNECTED"
     gls.advance(0.01)
-    ended = gls.session(group, session)
+    ended = gls.stream_session(group, session)
     assert (ended["Status"], ended["StatusReason"]) == ("TERMINATED", "maxSessionLengthTimeout")
 
 
 def test_application_exit(gls):
     app = gls.ready_application()
     group = gls.active_group(app)
-    session = gls.start(group, app)
+    session = gls.start_session(group, app)
     gls.advance(1)
-    ended = gls.act("exit", session["Arn"])
+    ended = gls.session_action("exit", session["Arn"])
     assert (ended["Status"], ended["StatusReason"]) == ("TERMINATED", "applicationExit")
-    assert gls.session(group, session)["StatusReason"] == "applicationExit"
+    assert gls.stream_session(group, session)["StatusReason"] == "applicationExit"
     with pytest.raises(gls.Refused) as refused:
-        gls.act("exit", session["Arn"])
+        gls.session_action("exit", session["Arn"])
     assert refused.value.status == 409
 
 
@@ -357,20 +357,20 @@ def test_terminate(gls):
     c = gls.client()
     app = gls.ready_application()
     group = gls.active_group(app)
-    session = gls.start(group, app)
+    session = gls.start_session(group, app)
     with pytest.raises(c.exceptions.ValidationException, match="ACTIVATING"):
         c.terminate_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])
     gls.advance(1)
     response = c.terminate_stream_session(Identifier=group["Arn"], StreamSessionIdentifier=session["Arn"])
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 204
-    assert gls.session(group, session)["Status"] == "TERMINATING"
+    assert gls.stream_session(group, session)["Status"] == "TERMINATING"
     with pytest.raises(gls.Refused):
-        gls.act("connect", session["Arn"])
+        gls.session_action("connect", session["Arn"])
     gls.advance(1)
-    ended = gls.session(group, session)
+    ended = gls.stream_session(group, session)
     assert (ended["Status"], ended["StatusReason"]) == ("TERMINATED", "apiTerminated")
     c.terminate_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])
-    assert gls.session(group, session)["Status"] == "TERMINATED"
+    assert gls.stream_session(group, session)["Status"] == "TERMINATED"
     with pytest.raises(c.exceptions.ResourceNotFoundException):
         c.terminate_stream_session(Identifier=group["Id"], StreamSessionIdentifier="ABCDEFGHIJKLM")
 
@@ -380,16 +380,16 @@ def test_lifecycle_delays_apply(gls):
     c = gls.client()
     app = gls.ready_application()
     group = gls.active_group(app)
-    session = gls.start(group, app)
+    session = gls.start_session(group, app)
     gls.advance(6.9)
-    assert gls.session(group, session)["Status"] == "ACTIVATING"
+    assert gls.stream_session(group, session)["Status"] == "ACTIVATING"
     gls.advance(0.1)
-    assert gls.session(group, session)["Status"] == "ACTIVE"
+    assert gls.stream_session(group, session)["Status"] == "ACTIVE"
     c.terminate_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])
     gls.advance(2.9)
-    assert gls.session(group, session)["Status"] == "TERMINATING"
+    assert gls.stream_session(group, session)["Status"] == "TERMINATING"
     gls.advance(0.1)
-    assert gls.session(group, session)["Status"] == "TERMINATED"
+    assert gls.stream_session(group, session)["Status"] == "TERMINATED"
 
 
 # ------------------------------------------------------------------ exports
@@ -398,7 +398,7 @@ def test_export_files(gls):
     c = gls.client()
     app = gls.ready_application()
     group = gls.active_group(app)
-    session = gls.start(group, app)
+    session = gls.start_session(group, app)
     with pytest.raises(c.exceptions.ValidationException, match="ACTIVATING"):
         c.export_stream_session_files(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
                                       OutputUri="s3://exports/")
@@ -411,16 +411,16 @@ def test_export_files(gls):
                                       OutputUri="s3://X/")
     c.export_stream_session_files(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
                                   OutputUri="s3://exports/game/")
-    exported = gls.session(group, session)["ExportFilesMetadata"]
+    exported = gls.stream_session(group, session)["ExportFilesMetadata"]
     session_id = session["Arn"].rsplit("/", 1)[1]
     assert exported["Status"] == "PENDING"
     assert re.fullmatch(rf"s3://exports/game/\d{{8}}-\d{{6}}-{app['Id']}-{group['Id']}-{session_id}\.zip",
                         exported["OutputUri"])
     c.terminate_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])
     gls.advance(1)
-    assert gls.session(group, session)["ExportFilesMetadata"]["Status"] == "PENDING"  # uploading
+    assert gls.stream_session(group, session)["ExportFilesMetadata"]["Status"] == "PENDING"  # uploading
     gls.advance(1)
-    done = gls.session(group, session)["ExportFilesMetadata"]
+    done = gls.stream_session(group, session)["ExportFilesMetadata"]
     assert done == {"Status": "SUCCEEDED", "OutputUri": exported["OutputUri"]}
     with pytest.raises(c.exceptions.ValidationException, match="TERMINATED"):
         c.export_stream_session_files(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
@@ -431,13 +431,13 @@ def test_export_to_a_named_zip(gls):
     c = gls.client()
     app = gls.ready_application()
     group = gls.active_group(app)
-    session = gls.start(group, app)
+    session = gls.start_session(group, app)
     gls.advance(1)
     c.export_stream_session_files(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"],
                                   OutputUri="s3://exports/MyGame_Session1.ZIP")
-    gls.act("exit", session["Arn"])
+    gls.session_action("exit", session["Arn"])
     gls.advance(1)
-    assert gls.session(group, session)["ExportFilesMetadata"] == {
+    assert gls.stream_session(group, session)["ExportFilesMetadata"] == {
         "Status": "SUCCEEDED", "OutputUri": "s3://exports/MyGame_Session1.ZIP"}
 
 
@@ -451,7 +451,7 @@ def test_list_stream_sessions_with_filters_over_pages(gls):
     c = gls.client()
     app = gls.ready_application()
     group = gls.active_group(app, stream_class="gen6n_small")  # capacity 12
-    sessions = [gls.start(group, app, UserId=f"user-{n}")["Arn"] for n in range(11)]
+    sessions = [gls.start_session(group, app, UserId=f"user-{n}")["Arn"] for n in range(11)]
     gls.advance(1)
     exported = sessions[1::2]  # 5 sessions
     for arn in exported:
@@ -493,10 +493,10 @@ def test_list_pages_stay_stable_while_sessions_change(gls):
     c = gls.client()
     app = gls.ready_application()
     group = gls.active_group(app, stream_class="gen6n_small")
-    sessions = [gls.start(group, app)["Arn"] for _ in range(6)]
+    sessions = [gls.start_session(group, app)["Arn"] for _ in range(6)]
     first = c.list_stream_sessions(Identifier=group["Id"], Status="ACTIVATING", MaxResults=4)
     assert [item["Arn"] for item in first["Items"]] == sessions[:4]
-    newer = gls.start(group, app)["Arn"]
+    newer = gls.start_session(group, app)["Arn"]
     rest = c.list_stream_sessions(Identifier=group["Id"], Status="ACTIVATING", MaxResults=4,
                                   NextToken=first["NextToken"])
     assert [item["Arn"] for item in rest["Items"]] == sessions[4:] + [newer]
@@ -512,7 +512,7 @@ def test_list_stream_sessions_by_account(gls):
     c = gls.client()
     app = gls.ready_application()
     one, two = gls.active_group(app), gls.active_group(app)
-    a, b, d = gls.start(one, app), gls.start(two, app), gls.start(two, app)
+    a, b, d = gls.start_session(one, app), gls.start_session(two, app), gls.start_session(two, app)
     gls.advance(1)
     c.export_stream_session_files(Identifier=two["Id"], StreamSessionIdentifier=b["Arn"], OutputUri="s3://exports/")
     pages = list(c.get_paginator("list_stream_sessions_by_account").paginate(PaginationConfig={"PageSize": 2}))
@@ -523,4 +523,4 @@ def test_list_stream_sessions_by_account(gls):
     only = c.list_stream_sessions_by_account(ExportFilesStatus="PENDING")["Items"]
     assert [item["Arn"] for item in only] == [b["Arn"]]
     # Another Region's sessions are its own.
-    assert gls.client("us-west-2").list_stream_sessions_by_account()["Items"] == []
+    assert gls.client(region="us-west-2").list_stream_sessions_by_account()["Items"] == []

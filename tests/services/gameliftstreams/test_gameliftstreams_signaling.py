@@ -10,7 +10,7 @@ import pytest
 def _start(gls, signal):
     app = gls.ready_application()
     group = gls.active_group(app)
-    return group, gls.start(group, app, signal)
+    return group, gls.start_session(group, app, signal)
 
 
 @pytest.mark.parametrize("media", [{"video": True, "data": True}, {"video": True, "data": False},
@@ -19,7 +19,7 @@ def test_answer_is_accepted_by_the_client_peer(gls, webrtc, media):
     offer, peer = webrtc.offer(**media)
     group, session = _start(gls, offer)
     gls.advance(1)
-    response = gls.session(group, session)["SignalResponse"]
+    response = gls.stream_session(group, session)["SignalResponse"]
     answer = json.loads(response)["sdp"]
     # A real answer to this very offer: same media sections, in order, with ICE and DTLS of its own.
     offered = re.findall(r"^m=(\w+)", json.loads(offer)["sdp"], re.M)
@@ -33,9 +33,9 @@ def test_every_session_gets_its_own_answer(gls, webrtc):
     app = gls.ready_application()
     group = gls.active_group(app)
     (first, first_peer), (second, second_peer) = webrtc.offer(), webrtc.offer()
-    a, b = gls.start(group, app, first), gls.start(group, app, second)
+    a, b = gls.start_session(group, app, first), gls.start_session(group, app, second)
     gls.advance(1)
-    answer_a, answer_b = gls.session(group, a)["SignalResponse"], gls.session(group, b)["SignalResponse"]
+    answer_a, answer_b = gls.stream_session(group, a)["SignalResponse"], gls.stream_session(group, b)["SignalResponse"]
     assert answer_a != answer_b
     assert webrtc.accept(first_peer, answer_a) == "stable"
     assert webrtc.accept(second_peer, answer_b) == "stable"
@@ -75,7 +75,7 @@ def test_an_offer_without_common_codecs_ends_in_invalid_signal_request(gls, webr
     group, session = _start(gls, json.dumps(document))
     assert session["Status"] == "ACTIVATING"
     gls.advance(1)
-    failed = gls.session(group, session)
+    failed = gls.stream_session(group, session)
     assert (failed["Status"], failed["StatusReason"]) == ("ERROR", "invalidSignalRequest")
     assert "SignalResponse" not in failed
     # The capacity it held is free again.

@@ -139,11 +139,11 @@ def test_target_idle_capacity_allocates_ahead_of_sessions(gls):
     group = gls.active_group(app, stream_class="gen5n_ultra", LocationConfigurations=[
         {"LocationName": "us-east-1", "AlwaysOnCapacity": 0, "MaximumCapacity": 3, "TargetIdleCapacity": 1}])
     assert states(c.get_stream_group(Identifier=group["Id"]))["us-east-1"]["AllocatedCapacity"] == 1
-    gls.start(group, app)
-    gls.start(group, app)
+    gls.start_session(group, app)
+    gls.start_session(group, app)
     state = states(c.get_stream_group(Identifier=group["Id"]))["us-east-1"]
     assert (state["AllocatedCapacity"], state["IdleCapacity"]) == (3, 1)
-    gls.start(group, app)
+    gls.start_session(group, app)
     state = states(c.get_stream_group(Identifier=group["Id"]))["us-east-1"]
     assert (state["AllocatedCapacity"], state["IdleCapacity"]) == (3, 0)  # never above the maximum
 
@@ -245,7 +245,7 @@ def test_operations_that_need_an_active_group(gls):
         lambda: c.add_stream_group_locations(Identifier=group["Id"], LocationConfigurations=[
             {"LocationName": "us-west-2", "AlwaysOnCapacity": 2}]),
         lambda: c.remove_stream_group_locations(Identifier=group["Id"], Locations=["us-west-2"]),
-        lambda: gls.start(group, app),
+        lambda: gls.start_session(group, app),
     ]
     for refuse in refusals:
         with pytest.raises(c.exceptions.ValidationException, match="is ACTIVATING"):
@@ -264,7 +264,7 @@ def test_groups_expire_after_365_days(gls):
     assert expired["Status"] == "EXPIRED"
     assert c.list_stream_groups()["Items"][0]["Status"] == "EXPIRED"
     with pytest.raises(c.exceptions.ValidationException, match="EXPIRED"):
-        gls.start(group, app)
+        gls.start_session(group, app)
     with pytest.raises(c.exceptions.ValidationException, match="EXPIRED"):
         c.update_stream_group(Identifier=group["Id"], Description="x")
     c.delete_stream_group(Identifier=group["Id"])
@@ -277,13 +277,13 @@ def test_delete_ends_sessions_and_drops_associations(gls):
     app = gls.ready_application()
     group = gls.active_group(app)
     gls.set_delays(SLOW_GROUPS)
-    session = gls.start(group, app)
+    session = gls.start_session(group, app)
     gls.advance(1)
     response = c.delete_stream_group(Identifier=group["Arn"])
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 204
     deleting = c.get_stream_group(Identifier=group["Id"])
     assert deleting["Status"] == "DELETING" and deleting["AssociatedApplications"] == []
-    ended = gls.session(group, session)
+    ended = gls.stream_session(group, session)
     assert (ended["Status"], ended["StatusReason"]) == ("TERMINATED", "apiTerminated")
     assert c.get_application(Identifier=app["Id"])["AssociatedStreamGroups"] == []
     with pytest.raises(c.exceptions.ConflictException):
@@ -312,6 +312,6 @@ def test_tags_on_applications_and_groups(gls):
     assert c.list_tags_for_resource(ResourceArn=app["Arn"])["Tags"] == {"team": "blue"}
     with pytest.raises(c.exceptions.ResourceNotFoundException):
         c.list_tags_for_resource(ResourceArn=app["Arn"].replace(app["Id"], "a-000000000"))
-    session = gls.start(gls.active_group(app), app)
+    session = gls.start_session(gls.active_group(app), app)
     with pytest.raises(c.exceptions.ValidationException, match="only applications and stream groups"):
         c.tag_resource(ResourceArn=session["Arn"], Tags={"a": "b"})

@@ -2,30 +2,18 @@
 greenroom), with statuses ACTIVE, EXPIRED, REVOKED and LIMIT_REACHED on the manual clock."""
 from __future__ import annotations
 
+import json
 import re
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 ROLE = "arn:aws:iam::000000000000:role/url-sessions"
 
 
 def use(gls, url: str) -> tuple[int, dict]:
-    """Open a stream URL as a browser would (over HTTP on the server; in process, the same
-    function the route calls)."""
-    if gls.mode == "server":
-        response = requests.get(url, timeout=10)
-        return response.status_code, response.json()
-    from greenroom.core.routes import HttpError
-    from greenroom.services.gameliftstreams.stream_urls import use_stream_url
-
-    parts = urlsplit(url)
-    region, account, url_id = parts.path.rstrip("/").split("/")[-3:]
-    try:
-        return 200, use_stream_url(gls.emulator, region, account, url_id, parse_qs(parts.query)["key"][0])
-    except HttpError as error:
-        return error.status, {"message": error.message}
+    """Open a stream URL as a browser would."""
+    status, _, body = gls.fetch(url)
+    return status, json.loads(body)
 
 
 def create(gls, group, app, **extra):

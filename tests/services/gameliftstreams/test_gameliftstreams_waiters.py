@@ -60,7 +60,7 @@ def test_waiters_fail_on_failure_states(gls):
     app = gls.ready_application()
     group = gls.active_group(app, stream_class="gen5n_ultra", LocationConfigurations=[
         {"LocationName": "us-east-1", "AlwaysOnCapacity": 0, "MaximumCapacity": 0}])
-    session = gls.start(group, app)
+    session = gls.start_session(group, app)
     gls.advance(10)  # no capacity: placement times out
     with pytest.raises(botocore.exceptions.WaiterError, match="failure state"):
         c.get_waiter("stream_session_active").wait(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])

@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 import support
-from support import DEFAULT_KEY
+from support import DEFAULT_KEY, Refused  # noqa: F401  (re-exported for the IVS tests)
 
 
 ACCOUNT = "000000000000"   # what greenroom makes of the test clients' access key
@@ -19,18 +19,6 @@ def make_client(service: str, endpoint_url: str | None = None, *, region: str = 
                 access_key: str = DEFAULT_KEY):
     """A boto3 client without client-side validation: greenroom must refuse bad input itself."""
     return support.make_client(service, endpoint_url, region, aws_access_key_id=access_key)
-
-
-class Refused(Exception):
-    """A client stand-in refused: the HTTP status and JSON body its route answers."""
-
-    def __init__(self, status: int, body: dict):
-        super().__init__(f"{status} {body}")
-        self.status, self.body = status, body
-
-    @property
-    def code(self) -> str:
-        return self.body.get("code")
 
 
 def message(error_info) -> str:

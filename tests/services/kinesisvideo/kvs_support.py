@@ -1,46 +1,13 @@
-"""Helpers of the Kinesis Video tests: synthetic media (real H.264 made with PyAV, and hand-built
-MKV for the error cases), and a driver that runs a test against the HTTP server or in process."""
+"""Helpers of the Kinesis Video tests: synthetic media (real H.264 made with PyAV, in support.py,
+and hand-built MKV for the error cases) and reading GetMedia payloads."""
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import os
-import tempfile
-from dataclasses import dataclass
-from typing import Callable
+import asyncio
+import threading
+import time
 
 from greenroom.media import ebml, mkv
-from greenroom.media.producer import PutMediaError, put_media_bytes
-from greenroom.media.source import putmedia_body
-from greenroom.media.testsrc import synthetic_video
-from support import make_client  # noqa: F401  (re-exported for the KVS tests)
-
-EVERYTHING = {"StartTimestamp": dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc),
-              "EndTimestamp": dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)}
-
-
-@functools.cache
-def video(seconds: float = 4.0, fps: int = 25, audio: bool = False, container: str = "matroska",
-          gop: int | None = None) -> bytes:
-    """Real H.264 (and AAC) media, made once per set of arguments."""
-    return synthetic_video(seconds=seconds, fps=fps, audio=audio, container=container, gop=gop)
-
-
-@functools.cache
-def video_path(seconds: float = 4.0, fps: int = 25, audio: bool = False, container: str = "matroska",
-               gop: int | None = None) -> str:
-    suffix = {"matroska": ".mkv", "mp4": ".mp4", "mpegts": ".ts"}[container]
-    descriptor, path = tempfile.mkstemp(suffix=suffix, prefix="greenroom-kvs-")
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(video(seconds, fps, audio, container, gop))
-    return path
-
-
-@functools.cache
-def video_body(seconds: float = 4.0, fps: int = 25, audio: bool = False) -> tuple[bytes, ...]:
-    """A real PutMedia body: header, then one Cluster (+ end-of-fragment Tags) per second."""
-    return tuple(putmedia_body(video_path(seconds, fps, audio)))
-
+from support import EVERYTHING, http_put, make_client, video, video_body, video_path  # noqa: F401  (re-exported)
 
 # ---------------------------------------------------------------------------- hand-built MKV
 
@@ -68,50 +35,6 @@ def fake_cluster(timecode: int, *, frames: int = 10, interval: int = 100, tracks
     return mkv.cluster(timecode, blocks, live=live) + (ebml.tags(pairs) if pairs else b"")
 
 
-# ---------------------------------------------------------------------------- clients and servers
-
-
-
-# ---------------------------------------------------------------------------- driver
-
-@dataclass
-class Kvs:
-    """One way of reaching greenroom: ``mode`` is "server" or "mock"."""
-    mode: str
-    client: Callable
-    advance: Callable
-    put: Callable          # put(body, **options) -> list of acknowledgements
-    set_delays: Callable
-    emulator: object = None
-    base_url: str = ""
-    ca_file: str = ""      # the CA to trust when base_url is https://
-
-    def create_active_stream(self, name: str = "cam", retention: int = 24, **options) -> str:
-        arn = self.client("kinesisvideo").create_stream(StreamName=name, DataRetentionInHours=retention,
-                                                        **options)["StreamARN"]
-        self.advance(1)
-        return arn
-
-    def put_video(self, stream: str = "cam", seconds: float = 4.0, audio: bool = False,
-                  start_ms: int = 1_700_000_000_000) -> list[dict]:
-        return self.put(list(video_body(seconds, 25, audio)), stream_name=stream, timecode_type="RELATIVE",
-                        producer_start_ms=start_ms)
-
-    def fragments(self, stream: str = "cam", kind: str = "PRODUCER_TIMESTAMP", **time_range) -> list[dict]:
-        archived = self.client("kinesis-video-archived-media")
-        pages = archived.get_paginator("list_fragments").paginate(
-            StreamName=stream, FragmentSelector={"FragmentSelectorType": kind,
-                                                 "TimestampRange": time_range or EVERYTHING})
-        return [fragment for page in pages for fragment in page["Fragments"]]
-
-
-def http_put(base_url: str, body, **options) -> list[dict]:
-    try:
-        return put_media_bytes(base_url, body, **options).acks
-    except PutMediaError as error:
-        return [{"HttpStatus": error.status, "ErrorType": error.error_type, "Message": error.message}]
-
-
 def documents(payload: bytes) -> list[list]:
     """Split a GetMedia payload into its MKV documents, each a list of parser events."""
     parser = mkv.MkvStreamParser()
@@ -125,3 +48,41 @@ def documents(payload: bytes) -> list[list]:
 
 def tags_of(document: list) -> list[dict]:
     return [dict(event.pairs) for event in document if isinstance(event, mkv.TagsRead)]
+
+
+def received(acks: list[dict]) -> list[str]:
+    """The fragment numbers of PutMedia's RECEIVED acknowledgements."""
+    return [ack["FragmentNumber"] for ack in acks if ack["EventType"] == "RECEIVED"]
+
+
+async def until(condition, timeout: float = 10.0) -> None:
+    """Wait, without blocking the event loop (a producer's), until ``condition()`` is true."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.01)
+
+
+def now_tail(media, seen: list, state: dict, stream: str = "cam") -> threading.Thread:
+    """Read a GetMedia NOW tail to its end on a thread of its own, noting each fragment number in
+    ``seen`` as it arrives, and in ``state`` when GetMedia answered (``started``) and when its
+    payload ended (``ended``, both time.monotonic()). Returns the thread once GetMedia answered
+    (10 s at most)."""
+    answered = threading.Event()
+
+    def read():
+        answer = media.get_media(StreamName=stream, StartSelector={"StartSelectorType": "NOW"})
+        state["started"] = time.monotonic()
+        answered.set()
+        parser = mkv.MkvStreamParser()
+        for chunk in answer["Payload"].iter_chunks(1024):
+            for event in parser.feed(chunk):
+                if isinstance(event, mkv.TagsRead) and "AWS_KINESISVIDEO_FRAGMENT_NUMBER" in dict(event.pairs):
+                    seen.append(dict(event.pairs)["AWS_KINESISVIDEO_FRAGMENT_NUMBER"])
+        state["ended"] = time.monotonic()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    answered.wait(10)
+    return thread

@@ -81,7 +81,7 @@ def test_a_clip_holds_at_most_200_fragments(mock_kvs):
     kvs = mock_kvs
     kvs.create_active_stream()
     body = list(video_body_header_and_clusters())
-    acks = kvs.put(body, stream_name="cam", timecode_type="RELATIVE", producer_start_ms=BASE_MS)
+    acks = kvs.put_media(body, stream_name="cam", timecode_type="RELATIVE", producer_start_ms=BASE_MS)
     assert len([a for a in acks if a["EventType"] == "RECEIVED"]) == 210, acks[:3]
     _, count, _ = probe(get_clip(kvs, BASE_MS, BASE_MS + 3600_000)["Payload"].read())
     assert count == 200
@@ -122,11 +122,11 @@ def test_errors(kvs):
     # Media a clip cannot hold: a track 1 that is not H.264/H.265, an H.264 track without CPD.
     kvs.create_active_stream(name="vp8")
     vp8_header = header().replace(b"V_MPEG4/ISO/AVC", b"V_VP8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00")
-    kvs.put([vp8_header, fake_cluster(0)], stream_name="vp8", timecode_type="RELATIVE", producer_start_ms=BASE_MS)
+    kvs.put_media([vp8_header, fake_cluster(0)], stream_name="vp8", timecode_type="RELATIVE", producer_start_ms=BASE_MS)
     assert error_of(lambda: get_clip(kvs, BASE_MS, BASE_MS + 1000, stream="vp8"))[0] == "UnsupportedStreamMediaTypeException"
 
     kvs.create_active_stream(name="nocpd")
     bare = (ebml.ebml_header() + ebml.unknown_size_start(ebml.SEGMENT) + mkv.info()
             + mkv.tracks(mkv.track_entry(1, "V_MPEG4/ISO/AVC", width=64, height=48)))
-    kvs.put([bare, fake_cluster(0)], stream_name="nocpd", timecode_type="RELATIVE", producer_start_ms=BASE_MS)
+    kvs.put_media([bare, fake_cluster(0)], stream_name="nocpd", timecode_type="RELATIVE", producer_start_ms=BASE_MS)
     assert error_of(lambda: get_clip(kvs, BASE_MS, BASE_MS + 1000, stream="nocpd"))[0] == "MissingCodecPrivateDataException"

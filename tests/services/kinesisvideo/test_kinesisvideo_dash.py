@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ElementTree
 from urllib.parse import urljoin
 
 import av
-from test_kinesisvideo_hls import BASE_MS, assert_continuous, at, error_code, fetch, frame_count, tfdts
+from test_kinesisvideo_hls import BASE_MS, assert_continuous, at, error_code, frame_count, tfdts
 from greenroom.media import remux
 
 MPD = "{urn:mpeg:dash:schema:mpd:2011}"
@@ -22,7 +22,7 @@ def dash_url(kvs, stream: str = "cam", **options) -> str:
 
 
 def manifest(kvs, url: str) -> ElementTree.Element:
-    status, headers, body = fetch(kvs, url)
+    status, headers, body = kvs.fetch(url)
     assert status == 200, body
     assert headers["content-type"] == "application/dash+xml"
     return ElementTree.fromstring(body)
@@ -47,11 +47,11 @@ def segment_urls(url: str, adaptation: ElementTree.Element) -> tuple[str, list[s
 
 
 def fetch_all(kvs, init_url: str, media_urls: list[str]) -> tuple[bytes, list[bytes]]:
-    status, _, init = fetch(kvs, init_url)
+    status, _, init = kvs.fetch(init_url)
     assert status == 200 and init[4:8] == b"ftyp"
     bodies = []
     for media_url in media_urls:
-        status, _, body = fetch(kvs, media_url)
+        status, _, body = kvs.fetch(media_url)
         assert status == 200, body
         assert b"moov" not in body[:64] and body[4:8] == b"moof"   # media segments never repeat the init
         bodies.append(body)
@@ -161,6 +161,6 @@ def test_validation_and_sessions_apart_from_hls(kvs):
     url = dash_url(kvs, Expires=300)
     token = url.split("SessionToken=")[1]
     hls_master = url.split("/dash/")[0] + f"/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken={token}"
-    assert fetch(kvs, hls_master)[0] == 403
+    assert kvs.fetch(hls_master)[0] == 403
     kvs.advance(300)
-    assert fetch(kvs, url)[0] == 403
+    assert kvs.fetch(url)[0] == 403

@@ -13,7 +13,7 @@ import pytest
 from greenroom.media import mkv
 from greenroom.media.producer import put_media_stream
 from greenroom.media.testsrc import decoded_frames
-from kvs_support import documents, fake_cluster, header, tags_of, video, video_body
+from kvs_support import documents, fake_cluster, header, now_tail, received, tags_of, until, video, video_body
 
 BASE_MS = 1_700_000_000_000
 
@@ -24,10 +24,6 @@ def get_media(kvs, **selector) -> bytes:
 
 def numbers_in(payload: bytes) -> list[str]:
     return [tags_of(document)[0]["AWS_KINESISVIDEO_FRAGMENT_NUMBER"] for document in documents(payload)]
-
-
-def received(acks) -> list[str]:
-    return [a["FragmentNumber"] for a in acks if a["EventType"] == "RECEIVED"]
 
 
 @pytest.mark.parametrize("audio", [False, True])
@@ -66,7 +62,7 @@ def test_clusters_come_back_byte_for_byte(kvs):
 
 def test_document_layout_and_tags(kvs):
     kvs.create_active_stream()
-    acks = kvs.put([header(), fake_cluster(0, tags=[("camera", "front")]), fake_cluster(1000)],
+    acks = kvs.put_media([header(), fake_cluster(0, tags=[("camera", "front")]), fake_cluster(1000)],
                    stream_name="cam", timecode_type="RELATIVE", producer_start_ms=BASE_MS + 250)
     numbers = received(acks)
     kvs.advance(5)
@@ -90,10 +86,10 @@ def test_document_layout_and_tags(kvs):
 
 def test_start_selectors(kvs):
     kvs.create_active_stream()
-    first = received(kvs.put([header()] + [fake_cluster(t * 1000) for t in range(3)], stream_name="cam",
+    first = received(kvs.put_media([header()] + [fake_cluster(t * 1000) for t in range(3)], stream_name="cam",
                              timecode_type="RELATIVE", producer_start_ms=BASE_MS))
     kvs.advance(100)
-    second = received(kvs.put([header()] + [fake_cluster(t * 1000) for t in range(3, 5)], stream_name="cam",
+    second = received(kvs.put_media([header()] + [fake_cluster(t * 1000) for t in range(3, 5)], stream_name="cam",
                               timecode_type="RELATIVE", producer_start_ms=BASE_MS + 10_000))
     everything = first + second
     servers = [f["ServerTimestamp"] for f in kvs.fragments(kind="SERVER_TIMESTAMP")]
@@ -115,7 +111,7 @@ def test_start_selectors(kvs):
 
 def test_start_selector_errors(kvs):
     kvs.create_active_stream()
-    numbers = received(kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE"))
+    numbers = received(kvs.put_media([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE"))
     media = kvs.client("kinesis-video-media")
     for selector in ({"StartSelectorType": "FRAGMENT_NUMBER"}, {"StartSelectorType": "CONTINUATION_TOKEN"},
                      {"StartSelectorType": "SERVER_TIMESTAMP"}):
@@ -132,7 +128,7 @@ def test_start_selector_errors(kvs):
 
 def test_get_media_for_fragment_list(kvs):
     kvs.create_active_stream()
-    numbers = received(kvs.put([header()] + [fake_cluster(t * 1000) for t in range(4)], stream_name="cam",
+    numbers = received(kvs.put_media([header()] + [fake_cluster(t * 1000) for t in range(4)], stream_name="cam",
                                timecode_type="RELATIVE", producer_start_ms=BASE_MS))
     archived = kvs.client("kinesis-video-archived-media")
     out = archived.get_media_for_fragment_list(StreamName="cam", Fragments=[numbers[3], numbers[0]])
@@ -161,7 +157,7 @@ def test_get_media_for_fragment_list(kvs):
 def test_connection_limit_in_process(mock_kvs):
     kvs = mock_kvs
     kvs.create_active_stream()
-    kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
+    kvs.put_media([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
     media = kvs.client("kinesis-video-media")
     open_ones = [media.get_media(StreamName="cam", StartSelector={"StartSelectorType": "EARLIEST"})
                  for _ in range(3)]
@@ -177,27 +173,13 @@ def test_live_tail_and_connection_limit(http_kvs):
     http_kvs.create_active_stream()
     media = http_kvs.client("kinesis-video-media")
     seen: list[str] = []
-    started = threading.Event()
     results: dict = {}
-
-    def consume():
-        answer = media.get_media(StreamName="cam", StartSelector={"StartSelectorType": "NOW"})
-        started.set()
-        parser = mkv.MkvStreamParser()
-        for chunk in answer["Payload"].iter_chunks(1024):
-            for event in parser.feed(chunk):
-                if isinstance(event, mkv.TagsRead) and "AWS_KINESISVIDEO_FRAGMENT_NUMBER" in dict(event.pairs):
-                    seen.append(dict(event.pairs)["AWS_KINESISVIDEO_FRAGMENT_NUMBER"])
-        results["ended"] = True
 
     async def body(acks):
         yield header() + fake_cluster(0)
         # Once the first fragment is in, the server surely knows this producer is connected.
-        await _until(lambda: any(a["EventType"] == "PERSISTED" for a in acks))
-        consumer = threading.Thread(target=consume)
-        consumer.start()
-        results["consumer"] = consumer
-        await asyncio.to_thread(started.wait, 10)
+        await until(lambda: any(a["EventType"] == "PERSISTED" for a in acks))
+        results["consumer"] = await asyncio.to_thread(now_tail, media, seen, results)
         # Two more tails fill the limit; a fourth is refused.
         extra = [await asyncio.to_thread(media.get_media, StreamName="cam",
                                          StartSelector={"StartSelectorType": "NOW"}) for _ in range(2)]
@@ -206,7 +188,7 @@ def test_live_tail_and_connection_limit(http_kvs):
         for index in range(3):
             yield fake_cluster((index + 1) * 1000)
             # The tail has this fragment before the producer sends the next one.
-            await _until(lambda: len(seen) == index + 1)
+            await until(lambda: len(seen) == index + 1)
         results["extra"] = extra
 
     acks: list = []
@@ -218,14 +200,6 @@ def test_live_tail_and_connection_limit(http_kvs):
         assert len(documents(extra["Payload"].read())) == 3
 
 
-async def _until(condition, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.01)
-
-
 def test_a_client_that_goes_away_frees_its_connection(http_kvs):
     """A live tail whose client disconnects stops waiting: its connection no longer counts."""
     http_kvs.create_active_stream()
@@ -235,7 +209,7 @@ def test_a_client_that_goes_away_frees_its_connection(http_kvs):
 
     async def body(acks):
         yield header() + fake_cluster(0)
-        await _until(lambda: any(a["EventType"] == "PERSISTED" for a in acks))
+        await until(lambda: any(a["EventType"] == "PERSISTED" for a in acks))
         tails = [await asyncio.to_thread(media.get_media, StreamName="cam", StartSelector={"StartSelectorType": "NOW"})
                  for _ in range(3)]
         with pytest.raises(media.exceptions.ConnectionLimitExceededException):
@@ -255,7 +229,7 @@ def test_a_client_that_goes_away_frees_its_connection(http_kvs):
 
         outcome["fourth"] = await retry()
         yield fake_cluster(1000)
-        await _until(lambda: sum(a["EventType"] == "RECEIVED" for a in acks) == 2)
+        await until(lambda: sum(a["EventType"] == "RECEIVED" for a in acks) == 2)
         outcome["tails"] = tails[1:]
         done.set()
 
@@ -270,18 +244,6 @@ def test_a_client_that_goes_away_frees_its_connection(http_kvs):
 
 # ---------------------------------------------------------------------------- waiting for data
 
-def _tail(media, seen: list, state: dict) -> None:
-    """Read a GetMedia NOW tail to its end, noting each fragment number as it arrives."""
-    answer = media.get_media(StreamName="cam", StartSelector={"StartSelectorType": "NOW"})
-    state["started"] = time.monotonic()
-    parser = mkv.MkvStreamParser()
-    for chunk in answer["Payload"].iter_chunks(1024):
-        for event in parser.feed(chunk):
-            if isinstance(event, mkv.TagsRead) and "AWS_KINESISVIDEO_FRAGMENT_NUMBER" in dict(event.pairs):
-                seen.append(dict(event.pairs)["AWS_KINESISVIDEO_FRAGMENT_NUMBER"])
-    state["ended"] = time.monotonic()
-
-
 def test_get_media_now_waits_for_data(http_kvs):
     """GetMedia NOW with no producer connected does not end at once: a producer that connects
     within the documented 3 s is read by it."""
@@ -291,12 +253,8 @@ def test_get_media_now_waits_for_data(http_kvs):
     http_kvs.create_active_stream()
     seen: list[str] = []
     state: dict = {}
-    consumer = threading.Thread(target=_tail, args=(http_kvs.client("kinesis-video-media"), seen, state))
-    consumer.start()
-    deadline = time.monotonic() + 10
-    while "started" not in state and time.monotonic() < deadline:
-        time.sleep(0.01)
-    acks = http_kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
+    consumer = now_tail(http_kvs.client("kinesis-video-media"), seen, state)
+    acks = http_kvs.put_media([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
     consumer.join(15)
     assert not consumer.is_alive()
     assert seen == received(acks)
@@ -311,18 +269,14 @@ def test_live_tail_survives_a_producer_reconnecting(http_kvs):
     http_kvs.set_delays({"kinesisvideo.getmedia.no_data_timeout": 1.5})
     seen: list[str] = []
     state: dict = {}
-    consumer = threading.Thread(target=_tail, args=(http_kvs.client("kinesis-video-media"), seen, state))
-    consumer.start()
-    deadline = time.monotonic() + 10
-    while "started" not in state and time.monotonic() < deadline:
-        time.sleep(0.01)
-    first = received(http_kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE"))
+    consumer = now_tail(http_kvs.client("kinesis-video-media"), seen, state)
+    first = received(http_kvs.put_media([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE"))
     deadline = time.monotonic() + 10
     while len(seen) < 1 and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.5)  # the reconnection gap: no producer connected
     assert consumer.is_alive()
-    second = received(http_kvs.put([header(), fake_cluster(1000)], stream_name="cam", timecode_type="ABSOLUTE"))
+    second = received(http_kvs.put_media([header(), fake_cluster(1000)], stream_name="cam", timecode_type="ABSOLUTE"))
     consumer.join(15)
     assert not consumer.is_alive()
     assert seen == first + second

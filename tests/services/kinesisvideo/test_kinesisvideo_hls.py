@@ -8,16 +8,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import urllib.error
-import urllib.request
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import av
 import pytest
 from botocore.exceptions import ClientError
 
 from greenroom.media import remux
-from greenroom.protocol.http import HttpRequest
 
 BASE_MS = 1_700_000_000_000
 
@@ -26,32 +23,13 @@ def at(ms: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc)
 
 
-def fetch(kvs, url: str) -> tuple[int, dict, bytes]:
-    """GET a URL the session handed out: over HTTP from the server, or through the in-process
-    emulator (the mock has no listening socket)."""
-    if kvs.mode == "server":
-        try:
-            with urllib.request.urlopen(url, timeout=10) as response:
-                return response.status, lower(response.headers), response.read()
-        except urllib.error.HTTPError as error:
-            return error.code, lower(error.headers), error.read()
-    parts = urlsplit(url)
-    response = kvs.emulator.handle(HttpRequest("GET", parts.path, parts.query, {"host": parts.netloc}))
-    body = response.body if isinstance(response.body, bytes) else b"".join(response.body)
-    return response.status, lower(response.headers), body
-
-
-def lower(headers) -> dict:
-    return {name.lower(): value for name, value in headers.items()}
-
-
 def session_url(kvs, stream: str = "cam", **options) -> str:
     archived = kvs.client("kinesis-video-archived-media")
     return archived.get_hls_streaming_session_url(StreamName=stream, **options)["HLSStreamingSessionURL"]
 
 
 def playlist(kvs, url: str) -> str:
-    status, headers, body = fetch(kvs, url)
+    status, headers, body = kvs.fetch(url)
     assert status == 200, body
     return body.decode()
 
@@ -76,11 +54,11 @@ def play(kvs, media_url: str) -> tuple[bytes, list[bytes], str]:
     init = b""
     maps = re.findall(r'#EXT-X-MAP:URI="([^"]+)"', text)
     if maps:
-        status, headers, init = fetch(kvs, urljoin(media_url, maps[0]))
+        status, headers, init = kvs.fetch(urljoin(media_url, maps[0]))
         assert status == 200 and init[4:8] == b"ftyp"
     bodies = []
     for uri in segments(text):
-        status, headers, body = fetch(kvs, urljoin(media_url, uri))
+        status, headers, body = kvs.fetch(urljoin(media_url, uri))
         assert status == 200, body
         bodies.append(body)
     return init, bodies, text
@@ -200,7 +178,7 @@ def test_mpeg_ts_carries_both_tracks_in_one_playlist(kvs):
     media_url = media_playlist_url(kvs, url)
     init, bodies, text = play(kvs, media_url)
     assert init == b"" and len(bodies) == 4
-    assert fetch(kvs, media_url.replace("TrackNumber=1", "TrackNumber=2"))[0] == 400
+    assert kvs.fetch(media_url.replace("TrackNumber=1", "TrackNumber=2"))[0] == 400
     with av.open(io.BytesIO(b"".join(bodies))) as container:
         video = [frame.time for frame in container.decode(video=0)]
     with av.open(io.BytesIO(b"".join(bodies))) as container:
@@ -326,21 +304,21 @@ def test_sessions_expire_and_at_most_ten_per_stream(kvs):
     kvs.create_active_stream()
     kvs.put_video(seconds=2)
     first = session_url(kvs, Expires=600)
-    assert fetch(kvs, first)[0] == 200
+    assert kvs.fetch(first)[0] == 200
     later = [session_url(kvs, Expires=600) for _ in range(9)]
-    assert fetch(kvs, first)[0] == 200   # ten sessions
+    assert kvs.fetch(first)[0] == 200   # ten sessions
     eleventh = session_url(kvs, Expires=900)
-    status, headers, body = fetch(kvs, first)   # the oldest was revoked
+    status, headers, body = kvs.fetch(first)   # the oldest was revoked
     assert status == 403 and headers.get("x-amzn-errortype") == "NotAuthorizedException"
-    assert fetch(kvs, later[0])[0] == 200 and fetch(kvs, eleventh)[0] == 200
+    assert kvs.fetch(later[0])[0] == 200 and kvs.fetch(eleventh)[0] == 200
     kvs.advance(601)
-    assert fetch(kvs, later[0])[0] == 403
-    assert fetch(kvs, eleventh)[0] == 200
+    assert kvs.fetch(later[0])[0] == 403
+    assert kvs.fetch(eleventh)[0] == 200
     kvs.advance(300)
-    assert fetch(kvs, eleventh)[0] == 403
+    assert kvs.fetch(eleventh)[0] == 403
     bogus = first.split("SessionToken=")[0] + "SessionToken=bm90OmFyZWFsOnRva2Vu"
-    assert fetch(kvs, bogus)[0] == 403
-    assert fetch(kvs, first.split("?")[0])[0] == 400   # no token at all
+    assert kvs.fetch(bogus)[0] == 403
+    assert kvs.fetch(first.split("?")[0])[0] == 400   # no token at all
 
 
 def test_a_page_of_another_origin_can_use_playlists_manifests_and_segments(plain_http_kvs):

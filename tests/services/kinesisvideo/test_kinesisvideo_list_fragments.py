@@ -20,7 +20,7 @@ def at(ms: int) -> dt.datetime:
 def put_fragments(kvs, count: int, *, first: int = 0, stream: str = "cam", start_ms: int = BASE_MS) -> list[str]:
     """``count`` one-second fragments with producer timestamps start_ms + (first + i) s."""
     body = [header()] + [fake_cluster((first + index) * 1000) for index in range(count)]
-    acks = kvs.put(body, stream_name=stream, timecode_type="RELATIVE", producer_start_ms=start_ms)
+    acks = kvs.put_media(body, stream_name=stream, timecode_type="RELATIVE", producer_start_ms=start_ms)
     assert not [a for a in acks if a["EventType"] == "ERROR"], acks
     return [a["FragmentNumber"] for a in acks if a["EventType"] == "RECEIVED"]
 

@@ -5,13 +5,11 @@ through the store's notifications, and knows a producer is connected elsewhere).
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import pytest
 
-from greenroom.media import mkv
 from greenroom.media.producer import put_media_stream
-from kvs_support import fake_cluster, header, make_client
+from kvs_support import fake_cluster, header, make_client, now_tail, received, until
 
 FRAGMENTS_PER_PRODUCER = 12
 
@@ -23,10 +21,6 @@ def three(launch, postgres_url):
         server.admin("POST", "delays", {"kinesisvideo.stream.create": 0}).raise_for_status()
     make_client("kinesisvideo", servers[0].base_url).create_stream(StreamName="cam", DataRetentionInHours=24)
     return servers
-
-
-def received(acks: list[dict]) -> list[str]:
-    return [ack["FragmentNumber"] for ack in acks if ack["EventType"] == "RECEIVED"]
 
 
 def test_two_producers_to_one_stream_on_different_servers(three):
@@ -67,30 +61,16 @@ def test_get_media_now_on_one_server_while_the_producer_is_on_another(three):
     producer_server, tail_server = three[0], three[2]
     media = make_client("kinesis-video-media", tail_server.base_url)
     seen: list[str] = []
-    started = threading.Event()
     results: dict = {}
-
-    def consume():
-        answer = media.get_media(StreamName="cam", StartSelector={"StartSelectorType": "NOW"})
-        started.set()
-        parser = mkv.MkvStreamParser()
-        for chunk in answer["Payload"].iter_chunks(1024):
-            for event in parser.feed(chunk):
-                if isinstance(event, mkv.TagsRead) and "AWS_KINESISVIDEO_FRAGMENT_NUMBER" in dict(event.pairs):
-                    seen.append(dict(event.pairs)["AWS_KINESISVIDEO_FRAGMENT_NUMBER"])
-        results["ended"] = True
 
     async def body(acks):
         yield header() + fake_cluster(0)
-        await _until(lambda: any(ack["EventType"] == "PERSISTED" for ack in acks))
-        consumer = threading.Thread(target=consume)
-        consumer.start()
-        results["consumer"] = consumer
-        await asyncio.to_thread(started.wait, 10)
+        await until(lambda: any(ack["EventType"] == "PERSISTED" for ack in acks))
+        results["consumer"] = await asyncio.to_thread(now_tail, media, seen, results)
         for index in range(4):
             yield fake_cluster((index + 1) * 1000)
             # The tail on the other server has this fragment before the next one is sent.
-            await _until(lambda: len(seen) == index + 1)
+            await until(lambda: len(seen) == index + 1)
 
     acks: list = []
     asyncio.run(put_media_stream(producer_server.base_url, body(acks), on_ack=acks.append, stream_name="cam",
@@ -100,10 +80,3 @@ def test_get_media_now_on_one_server_while_the_producer_is_on_another(three):
     assert results.get("ended")
     assert seen == received(acks)[1:]
 
-
-async def _until(condition, timeout=10.0):
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("timed out")
-        await asyncio.sleep(0.01)

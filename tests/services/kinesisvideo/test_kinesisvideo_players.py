@@ -15,24 +15,18 @@ playlist, manifest and segment is fetched cross-origin.
 from __future__ import annotations
 
 import datetime as dt
-import http.server
 import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-from pathlib import Path
 
 import pytest
 
 from kvs_support import http_put, video_body, video_path
+from support import PLAYERS_DIR, BrowserPage, chromium, need
 
-REQUIRE_PLAYERS = os.environ.get("GREENROOM_REQUIRE_PLAYERS") == "1"
-PLAYERS_DIR = Path(__file__).resolve().parents[2] / "players"
 HLS_JS = PLAYERS_DIR / "node_modules" / "hls.js" / "dist" / "hls.min.js"
 DASH_JS = PLAYERS_DIR / "node_modules" / "dashjs" / "dist" / "modern" / "umd" / "dash.all.min.js"
 BASE_MS = 1_700_000_000_000
@@ -42,16 +36,6 @@ FRAMES = SECONDS * FPS
 STREAMS = {"cam": False, "av": True}     # stream name -> has audio
 
 
-def need(found: bool, what: str) -> None:
-    """Skip (or, under GREENROOM_REQUIRE_PLAYERS=1, fail) when a player is missing."""
-    if found:
-        return
-    reason = f"{what} not installed (see tests/players/package.json and the README)"
-    if REQUIRE_PLAYERS:
-        pytest.fail(reason + "; GREENROOM_REQUIRE_PLAYERS=1 requires it")
-    pytest.skip(reason)
-
-
 @pytest.fixture
 def ffmpeg_tools() -> None:
     """Requested before ``ingested``: a missing tool skips before any server work."""
@@ -59,13 +43,11 @@ def ffmpeg_tools() -> None:
 
 
 @pytest.fixture
-def chromium_player() -> str:
-    """The Chromium executable, once hls.js and dash.js are known to be installed too."""
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    need(browser is not None, "chromium (apt: chromium)")
+def chromium_player() -> None:
+    """Chromium, hls.js and dash.js are installed (requested before any server work)."""
+    chromium()
     need(HLS_JS.is_file(), f"hls.js ({HLS_JS}; run `npm ci` in tests/players)")
     need(DASH_JS.is_file(), f"dash.js ({DASH_JS}; run `npm ci` in tests/players)")
-    return browser
 
 
 def at(ms: int) -> dt.datetime:
@@ -210,16 +192,11 @@ def test_ffmpeg_plays_the_clip(ffmpeg_tools, ingested, tmp_path):
 
 # ---------------------------------------------------------------------------- Chromium: hls.js, dash.js
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><script src="/hls.min.js"></script><script src="/dash.all.min.js"></script></head>
-<body>
+PAGE = """<script src="/hls.min.js"></script><script src="/dash.all.min.js"></script>
 <script>
 // One <video> per player; each reports to the test's server every 500 ms: the browser's clock,
 // currentTime, the audio tracks the player knows and the audio/video bytes Chromium decoded,
 // and every error and stall (a "waiting" after playback began).
-function report(what) {
-  fetch("/report", {method: "POST", body: JSON.stringify(what)}).catch(function () {});
-}
 var players = %(players)s;
 players.forEach(function (spec) {
   var video = document.createElement("video");
@@ -267,81 +244,18 @@ players.forEach(function (spec) {
             videoBytes: video.webkitVideoDecodedByteCount || 0});
   }, 500);
 });
-</script></body></html>
+</script>
 """
 
 
-class PageServer:
-    """A small HTTP server on 127.0.0.1 (another origin than greenroom) serving the player page,
-    hls.js and dash.js, and collecting the page's reports."""
-
-    def __init__(self, players: list[dict]):
-        page = (PAGE % {"players": json.dumps(players)}).encode()
-        files = {"/": (page, "text/html"), "/hls.min.js": (HLS_JS.read_bytes(), "text/javascript"),
-                 "/dash.all.min.js": (DASH_JS.read_bytes(), "text/javascript")}
-        self.reports: queue.Queue = queue.Queue()
-        reports = self.reports
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body, kind = files.get(self.path, (b"", ""))
-                self.send_response(200 if body else 404)
-                self.send_header("Content-Type", kind or "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_POST(self):
-                reports.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-class Chromium:
-    """Headless Chromium (no display, sandbox off for containers, no network of its own) on a page."""
-
-    def __init__(self, browser: str, url: str):
-        self.profile = tempfile.mkdtemp(prefix="greenroom-chromium-")
-        self.process = subprocess.Popen(
-            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
-             f"--user-data-dir={self.profile}", "--autoplay-policy=no-user-gesture-required",
-             "--remote-debugging-port=0", url],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-    def check_alive(self) -> None:
-        assert self.process.poll() is None, self.process.stderr.read().decode(errors="replace")[-3000:]
-
-    def close(self) -> None:
-        self.process.kill()
-        self.process.wait(10)
-        self.process.stderr.close()
-        shutil.rmtree(self.profile, ignore_errors=True)
-
-
-def watch(pages: PageServer, browser: Chromium, seconds: float, done=lambda seen: False) -> dict[str, list[dict]]:
+def watch(page: BrowserPage, seconds: float, done=lambda seen: False) -> dict[str, list[dict]]:
     """The reports of each player over ``seconds`` (or until ``done(seen)``), failing on any
     fatal player error at once."""
     seen: dict[str, list[dict]] = {}
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        try:
-            report = pages.reports.get(timeout=0.5)
-        except queue.Empty:
-            browser.check_alive()
+        report = page.next_report()
+        if report is None:
             continue
         seen.setdefault(report["id"], []).append(report)
         assert not (report.get("error") and report.get("fatal", True)), (report, seen)
@@ -406,13 +320,8 @@ def assert_played_well(name: str, reports: list[dict], audio: bool, at_least: fl
 def test_chromium_plays_the_hls_session_with_hls_js(chromium_player, ingested):
     """The short stream, played to past 2 s of its 4 by hls.js (kept from the first version of
     this test: real playback, decoded by Chromium's own media stack)."""
-    pages = PageServer([{"id": "hls", "kind": "hls", "url": hls_url(ingested, ContainerFormat="FRAGMENTED_MP4")}])
-    browser = Chromium(chromium_player, pages.url)
-    try:
-        seen = watch(pages, browser, 45, lambda seen: any(r.get("currentTime", 0) > 2.0 for r in seen.get("hls", [])))
-    finally:
-        browser.close()
-        pages.close()
+    seen = play_in_chromium([{"id": "hls", "kind": "hls", "url": hls_url(ingested, ContainerFormat="FRAGMENTED_MP4")}],
+                            45, lambda seen: any(r.get("currentTime", 0) > 2.0 for r in seen.get("hls", [])))
     times = [r["currentTime"] for r in seen.get("hls", []) if "currentTime" in r]
     assert times and max(times) > 2.0, seen
     assert times == sorted(times), times   # it advanced, never jumped back
@@ -432,15 +341,14 @@ def producer(server, stream: str, audio: bool) -> subprocess.Popen:
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment)
 
 
-def play_in_chromium(browser_path: str, players: list[dict], seconds: float, done=lambda seen: False):
-    """The players' reports from one headless Chromium page over ``seconds`` (or until ``done``)."""
-    pages = PageServer(players)
-    browser = Chromium(browser_path, pages.url)
-    try:
-        return watch(pages, browser, seconds, done)
-    finally:
-        browser.close()
-        pages.close()
+def play_in_chromium(players: list[dict], seconds: float, done=lambda seen: False):
+    """The players' reports from one headless Chromium page over ``seconds`` (or until ``done``).
+    Chromium keeps its timers and renderer at full speed though nobody looks at the page."""
+    files = {"/hls.min.js": (HLS_JS.read_bytes(), "text/javascript"),
+             "/dash.all.min.js": (DASH_JS.read_bytes(), "text/javascript")}
+    with BrowserPage(PAGE % {"players": json.dumps(players)}, files, chromium_args=(
+            "--disable-background-timer-throttling", "--disable-renderer-backgrounding")) as page:
+        return watch(page, seconds, done)
 
 
 def test_chromium_plays_live_and_on_demand_with_hls_js_and_dash_js(chromium_player, ffmpeg_tools, server):
@@ -466,7 +374,7 @@ def test_chromium_plays_live_and_on_demand_with_hls_js_and_dash_js(chromium_play
         def all_ended(reports: dict) -> bool:
             return len(reports) == len(on_demand) and all(any(r.get("ended") for r in rs) for rs in reports.values())
 
-        seen.update(play_in_chromium(chromium_player, on_demand, ON_DEMAND_SECONDS + 15, all_ended))
+        seen.update(play_in_chromium(on_demand, ON_DEMAND_SECONDS + 15, all_ended))
         # The live window (5 fragments) holds only the producers' fragments by now.
         time.sleep(max(0.0, 6.5 - (time.monotonic() - started)))
         for process in producers:
@@ -484,7 +392,7 @@ def test_chromium_plays_live_and_on_demand_with_hls_js_and_dash_js(chromium_play
                      "-i", live_url(server, protocol, name),
                      "-t", "10", "-f", "null", "-", "-progress", "pipe:1"],
                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)))
-        seen.update(play_in_chromium(chromium_player, live, LIVE_SECONDS + 6))
+        seen.update(play_in_chromium(live, LIVE_SECONDS + 6))
         for process in producers:
             assert process.poll() is None, process.stderr.read().decode(errors="replace")
     finally:

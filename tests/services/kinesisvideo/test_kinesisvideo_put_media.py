@@ -12,7 +12,7 @@ import requests
 from greenroom.media import ebml, mkv
 from greenroom.media.producer import put_media_stream
 from greenroom.services.kinesisvideo.put_media import parse_start_timestamp
-from kvs_support import fake_cluster, header, video_body
+from kvs_support import fake_cluster, header, until, video_body
 
 BASE_MS = 1_700_000_000_000
 
@@ -47,26 +47,26 @@ def test_no_persisted_acknowledgement_without_retention(kvs):
 
 def test_acknowledgements_can_be_turned_off(kvs):
     kvs.create_active_stream()
-    assert kvs.put(list(video_body(2.0)), stream_name="cam", timecode_type="RELATIVE",
+    assert kvs.put_media(list(video_body(2.0)), stream_name="cam", timecode_type="RELATIVE",
                    producer_start_ms=BASE_MS, ack_required=False) == []
     assert len(kvs.fragments()) == 2
     # Errors are still reported.
-    acks = kvs.put([header(), fake_cluster(0), b"\x00garbage"], stream_name="cam", timecode_type="ABSOLUTE",
+    acks = kvs.put_media([header(), fake_cluster(0), b"\x00garbage"], stream_name="cam", timecode_type="ABSOLUTE",
                    ack_required=False)
     assert events(acks) == [("ERROR", None, 4006)]
 
 
 def test_producer_timestamps_relative_and_absolute(kvs):
     arn = kvs.create_active_stream()
-    kvs.put([header(), fake_cluster(0), fake_cluster(1000), fake_cluster(2500)], stream_arn=arn,
+    kvs.put_media([header(), fake_cluster(0), fake_cluster(1000), fake_cluster(2500)], stream_arn=arn,
             timecode_type="RELATIVE", producer_start_ms=BASE_MS + 5)
-    kvs.put([header(), fake_cluster(BASE_MS + 60_000)], stream_name="cam", timecode_type="ABSOLUTE")
+    kvs.put_media([header(), fake_cluster(BASE_MS + 60_000)], stream_name="cam", timecode_type="ABSOLUTE")
     listed = kvs.fragments()
     produced = [round(f["ProducerTimestamp"].timestamp() * 1000) for f in listed]
     assert produced == [BASE_MS + 5, BASE_MS + 1005, BASE_MS + 2505, BASE_MS + 60_000]
     assert [f["FragmentLengthInMilliseconds"] for f in listed] == [1000] * 4
     # The same frames with a timecode scale of 100 µs: timecodes are ten times larger.
-    kvs.put([header(timecode_scale_ns=100_000), fake_cluster(10_000, interval=1000)], stream_name="cam",
+    kvs.put_media([header(timecode_scale_ns=100_000), fake_cluster(10_000, interval=1000)], stream_name="cam",
             timecode_type="RELATIVE", producer_start_ms=BASE_MS + 100_000)
     last = kvs.fragments()[-1]
     assert round(last["ProducerTimestamp"].timestamp() * 1000) == BASE_MS + 101_000
@@ -86,7 +86,7 @@ def test_start_timestamp_is_read_leniently():
 def test_fragment_sizes_and_metadata_tags(kvs):
     kvs.create_active_stream()
     cluster = fake_cluster(0, tags=[("camera", "front"), ("lens", "wide")])
-    kvs.put([header(), cluster], stream_name="cam", timecode_type="ABSOLUTE")
+    kvs.put_media([header(), cluster], stream_name="cam", timecode_type="ABSOLUTE")
     (fragment,) = kvs.fragments(kind="SERVER_TIMESTAMP")
     live_cluster = cluster[:cluster.index(ebml.encode_id(ebml.TAGS))]
     # Stored with a known size: the live 8-byte "unknown" size field becomes the real size
@@ -99,14 +99,14 @@ def test_fragment_sizes_and_metadata_tags(kvs):
 def test_header_errors(kvs):
     kvs.create_active_stream()
     body = [header(), fake_cluster(0)]
-    (refused,) = kvs.put(body, timecode_type="ABSOLUTE")
+    (refused,) = kvs.put_media(body, timecode_type="ABSOLUTE")
     assert (refused["HttpStatus"], refused["ErrorType"]) == (400, "InvalidArgumentException")
-    (refused,) = kvs.put(body, stream_name="cam", stream_arn="arn:aws:kinesisvideo:us-east-1:000000000000:stream/cam/1",
+    (refused,) = kvs.put_media(body, stream_name="cam", stream_arn="arn:aws:kinesisvideo:us-east-1:000000000000:stream/cam/1",
                          timecode_type="ABSOLUTE")
     assert refused["ErrorType"] == "InvalidArgumentException"
-    (refused,) = kvs.put(body, stream_name="nope", timecode_type="ABSOLUTE")
+    (refused,) = kvs.put_media(body, stream_name="nope", timecode_type="ABSOLUTE")
     assert (refused["HttpStatus"], refused["ErrorType"]) == (404, "ResourceNotFoundException")
-    (refused,) = kvs.put(body, stream_name="cam", timecode_type="SOMETIMES")
+    (refused,) = kvs.put_media(body, stream_name="cam", timecode_type="SOMETIMES")
     assert refused["ErrorType"] == "InvalidArgumentException"
     assert kvs.fragments(kind="SERVER_TIMESTAMP") == []
 
@@ -143,7 +143,7 @@ ERROR_CASES = {
 @pytest.mark.parametrize("error_id", sorted(ERROR_CASES))
 def test_error_after_a_good_fragment_keeps_the_good_one(kvs, error_id):
     kvs.create_active_stream()
-    acks = kvs.put([header(), fake_cluster(500)] + ERROR_CASES[error_id], stream_name="cam",
+    acks = kvs.put_media([header(), fake_cluster(500)] + ERROR_CASES[error_id], stream_name="cam",
                    timecode_type="RELATIVE", producer_start_ms=BASE_MS)
     assert events(acks)[:3] == [("BUFFERING", 500, None), ("RECEIVED", 500, None), ("PERSISTED", 500, None)]
     assert events(acks)[-1][0::2] == ("ERROR", error_id)
@@ -155,17 +155,17 @@ def test_error_after_a_good_fragment_keeps_the_good_one(kvs, error_id):
 @pytest.mark.parametrize("name, value", [("AWS_CUSTOM", "x"), ("long", "v" * 257), ("n" * 129, "v")])
 def test_fragment_metadata_limits(kvs, name, value):
     kvs.create_active_stream()
-    acks = kvs.put([header(), fake_cluster(0, tags=[(name, value)])], stream_name="cam", timecode_type="ABSOLUTE")
+    acks = kvs.put_media([header(), fake_cluster(0, tags=[(name, value)])], stream_name="cam", timecode_type="ABSOLUTE")
     assert events(acks)[-1] == ("ERROR", 0, 4009)
     assert kvs.fragments(kind="SERVER_TIMESTAMP") == []
 
 
 def test_track_errors(kvs):
     kvs.create_active_stream()
-    acks = kvs.put([header(track_count=4), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
+    acks = kvs.put_media([header(track_count=4), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
     assert events(acks) == [("ERROR", None, 4012)]
     # Two tracks declared, frames only on the first.
-    acks = kvs.put([header(track_count=2), fake_cluster(0, tracks=(1, 2)), fake_cluster(1000, tracks=(1,))],
+    acks = kvs.put_media([header(track_count=2), fake_cluster(0, tracks=(1, 2)), fake_cluster(1000, tracks=(1,))],
                    stream_name="cam", timecode_type="ABSOLUTE")
     assert events(acks)[-1] == ("ERROR", 1000, 4011)
     assert len(kvs.fragments(kind="SERVER_TIMESTAMP")) == 1
@@ -173,12 +173,12 @@ def test_track_errors(kvs):
 
 def test_invalid_producer_timestamps(kvs):
     kvs.create_active_stream()
-    acks = kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="RELATIVE")
+    acks = kvs.put_media([header(), fake_cluster(0)], stream_name="cam", timecode_type="RELATIVE")
     assert events(acks) == [("ERROR", 0, 4007)]  # RELATIVE without a start timestamp
-    acks = kvs.put([header(), fake_cluster(300_000_000_000_000)], stream_name="cam", timecode_type="ABSOLUTE")
+    acks = kvs.put_media([header(), fake_cluster(300_000_000_000_000)], stream_name="cam", timecode_type="ABSOLUTE")
     assert events(acks) == [("ERROR", 300_000_000_000_000, 4007)]  # after the year 9999
     # A cluster before the segment's Tracks is not Matroska a producer may send.
-    acks = kvs.put([ebml.ebml_header() + ebml.unknown_size_start(ebml.SEGMENT), fake_cluster(0)],
+    acks = kvs.put_media([ebml.ebml_header() + ebml.unknown_size_start(ebml.SEGMENT), fake_cluster(0)],
                    stream_name="cam", timecode_type="ABSOLUTE")
     assert events(acks) == [("ERROR", 0, 4006)]
 
@@ -188,14 +188,14 @@ def test_real_fragment_over_50_megabytes(http_kvs):
     block = mkv.simple_block(1, 0, 0x80, b"\x00" * (1024 * 1024))
     body = [header(), fake_cluster(0), ebml.unknown_size_start(ebml.CLUSTER) + ebml.uint(ebml.TIMECODE, 1000)]
     body += [block] * 51
-    acks = http_kvs.put(body, stream_name="cam", timecode_type="ABSOLUTE")
+    acks = http_kvs.put_media(body, stream_name="cam", timecode_type="ABSOLUTE")
     assert events(acks)[-1] == ("ERROR", 1000, 4001)
     assert len(http_kvs.fragments(kind="SERVER_TIMESTAMP")) == 1
 
 
 def test_the_fragment_being_read_is_named_in_the_error(kvs):
     kvs.create_active_stream()
-    acks = kvs.put([header(), fake_cluster(0), fake_cluster(1000, tracks=(1, 3))], stream_name="cam",
+    acks = kvs.put_media([header(), fake_cluster(0), fake_cluster(1000, tracks=(1, 3))], stream_name="cam",
                    timecode_type="ABSOLUTE")
     buffering = [a for a in acks if a["EventType"] == "BUFFERING"]
     assert acks[-1]["EventType"] == "ERROR" and acks[-1]["FragmentNumber"] == buffering[-1]["FragmentNumber"]
@@ -203,16 +203,6 @@ def test_the_fragment_being_read_is_named_in_the_error(kvs):
 
 
 # ---------------------------------------------------------------------------- over time
-
-def _until(condition, timeout=10.0):
-    async def wait():
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not condition():
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError("timed out")
-            await asyncio.sleep(0.01)
-    return wait()
-
 
 def _put_async(kvs, body, **options):
     acks = []
@@ -227,7 +217,7 @@ def test_connection_limited_to_45_minutes(http_kvs):
 
     async def body(acks):
         yield header() + fake_cluster(0)
-        await _until(lambda: any(a["EventType"] == "PERSISTED" for a in acks))
+        await until(lambda: any(a["EventType"] == "PERSISTED" for a in acks))
         await asyncio.to_thread(http_kvs.advance, 45 * 60 + 1)
         yield fake_cluster(1000)
 
@@ -245,7 +235,7 @@ def test_connection_limit_in_process(mock_kvs):
         kvs.advance(45 * 60 + 1)
         yield fake_cluster(1000)
 
-    acks = kvs.put(body(), stream_name="cam", timecode_type="ABSOLUTE")
+    acks = kvs.put_media(body(), stream_name="cam", timecode_type="ABSOLUTE")
     assert events(acks)[-1] == ("ERROR", 1000, 4003)
 
 
@@ -255,7 +245,7 @@ def test_stream_deleted_while_putting(http_kvs):
 
     async def body(acks):
         yield header() + fake_cluster(0)
-        await _until(lambda: any(a["EventType"] == "PERSISTED" for a in acks))
+        await until(lambda: any(a["EventType"] == "PERSISTED" for a in acks))
         await asyncio.to_thread(kv.delete_stream, StreamARN=arn)
         yield fake_cluster(1000)
 

@@ -183,7 +183,7 @@ def test_sdk_framed_metadata_is_read_back_whole(kvs):
     kvs.create_active_stream()
     first = [("camera", "front"), ("lens", "wide"), ("motion", "true")]
     second = [("camera", "front"), ("lens", "tele")]
-    acks = kvs.put([header(), sdk_fragment(0, first), sdk_fragment(1000, second)], stream_name="cam",
+    acks = kvs.put_media([header(), sdk_fragment(0, first), sdk_fragment(1000, second)], stream_name="cam",
                    timecode_type="ABSOLUTE")
     numbers = [a["FragmentNumber"] for a in acks if a["EventType"] == "RECEIVED"]
     assert len(numbers) == 2 and all(a["EventType"] != "ERROR" for a in acks)
@@ -197,7 +197,7 @@ def test_sdk_framed_metadata_is_read_back_whole(kvs):
 
 def test_metadata_limit_counts_every_tags_element(kvs):
     kvs.create_active_stream()
-    acks = kvs.put([header(), sdk_fragment(0, [(f"key{i}", "v") for i in range(11)])], stream_name="cam",
+    acks = kvs.put_media([header(), sdk_fragment(0, [(f"key{i}", "v") for i in range(11)])], stream_name="cam",
                    timecode_type="ABSOLUTE")
     assert events(acks)[-1] == ("ERROR", 0, 4009)
 
@@ -212,7 +212,7 @@ def test_put_media_right_after_create_stream(kvs):
         kv.describe_stream(StreamName="sdk")
     kv.create_stream(StreamName="sdk", DataRetentionInHours=2)
     kv.get_data_endpoint(StreamName="sdk", APIName="PUT_MEDIA")
-    acks = kvs.put([header(), fake_cluster(0), fake_cluster(1000)], stream_name="sdk", timecode_type="ABSOLUTE")
+    acks = kvs.put_media([header(), fake_cluster(0), fake_cluster(1000)], stream_name="sdk", timecode_type="ABSOLUTE")
     assert events(acks) == [(kind, timecode, None) for timecode in (0, 1000)
                             for kind in ("BUFFERING", "RECEIVED", "PERSISTED")]
     assert kv.describe_stream(StreamName="sdk")["StreamInfo"]["Status"] == "ACTIVE"
@@ -224,7 +224,7 @@ def test_put_media_right_after_create_stream(kvs):
 def test_stream_being_deleted_is_not_active(kvs):
     arn = kvs.create_active_stream()
     kvs.client("kinesisvideo").delete_stream(StreamARN=arn)  # DELETING for a second
-    acks = kvs.put([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
+    acks = kvs.put_media([header(), fake_cluster(0)], stream_name="cam", timecode_type="ABSOLUTE")
     assert events(acks) == [("ERROR", 0, 4008)]
 
 

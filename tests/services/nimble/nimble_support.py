@@ -2,14 +2,10 @@
 manual clock, plus greenroom's own routes) and builders for the resources most tests need."""
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from typing import Callable
-
 import pytest
 from botocore.exceptions import ClientError
 
-from support import make_client
+from support import Driver, both_modes
 
 REGION = "us-west-2"
 ACCOUNT = "000000000000"  # what the tests' access key (not a 12-digit id) maps to
@@ -19,53 +15,11 @@ PROTOCOL = ["2021-03-31"]
 SUBNET = "subnet-0123456789abcdef0"
 
 
-@dataclass
-class Nimble:
-    """One emulator, seen through boto3 (``nb``), with its clock and greenroom's own routes."""
-    nb: object
-    advance: Callable[[float], None]
-    route: Callable[..., tuple[int, dict]]   # route(method, path, json=None, query="") -> (status, body)
-    mode: str
-
-    def arm_fault(self, operation: str, status_code: str, **extra) -> None:
-        status, body = self.route("POST", "/_greenroom/nimble/faults", {
-            "operation": operation, "statusCode": status_code, "account": ACCOUNT, "region": REGION, **extra})
-        assert status == 200, body
-
-    def set_delays(self, **delays: float) -> None:
-        status, body = self.route("POST", "/_greenroom/delays", delays)
-        assert status == 200, body
-
-
 @pytest.fixture(params=["server", "mock"])
 def nimble(request):
-    """Each test runs against the HTTP server and in process, with a manual clock."""
-    if request.param == "server":
-        server = request.getfixturevalue("server")
-        server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
-        import requests
-
-        def route(method, path, body=None, query=""):
-            response = requests.request(method, f"{server.base_url}{path}" + (f"?{query}" if query else ""),
-                                        json=body, timeout=10)
-            return response.status_code, response.json()
-
-        yield Nimble(server.client("nimble", region=REGION),
-                     lambda s: server.admin("POST", "clock", {"advance": s}).raise_for_status(), route, "server")
-    else:
-        import greenroom
-        from greenroom.protocol.http import HttpRequest
-        with greenroom.mock() as mock:
-            mock.clock.freeze()
-
-            def route(method, path, body=None, query=""):
-                response = mock.emulator.handle(HttpRequest(
-                    method=method, raw_path=path, query_string=query, host="localhost",
-                    headers={"host": "localhost", "content-type": "application/json"},
-                    body=json.dumps(body).encode() if body is not None else b""))
-                return response.status, response.json_body()
-
-            yield Nimble(make_client("nimble", region=REGION), mock.clock.advance, route, "mock")
+    """Each test runs against the HTTP server and in process, with a manual clock: a
+    ``support.Driver`` whose clients default to Nimble Studio in ``REGION``."""
+    yield from both_modes(request, service="nimble", region=REGION)
 
 
 # ------------------------------------------------------------------------------ builders
@@ -85,10 +39,10 @@ def create_studio(nb, name: str = "studio", **extra) -> dict:
                             userRoleArn=USER_ROLE, **extra)["studio"]
 
 
-def ready_studio(env: Nimble, name: str = "studio", **extra) -> str:
-    studio_id = create_studio(env.nb, name, **extra)["studioId"]
+def ready_studio(env: Driver, name: str = "studio", **extra) -> str:
+    studio_id = create_studio(env.client(), name, **extra)["studioId"]
     env.advance(1)
-    assert env.nb.get_studio(studioId=studio_id)["studio"]["state"] == "READY"
+    assert env.client().get_studio(studioId=studio_id)["studio"]["state"] == "READY"
     return studio_id
 
 
@@ -116,19 +70,19 @@ def create_launch_profile(nb, studio_id: str, component_ids, image_ids, **extra)
     return nb.create_launch_profile(studioId=studio_id, **arguments)["launchProfile"]
 
 
-def ready_launch_profile(env: Nimble, studio_id: str, accept: bool = True, **configuration) -> tuple[str, str]:
+def ready_launch_profile(env: Driver, studio_id: str, accept: bool = True, **configuration) -> tuple[str, str]:
     """A READY launch profile with one component and the built-in Linux image (its EULAs
     accepted unless ``accept`` is False); returns (launch profile id, image id)."""
-    component = create_component(env.nb, studio_id)
-    image = built_in_image(env.nb, studio_id)
-    profile = create_launch_profile(env.nb, studio_id, [component["studioComponentId"]],
+    component = create_component(env.client(), studio_id)
+    image = built_in_image(env.client(), studio_id)
+    profile = create_launch_profile(env.client(), studio_id, [component["studioComponentId"]],
                                     [image["streamingImageId"]],
                                     streamConfiguration=stream_configuration([image["streamingImageId"]], **configuration))
     env.advance(1)
-    assert env.nb.get_launch_profile(studioId=studio_id, launchProfileId=profile["launchProfileId"])[
+    assert env.client().get_launch_profile(studioId=studio_id, launchProfileId=profile["launchProfileId"])[
         "launchProfile"]["state"] == "READY"
     if accept:
-        env.nb.accept_eulas(studioId=studio_id, eulaIds=image["eulaIds"])
+        env.client().accept_eulas(studioId=studio_id, eulaIds=image["eulaIds"])
     return profile["launchProfileId"], image["streamingImageId"]
 
 
@@ -136,9 +90,9 @@ PERSISTENT = {"sessionPersistenceMode": "ACTIVATED", "automaticTerminationMode":
               "maxStoppedSessionLengthInMinutes": 60}
 
 
-def ready_session(env: Nimble, studio_id: str, profile_id: str, **extra) -> dict:
-    session = env.nb.create_streaming_session(studioId=studio_id, launchProfileId=profile_id, **extra)["session"]
+def ready_session(env: Driver, studio_id: str, profile_id: str, **extra) -> dict:
+    session = env.client().create_streaming_session(studioId=studio_id, launchProfileId=profile_id, **extra)["session"]
     env.advance(1)
-    session = env.nb.get_streaming_session(studioId=studio_id, sessionId=session["sessionId"])["session"]
+    session = env.client().get_streaming_session(studioId=studio_id, sessionId=session["sessionId"])["session"]
     assert session["state"] == "READY"
     return session

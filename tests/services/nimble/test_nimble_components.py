@@ -26,7 +26,7 @@ KINDS = [
 
 
 def test_every_type_with_its_configuration(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     created = []
     for kind, subtype, configuration in KINDS:
@@ -67,13 +67,13 @@ def test_configuration_rules(nimble, kind, configuration, subtype, message):
     extra = {"configuration": configuration} if configuration else {}
     if subtype:
         extra["subtype"] = subtype
-    problem = error_of(nimble.nb.create_studio_component, studioId=studio_id, name="x", type=kind, **extra)
+    problem = error_of(nimble.client().create_studio_component, studioId=studio_id, name="x", type=kind, **extra)
     assert problem["Code"] == "ValidationException" and message in problem["message"]
-    assert nimble.nb.list_studio_components(studioId=studio_id)["studioComponents"] == []
+    assert nimble.client().list_studio_components(studioId=studio_id)["studioComponents"] == []
 
 
 def test_script_and_parameter_rules(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     missing = error_of(create_component, nb, studio_id, initializationScripts=[{"script": "echo"}])
     assert "initializationScripts.1 needs platform, runContext" in missing["message"]
@@ -87,7 +87,7 @@ def test_script_and_parameter_rules(nimble):
 
 
 def test_second_directory_component_fails(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     first = create_component(nb, studio_id, name="ad", type="ACTIVE_DIRECTORY", configuration=AD)
     second = create_component(nb, studio_id, name="ad2", type="ACTIVE_DIRECTORY", configuration=AD)
@@ -102,7 +102,7 @@ def test_second_directory_component_fails(nimble):
 
 
 def test_update_lifecycle_and_failed_update(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     component_id = create_component(nb, studio_id)["studioComponentId"]
     assert error_of(nb.update_studio_component, studioId=studio_id, studioComponentId=component_id,
@@ -129,7 +129,7 @@ def test_update_lifecycle_and_failed_update(nimble):
 
 
 def test_list_filters_and_pages(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     farms = [create_component(nb, studio_id, name=f"farm{i}")["studioComponentId"] for i in range(3)]
     custom = create_component(nb, studio_id, name="custom", type="CUSTOM", configuration=None)
@@ -146,7 +146,7 @@ def test_list_filters_and_pages(nimble):
 
 
 def test_delete_lifecycle_and_in_use(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     used = create_component(nb, studio_id)["studioComponentId"]
     spare = create_component(nb, studio_id, name="spare")["studioComponentId"]
@@ -165,7 +165,7 @@ def test_delete_lifecycle_and_in_use(nimble):
 
 
 def test_create_failure_and_delete_failure_faults(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     nimble.arm_fault("CreateStudioComponent", "INTERNAL_ERROR")
     failed = create_component(nb, studio_id)["studioComponentId"]

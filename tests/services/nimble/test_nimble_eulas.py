@@ -8,7 +8,7 @@ from nimble_support import (ACCOUNT, built_in_image, error_of, nimble, ready_lau
 
 
 def test_catalogue(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     eulas = nb.list_eulas()["eulas"]
     assert len(eulas) == 9
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{22}", e["eulaId"]) and e["content"].startswith("https://")
@@ -24,7 +24,7 @@ def test_catalogue(nimble):
 
 
 def test_accept_and_list_acceptances(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     eula_ids = built_in_image(nb, studio_id)["eulaIds"]
     accepted = nb.accept_eulas(studioId=studio_id, eulaIds=eula_ids[:2])["eulaAcceptances"]
@@ -42,7 +42,7 @@ def test_accept_and_list_acceptances(nimble):
 
 
 def test_sessions_need_the_images_eulas(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, image_id = ready_launch_profile(nimble, studio_id, accept=False)
     eula_ids = nb.get_streaming_image(studioId=studio_id, streamingImageId=image_id)["streamingImage"]["eulaIds"]

@@ -20,7 +20,7 @@ def test_every_operation_with_a_client_token_honours_it():
 
 
 def test_retries_do_not_repeat_work(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     first = create_component(nb, studio_id, clientToken="component-1")
     assert create_component(nb, studio_id, clientToken="component-1") == first

@@ -10,7 +10,7 @@ AMI = "ami-0123456789abcdef0"
 
 
 def test_every_studio_has_nimbles_images(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     first = create_studio(nb, "one")["studioId"]  # there from the start, READY
     second = create_studio(nb, "two")["studioId"]
     images = nb.list_streaming_images(studioId=first)["streamingImages"]
@@ -28,7 +28,7 @@ def test_every_studio_has_nimbles_images(nimble):
 
 
 def test_create_update_delete_lifecycle(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     image = nb.create_streaming_image(studioId=studio_id, name="Windows farm image", description="custom",
                                       ec2ImageId=AMI, tags={"k": "v"})["streamingImage"]
@@ -54,7 +54,7 @@ def test_create_update_delete_lifecycle(nimble):
 
 
 def test_owner_filter_and_pages(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     mine = [nb.create_streaming_image(studioId=studio_id, name=f"linux {i}", ec2ImageId=AMI)[
         "streamingImage"]["streamingImageId"] for i in range(9)]
@@ -71,7 +71,7 @@ def test_owner_filter_and_pages(nimble):
 
 
 def test_nimbles_images_cannot_be_changed(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     image_id = built_in_image(nb, studio_id)["streamingImageId"]
     for call in (nb.update_streaming_image, nb.delete_streaming_image):
@@ -80,7 +80,7 @@ def test_nimbles_images_cannot_be_changed(nimble):
 
 
 def test_image_in_use_cannot_be_deleted_and_failures(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     image_id = nb.create_streaming_image(studioId=studio_id, name="img", ec2ImageId=AMI)["streamingImage"]["streamingImageId"]
     component = create_component(nb, studio_id)
@@ -100,7 +100,7 @@ def test_image_in_use_cannot_be_deleted_and_failures(nimble):
 
 
 def test_ami_pattern_and_encryption_from_the_studio(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     bad = error_of(nb.create_streaming_image, studioId="x", name="n", ec2ImageId="image-1")
     assert bad["Code"] == "ValidationException" and "ec2ImageId" in bad["message"]
     key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abcd"

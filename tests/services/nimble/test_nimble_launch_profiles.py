@@ -14,13 +14,13 @@ AD = {"activeDirectoryConfiguration": {"directoryId": "d-0123456789", "computerA
 
 def _studio_with_parts(nimble):
     studio_id = ready_studio(nimble)
-    component = create_component(nimble.nb, studio_id)
-    image = built_in_image(nimble.nb, studio_id)
+    component = create_component(nimble.client(), studio_id)
+    image = built_in_image(nimble.client(), studio_id)
     return studio_id, component["studioComponentId"], image["streamingImageId"]
 
 
 def test_create_defaults_and_become_ready(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id, component_id, image_id = _studio_with_parts(nimble)
     profile = create_launch_profile(nb, studio_id, [component_id], [image_id], description="for artists",
                                     tags={"dept": "anim"})
@@ -44,7 +44,7 @@ def test_create_defaults_and_become_ready(nimble):
 
 
 def test_persistent_configuration_defaults(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id, component_id, image_id = _studio_with_parts(nimble)
     profile = create_launch_profile(nb, studio_id, [component_id], [image_id], streamConfiguration=stream_configuration(
         [image_id], sessionPersistenceMode="ACTIVATED", maxSessionLengthInMinutes=60,
@@ -78,13 +78,13 @@ def test_persistent_configuration_defaults(nimble):
 ])
 def test_stream_configuration_rules(nimble, configuration, message):
     studio_id, component_id, image_id = _studio_with_parts(nimble)
-    problem = error_of(create_launch_profile, nimble.nb, studio_id, [component_id], [image_id],
+    problem = error_of(create_launch_profile, nimble.client(), studio_id, [component_id], [image_id],
                        streamConfiguration=stream_configuration([image_id], **configuration))
     assert problem["Code"] == "ValidationException" and message in problem["message"]
 
 
 def test_profile_level_rules(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id, component_id, image_id = _studio_with_parts(nimble)
     create = lambda **extra: create_launch_profile(nb, studio_id, [component_id], [image_id], **extra)  # noqa: E731
     version = error_of(create, launchProfileProtocolVersions=[])
@@ -102,11 +102,11 @@ def test_profile_level_rules(nimble):
 
 
 def test_asynchronous_failures(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id, component_id, built_in = _studio_with_parts(nimble)
     pending = nb.create_streaming_image(studioId=studio_id, name="late", ec2ImageId="ami-0123456789abcdef0")[
         "streamingImage"]["streamingImageId"]
-    nimble.set_delays(**{"nimble.streaming_image.create": 5})
+    nimble.set_delays({"nimble.streaming_image.create": 5})
     slow = nb.create_streaming_image(studioId=studio_id, name="slow", ec2ImageId="ami-0123456789abcdef0")[
         "streamingImage"]["streamingImageId"]
     # Checked when creation completes: the first image is READY by then, the second is not.
@@ -133,7 +133,7 @@ def test_asynchronous_failures(nimble):
 
 
 def test_update_lifecycle_and_failed_update(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, image_id = ready_launch_profile(nimble, studio_id)
     updated = nb.update_launch_profile(studioId=studio_id, launchProfileId=profile_id, name="renamed",
@@ -161,7 +161,7 @@ def test_update_lifecycle_and_failed_update(nimble):
 
 
 def test_delete_refused_while_sessions_exist(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id)
     session_id = nb.create_streaming_session(studioId=studio_id, launchProfileId=profile_id)["session"]["sessionId"]
@@ -182,7 +182,7 @@ def test_delete_refused_while_sessions_exist(nimble):
 
 
 def test_list_filters_and_pages(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id, component_id, image_id = _studio_with_parts(nimble)
     nimble.advance(1)
     created = [create_launch_profile(nb, studio_id, [component_id], [image_id], name=f"lp{i}")["launchProfileId"]
@@ -198,7 +198,7 @@ def test_list_filters_and_pages(nimble):
 
 
 def test_details(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, image_id = ready_launch_profile(nimble, studio_id)
     details = nb.get_launch_profile_details(studioId=studio_id, launchProfileId=profile_id)
@@ -210,7 +210,7 @@ def test_details(nimble):
 
 
 def test_initialization(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     ad = create_component(nb, studio_id, name="corp-ad", type="ACTIVE_DIRECTORY", configuration=AD,
                           ec2SecurityGroupIds=["sg-0000000a"],

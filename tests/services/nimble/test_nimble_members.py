@@ -7,7 +7,7 @@ STORE = "d-9067000000"
 
 
 def test_studio_members(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     for start in (0, 20):  # at most 20 members a call
         nb.put_studio_members(studioId=studio_id, identityStoreId=STORE, members=[
@@ -25,7 +25,7 @@ def test_studio_members(nimble):
 
 
 def test_member_rules(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     persona = error_of(nb.put_studio_members, studioId=studio_id, identityStoreId=STORE,
                        members=[{"principalId": "u", "persona": "USER"}])
@@ -41,7 +41,7 @@ def test_member_rules(nimble):
 
 
 def test_launch_profile_members(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id)
     other_id, _ = ready_launch_profile(nimble, studio_id)

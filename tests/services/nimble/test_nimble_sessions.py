@@ -10,7 +10,7 @@ def _get(nb, studio_id, session_id):
 
 
 def test_create_defaults_ready_and_delete(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, image_id = ready_launch_profile(nimble, studio_id)
     session = nb.create_streaming_session(studioId=studio_id, launchProfileId=profile_id, tags={"shot": "010"})["session"]
@@ -41,7 +41,7 @@ def test_create_defaults_ready_and_delete(nimble):
 
 
 def test_creation_rules(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, image_id = ready_launch_profile(nimble, studio_id)
     windows = nb.list_streaming_images(studioId=studio_id, owner="amazon")["streamingImages"][0]["streamingImageId"]
@@ -59,7 +59,7 @@ def test_creation_rules(nimble):
 
 
 def test_stop_is_refused_without_a_stopped_length(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id)
     session = ready_session(nimble, studio_id, profile_id)
@@ -69,7 +69,7 @@ def test_stop_is_refused_without_a_stopped_length(nimble):
 
 
 def test_max_session_length_terminates_without_stopping(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id, maxSessionLengthInMinutes=30)
     session_id = ready_session(nimble, studio_id, profile_id)["sessionId"]
@@ -82,7 +82,7 @@ def test_max_session_length_terminates_without_stopping(nimble):
 
 
 def test_stop_start_and_timers_of_a_persistent_session(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id, maxSessionLengthInMinutes=60, **PERSISTENT)
     session = ready_session(nimble, studio_id, profile_id)
@@ -125,7 +125,7 @@ def test_stop_start_and_timers_of_a_persistent_session(nimble):
 
 
 def test_persistent_session_without_automatic_termination_stays_stopped(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id, sessionPersistenceMode="ACTIVATED")
     session_id = ready_session(nimble, studio_id, profile_id)["sessionId"]
@@ -137,7 +137,7 @@ def test_persistent_session_without_automatic_termination_stays_stopped(nimble):
 
 
 def test_volume_retention_needs_persistence(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id, maxStoppedSessionLengthInMinutes=0)
     session_id = ready_session(nimble, studio_id, profile_id)["sessionId"]
@@ -146,7 +146,7 @@ def test_volume_retention_needs_persistence(nimble):
 
 
 def test_backups(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id, sessionBackup={"mode": "AUTOMATIC", "maxBackupsToRetain": 2},
                                          **PERSISTENT)
@@ -183,7 +183,7 @@ def test_backups(nimble):
 
 
 def test_list_filters_alone_and_together(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id)
     ids = {owner: [nb.create_streaming_session(studioId=studio_id, launchProfileId=profile_id, ownedBy=owner)[
@@ -205,7 +205,7 @@ def test_list_filters_alone_and_together(nimble):
 
 
 def test_pages_without_duplicates_or_gaps(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id)
     created = [nb.create_streaming_session(studioId=studio_id, launchProfileId=profile_id,
@@ -236,7 +236,7 @@ def test_pages_without_duplicates_or_gaps(nimble):
 
 
 def test_quota_counts_until_deleted(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id)
     sessions = [nb.create_streaming_session(studioId=studio_id, launchProfileId=profile_id)["session"]["sessionId"]
@@ -252,7 +252,7 @@ def test_quota_counts_until_deleted(nimble):
 
 
 def test_armed_failures(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id, **PERSISTENT)
     nimble.arm_fault("CreateStreamingSession", "INSUFFICIENT_CAPACITY")
@@ -285,7 +285,7 @@ def test_armed_failures(nimble):
 
 
 def test_client_token_creates_one_session(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id)
     first = nb.create_streaming_session(studioId=studio_id, launchProfileId=profile_id, clientToken="abc")["session"]

@@ -1,19 +1,21 @@
 """Nimble Studio session streams: lifecycle, the URL that points at greenroom, expiry."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import json
+
+from support import Driver
 
 from nimble_support import (ACCOUNT, PERSISTENT, REGION, error_of, nimble, ready_launch_profile,
                             ready_session, ready_studio)  # noqa: F401
 
 
 def _fetch(nimble, url):
-    parts = urlsplit(url)
-    return nimble.route("GET", parts.path, query=parts.query)
+    status, _, body = nimble.fetch(url)
+    return status, json.loads(body)
 
 
 def test_stream_lifecycle_and_url(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, image_id = ready_launch_profile(nimble, studio_id)
     session = ready_session(nimble, studio_id, profile_id, ownedBy="artist")
@@ -45,7 +47,7 @@ def test_stream_lifecycle_and_url(nimble):
 
 
 def test_stream_rules(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id, **PERSISTENT)
     session_id = nb.create_streaming_session(studioId=studio_id, launchProfileId=profile_id)["session"]["sessionId"]
@@ -74,7 +76,7 @@ def test_stream_rules(nimble):
 
 
 def test_failed_stream(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble)
     profile_id, _ = ready_launch_profile(nimble, studio_id)
     session_id = ready_session(nimble, studio_id, profile_id)["sessionId"]
@@ -90,16 +92,12 @@ def test_stream_url_carries_the_port_for_a_port_less_host(server):
     """AWS SDKs send Host without a port: the stream URL still names the listener's port, and works."""
     import requests
 
-    from nimble_support import Nimble
-    from support import portless_client
-    server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
-    env = Nimble(portless_client("nimble", server.base_url, region=REGION),
-                 lambda s: server.admin("POST", "clock", {"advance": s}).raise_for_status(), None, "server")
+    env = Driver.over_http(server, service="nimble", region=REGION, portless=True)
     studio_id = ready_studio(env)
     profile_id, _ = ready_launch_profile(env, studio_id)
     session_id = ready_session(env, studio_id, profile_id)["sessionId"]
-    stream_id = env.nb.create_streaming_session_stream(studioId=studio_id, sessionId=session_id)["stream"]["streamId"]
+    stream_id = env.client().create_streaming_session_stream(studioId=studio_id, sessionId=session_id)["stream"]["streamId"]
     env.advance(1)
-    url = env.nb.get_streaming_session_stream(studioId=studio_id, sessionId=session_id, streamId=stream_id)["stream"]["url"]
+    url = env.client().get_streaming_session_stream(studioId=studio_id, sessionId=session_id, streamId=stream_id)["stream"]["url"]
     assert url.startswith(server.base_url + "/_greenroom/nimble/streams/"), (url, server.base_url)
     assert requests.get(url, timeout=10).json()["streamId"] == stream_id

@@ -8,7 +8,7 @@ from nimble_support import (ACCOUNT, REGION, ROLE, USER_ROLE, create_component, 
 
 
 def test_create_get_and_become_ready(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio = create_studio(nb, "main", tags={"team": "fx"})
     assert re.fullmatch(rf"{REGION}:stid-[a-z0-9]{{16}}", studio["studioId"])
     suffix = studio["studioId"].split(":", 1)[1]
@@ -29,7 +29,7 @@ def test_create_get_and_become_ready(nimble):
 
 
 def test_list_studios_pages(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     created = [create_studio(nb, f"studio{i:02d}")["studioId"] for i in range(12)]
     first = nb.list_studios()
     assert len(first["studios"]) == 10 and first["nextToken"]
@@ -38,7 +38,7 @@ def test_list_studios_pages(nimble):
 
 
 def test_customer_managed_key(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     key_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     studio = create_studio(nb, "keyed", studioEncryptionConfiguration={"keyType": "CUSTOMER_MANAGED_KEY",
                                                                         "keyArn": key_arn})
@@ -54,7 +54,7 @@ def test_customer_managed_key(nimble):
 
 
 def test_encryption_configuration_rules(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     missing = error_of(create_studio, nb, "nokey", studioEncryptionConfiguration={"keyType": "CUSTOMER_MANAGED_KEY"})
     assert missing["Code"] == "ValidationException" and "keyArn is required" in missing["message"]
     extra = error_of(create_studio, nb, "extra", studioEncryptionConfiguration={
@@ -67,7 +67,7 @@ def test_encryption_configuration_rules(nimble):
 
 
 def test_model_and_role_validation(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     bad_name = error_of(create_studio, nb, "Bad-Name")
     assert bad_name["Code"] == "ValidationException" and "studioName" in bad_name["message"]
     bad_role = error_of(nb.create_studio, studioName="roles", displayName="x", adminRoleArn="admin",
@@ -77,7 +77,7 @@ def test_model_and_role_validation(nimble):
 
 
 def test_role_of_another_account_fails_creation_and_the_name_is_free_again(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio = nb.create_studio(studioName="foreign", displayName="x", adminRoleArn=ROLE,
                               userRoleArn="arn:aws:iam::111122223333:role/user")["studio"]
     nimble.advance(1)
@@ -91,7 +91,7 @@ def test_role_of_another_account_fails_creation_and_the_name_is_free_again(nimbl
 
 
 def test_name_in_use_is_a_conflict(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio = create_studio(nb, "taken")
     problem = error_of(create_studio, nb, "taken")
     assert problem["Code"] == "ConflictException" and problem["status"] == 409
@@ -99,14 +99,14 @@ def test_name_in_use_is_a_conflict(nimble):
 
 
 def test_not_found_carries_the_resource_id(nimble):
-    problem = error_of(nimble.nb.get_studio, studioId=f"{REGION}:stid-doesnotexist0000")
+    problem = error_of(nimble.client().get_studio, studioId=f"{REGION}:stid-doesnotexist0000")
     assert problem["status"] == 404 and problem["Code"] == "ResourceNotFoundException"
     assert problem["context"] == {"resourceId": f"{REGION}:stid-doesnotexist0000"}
     assert problem["code"] == "RESOURCE_NOT_FOUND" and "could not be found" in problem["message"]
 
 
 def test_update_and_nothing_changes_while_in_progress(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = create_studio(nb, "upd")["studioId"]
     busy = error_of(nb.update_studio, studioId=studio_id, displayName="new")
     assert busy["Code"] == "ConflictException" and "CREATE_IN_PROGRESS" in busy["message"]
@@ -121,7 +121,7 @@ def test_update_and_nothing_changes_while_in_progress(nimble):
 
 
 def test_failed_update_keeps_the_prior_values(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble, "keep")
     nb.update_studio(studioId=studio_id, displayName="other", userRoleArn="arn:aws:iam::111122223333:role/u")
     nimble.advance(1)
@@ -135,7 +135,7 @@ def test_failed_update_keeps_the_prior_values(nimble):
 
 
 def test_delete_lifecycle_and_disappearance(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble, "gone")
     deleting = nb.delete_studio(studioId=studio_id)["studio"]
     assert (deleting["state"], deleting["statusCode"]) == ("DELETE_IN_PROGRESS", "STUDIO_DELETE_IN_PROGRESS")
@@ -150,7 +150,7 @@ def test_delete_lifecycle_and_disappearance(nimble):
 
 
 def test_delete_refused_while_dependents_exist(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble, "deps")
     profile_id, _ = ready_launch_profile(nimble, studio_id)
     nb.delete_studio(studioId=studio_id)
@@ -178,7 +178,7 @@ def test_delete_refused_while_dependents_exist(nimble):
 
 
 def test_sso_repair(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     healthy = ready_studio(nimble, "healthy")
     valid = error_of(nb.start_studio_sso_configuration_repair, studioId=healthy)
     assert valid["Code"] == "ValidationException" and "valid IAM Identity Center configuration" in valid["message"]
@@ -201,7 +201,7 @@ def test_sso_repair(nimble):
 
 
 def test_armed_faults_on_update_and_delete(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     studio_id = ready_studio(nimble, "faulty")
     nimble.arm_fault("UpdateStudio", "AWS_SSO_ACCESS_DENIED")
     nb.update_studio(studioId=studio_id, displayName="x")
@@ -235,7 +235,7 @@ def test_fault_route_validates(nimble):
 
 
 def test_client_token_idempotency(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     first = nb.create_studio(studioName="once", displayName="x", adminRoleArn=ROLE, userRoleArn=USER_ROLE,
                              clientToken="token-1")["studio"]
     nimble.advance(1)

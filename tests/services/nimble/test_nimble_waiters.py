@@ -34,7 +34,7 @@ def _instantly(waiter, **arguments):
 
 
 def test_every_waiter_under_a_manual_clock(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     assert set(nb.waiter_names) == {
         "launch_profile_deleted", "launch_profile_ready", "streaming_image_deleted", "streaming_image_ready",
         "streaming_session_deleted", "streaming_session_ready", "streaming_session_stopped",
@@ -83,7 +83,7 @@ def test_every_waiter_under_a_manual_clock(nimble):
 
 
 def test_waiters_stop_at_failure_states(nimble):
-    nb = nimble.nb
+    nb = nimble.client()
     nimble.arm_fault("CreateStudio", "AWS_STS_REGION_DISABLED")
     failed_studio = create_studio(nb, "failing")["studioId"]
     nimble.advance(1)

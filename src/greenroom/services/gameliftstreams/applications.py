@@ -19,10 +19,10 @@ import re
 
 from ...core.context import RequestContext
 from ...core.idempotency import current, idempotent
-from ...core.lifecycle import transition
+from ...core.lifecycle import Moment, transition
 from ...core.operations import operation
 from ...core.records import public
-from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope,
+from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP,
     tagging, errors, find_application)
 from .session_lifecycle import place_waiting
 
@@ -94,7 +94,7 @@ def create_application(ctx: RequestContext, req: dict) -> dict:
     ctx.resources.insert(APPLICATION, app_id, app)
     processing_at = ctx.schedule("gameliftstreams.application.initialize", APPLICATION, app_id,
                                  action="gameliftstreams.application.process")
-    ctx.resources.schedule_at(processing_at + ctx.emulator.delays["gameliftstreams.application.process"],
+    ctx.schedule_at(processing_at + ctx.delay("gameliftstreams.application.process"),
                               APPLICATION, app_id, "gameliftstreams.application.ready")
     return describe(app)
 
@@ -172,7 +172,7 @@ def delete_application(ctx: RequestContext, req: dict) -> dict:
     if app["AssociatedStreamGroups"]:
         raise errors.Validation(f"Application {app['Id']} is associated with stream groups "
                                 f"{', '.join(app['AssociatedStreamGroups'])}; disassociate it first.")
-    if ctx.resources.list(SESSION, where={"_app_id": app["Id"], "_holds": "1"}, limit=1):
+    if ctx.resources.list(SESSION, where={"_app_id": app["Id"], "_holds": True}, limit=1):
         raise errors.Validation(f"Application {app['Id']} is streaming in a stream session; "
                                 "terminate its sessions first.")
     app.update(Status="DELETING", LastUpdatedAt=ctx.now)
@@ -192,12 +192,12 @@ def remove_application(resources, kind, app_id, args, due_at) -> None:
 def replicate(ctx: RequestContext, app: dict, locations: list[str]) -> None:
     """Copy the application to locations it is not in yet (the caller saves ``app``)."""
     present = {status["Location"] for status in app["ReplicationStatuses"]}
-    done_at = ctx.now + ctx.emulator.delays["gameliftstreams.application.replicate"]
+    done_at = ctx.now + ctx.delay("gameliftstreams.application.replicate")
     for location in locations:
         if location in present:
             continue
         app["ReplicationStatuses"].append({"Location": location, "Status": "REPLICATING"})
-        ctx.resources.schedule_at(done_at, APPLICATION, app["Id"],
+        ctx.schedule_at(done_at, APPLICATION, app["Id"],
                                   "gameliftstreams.application.replicated",
                                   location=location)
 
@@ -228,6 +228,6 @@ def finish_replication(resources, kind, app_id, args, due_at) -> None:
         return
     resources.update(APPLICATION, app_id, app)
     # Sessions may have been waiting for the application to reach this location.
-    scope = Scope.of_transition(resources, due_at)
+    scope = Moment(resources, due_at)
     for group_arn in app["AssociatedStreamGroups"]:
         place_waiting(scope, group_arn.rsplit("/", 1)[1])

@@ -114,7 +114,7 @@ def maximum_sessions(location: dict) -> int:
 
 
 def sessions_in_use(resources: Resources, group_id: str, location: str) -> int:
-    return resources.count(SESSION, parent=group_id, where={"Location": location, "_holds": "1"})
+    return resources.count(SESSION, parent=group_id, where={"Location": location, "_holds": True})
 
 
 def has_room(resources: Resources, group_id: str, location: dict) -> bool:

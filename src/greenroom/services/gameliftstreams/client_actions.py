@@ -35,8 +35,9 @@ from ...core.errors import ServiceError
 from ...core.ids import parse_arn
 from ...core.routes import HttpError, http_route
 from ...emulator import DEFAULT_REGION, identify
-from .common import SERVICE, SESSION, Scope
-from .session_lifecycle import end_session, set_status
+from ...core.lifecycle import revise
+from .common import SERVICE, SESSION
+from .session_lifecycle import IDLE_TIMEOUT, RECONNECTION_TIMEOUT, end_session, set_status
 
 
 def _locate(emulator, session: str, account: str | None,
@@ -72,9 +73,7 @@ def _refuse(session: dict, action: str, allowed: str) -> HttpError:
 
 
 def _start_idle_timer(ctx, session: dict) -> None:
-    ctx.schedule("gameliftstreams.session.idle_timeout", SESSION, session["_id"],
-                 action="gameliftstreams.session.timeout", gen=session["_gen"], expect="CONNECTED",
-                 status="TERMINATED", reason="idleTimeout")
+    IDLE_TIMEOUT.schedule(ctx, SESSION, session["_id"], session, status="TERMINATED", reason="idleTimeout")
 
 
 def connect(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
@@ -97,10 +96,8 @@ def disconnect(emulator, session: str, *, account: str | None = None, region: st
         if found["Status"] != "CONNECTED":
             raise _refuse(found, "disconnect", "CONNECTED")
         set_status(found, "PENDING_CLIENT_RECONNECTION", ctx.now)
-        ctx.resources.schedule_at(ctx.now + found["ConnectionTimeoutSeconds"], SESSION,
-                                  found["_id"], "gameliftstreams.session.timeout",
-                                  gen=found["_gen"], expect="PENDING_CLIENT_RECONNECTION",
-                                  status="TERMINATED", reason="reconnectionTimeout")
+        RECONNECTION_TIMEOUT.schedule(ctx, SESSION, found["_id"], found, at=ctx.now + found["ConnectionTimeoutSeconds"],
+                                      status="TERMINATED", reason="reconnectionTimeout")
         ctx.resources.update(SESSION, found["_id"], found)
     return _act(emulator, "ClientDisconnect", session, account, region, change)
 
@@ -109,7 +106,7 @@ def send_input(emulator, session: str, *, account: str | None = None, region: st
     def change(ctx, found):
         if found["Status"] != "CONNECTED":
             raise _refuse(found, "input", "CONNECTED")
-        found["_gen"] += 1  # the running idle timer no longer applies
+        revise(found)  # the running idle timer no longer applies
         _start_idle_timer(ctx, found)
         ctx.resources.update(SESSION, found["_id"], found)
     return _act(emulator, "ClientInput", session, account, region, change)
@@ -117,9 +114,9 @@ def send_input(emulator, session: str, *, account: str | None = None, region: st
 
 def exit_application(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
     def change(ctx, found):
-        if found.get("_holds") != "1" or found["Status"] == "TERMINATING":
+        if found.get("_holds") is not True or found["Status"] == "TERMINATING":
             raise _refuse(found, "exit", "a running application (a placed, live session)")
-        end_session(Scope.of_request(ctx), found, "TERMINATED", "applicationExit")
+        end_session(ctx, found, "TERMINATED", "applicationExit")
     return _act(emulator, "ApplicationExit", session, account, region, change)
 
 

@@ -1,14 +1,11 @@
-"""What every GameLift Streams module shares: resource kinds, identifiers (id or ARN),
-lookups, and a ``Scope`` (resources and the moment) that handlers and transitions alike pass to
-what schedules transitions (``scope.resources.schedule_at``)."""
+"""What every GameLift Streams module shares: resource kinds, identifiers (id or ARN), lookups,
+errors and tags. Handlers pass ``ctx``, transitions a ``core.lifecycle.Moment``, to what
+schedules (the one lifecycle API)."""
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from ...core.context import RequestContext
 from ...core.errors import Errors
 from ...core.ids import parse_arn
-from ...core.store import Resources
 from ...core.tagging import Tagging
 
 SERVICE = "gameliftstreams"
@@ -81,23 +78,3 @@ def find_in_group(ctx: RequestContext, group: dict, identifier: str, kind: str, 
 def find_session(ctx: RequestContext, group: dict, identifier: str) -> dict:
     """A stream session of this stream group, by its id or its ARN (.../streamsession/sg/id)."""
     return find_in_group(ctx, group, identifier, SESSION, "streamsession", "StreamGroupId", "Stream session")
-
-
-# --------------------------------------------------------------------------- scheduling
-
-@dataclass
-class Scope:
-    """The resources of one account and region at one moment: a request's (``of_request``) or
-    a transition's (``of_transition``, whose follow-ups are timed from the transition's own due
-    time, so a manual clock moved far ahead replays every step at its exact time)."""
-
-    resources: Resources
-    now: float
-
-    @classmethod
-    def of_request(cls, ctx: RequestContext) -> "Scope":
-        return cls(ctx.resources, ctx.now)
-
-    @classmethod
-    def of_transition(cls, resources: Resources, due_at: float) -> "Scope":
-        return cls(resources, due_at)

@@ -29,23 +29,36 @@ Timestamps [inferred]: ApplicationStartedAt when the session becomes ACTIVE (the
 launches then), StreamingStartedAt when a client first connects, StreamingEndedAt when a
 session that streamed ends.
 
-Every change of status bumps the session's ``_gen``; timers carry the generation they were set
-in and do nothing when it no longer matches (the client connected, the session ended, ...).
-Transitions that schedule further steps (placing a waiting session, the export upload after a
-session ends) take their delays from ``_delays``, the values when the session started.
+The timed steps are declared below (``core.lifecycle.Step``): every change of status revises the
+session (``revise``), and a step scheduled in an older revision does nothing (the client
+connected, the session ended, ...).
 """
 from __future__ import annotations
 
-from ...core.lifecycle import transition
-from ...core.store import Resources
+from ...core.lifecycle import Moment, Step, current, revise, transition
+from ...core.store import Resources, rewrite_documents, rewrite_transitions, upgrade
 from . import capacity
-from .common import APPLICATION, SESSION, STREAM_GROUP, Scope
+from .common import APPLICATION, SESSION, STREAM_GROUP
 
 # Statuses in which a placed session holds capacity.
 HOLDING = ("ACTIVATING", "ACTIVE", "CONNECTED", "PENDING_CLIENT_RECONNECTION", "RECONNECTING", "TERMINATING")
 FINAL = ("TERMINATED", "ERROR")
 # Stream group statuses in which waiting sessions may be placed.
 PLACING_GROUP_STATUSES = ("ACTIVE", "UPDATING_LOCATIONS", "ACTIVE_WITH_ERRORS")
+
+# The session's timed steps: the status it must still be in, when, what follows.
+TIMEOUT = "gameliftstreams.session.timeout"    # ends the session: args status, reason
+ACTIVATE = Step("ACTIVATING", delay="gameliftstreams.session.activate", field="Status",
+                action="gameliftstreams.session.activate")
+PLACEMENT_TIMEOUT = Step("ACTIVATING", delay="gameliftstreams.session.placement_timeout", field="Status",
+                         action=TIMEOUT)
+CONNECTION_TIMEOUT = Step("ACTIVE", field="Status", action=TIMEOUT)            # at ConnectionTimeoutSeconds
+RECONNECTION_TIMEOUT = Step("PENDING_CLIENT_RECONNECTION", field="Status", action=TIMEOUT)   # idem
+IDLE_TIMEOUT = Step("CONNECTED", delay="gameliftstreams.session.idle_timeout", field="Status", action=TIMEOUT)
+TERMINATE = Step("TERMINATING", delay="gameliftstreams.session.terminate", field="Status",
+                 action="gameliftstreams.session.terminated")
+RECONNECT = Step("RECONNECTING", delay="gameliftstreams.session.reconnect", field="Status",
+                 action="gameliftstreams.session.reconnected")
 
 
 def set_status(session: dict, status: str, at: float, reason: str | None = None) -> None:
@@ -55,8 +68,8 @@ def set_status(session: dict, status: str, at: float, reason: str | None = None)
     else:
         session.pop("StatusReason", None)
     session["LastUpdatedAt"] = at
-    session["_gen"] = session.get("_gen", 0) + 1
-    session["_holds"] = "1" if session.get("_placed") and status in HOLDING else "0"
+    revise(session)
+    session["_holds"] = bool(session.get("_placed")) and status in HOLDING
 
 
 def replicated(resources: Resources, app_id: str, location: str) -> bool:
@@ -67,7 +80,7 @@ def replicated(resources: Resources, app_id: str, location: str) -> bool:
     )
 
 
-def try_place(scope: Scope, group: dict, session: dict) -> bool:
+def try_place(scope: Moment, group: dict, session: dict) -> bool:
     """Place the session in the first of its locations (priority order) that is ACTIVE, has
     the application replicated and has capacity left; schedule its activation."""
     locations = {location["LocationName"]: location for location in group["_locations"]}
@@ -79,14 +92,13 @@ def try_place(scope: Scope, group: dict, session: dict) -> bool:
             continue
         session["Location"] = name
         session["_placed"] = True
-        set_status(session, "ACTIVATING", scope.now)  # a new generation: the placement timer is void
-        scope.resources.schedule_at(scope.now + session["_delays"]["activate"], SESSION, session["_id"],
-                                    "gameliftstreams.session.activate", gen=session["_gen"])
+        set_status(session, "ACTIVATING", scope.now)  # a new revision: the placement timer is void
+        ACTIVATE.schedule(scope, SESSION, session["_id"], session)
         return True
     return False
 
 
-def place_waiting(scope: Scope, group_id: str) -> None:
+def place_waiting(scope: Moment, group_id: str) -> None:
     """Give freed or added capacity to sessions waiting for it, oldest first."""
     group = scope.resources.get(STREAM_GROUP, group_id)
     if group is None or group["Status"] not in PLACING_GROUP_STATUSES:
@@ -96,16 +108,15 @@ def place_waiting(scope: Scope, group_id: str) -> None:
             scope.resources.update(SESSION, session["_id"], session)
 
 
-def end_session(scope: Scope, session: dict, status: str, reason: str) -> None:
+def end_session(scope: Moment, session: dict, status: str, reason: str) -> None:
     """TERMINATED or ERROR: capacity is released (and offered to waiting sessions), exported
     files are uploaded after the session.export delay, logs are said to be uploaded."""
-    released = session.get("_holds") == "1"
+    released = session.get("_holds") is True
     set_status(session, status, scope.now, reason)
     if "StreamingStartedAt" in session and "StreamingEndedAt" not in session:
         session["StreamingEndedAt"] = scope.now
     if session.get("_export_status") == "PENDING":
-        scope.resources.schedule_at(scope.now + session["_delays"]["export"], SESSION, session["_id"],
-                                    "gameliftstreams.session.export_done")
+        scope.schedule("gameliftstreams.session.export", SESSION, session["_id"], "gameliftstreams.session.export_done")
     if session.get("_log_output_uri") and session.get("_placed"):
         # [inferred] layout: <ApplicationLogOutputUri>/<stream group id>/<session id>/
         session["LogFileLocationUri"] = (f"{session['_log_output_uri'].rstrip('/')}/"
@@ -115,27 +126,25 @@ def end_session(scope: Scope, session: dict, status: str, reason: str) -> None:
         place_waiting(scope, session["StreamGroupId"])
 
 
-def start_connection_timer(scope: Scope, session: dict) -> None:
+def start_connection_timer(scope: Moment, session: dict) -> None:
     """The client has ConnectionTimeoutSeconds from now to connect to an ACTIVE session."""
     reason = "reconnectionTimeout" if session.get("_was_connected") else "connectionTimeout"
-    scope.resources.schedule_at(scope.now + session["ConnectionTimeoutSeconds"], SESSION, session["_id"],
-                                "gameliftstreams.session.timeout", gen=session["_gen"], expect="ACTIVE",
+    CONNECTION_TIMEOUT.schedule(scope, SESSION, session["_id"], session,
+                                at=scope.now + session["ConnectionTimeoutSeconds"],
                                 status="TERMINATED", reason=reason)
 
 
-def _live_session(resources: Resources, session_id: str, gen: int | None = None) -> dict | None:
+def _current_session(resources: Resources, session_id: str, args: dict) -> dict | None:
     session = resources.get(SESSION, session_id)
-    if session is None or (gen is not None and session["_gen"] != gen):
-        return None
-    return session
+    return session if current(session, args) else None
 
 
 @transition("gameliftstreams.session.activate")
 def activate(resources, kind, session_id, args, due_at) -> None:
-    session = _live_session(resources, session_id, args["gen"])
-    if session is None or session["Status"] != "ACTIVATING":
+    session = _current_session(resources, session_id, args)
+    if session is None:
         return
-    scope = Scope.of_transition(resources, due_at)
+    scope = Moment(resources, due_at)
     if session.get("_signal_error"):
         end_session(scope, session, "ERROR", "invalidSignalRequest")
         return
@@ -148,44 +157,42 @@ def activate(resources, kind, session_id, args, due_at) -> None:
         session["SignalResponse"] = session["_answer"]
     session["_started_at"] = due_at
     start_connection_timer(scope, session)
-    scope.resources.schedule_at(due_at + session["SessionLengthSeconds"], SESSION, session_id,
-                                "gameliftstreams.session.max_length", started_at=due_at)
+    scope.schedule_at(due_at + session["SessionLengthSeconds"], SESSION, session_id,
+                      "gameliftstreams.session.max_length", started_at=due_at)
     resources.update(SESSION, session_id, session)
 
 
-@transition("gameliftstreams.session.timeout")
+@transition(TIMEOUT)
 def time_out(resources, kind, session_id, args, due_at) -> None:
-    """A timer set for one status in one generation: connection, reconnection, idle, placement."""
-    session = _live_session(resources, session_id, args["gen"])
-    if session is None or session["Status"] != args["expect"]:
-        return
-    end_session(Scope.of_transition(resources, due_at), session, args["status"], args["reason"])
+    """A timer set for one status in one revision: connection, reconnection, idle, placement."""
+    session = _current_session(resources, session_id, args)
+    if session is not None:
+        end_session(Moment(resources, due_at), session, args["status"], args["reason"])
 
 
 @transition("gameliftstreams.session.max_length")
 def reach_max_length(resources, kind, session_id, args, due_at) -> None:
-    session = _live_session(resources, session_id)
+    session = resources.get(SESSION, session_id)
     if session is None or session.get("_started_at") != args["started_at"] \
             or session["Status"] in FINAL + ("TERMINATING",):
         return
-    end_session(Scope.of_transition(resources, due_at), session, "TERMINATED", "maxSessionLengthTimeout")
+    end_session(Moment(resources, due_at), session, "TERMINATED", "maxSessionLengthTimeout")
 
 
 @transition("gameliftstreams.session.terminated")
 def finish_termination(resources, kind, session_id, args, due_at) -> None:
-    session = _live_session(resources, session_id, args["gen"])
-    if session is None or session["Status"] != "TERMINATING":
-        return
-    end_session(Scope.of_transition(resources, due_at), session, "TERMINATED", "apiTerminated")
+    session = _current_session(resources, session_id, args)
+    if session is not None:
+        end_session(Moment(resources, due_at), session, "TERMINATED", "apiTerminated")
 
 
 @transition("gameliftstreams.session.reconnected")
 def finish_reconnection(resources, kind, session_id, args, due_at) -> None:
-    session = _live_session(resources, session_id, args["gen"])
-    if session is None or session["Status"] != "RECONNECTING":
+    session = _current_session(resources, session_id, args)
+    if session is None:
         return
     set_status(session, "ACTIVE", due_at)
-    start_connection_timer(Scope.of_transition(resources, due_at), session)
+    start_connection_timer(Moment(resources, due_at), session)
     resources.update(SESSION, session_id, session)
 
 
@@ -193,9 +200,35 @@ def finish_reconnection(resources, kind, session_id, args, due_at) -> None:
 def finish_export(resources, kind, session_id, args, due_at) -> None:
     """The exported files are uploaded once the session has ended. [inferred] Nothing here can
     make the upload fail, so FAILED is never reached."""
-    session = _live_session(resources, session_id)
+    session = resources.get(SESSION, session_id)
     if session is None or session.get("_export_status") != "PENDING":
         return
     session["_export_status"] = "SUCCEEDED"
     session["ExportFilesMetadata"] = {**session["ExportFilesMetadata"], "Status": "SUCCEEDED"}
     resources.update(SESSION, session_id, session)
+
+
+# ------------------------------------------------------------------------- stored before
+
+@upgrade("gameliftstreams.session.revisions")
+def _revisions(conn) -> None:
+    """Sessions stored with ``_gen`` and ``_holds`` "1"/"0", and their pending timers carrying
+    ``gen``, read as revisions (``_rev``) and booleans."""
+    def session(document: dict) -> dict | None:
+        if "_gen" not in document and isinstance(document.get("_holds"), bool):
+            return None
+        document["_rev"] = document.pop("_gen", document.get("_rev", 0))
+        document["_holds"] = document.get("_holds") in ("1", True)
+        document.pop("_delays", None)
+        return document
+
+    rewrite_documents(conn, SESSION, session)
+    statuses = {TIMEOUT: None, ACTIVATE.action: "ACTIVATING", TERMINATE.action: "TERMINATING",
+                RECONNECT.action: "RECONNECTING"}
+    for action, status in statuses.items():
+        def timer(args: dict, status=status) -> dict | None:
+            if "gen" not in args:
+                return None
+            expect = {"_rev": args.pop("gen"), "Status": args.pop("expect", None) or status}
+            return {**args, "expect": expect}
+        rewrite_transitions(conn, action, timer)

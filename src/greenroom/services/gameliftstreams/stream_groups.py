@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.idempotency import current, idempotent
-from ...core.lifecycle import transition
+from ...core.lifecycle import Moment, transition
 from ...core.operations import operation
 from ...core.records import public
 from . import capacity
 from .applications import forget_locations, replicate
-from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope,
+from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP,
     tagging, errors, find_application, find_stream_group)
 from .session_lifecycle import FINAL, end_session, place_waiting
 
@@ -102,7 +102,7 @@ def create_stream_group(ctx: RequestContext, req: dict) -> dict:
         "LocationName": ctx.region, "AlwaysOnCapacity": capacity.tenancy(stream_class), "Status": "ACTIVATING",
     }
     group_id = "sg-" + ctx.ids.alphanumeric(9)
-    expire_delay = ctx.emulator.delays["gameliftstreams.streamgroup.expire"]
+    expire_delay = ctx.delay("gameliftstreams.streamgroup.expire")
     group = {
         "Arn": ctx.arn(SERVICE, f"streamgroup/{group_id}"),
         "Id": group_id,
@@ -185,7 +185,7 @@ def update_stream_group(ctx: RequestContext, req: dict) -> dict:
         group["Description"] = req["Description"]
     group["LastUpdatedAt"] = ctx.now
     ctx.resources.update(STREAM_GROUP, group["Id"], group)
-    place_waiting(Scope.of_request(ctx), group["Id"])  # more capacity may free a waiting session
+    place_waiting(ctx, group["Id"])  # more capacity may free a waiting session
     return describe(ctx, ctx.resources.get(STREAM_GROUP, group["Id"]))
 
 
@@ -255,7 +255,7 @@ def locations_settled(resources, kind, group_id, args, due_at) -> None:
             location["Status"] = "ACTIVE"
     group.update(Status="ACTIVE", LastUpdatedAt=due_at)
     resources.update(STREAM_GROUP, group_id, group)
-    place_waiting(Scope.of_transition(resources, due_at), group_id)
+    place_waiting(Moment(resources, due_at), group_id)
 
 
 @operation(SERVICE, "AssociateApplications")
@@ -306,10 +306,9 @@ def delete_stream_group(ctx: RequestContext, req: dict) -> dict:
     group.update(Status="DELETING", LastUpdatedAt=ctx.now)
     group.pop("DefaultApplication", None)
     ctx.resources.update(STREAM_GROUP, group["Id"], group)
-    scope = Scope.of_request(ctx)
     for _, session in ctx.resources.list(SESSION, parent=group["Id"]):
         if session["Status"] not in FINAL:
-            end_session(scope, session, "TERMINATED", "apiTerminated")
+            end_session(ctx, session, "TERMINATED", "apiTerminated")
     ctx.schedule("gameliftstreams.streamgroup.delete", STREAM_GROUP, group["Id"],
                  action="gameliftstreams.streamgroup.remove")
     return {}

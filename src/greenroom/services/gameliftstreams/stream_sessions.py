@@ -29,9 +29,9 @@ from ...core.idempotency import current, idempotent
 from ...core.operations import operation
 from ...core.records import public
 from . import signaling
-from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, Scope, errors, find_application,
+from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, errors, find_application,
     find_session, find_stream_group)
-from .session_lifecycle import set_status, try_place
+from .session_lifecycle import PLACEMENT_TIMEOUT, RECONNECT, TERMINATE, set_status, try_place
 
 DEFAULT_CONNECTION_TIMEOUT_SECONDS = 120
 DEFAULT_SESSION_LENGTH_SECONDS = 43200
@@ -105,14 +105,11 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
         "_app_id": app["Id"],
         "_candidates": candidates,
         "_placed": False,
-        "_gen": 0,
-        "_holds": "0",
+        "_rev": 0,
+        "_holds": False,
         "_answer": answer,
         "_signal_error": signal_error,
         "_log_output_uri": app.get("ApplicationLogOutputUri") if app["ApplicationLogPaths"] else None,
-        # Delays for the steps transitions schedule themselves (see session_lifecycle).
-        "_delays": {"activate": ctx.emulator.delays["gameliftstreams.session.activate"],
-                    "export": ctx.emulator.delays["gameliftstreams.session.export"]},
     }
     for optional in ("Description", "UserId", "AdditionalLaunchArgs", "AdditionalEnvironmentVariables",
                      "PerformanceStatsConfiguration", "RoleArn", "DisplayConfiguration"):
@@ -120,11 +117,8 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
             session[optional] = req[optional]
     if "RoleArn" in req and not role_assumable(ctx, req["RoleArn"]):
         session["_assume_role_failed"] = True
-    scope = Scope.of_request(ctx)
-    if not try_place(scope, group, session):
-        ctx.schedule("gameliftstreams.session.placement_timeout", SESSION, session_id,
-                     action="gameliftstreams.session.timeout", gen=session["_gen"],
-                     expect="ACTIVATING", status="ERROR", reason="placementTimeout")
+    if not try_place(ctx, group, session):
+        PLACEMENT_TIMEOUT.schedule(ctx, SESSION, session_id, session, status="ERROR", reason="placementTimeout")
     ctx.resources.insert(SESSION, session_id, session, parent=group["Id"])
     return describe(session)
 
@@ -182,8 +176,7 @@ def terminate_stream_session(ctx: RequestContext, req: dict) -> dict:
         return {}
     set_status(session, "TERMINATING", ctx.now)
     ctx.resources.update(SESSION, session["_id"], session)
-    ctx.schedule("gameliftstreams.session.terminate", SESSION, session["_id"],
-                 action="gameliftstreams.session.terminated", gen=session["_gen"])
+    TERMINATE.schedule(ctx, SESSION, session["_id"], session)
     return {}
 
 
@@ -210,8 +203,7 @@ def create_stream_session_connection(ctx: RequestContext, req: dict) -> dict:
     session.update(SignalRequest=signal_request, SignalResponse=answer, _answer=answer)
     if session["Status"] == "PENDING_CLIENT_RECONNECTION":
         set_status(session, "RECONNECTING", ctx.now)
-        ctx.schedule("gameliftstreams.session.reconnect", SESSION, session["_id"],
-                     action="gameliftstreams.session.reconnected", gen=session["_gen"])
+        RECONNECT.schedule(ctx, SESSION, session["_id"], session)
     else:
         session["LastUpdatedAt"] = ctx.now
     ctx.resources.update(SESSION, session["_id"], session)

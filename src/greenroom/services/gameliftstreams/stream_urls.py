@@ -33,9 +33,9 @@ from ...core.idempotency import current, idempotent
 from ...core.operations import operation
 from ...core.records import public
 from ...core.routes import HttpError, http_route
-from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, Scope, errors,
+from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, errors,
     find_application, find_in_group, find_stream_group, resource_id)
-from .session_lifecycle import FINAL, end_session, set_status
+from .session_lifecycle import FINAL, TERMINATE, end_session, set_status
 from .stream_sessions import describe as describe_session, start_stream_session
 
 STREAM_URL = "gameliftstreams:streamurl"
@@ -177,12 +177,11 @@ def revoke_stream_url(ctx: RequestContext, req: dict) -> dict:
                 continue
             if session["Status"] == "ACTIVATING":
                 # Not placed yet (or placing): it ends at once [inferred].
-                end_session(Scope.of_request(ctx), session, "TERMINATED", "apiTerminated")
+                end_session(ctx, session, "TERMINATED", "apiTerminated")
                 continue
             set_status(session, "TERMINATING", ctx.now)
             ctx.resources.update(SESSION, session["_id"], session)
-            ctx.schedule("gameliftstreams.session.terminate", SESSION, session["_id"],
-                         action="gameliftstreams.session.terminated", gen=session["_gen"])
+            TERMINATE.schedule(ctx, SESSION, session["_id"], session)
     else:
         document["StatusReason"] = "userRevoked"
     ctx.resources.update(STREAM_URL, document["StreamUrlId"], document)

@@ -6,6 +6,7 @@ import secrets
 
 from ...core.context import RequestContext
 from ...core.errors import Errors
+from ...core.store import rewrite_documents, upgrade
 from ...core.tagging import Tagging
 from ...protocol import quirks
 
@@ -82,12 +83,14 @@ def stream_by_arn(ctx: RequestContext, arn: str) -> dict | None:
 
 def find_stream(ctx: RequestContext, name: str | None, arn: str | None) -> dict:
     """The stream named by StreamName or StreamARN (exactly one of them must be given)."""
-    stream = _find(ctx, STREAM, "stream", name, arn, stream_by_arn)
-    if "MediaKey" not in stream:
-        # A stream stored before streams had media storage: it gets its key now.
-        stream["MediaKey"] = new_media_key()
-        ctx.resources.update(STREAM, stream["StreamName"], stream)
-    return stream
+    return _find(ctx, STREAM, "stream", name, arn, stream_by_arn)
+
+
+@upgrade("kinesisvideo.stream.media-key")
+def _give_old_streams_media_keys(conn) -> None:
+    """Streams stored before streams had media storage get their key (once, when a store opens)."""
+    rewrite_documents(conn, STREAM, lambda stream: None if "MediaKey" in stream
+                      else {**stream, "MediaKey": new_media_key()})
 
 
 def save_stream(ctx: RequestContext, stream: dict) -> None:

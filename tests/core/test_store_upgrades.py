@@ -1,0 +1,73 @@
+"""Documents stored by an earlier release still read: the store rewrites them once when it opens
+(core.store.upgrade), so no getter writes on read."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+import greenroom
+from greenroom import services
+from greenroom.core import store as store_module
+from greenroom.core.store import Store
+
+services.load_all()   # the services register their upgrades when imported (as Emulator does)
+
+
+def _make_old(db_url: str, change) -> None:
+    """Store as an earlier release left it: ``change(conn)`` edits it, the upgrades are undone."""
+    store = Store(db_url)
+    with store.transaction() as conn:
+        change(conn)
+        conn.execute(store_module.settings.delete().where(store_module.settings.c.name.like("upgrade:%")))
+    store.engine.dispose()
+
+
+def test_a_stream_stored_before_media_keys_gets_one_when_the_store_opens(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'old.db'}"
+    with greenroom.mock(db_url=db_url) as gr:
+        gr.client("kinesisvideo").create_stream(StreamName="old", DataRetentionInHours=1)
+        gr.clock.advance(60)
+        gr.client("kinesisvideo").describe_stream(StreamName="old")
+
+    def drop_media_key(conn):
+        row = conn.execute(sa.select(store_module.resources.c.pk, store_module.resources.c.data)
+                           .where(store_module.resources.c.kind == "kinesisvideo:stream")).one()
+        data = {key: value for key, value in row.data.items() if key != "MediaKey"}
+        conn.execute(store_module.resources.update().where(store_module.resources.c.pk == row.pk)
+                     .values(data=data))
+    _make_old(db_url, drop_media_key)
+
+    with greenroom.mock(db_url=db_url) as gr:
+        kv = gr.client("kinesisvideo")
+        assert kv.describe_stream(StreamName="old")["StreamInfo"]["Status"] == "ACTIVE"
+        with gr.emulator.store.transaction() as conn:
+            data = [d for d in store_module.documents(conn, "kinesisvideo:stream")]
+        assert isinstance(data[0]["MediaKey"], int)
+        # Reading the stream wrote nothing: the key is the one the store gave it when it opened.
+        key = data[0]["MediaKey"]
+        kv.describe_stream(StreamName="old")
+        with gr.emulator.store.transaction() as conn:
+            assert [d["MediaKey"] for d in store_module.documents(conn, "kinesisvideo:stream")] == [key]
+
+
+def test_a_gameliftstreams_session_stored_with_generations_reads_as_revisions(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'old.db'}"
+    session = {"Arn": "arn:aws:gameliftstreams:us-east-1:000000000000:streamsession/sg-1/s1", "_id": "s1",
+               "Status": "CONNECTED", "_gen": 4, "_holds": "1", "_delays": {"activate": 1, "export": 1}}
+
+    def store_old_session(conn):
+        conn.execute(store_module.resources.insert().values(
+            account="000000000000", region="us-east-1", kind="gameliftstreams:streamsession", id="s1",
+            parent="sg-1", data=session))
+        conn.execute(store_module.transitions.insert().values(
+            account="000000000000", region="us-east-1", due_at=10.0, action="gameliftstreams.session.timeout",
+            kind="gameliftstreams:streamsession", resource_id="s1",
+            args={"gen": 4, "expect": "CONNECTED", "status": "TERMINATED", "reason": "idleTimeout"}))
+    _make_old(db_url, store_old_session)
+
+    store = Store(db_url)
+    with store.transaction() as conn:
+        (data,) = store_module.documents(conn, "gameliftstreams:streamsession")
+        args = conn.execute(sa.select(store_module.transitions.c.args)).scalar_one()
+    store.engine.dispose()
+    assert (data["_rev"], data["_holds"], "_gen" in data, "_delays" in data) == (4, True, False, False)
+    assert args == {"expect": {"_rev": 4, "Status": "CONNECTED"}, "status": "TERMINATED", "reason": "idleTimeout"}
