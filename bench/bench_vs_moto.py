@@ -163,6 +163,8 @@ def in_process(args) -> bool:
         clients = {"floor": canned_client(floor_kvs, answers), "greenroom": Calls(ours, "greenroom"),
                    "moto": Calls(moto_kvs, "moto", moto_on)}
         medians = timed_rounds(clients, args.rounds, args.calls)
+    moto.start(reset=False)
+    moto.stop()  # its data goes: moto's server (same process, same backends) starts empty
     return report(f"in process ({args.rounds} rounds x {args.calls} calls, {args.streams} streams):", medians)
 
 

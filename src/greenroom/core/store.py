@@ -337,6 +337,11 @@ _IDENTITY = sa.and_(
     resources.c.id == sa.bindparam("key_id"),
 )
 _GET_ONE = sa.select(resources.c.data).where(_IDENTITY)
+_COUNT_KIND_UP_TO = sa.select(sa.func.count()).select_from(
+    sa.select(resources.c.pk).where(resources.c.account == sa.bindparam("key_account"),
+                                    resources.c.region == sa.bindparam("key_region"),
+                                    resources.c.kind == sa.bindparam("key_kind"))
+    .limit(sa.bindparam("at_most")).subquery())
 _UPDATE_ONE = resources.update().where(_IDENTITY).values(data=sa.bindparam("new_data", type_=sa.JSON))
 _DELETE_ONE = resources.delete().where(_IDENTITY)
 # PostgreSQL: the same, with the row version (xmin, as text) read and compared.
@@ -519,6 +524,8 @@ class Resources:
         count-then-insert (a quota) is atomic across processes. ``at_most``: count no further
         (a quota check reads at most the quota's rows, whatever the store holds)."""
         lock_collection(self.conn, self.account, self.region, kind, parent or "")
+        if at_most is not None and parent is None and not where:  # a quota: the common case, built once
+            return self.conn.execute(_COUNT_KIND_UP_TO, {**self._one(kind, ""), "at_most": at_most}).scalar_one()
         if at_most is None:
             return self.conn.execute(self._select((sa.func.count(),), kind, parent, where)).scalar_one()
         rows = self._select((resources.c.pk,), kind, parent, where).limit(at_most).subquery()
