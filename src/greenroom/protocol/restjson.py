@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import math
 import re
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -66,6 +67,8 @@ def format_timestamp(value: Any, timestamp_format: str) -> Any:
     # AWS carries milliseconds. Cut to whole milliseconds first, truncating (as Java's
     # Instant.toEpochMilli does), so that every format names the same instant: epoch seconds
     # used to round (09.0006 -> 09.001) where ISO 8601 truncated (-> 09.000).
+    if timestamp_format == "unixTimestamp" and type(value) in (int, float) and 0 <= value < _FAST_EPOCH_END:
+        return _epoch_seconds(value)
     if isinstance(value, dt.datetime):
         moment = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
     else:
@@ -78,6 +81,29 @@ def format_timestamp(value: Any, timestamp_format: str) -> Any:
         return format_datetime(moment, usegmt=True)
     text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+_FAST_EPOCH_END = 32503680000  # 3000-01-01: the clock's range; other values take the datetime path
+
+
+def _epoch_seconds(value: int | float) -> int | float:
+    """format_timestamp(value, "unixTimestamp") for epoch seconds without making a datetime (a
+    page of 1,000 fragments has 2,000): the same arithmetic as datetime.fromtimestamp (the
+    fraction rounded half-even to microseconds), cut to milliseconds, then as timestamp()."""
+    if type(value) is int:
+        return value
+    fraction, whole = math.modf(value)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        micros -= 1_000_000
+        whole += 1.0
+    elif micros < 0:
+        micros += 1_000_000
+        whole -= 1.0
+    millis = micros // 1000
+    if not millis:
+        return int(whole)
+    return round((int(whole) * 1_000_000 + millis * 1000) / 10**6, 3)
 
 
 def _timestamp_format(shape: Shape, default: str) -> str:
