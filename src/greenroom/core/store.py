@@ -337,6 +337,7 @@ _IDENTITY = sa.and_(
     resources.c.id == sa.bindparam("key_id"),
 )
 _GET_ONE = sa.select(resources.c.data).where(_IDENTITY)
+_INSERT_ONE = resources.insert()
 _COUNT_KIND_UP_TO = sa.select(sa.func.count()).select_from(
     sa.select(resources.c.pk).where(resources.c.account == sa.bindparam("key_account"),
                                     resources.c.region == sa.bindparam("key_region"),
@@ -427,8 +428,8 @@ class Resources:
         return json.loads(data) if isinstance(data, (str, bytes)) else data  # SQLite: text
 
     def insert(self, kind: str, id: str, data: dict, *, parent: str = "") -> None:
-        self.conn.execute(resources.insert(), {"account": self.account, "region": self.region,
-                                               "kind": kind, "id": id, "parent": parent, "data": data})
+        self.conn.execute(_INSERT_ONE, {"account": self.account, "region": self.region,
+                                        "kind": kind, "id": id, "parent": parent, "data": data})
 
     def update(self, kind: str, id: str, data: dict) -> None:
         if not self._versioned:
