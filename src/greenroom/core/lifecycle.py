@@ -120,6 +120,7 @@ class Step:
 
 
 _INSERT_TRANSITION = transitions.insert()
+_ANY_DUE = sa.select(transitions.c.pk).where(transitions.c.due_at <= sa.bindparam("now")).limit(1)
 
 MAX_DELAY_SECONDS = 100 * 365 * 86400.0  # [inferred] bound
 
@@ -198,6 +199,10 @@ class Scheduler:
     def known_idle_until(self, now: float) -> bool:
         """True when this process knows no transition is due at ``now`` (no query needed)."""
         return self._cache_next_due and self._next_due is not None and now < self._next_due
+
+    def anything_due(self, conn, now: float) -> bool:
+        """Whether a transition is due at ``now`` (one indexed read: transitions_by_due)."""
+        return conn.execute(_ANY_DUE, {"now": now}).first() is not None
 
     def apply_due(self, conn, now: float) -> int:
         """Apply every transition due at ``now`` (all accounts), oldest first; return how many."""

@@ -222,6 +222,15 @@ class Store:
             for topic in dict.fromkeys(topics):  # committed: wake this process's waiters now
                 self.notifier.deliver(topic)
 
+    def outside_transaction(self, work: Callable[[Connection], T]) -> T:
+        """``work(conn)`` for reads that need no transaction (PostgreSQL: autocommit, so no
+        BEGIN/COMMIT round trips; each statement sees what is committed when it runs)."""
+        if not self.shared:
+            with self.transaction() as conn:
+                return work(conn)
+        with self.engine.connect() as conn:
+            return work(conn.execution_options(isolation_level="AUTOCOMMIT"))
+
     @property
     def notifier(self) -> notify.Notifier:
         return notify.notifier(self.engine)
