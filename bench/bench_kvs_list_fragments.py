@@ -75,7 +75,7 @@ def populate(data_dir: Path, count: int, end_ms: int) -> tuple[int, int]:
     first_ms = end_ms - count * FRAGMENT_MS
     with engine.begin() as conn:
         stream = conn.execute(sa.select(resources.c.data).where(resources.c.kind == "kinesisvideo:stream")).scalar()
-        key = stream["MediaKey"]
+        key = stream["_media_key"]
         header = conn.execute(storage.headers.insert().values(stream=key, digest="bench", ebml_length=0,
                                                               data=b"")).inserted_primary_key[0]
         batch = []

@@ -107,9 +107,9 @@ def build(mock, size: int) -> dict:
         _insert_copies(conn, resources, stream, size - 1, vary_stream)
 
         big = row_of("kinesisvideo:stream", resources.c.id == "big")["data"]
-        header = conn.execute(storage.headers.insert().values(stream=big["MediaKey"], digest="bench",
+        header = conn.execute(storage.headers.insert().values(stream=big["_media_key"], digest="bench",
                                                               ebml_length=0, data=b"")).inserted_primary_key[0]
-        fragment = {"stream": big["MediaKey"], "duration_ms": FRAGMENT_MS, "size": 150_000, "persisted": True,
+        fragment = {"stream": big["_media_key"], "duration_ms": FRAGMENT_MS, "size": 150_000, "persisted": True,
                     "header": header, "blob_offset": None, "tags": None}
 
         def vary_fragment(row, index):

@@ -95,6 +95,33 @@ def test_request_log_keeps_the_last_requests(server):
     assert all(e["id"] > created[1]["id"] for e in newer)
 
 
+def test_greenroom_logs_follows_requests_as_json_lines(launch):
+    running = launch("--ephemeral", "--admin-token", "s3cret")
+    running.client("kinesisvideo").list_streams()
+    command = [sys.executable, "-m", "greenroom.cli", "logs", "--endpoint-url", running.base_url,
+               "--admin-token", "s3cret", "--last", "1"]
+    follower = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(follower.stdout.readline())
+        assert first["operation"] == "ListStreams" and first["status"] == 200
+        running.client("kinesisvideo").create_stream(StreamName="followed")
+        with pytest.raises(Exception):
+            running.client("kinesisvideo").describe_stream(StreamName="absent")
+        created, missing = json.loads(follower.stdout.readline()), json.loads(follower.stdout.readline())
+        assert (created["service"], created["operation"], created["status"]) == ("kinesisvideo", "CreateStream", 200)
+        assert missing["status"] == 404 and "absent" in missing["error"] and missing["id"] > created["id"]
+        assert missing["time"].endswith("Z") and missing["duration_ms"] >= 0
+    finally:
+        follower.terminate()
+        follower.wait(10)
+    kept = subprocess.run([*command[:-2], "--last", "3", "--no-follow"], capture_output=True, text=True, timeout=60)
+    operations = [json.loads(line)["operation"] for line in kept.stdout.splitlines()]
+    assert len(operations) == 3 and [o for o in operations if o != "FollowRequests"][-2:] == ["CreateStream", "DescribeStream"]
+    refused = subprocess.run([sys.executable, "-m", "greenroom.cli", "logs", "--endpoint-url", "http://127.0.0.1:9"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and "cannot follow" in refused.stderr
+
+
 def test_root_points_at_console_and_health(server):
     import requests
     answer = requests.get(server.base_url + "/", timeout=10).json()
@@ -109,7 +136,7 @@ def test_version_and_help():
     version = subprocess.run([*run, "--version"], capture_output=True, text=True, timeout=60)
     assert version.stdout.strip() == f"greenroom {__version__}"
     top = subprocess.run([*run, "--help"], capture_output=True, text=True, timeout=60).stdout
-    for command in ("serve", "ca-path", "coverage", "models-path", "kvs put-media"):
+    for command in ("serve", "logs", "ca-path", "coverage", "models-path", "kvs put-media"):
         assert command in top
     serve = subprocess.run([*run, "serve", "--help"], capture_output=True, text=True, timeout=60).stdout
     assert "{debug,info,warning,error}" in serve and "(default: 4580)" in serve and "(default: 127.0.0.1)" in serve

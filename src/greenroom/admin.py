@@ -1,10 +1,13 @@
-"""The admin API: ``GET /`` (where things are), ``GET requests`` (the request log), ``GET health``, ``POST reset``, ``GET/POST clock``, ``GET/POST delays``, and
+"""The admin API: ``GET /`` (where things are), ``GET requests`` (the request log; WebSocket
+``requests/live`` follows it), ``GET health``, ``POST reset``, ``GET/POST clock``, ``GET/POST delays``, and
 the ``echo`` WebSocket."""
 from __future__ import annotations
 
+import asyncio
 import json
 
-from .core import public_url
+from .core import notify, public_url
+from .core.requestlog import json_entry
 from .core.routes import HttpError, http_route, websocket_route
 
 
@@ -24,6 +27,47 @@ def recent_requests(emulator, request):
     except ValueError:
         raise HttpError(400, "after must be a request id (an integer)") from None
     return {"requests": emulator.requests.entries(after)}
+
+
+@websocket_route("/_greenroom/requests/live")
+async def follow_requests(emulator, socket):
+    """``greenroom logs``: each request the server answers, as one JSON text message (``id``
+    and the fields of ``--log-format json``), pushed when it is logged. ``?after=<id>`` starts
+    after that request, ``?last=N`` with the last N kept; default: only new ones."""
+    query = {name: values[0] for name, values in socket.request.query().items()}
+    entries = emulator.requests.entries()
+    try:
+        if "after" in query:
+            after = int(query["after"])
+        elif "last" in query:
+            last = int(query["last"])
+            after = entries[-last - 1]["id"] if 0 <= last < len(entries) else (0 if last >= 0 else None)
+        else:
+            after = entries[-1]["id"] if entries else 0
+    except ValueError:
+        after = None
+    if after is None:
+        raise HttpError(400, "after must be a request id and last a count (integers >= 0)")
+    await socket.accept(None)
+    wake = emulator.store.notifier.wakeup(notify.REQUESTS)
+    gone = asyncio.ensure_future(_drain(socket))  # ends when the client closes
+    try:
+        while not gone.done():
+            wake.clear()
+            for logged in emulator.requests.entries(after):
+                await socket.send_json({"id": logged["id"], **json_entry(logged)})
+                after = logged["id"]
+            waiting = asyncio.ensure_future(wake.wait())
+            await asyncio.wait({waiting, gone}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+    finally:
+        wake.close()
+        gone.cancel()
+
+
+async def _drain(socket) -> None:
+    async for _ in socket:
+        pass
 
 
 @http_route("GET", "/_greenroom/health")

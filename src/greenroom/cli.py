@@ -2,10 +2,11 @@
 Kinesis Video Streams) on your machine, wire-compatible with boto3 and the AWS CLI.
 
 commands:
-  serve        run the HTTP server (console at /_greenroom/console)
-  ca-path      print the TLS CA certificate's file
-  coverage     implemented vs total operations per service
-  models-path  print a directory usable as AWS_DATA_PATH
+  serve          run the HTTP server (console at /_greenroom/console)
+  logs           follow the request log of a running server, one JSON object a line
+  ca-path        print the TLS CA certificate's file
+  coverage       implemented vs total operations per service
+  models-path    print a directory usable as AWS_DATA_PATH
   kvs put-media  stream a media file into a Kinesis Video stream
 """
 from __future__ import annotations
@@ -272,6 +273,21 @@ def build_parser() -> argparse.ArgumentParser:
                                 "--ignore-certificate-errors-spki-list")
     authority.set_defaults(func=ca_path)
 
+    follow = commands.add_parser(
+        "logs", help="follow the request log of a running server, one JSON object a line",
+        description="Print the requests a running greenroom answers as they happen, one JSON object a line "
+                    "(id, time, method, path, service, operation, status, duration_ms, error), through the "
+                    "WebSocket /_greenroom/requests/live. Ctrl-C stops.")
+    follow.add_argument("--endpoint-url", "--endpoint", dest="endpoint_url", default=None, metavar="URL",
+                        help=f"the server (default: GREENROOM_ENDPOINT_URL, AWS_ENDPOINT_URL, else {DEFAULT_KVS_ENDPOINT}); "
+                             "https:// trusts AWS_CA_BUNDLE")
+    follow.add_argument("--admin-token", metavar="TOKEN", default=None,
+                        help="the server's --admin-token, sent as Authorization: Bearer (default: $GREENROOM_ADMIN_TOKEN)")
+    follow.add_argument("--last", type=int, default=10, metavar="N",
+                        help="start with the last N requests the server kept (default: %(default)s)")
+    follow.add_argument("--no-follow", action="store_true", help="print the last N and exit")
+    follow.set_defaults(func=logs)
+
     cover = commands.add_parser("coverage", help="implemented vs total operations per service")
     cover.add_argument("--json", action="store_true", help="the report as JSON")
     cover.add_argument("--summary", action="store_true", help="counts only")
@@ -367,6 +383,52 @@ def kvs_put_media(args) -> int:
     print(f"sent {result.bytes_sent} bytes in {result.seconds:.2f} s; "
           f"{len(result.of_type('RECEIVED'))} fragments received, {len(result.errors)} errors", file=sys.stderr)
     return 1 if result.errors else 0
+
+
+def logs(args) -> int:
+    """``greenroom logs``: 0 when stopped (Ctrl-C, the server closing), 2 when the server cannot
+    be reached or refuses."""
+    import ssl
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    from websockets.exceptions import ConnectionClosed, InvalidHandshake
+    from websockets.sync.client import connect
+
+    from .core.requestlog import json_entry
+
+    if args.last < 0:
+        print("greenroom logs: --last must be 0 or more", file=sys.stderr)
+        return 2
+    base = (args.endpoint_url or os.environ.get("GREENROOM_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
+            or DEFAULT_KVS_ENDPOINT).rstrip("/")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        print(f"greenroom logs: --endpoint-url must be an http:// or https:// URL, not {base!r}", file=sys.stderr)
+        return 2
+    url = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}{parts.path}/_greenroom/requests/live?last={args.last}"
+    token = args.admin_token or os.environ.get("GREENROOM_ADMIN_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    tls = ssl.create_default_context(cafile=os.environ.get("AWS_CA_BUNDLE")) if parts.scheme == "https" else None
+    try:
+        if args.no_follow:
+            request = urllib.request.Request(base + "/_greenroom/requests", headers=headers)
+            with urllib.request.urlopen(request, timeout=10, context=tls) as answer:
+                kept = json.load(answer)["requests"]
+            for logged in kept[len(kept) - args.last:] if args.last else []:
+                print(json.dumps({"id": logged["id"], **json_entry(logged)}), flush=True)
+            return 0
+        with connect(url, additional_headers=headers, ssl=tls, open_timeout=10, max_size=None) as socket:
+            for message in socket:
+                print(message, flush=True)
+    except KeyboardInterrupt:
+        return 0
+    except ConnectionClosed:
+        return 0
+    except (OSError, ValueError, KeyError, InvalidHandshake) as error:
+        print(f"greenroom logs: cannot follow {url}: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

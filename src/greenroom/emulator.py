@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Iterator
 from urllib.parse import unquote
 
-from .core import lifecycle, public_url, routes
+from .core import lifecycle, notify, public_url, routes
 from .core.clock import Clock
 from .core.context import RequestContext
 from .core.errors import NotImplementedOperation, ServiceError
@@ -91,7 +91,10 @@ class Emulator:
         ))
         self.default_account = default_account
         self.public_urls = public_urls or PublicUrls()  # the one source of URLs handed out
-        self.requests = RequestLog()  # the last requests the HTTP server answered (server.py)
+        # The last requests the HTTP server answered (server.py); the request log and the clock
+        # wake live readers (console, `greenroom logs`) through this process's notifier.
+        self.requests = RequestLog(on_record=lambda: self.store.notifier.deliver(notify.REQUESTS))
+        self.clock.watch(lambda: self.store.notifier.deliver(notify.CLOCK))
         self.verifier = SignatureVerifier(load_credentials(credentials)) if credentials is not None else None
         self.admin_token = admin_token
         self._applying = threading.Lock()

@@ -88,3 +88,40 @@ def test_postgres_notifications_reach_another_store(postgres_url):
         for store in (here, there):
             store.notifier.close()
             store.engine.dispose()
+
+
+@pytest.mark.parametrize("where", ["memory", "postgresql"])
+def test_a_transaction_that_writes_publishes_store_changed(where, request):
+    """What the console's live view wakes on: any committed write of this process; a read-only
+    transaction publishes nothing; on PostgreSQL nothing goes to other processes (no pg_notify
+    on the write path)."""
+    from greenroom.core.store import Resources
+    url = None if where == "memory" else request.getfixturevalue("postgres_url")
+    store = Store(url)
+    other = Store(url) if url else None
+    try:
+        async def scenario():
+            wake = store.notifier.wakeup(notify.STORE_CHANGED)
+            elsewhere = other.notifier.wakeup(notify.STORE_CHANGED) if other else None
+            try:
+                def read():
+                    with store.transaction() as conn:
+                        Resources(conn, "123456789012", "us-east-1").list("test:thing")
+                await asyncio.to_thread(read)
+                assert not await wake.wait(0.3)
+                def write():
+                    with store.transaction() as conn:
+                        Resources(conn, "123456789012", "us-east-1").insert("test:thing", "a", {"n": 1})
+                await asyncio.to_thread(write)
+                assert await wake.wait(5)
+                if elsewhere is not None:
+                    assert not await elsewhere.wait(0.5)
+            finally:
+                wake.close()
+                if elsewhere is not None:
+                    elsewhere.close()
+        asyncio.run(scenario())
+    finally:
+        for each in filter(None, (store, other)):
+            each.notifier.close()
+            each.engine.dispose()

@@ -21,17 +21,18 @@ def _make_old(db_url: str, change) -> None:
     store.engine.dispose()
 
 
-def test_a_stream_stored_before_media_keys_gets_one_when_the_store_opens(tmp_path):
+def test_a_stream_stored_by_an_earlier_release_reads_after_the_store_opens(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'old.db'}"
     with greenroom.mock(db_url=db_url) as gr:
-        gr.client("kinesisvideo").create_stream(StreamName="old", DataRetentionInHours=1)
+        gr.client("kinesisvideo").create_stream(StreamName="old", DataRetentionInHours=1, Tags={"team": "a"})
         gr.clock.advance(60)
         gr.client("kinesisvideo").describe_stream(StreamName="old")
 
     def drop_media_key(conn):
         row = conn.execute(sa.select(store_module.resources.c.pk, store_module.resources.c.data)
                            .where(store_module.resources.c.kind == "kinesisvideo:stream")).one()
-        data = {key: value for key, value in row.data.items() if key != "MediaKey"}
+        data = {("Tags" if key == "tags" else key): value for key, value in row.data.items()
+                if key != "_media_key"}
         conn.execute(store_module.resources.update().where(store_module.resources.c.pk == row.pk)
                      .values(data=data))
     _make_old(db_url, drop_media_key)
@@ -39,14 +40,15 @@ def test_a_stream_stored_before_media_keys_gets_one_when_the_store_opens(tmp_pat
     with greenroom.mock(db_url=db_url) as gr:
         kv = gr.client("kinesisvideo")
         assert kv.describe_stream(StreamName="old")["StreamInfo"]["Status"] == "ACTIVE"
+        assert kv.list_tags_for_stream(StreamName="old")["Tags"] == {"team": "a"}
         with gr.emulator.store.transaction() as conn:
             data = [d for d in store_module.documents(conn, "kinesisvideo:stream")]
-        assert isinstance(data[0]["MediaKey"], int)
+        assert isinstance(data[0]["_media_key"], int) and "Tags" not in data[0]
         # Reading the stream wrote nothing: the key is the one the store gave it when it opened.
-        key = data[0]["MediaKey"]
+        key = data[0]["_media_key"]
         kv.describe_stream(StreamName="old")
         with gr.emulator.store.transaction() as conn:
-            assert [d["MediaKey"] for d in store_module.documents(conn, "kinesisvideo:stream")] == [key]
+            assert [d["_media_key"] for d in store_module.documents(conn, "kinesisvideo:stream")] == [key]
 
 
 def test_a_gameliftstreams_session_stored_with_generations_reads_as_revisions(tmp_path):

@@ -10,6 +10,15 @@ class Clock:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._manual_time: float | None = None  # None: follow real time
+        self._watchers: list = []               # called after every change (the console)
+
+    def watch(self, callback) -> None:
+        """Call ``callback()`` after each change of mode or time (quick, thread-safe)."""
+        self._watchers.append(callback)
+
+    def _changed(self) -> None:
+        for callback in list(self._watchers):
+            callback()
 
     @property
     def mode(self) -> str:
@@ -24,6 +33,7 @@ class Clock:
         epoch_seconds = _in_range(_finite(epoch_seconds, "the clock's time"))
         with self._lock:
             self._manual_time = epoch_seconds
+        self._changed()
 
     def advance(self, seconds: float) -> float:
         """Move time forward; a real clock becomes manual, starting from the real now."""
@@ -34,16 +44,19 @@ class Clock:
             moved = (self._manual_time if self._manual_time is not None else time.time()) + seconds
             _in_range(_finite(moved, "the clock's time"))  # a huge advance overflows to inf
             self._manual_time = moved
-            return moved
+        self._changed()
+        return moved
 
     def freeze(self) -> None:
         with self._lock:
             if self._manual_time is None:
                 self._manual_time = time.time()
+        self._changed()
 
     def use_real_time(self) -> None:
         with self._lock:
             self._manual_time = None
+        self._changed()
 
     def describe(self) -> dict:
         return {"mode": self.mode, "now": self.now()}

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy.engine import Connection
 
-from . import public_url
+from . import pagination, public_url
 from .ids import arn
 from .pagination import Page
 from .store import Resources
@@ -56,6 +56,30 @@ class RequestContext:
         """Run ``action`` on a resource at ``due_at`` (epoch seconds), e.g. a timer a request sets."""
         self.resources.schedule_at(due_at, kind, resource_id, action, **args)
         return due_at
+
+    def list_answer(self, kind: str, req: dict, *, default_size: int | None = None, page_size: int | None = None,
+                    view: Callable[[dict], Any] = dict, parent: str | None = None, where: dict | None = None,
+                    starts_with: dict | None = None, keep: Callable[[dict], bool] | None = None,
+                    filters: dict | None = None, newest_first: bool = False) -> dict:
+        """The answer of a list operation over a kind's documents (under ``parent``, matching
+        ``where`` and ``starts_with``, and ``keep`` for what the store cannot filter), each shown
+        by ``view``. Its token, size and result members are the model's paginator's (the size
+        asked, else ``default_size``; or ``page_size`` where the service decides it); the token
+        is bound to ``filters`` (the request's filter members)."""
+        names = pagination.paginator(self.service, self.operation)
+        if page_size is None:
+            page_size = req.get(names.get("limit_key", "")) or default_size
+
+        def fetch(after, limit):
+            if keep is None:
+                found = self.resources.list(kind, parent=parent, where=where, starts_with=starts_with,
+                                            after=after, limit=limit, newest_first=newest_first)
+            else:
+                found = self.resources.scan(kind, parent=parent, where=where, after=after, limit=limit, keep=keep)
+            return [(pk, view(document)) for pk, document in found]
+
+        page = self.page(filters=filters or {}, token=req.get(names["input_token"]), page_size=page_size, fetch=fetch)
+        return {names["result_key"]: page.items, names["output_token"]: page.next_token}
 
     def page(self, *, filters: dict, token: str | None, page_size: int,
              fetch: Callable[[Any, int], list[tuple[Any, Any]]]) -> Page:

@@ -13,7 +13,7 @@ and ``schedule_at(due_at, kind, id, action, **args)``):
   fields ``to`` after the named delay (or at a time the caller gives).
 - Every change of state calls ``revise(document)``, which bumps its revision (``_rev``, the one
   stale-timer guard); a step carries the revision it was scheduled in and does nothing once the
-  resource moved on. Custom actions check the same with ``current(document, args)``.
+  resource moved on. Custom actions check the same with ``applies(document, args)``.
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def revise(document: dict) -> int:
     return document[REVISION]
 
 
-def current(document: dict | None, args: dict) -> bool:
+def applies(document: dict | None, args: dict) -> bool:
     """Whether a step scheduled with ``args`` still applies to ``document``: it exists and has
     every field ``expect``-ed (its revision, its state) as it was."""
     return document is not None and all(document.get(name, 0 if name == REVISION else None) == value
@@ -59,13 +59,15 @@ def current(document: dict | None, args: dict) -> bool:
 
 
 @transition("update")
-def update_fields(resources: Resources, kind: str, resource_id: str, args: dict, due_at: float) -> None:
-    """The common transition: set fields, if the resource still exists and is in the expected state."""
+def update_fields(resources: Resources, kind: str, resource_id: str, args: dict, due_at: float) -> dict | None:
+    """The common transition: set fields, if the resource still exists and is in the expected
+    state; returns the resource so changed (for actions that do more), else None."""
     data = resources.get(kind, resource_id)
-    if not current(data, args):
-        return
+    if not applies(data, args):
+        return None
     data.update(args["set"])
     resources.update(kind, resource_id, data)
+    return data
 
 
 @dataclass
@@ -94,27 +96,30 @@ class Step:
     """A declared transition: a resource in ``state`` (its ``field``) takes ``to`` after the
     named ``delay`` -- or at the time the caller gives -- unless its revision changed since.
     ``action`` names a registered transition for steps that do more than set fields; it gets
-    ``expect`` (check it with ``current``) and the caller's arguments."""
+    ``expect`` (check it with ``applies``) and the caller's arguments."""
 
     state: str | None
     to: Mapping[str, Any] = field(default_factory=dict)
     delay: str | None = None
     action: str = "update"
     field: str = "state"
-    stamp: str | None = None   # a field set to the time the step applies (``updatedAt``)
+    stamp: str | None = None   # set to the time the step applies, on documents that have it (``updatedAt``)
 
     def schedule(self, moment, kind: str, resource_id: str, document: dict, *, at: float | None = None,
-                 set: Mapping[str, Any] | None = None, **args: Any) -> float:
-        """Schedule this step for ``document`` (at its current revision); ``set`` adds fields
-        to ``to`` (a failure's status, say). Returns when it is due."""
-        due_at = moment.now + moment.delay(self.delay) if at is None else at
+                 start: float | None = None, set: Mapping[str, Any] | None = None, **args: Any) -> float:
+        """Schedule this step for ``document`` (at its current revision): at ``at``, or its delay
+        after ``start`` (default: now). ``set`` adds fields to ``to`` or overrides them (a
+        failure's status, say). Returns when it is due."""
+        if at is None:
+            at = (moment.now if start is None else start) + moment.delay(self.delay)
+        due_at = at
         expect = {REVISION: document.get(REVISION, 0)}
         if self.state is not None:
             expect[self.field] = self.state
-        if self.action == "update":
-            values = {**self.to, **(set or {})}
-            if self.stamp is not None:
-                values[self.stamp] = due_at
+        values = {**self.to, **(set or {})}
+        if values and self.stamp is not None and self.stamp in document:
+            values[self.stamp] = due_at
+        if values or self.action == "update":
             args = {"set": values, **args}
         return moment.schedule_at(due_at, kind, resource_id, self.action, expect=expect, **args)
 

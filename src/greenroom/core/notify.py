@@ -1,6 +1,9 @@
 """Live notifications: wake whoever waits on a *topic* when something it cares about committed,
 in this process and, on a PostgreSQL store, in every process sharing it.
 
+``STORE_CHANGED`` is published by the store itself with every transaction that writes (the
+console's live view); it, ``REQUESTS`` and ``CLOCK`` are delivered in this process only.
+
 A topic is a short string naming what changed (``kinesisvideo.fragment:<media key>``; later,
 say, ``ivs.stage:<account>:<stage id>`` when a participant joins). A notification carries no
 data: whoever wakes reads the store, which is the truth. So a lost or duplicated notification
@@ -35,6 +38,16 @@ from .engines import PerEngine
 
 log = logging.getLogger("greenroom")
 
+# Topics of the core itself, delivered in this process only. STORE_CHANGED: a transaction that
+# wrote anything committed (the store publishes it; the console re-reads). Not sent through
+# pg_notify: PostgreSQL serializes the commits of notifying transactions, one more per write
+# cost multi-server write throughput (bench_multinode), so readers of a shared store also look
+# again now and then for other processes' writes. REQUESTS and CLOCK: the request log and the
+# clock live in process memory.
+STORE_CHANGED = "greenroom.store"
+REQUESTS = "greenroom.requests"
+CLOCK = "greenroom.clock"
+
 _PENDING = "greenroom.notify.pending"   # key in a connection's info: topics published in its transaction
 LISTENER_POLL_SECONDS = 1.0             # how often the listener thread checks it should stop
 RECONNECT_SECONDS = 1.0
@@ -42,7 +55,9 @@ RECONNECT_SECONDS = 1.0
 
 def publish(conn: Connection, topic: str) -> None:
     """Notify ``topic`` when the transaction of ``conn`` commits (nothing if it rolls back)."""
-    conn.info.setdefault(_PENDING, []).append(topic)
+    pending = conn.info.setdefault(_PENDING, [])
+    if topic not in pending:
+        pending.append(topic)
 
 
 def take_pending(conn: Connection) -> list[str]:
@@ -136,11 +151,47 @@ class Notifier:
 
         return unsubscribe
 
+    def wakeup(self, *topics: str) -> "Wakeup":
+        """An asyncio event set by notifications of ``topics`` (for the running loop)."""
+        return Wakeup(self, topics)
+
     def _start_listening(self) -> None:
         """Nothing to listen to in one process."""
 
     def close(self) -> None:
         pass
+
+
+class Wakeup:
+    """For a socket that pushes what changed: ``clear()``, read the store, send, ``await
+    wait()``; a notification landing meanwhile leaves the event set, so nothing is missed.
+    ``close()`` unsubscribes."""
+
+    def __init__(self, notifier: Notifier, topics) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.event = asyncio.Event()
+        self._unsubscribe = [notifier.subscribe(topic, self._poke) for topic in topics]
+
+    def _poke(self, topic: str) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self.event.set)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    def clear(self) -> None:
+        self.event.clear()
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        try:
+            await asyncio.wait_for(self.event.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    def close(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
 
 
 class PostgresNotifier(Notifier):
@@ -168,6 +219,8 @@ class PostgresNotifier(Notifier):
     def before_commit(self, conn: Connection, topics: list[str]) -> None:
         channel = self.channel(conn)
         for topic in dict.fromkeys(topics):  # once each, in order
+            if topic == STORE_CHANGED:
+                continue  # this process only (see STORE_CHANGED)
             conn.execute(sa.text("SELECT pg_notify(:channel, :payload)"),
                          {"channel": channel, "payload": f"{self._origin} {topic}"})
 

@@ -9,12 +9,14 @@ Tokens are standard base64, the alphabet every model's NextToken pattern accepts
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from ..protocol import models
 from .errors import ServiceError
 
 SIGNATURE_BYTES = 16
@@ -76,3 +78,20 @@ class Paginator:
         items = [item for _, item in rows[:page_size]]
         next_token = self.encode(query, rows[page_size - 1][0]) if len(rows) > page_size else None
         return Page(items, next_token)
+
+
+@functools.cache
+def paginator(service: str, operation: str) -> dict:
+    """The operation's pagination in the model's paginators-1.json: ``input_token``,
+    ``output_token``, ``result_key`` and (most have one) ``limit_key``; for a list operation
+    that file leaves out, the same read from its shapes (the token members, the one list)."""
+    declared = models.loader().load_service_model(service, "paginators-1")["pagination"].get(operation)
+    if declared is not None:
+        return declared
+    model = models.operation_model(service, operation)
+    inputs, outputs = model.input_shape.members, model.output_shape.members
+    names = {"input_token": next(name for name in inputs if name.lower() == "nexttoken"),
+             "output_token": next(name for name in outputs if name.lower() == "nexttoken"),
+             "result_key": next(name for name, shape in outputs.items() if shape.type_name == "list")}
+    limit = [name for name in inputs if name.lower() == "maxresults"]
+    return {**names, "limit_key": limit[0]} if limit else names

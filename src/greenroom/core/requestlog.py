@@ -42,14 +42,17 @@ def error_message(response: HttpResponse) -> str | None:
 class RequestLog:
     """The last ``keep`` requests, oldest first; ``id`` grows, so a reader asks for what is new."""
 
-    def __init__(self, keep: int = DEFAULT_KEEP):
+    def __init__(self, keep: int = DEFAULT_KEEP, on_record=None):
         self._entries: collections.deque[dict] = collections.deque(maxlen=keep)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._on_record = on_record  # called after each record (wakes live readers)
 
     def record(self, logged: dict) -> None:
         with self._lock:
             self._entries.append({"id": next(self._ids), **logged})
+        if self._on_record is not None:
+            self._on_record()
 
     def entries(self, after: int = 0) -> list[dict]:
         with self._lock:
@@ -67,5 +70,10 @@ def text_line(logged: dict) -> str:
 
 
 def json_line(logged: dict) -> str:
+    return json.dumps(json_entry(logged)) + "\n"
+
+
+def json_entry(logged: dict) -> dict:
+    """An entry as machine-readable logs show it (``--log-format json``, ``greenroom logs``)."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(logged["time"])) + f"{logged['time'] % 1:.3f}"[1:] + "Z"
-    return json.dumps({**{k: v for k, v in logged.items() if k not in ("id", "label")}, "time": stamp}) + "\n"
+    return {**{k: v for k, v in logged.items() if k not in ("id", "label")}, "time": stamp}

@@ -53,7 +53,8 @@ WEBSOCKET_ROUTES: list[HttpRoute] = []   # method "WEBSOCKET"
 
 
 def http_route(method: str, template: str, *, streaming: bool = False):
-    """Register a handler for ``method`` and a path template such as ``/_greenroom/x/{id}``;
+    """Register a handler for ``method`` and a path template such as ``/_greenroom/x/{id}``
+    (``{key+}``, last, takes the rest of the path);
     ``streaming=True`` for an async handler that reads the body as it arrives (see above)."""
     return _register(STREAMING_ROUTES if streaming else ROUTES, method.upper(), template)
 
@@ -65,7 +66,9 @@ def websocket_route(template: str):
 
 
 def _register(registry: list[HttpRoute], method: str, template: str):
-    pattern = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template)))
+    # {name} is one path segment; {name+} (last) the rest of the path, slashes included.
+    pattern = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)",
+                                re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(template))))
 
     def register(handler: Callable) -> Callable:
         if any(r.method == method and r.template == template for r in ROUTES + STREAMING_ROUTES + WEBSOCKET_ROUTES):

@@ -30,12 +30,21 @@ T = TypeVar("T")
 # Row keys that only grow: 64-bit on PostgreSQL; on SQLite it must be INTEGER to be the rowid.
 ROW_KEY = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
-resources = sa.Table(
+
+def scoped_table(name: str, *columns, **options) -> sa.Table:
+    """A table of rows of one account and region, keyed by an ever-growing ``pk`` (the order
+    rows were added in), on the store's ``metadata``: the store's own and services' tables."""
+    return sa.Table(
+        name, metadata,
+        sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
+        sa.Column("account", sa.String(12), nullable=False),
+        sa.Column("region", sa.String(32), nullable=False),
+        *columns, **options,
+    )
+
+
+resources = scoped_table(
     "resources",
-    metadata,
-    sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(12), nullable=False),
-    sa.Column("region", sa.String(32), nullable=False),
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("id", sa.String(2048), nullable=False),
     # The owning resource (a stage for its participants, a stream group for its sessions).
@@ -53,12 +62,8 @@ resources = sa.Table(
 )
 
 # Scheduled lifecycle transitions (see core.lifecycle).
-transitions = sa.Table(
+transitions = scoped_table(
     "transitions",
-    metadata,
-    sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(12), nullable=False),
-    sa.Column("region", sa.String(32), nullable=False),
     sa.Column("due_at", sa.Float, nullable=False),
     sa.Column("action", sa.String(128), nullable=False),
     sa.Column("kind", sa.String(64), nullable=False),
@@ -117,6 +122,16 @@ def create_engine(url: str | None) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def _note_write(conn, cursor, statement, parameters, context, executemany) -> None:
+    """Any statement that writes makes its transaction publish ``notify.STORE_CHANGED``: one
+    topic, whatever changed, so a reader of everything (the console) wakes on commit."""
+    if statement[:6] in _WRITES:
+        notify.publish(conn, notify.STORE_CHANGED)
+
+
 class Conflict(Exception):
     """A resource changed between this transaction's read of it and its write (another
     process wrote it in between): the work is run again from the start (``Store.run``)."""
@@ -147,6 +162,7 @@ class Store:
     def __init__(self, url: str | None = None):
         self.url = url
         self.engine = create_engine(url)
+        sa.event.listen(self.engine, "before_cursor_execute", _note_write)
         # Several processes may share a PostgreSQL store, so nothing about its contents may
         # be cached in this process; a SQLite store belongs to one greenroom process.
         self.shared = self.engine.dialect.name != "sqlite"
@@ -527,6 +543,14 @@ class Resources:
                 break
             after = rows[-1][0]
         return found[:limit]
+
+    def require_room(self, kind: str, limit: int, error: Callable[[int], Exception], *,
+                     parent: str | None = None, where: dict[str, Any] | None = None) -> None:
+        """A quota before an insert: raise ``error(limit)`` when ``limit`` of a kind (under
+        ``parent``, matching ``where``) are there already; atomic as ``count`` is, and reading
+        no more than ``limit`` rows whatever the store holds."""
+        if self.count(kind, parent=parent, where=where, at_most=limit) >= limit:
+            raise error(limit)
 
     def count(self, kind: str, *, parent: str | None = None, where: dict[str, Any] | None = None,
               at_most: int | None = None) -> int:

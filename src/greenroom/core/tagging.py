@@ -9,6 +9,7 @@ from ..protocol import models
 from .context import RequestContext
 from .errors import ServiceError
 from .operations import operation
+from .records import TAGS
 
 MAX_TAGS = 50
 
@@ -59,11 +60,11 @@ class Tagging:
             raise self.too_many(f"A resource can have at most {self.limit} tags; this request would give it "
                                 f"{len(tags)}.")
 
-    def operations(self, find: Callable[[RequestContext, dict], tuple[str, str, dict]], *, field: str,
+    def operations(self, find: Callable[[RequestContext, dict], tuple[str, str, dict]], *,
                    tags: str, keys: str, tag: str = "TagResource", untag: str = "UntagResource",
                    list_tags: str = "ListTagsForResource") -> None:
         """Register a service's three tag operations. ``find(ctx, request) -> (kind, id,
-        document)`` finds the resource; its tags live in ``field``; ``tags``/``keys`` are the
+        document)`` finds the resource; its tags live in ``records.TAGS``; ``tags``/``keys`` are the
         request's members (tags given as a list of Key/Value pairs are read as a map); the list
         operation answers in ``tags``."""
 
@@ -73,17 +74,17 @@ class Tagging:
             added = req.get(tags) or {}
             if isinstance(added, list):
                 added = {pair["Key"]: pair["Value"] for pair in added}
-            document[field] = self.merge(document.get(field), added)
+            document[TAGS] = self.merge(document.get(TAGS), added)
             ctx.resources.update(kind, resource_id, document)
             return {}
 
         @operation(self.service, untag)
         def untag_resource(ctx: RequestContext, req: dict) -> dict:
             kind, resource_id, document = find(ctx, req)
-            document[field] = self.remove(document.get(field), req[keys])
+            document[TAGS] = self.remove(document.get(TAGS), req[keys])
             ctx.resources.update(kind, resource_id, document)
             return {}
 
         @operation(self.service, list_tags)
         def list_tags_for_resource(ctx: RequestContext, req: dict) -> dict:
-            return {tags: find(ctx, req)[2].get(field) or {}}
+            return {tags: find(ctx, req)[2].get(TAGS) or {}}

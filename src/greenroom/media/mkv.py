@@ -15,6 +15,14 @@ from dataclasses import dataclass, field
 from . import ebml
 from .ebml import EbmlError
 
+# The Video and Audio settings of a TrackEntry that are read: element id -> (Track field, reader).
+_TRACK_SETTINGS = {
+    ebml.PIXEL_WIDTH: ("width", ebml.read_uint),
+    ebml.PIXEL_HEIGHT: ("height", ebml.read_uint),
+    ebml.SAMPLING_FREQUENCY: ("sampling_frequency", ebml.read_float),
+    ebml.CHANNELS: ("channels", ebml.read_uint),
+}
+
 DEFAULT_TIMECODE_SCALE_NS = 1_000_000  # Matroska's default: timecodes in milliseconds
 MAX_HEADER_ELEMENT_BYTES = 16 * 1024 * 1024  # Info, Tracks, Tags... are small; refuse absurd ones
 
@@ -165,18 +173,11 @@ def parse_tracks(payload: bytes) -> list[Track]:
                 track.codec_private = bytes(value)
             elif child == ebml.DEFAULT_DURATION:
                 track.default_duration_ns = ebml.read_uint(value)
-            elif child == ebml.VIDEO:
+            elif child in (ebml.VIDEO, ebml.AUDIO):
                 for grandchild, g_start, g_end in ebml.children(payload, child_start, child_end):
-                    if grandchild == ebml.PIXEL_WIDTH:
-                        track.width = ebml.read_uint(payload[g_start:g_end])
-                    elif grandchild == ebml.PIXEL_HEIGHT:
-                        track.height = ebml.read_uint(payload[g_start:g_end])
-            elif child == ebml.AUDIO:
-                for grandchild, g_start, g_end in ebml.children(payload, child_start, child_end):
-                    if grandchild == ebml.SAMPLING_FREQUENCY:
-                        track.sampling_frequency = ebml.read_float(payload[g_start:g_end])
-                    elif grandchild == ebml.CHANNELS:
-                        track.channels = ebml.read_uint(payload[g_start:g_end])
+                    if grandchild in _TRACK_SETTINGS:
+                        name, read = _TRACK_SETTINGS[grandchild]
+                        setattr(track, name, read(payload[g_start:g_end]))
         if track.number == 0:
             raise MkvError("a TrackEntry has no TrackNumber")
         tracks.append(track)

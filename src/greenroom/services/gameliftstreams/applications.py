@@ -19,10 +19,9 @@ import re
 
 from ...core.context import RequestContext
 from ...core.idempotency import current, idempotent
-from ...core.lifecycle import Moment, transition
+from ...core.lifecycle import Moment, Step, applies, transition
 from ...core.operations import operation
-from ...core.records import public
-from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP,
+from .common import (APPLICATION, APPLICATION_RECORD, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP,
     tagging, errors, find_application)
 from .session_lifecycle import place_waiting
 
@@ -35,9 +34,13 @@ RUNTIME_ENVIRONMENTS = {
 WINDOWS_EXECUTABLE_SUFFIXES = (".exe", ".cmd", ".bat")
 _S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?")
 
+# An application being deleted is gone after the delay (core.lifecycle.Step).
+DELETED = Step("DELETING", delay="gameliftstreams.application.delete", field="Status",
+               action="gameliftstreams.application.remove")
+
 
 def describe(app: dict) -> dict:
-    return public(app)
+    return APPLICATION_RECORD.view(app)
 
 
 def _check_relative_path(member: str, path: str) -> None:
@@ -87,7 +90,7 @@ def create_application(ctx: RequestContext, req: dict) -> dict:
         "CreatedAt": ctx.now,
         "LastUpdatedAt": ctx.now,
         "AssociatedStreamGroups": [],
-        "_tags": dict(req.get("Tags") or {}),
+        "tags": dict(req.get("Tags") or {}),
     }
     if req.get("ApplicationLogOutputUri"):
         app["ApplicationLogOutputUri"] = req["ApplicationLogOutputUri"]
@@ -133,12 +136,7 @@ def list_application_shader_caches(ctx: RequestContext, req: dict) -> dict:
 
 @operation(SERVICE, "ListApplications")
 def list_applications(ctx: RequestContext, req: dict) -> dict:
-    page = ctx.page(
-        filters={}, token=req.get("NextToken"), page_size=req.get("MaxResults", DEFAULT_PAGE_SIZE),
-        fetch=lambda after, limit: [(pk, describe(app)) for pk, app in
-                                    ctx.resources.list(APPLICATION, after=after, limit=limit)],
-    )
-    return {"Items": page.items, "NextToken": page.next_token}
+    return ctx.list_answer(APPLICATION, req, default_size=DEFAULT_PAGE_SIZE, view=describe)
 
 
 @operation(SERVICE, "UpdateApplication")
@@ -177,14 +175,14 @@ def delete_application(ctx: RequestContext, req: dict) -> dict:
                                 "terminate its sessions first.")
     app.update(Status="DELETING", LastUpdatedAt=ctx.now)
     ctx.resources.update(APPLICATION, app["Id"], app)
-    ctx.schedule("gameliftstreams.application.delete", APPLICATION, app["Id"],
-                 action="gameliftstreams.application.remove")
+    DELETED.schedule(ctx, APPLICATION, app["Id"], app)
     return {}
 
 
-@transition("gameliftstreams.application.remove")
+@transition(DELETED.action)
 def remove_application(resources, kind, app_id, args, due_at) -> None:
-    resources.delete(APPLICATION, app_id)
+    if applies(resources.get(APPLICATION, app_id), args):
+        resources.delete(APPLICATION, app_id)
 
 
 # --------------------------------------------------------------------------- replication

@@ -53,12 +53,17 @@ def _locate(emulator, session: str, account: str | None,
     return account or emulator.default_account, region or DEFAULT_REGION, None, session
 
 
-def _act(emulator, label: str, session: str, account: str | None, region: str | None, change) -> dict:
+def _act(emulator, label: str, session: str, account: str | None, region: str | None, change,
+         action: str = "", allowed: tuple[str, ...] = ()) -> dict:
+    """``change(ctx, session)`` on the session, if it is in one of the ``allowed`` statuses
+    (when given; 409 naming ``action`` otherwise); the answer is the session's status after."""
     account, region, group_id, session_id = _locate(emulator, session, account, region)
     with emulator.context(SERVICE, label, account, region) as ctx:
         found = ctx.resources.get(SESSION, session_id)
         if found is None or group_id not in (None, found["StreamGroupId"]):
             raise HttpError(404, f"Stream session {session} was not found in account {account}, {region}")
+        if allowed and found["Status"] not in allowed:
+            raise _refuse(found, action, " or ".join(allowed))
         change(ctx, found)
         found = ctx.resources.get(SESSION, session_id)
         view = {"Arn": found["Arn"], "StreamGroupId": found["StreamGroupId"], "Status": found["Status"],
@@ -78,8 +83,6 @@ def _start_idle_timer(ctx, session: dict) -> None:
 
 def connect(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
     def change(ctx, found):
-        if found["Status"] not in ("ACTIVE", "RECONNECTING"):
-            raise _refuse(found, "connect", "ACTIVE or RECONNECTING")
         if not found.get("SignalResponse"):
             raise HttpError(409, f"Stream session {found['_id']} has no answered offer to connect with; "
                                  "call CreateStreamSessionConnection first")
@@ -88,28 +91,24 @@ def connect(emulator, session: str, *, account: str | None = None, region: str |
         found["_was_connected"] = True
         _start_idle_timer(ctx, found)
         ctx.resources.update(SESSION, found["_id"], found)
-    return _act(emulator, "ClientConnect", session, account, region, change)
+    return _act(emulator, "ClientConnect", session, account, region, change, "connect", ("ACTIVE", "RECONNECTING"))
 
 
 def disconnect(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
     def change(ctx, found):
-        if found["Status"] != "CONNECTED":
-            raise _refuse(found, "disconnect", "CONNECTED")
         set_status(found, "PENDING_CLIENT_RECONNECTION", ctx.now)
-        RECONNECTION_TIMEOUT.schedule(ctx, SESSION, found["_id"], found, at=ctx.now + found["ConnectionTimeoutSeconds"],
-                                      status="TERMINATED", reason="reconnectionTimeout")
+        RECONNECTION_TIMEOUT.schedule(ctx, SESSION, found["_id"], found, status="TERMINATED",
+                                      at=ctx.now + found["ConnectionTimeoutSeconds"], reason="reconnectionTimeout")
         ctx.resources.update(SESSION, found["_id"], found)
-    return _act(emulator, "ClientDisconnect", session, account, region, change)
+    return _act(emulator, "ClientDisconnect", session, account, region, change, "disconnect", ("CONNECTED",))
 
 
 def send_input(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:
     def change(ctx, found):
-        if found["Status"] != "CONNECTED":
-            raise _refuse(found, "input", "CONNECTED")
         revise(found)  # the running idle timer no longer applies
         _start_idle_timer(ctx, found)
         ctx.resources.update(SESSION, found["_id"], found)
-    return _act(emulator, "ClientInput", session, account, region, change)
+    return _act(emulator, "ClientInput", session, account, region, change, "input", ("CONNECTED",))
 
 
 def exit_application(emulator, session: str, *, account: str | None = None, region: str | None = None) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.errors import Errors
+from ...core.records import Record
 from ...core.ids import parse_arn
 from ...core.tagging import Tagging
 
@@ -13,6 +14,14 @@ SERVICE = "gameliftstreams"
 APPLICATION = "gameliftstreams:application"
 STREAM_GROUP = "gameliftstreams:streamgroup"
 SESSION = "gameliftstreams:streamsession"
+
+# What is stored of each kind: the API's members, and greenroom's own fields. Tags are kept in
+# ``tags`` and shown only by ListTagsForResource.
+APPLICATION_RECORD = Record(APPLICATION, tags_shown=False)
+STREAM_GROUP_RECORD = Record(STREAM_GROUP, private=("_locations",), tags_shown=False)
+SESSION_RECORD = Record(SESSION, tags_shown=False, private=(
+    "_id", "_app_id", "_candidates", "_placed", "_rev", "_holds", "_answer", "_signal_error", "_log_output_uri",
+    "_assume_role_failed", "_was_connected", "_started_at", "_export_status"))
 
 DEFAULT_PAGE_SIZE = 25
 

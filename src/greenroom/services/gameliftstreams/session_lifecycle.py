@@ -35,7 +35,7 @@ connected, the session ended, ...).
 """
 from __future__ import annotations
 
-from ...core.lifecycle import Moment, Step, current, revise, transition
+from ...core.lifecycle import Moment, Step, applies, revise, transition
 from ...core.store import Resources, rewrite_documents, rewrite_transitions, upgrade
 from . import capacity
 from .common import APPLICATION, SESSION, STREAM_GROUP
@@ -61,7 +61,13 @@ RECONNECT = Step("RECONNECTING", delay="gameliftstreams.session.reconnect", fiel
                  action="gameliftstreams.session.reconnected")
 
 
+STATUS_HISTORY = 50  # the newest status changes a session keeps (the console shows them)
+
+
 def set_status(session: dict, status: str, at: float, reason: str | None = None) -> None:
+    history = session.get("_StatusHistory", [])
+    if not history or (history[-1]["Status"], history[-1]["StatusReason"]) != (status, reason or None):
+        session["_StatusHistory"] = [*history, {"Status": status, "StatusReason": reason or None, "At": at}][-STATUS_HISTORY:]
     session["Status"] = status
     if reason:
         session["StatusReason"] = reason
@@ -136,7 +142,7 @@ def start_connection_timer(scope: Moment, session: dict) -> None:
 
 def _current_session(resources: Resources, session_id: str, args: dict) -> dict | None:
     session = resources.get(SESSION, session_id)
-    return session if current(session, args) else None
+    return session if applies(session, args) else None
 
 
 @transition("gameliftstreams.session.activate")
@@ -210,10 +216,16 @@ def finish_export(resources, kind, session_id, args, due_at) -> None:
 
 # ------------------------------------------------------------------------- stored before
 
-@upgrade("gameliftstreams.session.revisions")
-def _revisions(conn) -> None:
-    """Sessions stored with ``_gen`` and ``_holds`` "1"/"0", and their pending timers carrying
-    ``gen``, read as revisions (``_rev``) and booleans."""
+@upgrade("gameliftstreams.stored-before")
+def _stored_before(conn) -> None:
+    """Once, when a store opens: sessions stored with ``_gen`` and ``_holds`` "1"/"0", and
+    their pending timers carrying ``gen``, read as revisions (``_rev``) and booleans;
+    applications and stream groups keep their tags in ``tags`` (they were in ``_tags``)."""
+    for kind in (APPLICATION, STREAM_GROUP):
+        rewrite_documents(conn, kind, lambda document: {
+            **{k: v for k, v in document.items() if k != "_tags"}, "tags": document["_tags"]}
+            if "_tags" in document else None)
+
     def session(document: dict) -> dict | None:
         if "_gen" not in document and isinstance(document.get("_holds"), bool):
             return None

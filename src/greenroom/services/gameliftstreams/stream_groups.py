@@ -23,26 +23,32 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.idempotency import current, idempotent
-from ...core.lifecycle import Moment, transition
+from ...core.lifecycle import Moment, Step, applies, transition
 from ...core.operations import operation
-from ...core.records import public
 from . import capacity
 from .applications import forget_locations, replicate
-from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP,
+from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, STREAM_GROUP_RECORD,
     tagging, errors, find_application, find_stream_group)
 from .session_lifecycle import FINAL, end_session, place_waiting
 
 NO_NEW_ASSOCIATIONS_AFTER_SECONDS = 180 * 86400
 
+# Adding or removing locations settles after its delay (core.lifecycle.Step).
+LOCATIONS_SETTLED = "gameliftstreams.streamgroup.locations_settled"
+LOCATIONS_ADDED = Step("UPDATING_LOCATIONS", delay="gameliftstreams.streamgroup.location.activate",
+                       field="Status", action=LOCATIONS_SETTLED)
+LOCATIONS_REMOVED = Step("UPDATING_LOCATIONS", delay="gameliftstreams.streamgroup.location.remove",
+                         field="Status", action=LOCATIONS_SETTLED)
+
 
 def describe(ctx: RequestContext, group: dict) -> dict:
-    return {**public(group), "LocationStates": [
+    return {**STREAM_GROUP_RECORD.view(group), "LocationStates": [
         capacity.location_state(ctx.resources, group["Id"], location) for location in group["_locations"]
     ]}
 
 
 def summary(group: dict) -> dict:
-    return public(group)
+    return STREAM_GROUP_RECORD.view(group)
 
 
 def require_active(group: dict, action: str) -> None:
@@ -114,7 +120,7 @@ def create_stream_group(ctx: RequestContext, req: dict) -> dict:
         "ExpiresAt": ctx.now + expire_delay,
         "AssociatedApplications": [],
         "_locations": [primary, *locations.values()],
-        "_tags": dict(req.get("Tags") or {}),
+        "tags": dict(req.get("Tags") or {}),
     }
     if default_app is not None:
         _associate(ctx, group, default_app)
@@ -152,12 +158,7 @@ def get_stream_group(ctx: RequestContext, req: dict) -> dict:
 
 @operation(SERVICE, "ListStreamGroups")
 def list_stream_groups(ctx: RequestContext, req: dict) -> dict:
-    page = ctx.page(
-        filters={}, token=req.get("NextToken"), page_size=req.get("MaxResults", DEFAULT_PAGE_SIZE),
-        fetch=lambda after, limit: [(pk, summary(group)) for pk, group in
-                                    ctx.resources.list(STREAM_GROUP, after=after, limit=limit)],
-    )
-    return {"Items": page.items, "NextToken": page.next_token}
+    return ctx.list_answer(STREAM_GROUP, req, default_size=DEFAULT_PAGE_SIZE, view=summary)
 
 
 @operation(SERVICE, "UpdateStreamGroup")
@@ -207,8 +208,7 @@ def add_stream_group_locations(ctx: RequestContext, req: dict) -> dict:
         if app is not None:
             replicate(ctx, app, list(added))
             ctx.resources.update(APPLICATION, app["Id"], app)
-    ctx.schedule("gameliftstreams.streamgroup.location.activate", STREAM_GROUP, group["Id"],
-                 action="gameliftstreams.streamgroup.locations_settled")
+    LOCATIONS_ADDED.schedule(ctx, STREAM_GROUP, group["Id"], group)
     return {"Identifier": group["Arn"], "Locations": [
         capacity.location_state(ctx.resources, group["Id"], location)
         for location in group["_locations"] if location["LocationName"] in added
@@ -237,17 +237,16 @@ def remove_stream_group_locations(ctx: RequestContext, req: dict) -> dict:
         if app is not None:
             forget_locations(ctx, app)
             ctx.resources.update(APPLICATION, app["Id"], app)
-    ctx.schedule("gameliftstreams.streamgroup.location.remove", STREAM_GROUP, group["Id"],
-                 action="gameliftstreams.streamgroup.locations_settled")
+    LOCATIONS_REMOVED.schedule(ctx, STREAM_GROUP, group["Id"], group)
     return {}
 
 
-@transition("gameliftstreams.streamgroup.locations_settled")
+@transition(LOCATIONS_SETTLED)
 def locations_settled(resources, kind, group_id, args, due_at) -> None:
     """Added locations become ACTIVE, removed ones disappear, and the group is ACTIVE again.
     Only one change is ever under way: Add/RemoveStreamGroupLocations need an ACTIVE group."""
     group = resources.get(STREAM_GROUP, group_id)
-    if group is None or group["Status"] != "UPDATING_LOCATIONS":
+    if not applies(group, args) or group["Status"] != "UPDATING_LOCATIONS":
         return
     group["_locations"] = [location for location in group["_locations"] if location["Status"] != "REMOVING"]
     for location in group["_locations"]:

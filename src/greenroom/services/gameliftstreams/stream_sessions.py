@@ -27,9 +27,8 @@ import re
 from ...core.context import RequestContext
 from ...core.idempotency import current, idempotent
 from ...core.operations import operation
-from ...core.records import public
 from . import signaling
-from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, errors, find_application,
+from .common import (DEFAULT_PAGE_SIZE, SERVICE, SESSION, SESSION_RECORD, errors, find_application,
     find_session, find_stream_group)
 from .session_lifecycle import PLACEMENT_TIMEOUT, RECONNECT, TERMINATE, set_status, try_place
 
@@ -46,12 +45,12 @@ def role_assumable(ctx: RequestContext, role_arn: str) -> bool:
 
 
 def describe(session: dict) -> dict:
-    return public(session)
+    return SESSION_RECORD.view(session)
 
 
 def account_summary(session: dict) -> dict:
     """ListStreamSessionsByAccount shows only the status of exported files."""
-    item = public(session)
+    item = SESSION_RECORD.view(session)
     if "ExportFilesMetadata" in item:
         item["ExportFilesMetadata"] = {"Status": item["ExportFilesMetadata"]["Status"]}
     return item
@@ -94,6 +93,7 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
         "Arn": ctx.arn(SERVICE, f"streamsession/{group['Id']}/{session_id}"),
         "StreamGroupId": group["Id"],
         "Status": "ACTIVATING",
+        "_StatusHistory": [{"Status": "ACTIVATING", "StatusReason": None, "At": ctx.now}],
         "Protocol": req["Protocol"],
         "SignalRequest": signal_request,
         "ConnectionTimeoutSeconds": req.get("ConnectionTimeoutSeconds", DEFAULT_CONNECTION_TIMEOUT_SECONDS),
@@ -142,28 +142,15 @@ def _filters(req: dict) -> dict:
 def list_stream_sessions(ctx: RequestContext, req: dict) -> dict:
     group = find_stream_group(ctx, req["Identifier"])
     where = _filters(req)
-    page = ctx.page(
-        filters={"group": group["Id"], **where}, token=req.get("NextToken"),
-        page_size=req.get("MaxResults", DEFAULT_PAGE_SIZE),
-        fetch=lambda after, limit: [
-            (pk, describe(session)) for pk, session in
-            ctx.resources.list(SESSION, parent=group["Id"], where=where, after=after, limit=limit)
-        ],
-    )
-    return {"Items": page.items, "NextToken": page.next_token}
+    return ctx.list_answer(SESSION, req, default_size=DEFAULT_PAGE_SIZE, view=describe, parent=group["Id"],
+                           where=where, filters={"group": group["Id"], **where})
 
 
 @operation(SERVICE, "ListStreamSessionsByAccount")
 def list_stream_sessions_by_account(ctx: RequestContext, req: dict) -> dict:
     where = _filters(req)
-    page = ctx.page(
-        filters=where, token=req.get("NextToken"), page_size=req.get("MaxResults", DEFAULT_PAGE_SIZE),
-        fetch=lambda after, limit: [
-            (pk, account_summary(session)) for pk, session in
-            ctx.resources.list(SESSION, where=where, after=after, limit=limit)
-        ],
-    )
-    return {"Items": page.items, "NextToken": page.next_token}
+    return ctx.list_answer(SESSION, req, default_size=DEFAULT_PAGE_SIZE, view=account_summary, where=where,
+                           filters=where)
 
 
 @operation(SERVICE, "TerminateStreamSession")

@@ -31,7 +31,7 @@ from ...core import public_url
 from ...core.context import RequestContext
 from ...core.idempotency import current, idempotent
 from ...core.operations import operation
-from ...core.records import public
+from ...core.records import Record
 from ...core.routes import HttpError, http_route
 from .common import (APPLICATION, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP, errors,
     find_application, find_in_group, find_stream_group, resource_id)
@@ -43,8 +43,9 @@ DEFAULT_USAGE_LIMIT = 1
 DEFAULT_SESSION_LENGTH_SECONDS = 43200
 SETTINGS = ("Description", "AdditionalLaunchArgs", "AdditionalEnvironmentVariables", "RoleArn",
             "DisplayConfiguration")
-SUMMARY_MEMBERS = ("Arn", "StreamUrlId", "StreamUrl", "Status", "StatusReason", "ExpiresAt", "CreatedAt",
-                   "UsageLimit", "RemainingUses", "StreamGroupArn", "ApplicationArn", "Description")
+STREAM_URL_RECORD = Record(STREAM_URL, private=("_id", "_group_id", "_app_id", "_secret", "_sessions"), summary=(
+    "Arn", "StreamUrlId", "StreamUrl", "Status", "StatusReason", "ExpiresAt", "CreatedAt", "UsageLimit",
+    "RemainingUses", "StreamGroupArn", "ApplicationArn", "Description"), tags_shown=False)
 
 
 def url_for(ctx: RequestContext, url_id: str, secret: str) -> str:
@@ -123,11 +124,11 @@ def _sessions(ctx: RequestContext, document: dict) -> list[dict | None]:
 
 
 def describe(ctx: RequestContext, document: dict) -> dict:
-    return public(document)
+    return STREAM_URL_RECORD.view(document)
 
 
 def summary(document: dict) -> dict:
-    return {name: document[name] for name in SUMMARY_MEMBERS if name in document}
+    return STREAM_URL_RECORD.brief(document)
 
 
 def find_stream_url(ctx: RequestContext, group: dict, identifier: str) -> dict:
@@ -152,15 +153,8 @@ def list_stream_urls(ctx: RequestContext, req: dict) -> dict:
         parent = resource_id(ctx, req["StreamGroupIdentifier"], "streamgroup") or "-"
     for _, document in ctx.resources.list(STREAM_URL, parent=parent):
         refresh(ctx, document)  # statuses a deletion changed, before filtering by status
-    page = ctx.page(
-        filters={"group": parent, **where}, token=req.get("NextToken"),
-        page_size=req.get("MaxResults", DEFAULT_PAGE_SIZE),
-        fetch=lambda after, limit: [
-            (pk, summary(document)) for pk, document in
-            ctx.resources.list(STREAM_URL, parent=parent, where=where, after=after, limit=limit)
-        ],
-    )
-    return {"Items": page.items, "NextToken": page.next_token}
+    return ctx.list_answer(STREAM_URL, req, default_size=DEFAULT_PAGE_SIZE, view=summary, parent=parent,
+                           where=where, filters={"group": parent, **where})
 
 
 @operation(SERVICE, "RevokeStreamUrl")

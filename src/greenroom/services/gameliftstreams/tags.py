@@ -29,4 +29,4 @@ def _tagged(ctx: RequestContext, arn: str) -> tuple[str, str, dict]:
     return kind, parts["resource_id"], resource
 
 
-tagging.operations(lambda ctx, req: _tagged(ctx, req["ResourceArn"]), field="_tags", tags="Tags", keys="TagKeys")
+tagging.operations(lambda ctx, req: _tagged(ctx, req["ResourceArn"]), tags="Tags", keys="TagKeys")

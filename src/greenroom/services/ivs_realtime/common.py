@@ -12,7 +12,9 @@ from typing import Any
 from ...core.context import RequestContext
 from ...core.errors import Errors
 from ...core.events import Events
+from ...core.records import Record
 from ...core.ids import parse_arn
+from ...core.lifecycle import Moment
 from ...core.store import Resources
 from ...core.tagging import Tagging
 from ...protocol import quirks
@@ -32,6 +34,20 @@ ENCODER_CONFIGURATION = "ivs-realtime:encoder-configuration"
 INGEST_CONFIGURATION = "ivs-realtime:ingest-configuration"
 QUOTA_OVERRIDES = "ivs-realtime:quota-overrides"
 PARTICIPANT = "ivs-realtime:participant"  # transitions only: participants have a table of their own
+
+# What is stored of each kind: greenroom's own fields are in one dict, "_"; tags are shown.
+STAGE_RECORD = Record(STAGE, private=("_",), summary=("arn", "name", "activeSessionId", "tags"))
+SESSION_RECORD = Record(SESSION, private=("_",), summary=("sessionId", "startTime", "endTime"))
+PUBLIC_KEY_RECORD = Record(PUBLIC_KEY, private=("_",), summary=("arn", "name", "tags"))
+REPLICA_RECORD = Record(REPLICA, private=("_",))
+COMPOSITION_RECORD = Record(COMPOSITION, private=("_",))
+STORAGE_CONFIGURATION_RECORD = Record(STORAGE_CONFIGURATION)
+ENCODER_CONFIGURATION_RECORD = Record(ENCODER_CONFIGURATION, summary=("arn", "name", "tags"))
+INGEST_CONFIGURATION_RECORD = Record(INGEST_CONFIGURATION, private=("_",), summary=(
+    "name", "arn", "ingestProtocol", "stageArn", "participantId", "state", "userId", "redundantIngest"))
+PARTICIPANT_RECORD = Record(PARTICIPANT, private=("_",), summary=(   # ListParticipants shows these
+    "participantId", "userId", "state", "firstJoinTime", "published", "recordingState", "replicationType",
+    "replicationState", "sourceStageArn", "sourceSessionId", "redundantIngest", "ingestConfigurationArn"))
 
 # ARN resource type -> kind, for the resources that carry tags.
 TAGGABLE_KINDS = {
@@ -80,6 +96,12 @@ events = Events("participant.joined", "stage.occupied", "stage.emptied", "publis
 MISSING = "Request references a resource which does not exist: {}"
 
 
+def security_headers(**members: str) -> dict:
+    """The security headers some answers carry [inferred from the real service's], with ``members``."""
+    return {"strictTransportSecurity": "max-age=47304000; includeSubDomains", "xContentTypeOptions": "nosniff",
+            "xFrameOptions": "DENY", **members}
+
+
 # ------------------------------------------------------------------------- ARNs
 
 def new_id(ctx: RequestContext) -> str:
@@ -88,6 +110,14 @@ def new_id(ctx: RequestContext) -> str:
 
 def resource_arn(ctx: RequestContext, resource_type: str, resource_id: str) -> str:
     return ctx.arn(ARN_SERVICE, f"{resource_type}/{resource_id}")
+
+
+def new_resource(ctx: RequestContext, resource_type: str, req: dict, **members: Any) -> tuple[str, dict]:
+    """A new resource's id and document: its ARN, the request's ``name`` and checked ``tags``,
+    and ``members``."""
+    resource_id = new_id(ctx)
+    return resource_id, {"arn": resource_arn(ctx, resource_type, resource_id), "name": req.get("name", ""),
+                         "tags": tagging.check(req.get("tags")), **members}
 
 
 def arn_id(ctx_or_env, arn: str, resource_type: str) -> str | None:
@@ -152,12 +182,10 @@ def stage_endpoints(ctx: RequestContext, whip_id: str) -> dict:
 # ------------------------------------------------------------------------- Env
 
 @dataclass
-class Env:
-    """State, time and scheduling in one account and region: built from a request's context, or
-    inside a scheduled transition (timed from its due time)."""
+class Env(Moment):
+    """State, time and scheduling in one account and region (core.lifecycle.Moment): built from
+    a request's context, or inside a scheduled transition (timed from its due time)."""
 
-    resources: Resources
-    now: float
     ids: Any = None                       # id generator; None inside a transition
     base_url: str = ""
 
@@ -172,18 +200,6 @@ class Env:
     @property
     def region(self) -> str:
         return self.resources.region
-
-    def delay(self, name: str) -> float:
-        return self.resources.delay(name)
-
-    def schedule_at(self, due_at: float, kind: str, resource_id: str, action: str, **args: Any) -> float:
-        """As ``Resources.schedule_at`` (the one argument order), returning the due time."""
-        self.resources.schedule_at(due_at, kind, resource_id, action, **args)
-        return due_at
-
-    def schedule(self, delay: str, kind: str, resource_id: str, action: str, **args: Any) -> float:
-        """After the named delay from now (as ``ctx.schedule``'s delay names)."""
-        return self.schedule_at(self.now + self.delay(delay), kind, resource_id, action, **args)
 
 
 def env(ctx: RequestContext) -> Env:

@@ -27,12 +27,11 @@ from __future__ import annotations
 import copy
 
 from ...core.context import RequestContext
-from ...core.lifecycle import transition
+from ...core.lifecycle import Step, applies, transition
 from ...core.operations import operation
-from ...core.records import public
-from .common import (COMPOSITION, DEFAULT_LARGE_PAGE_SIZE, ENCODER_CONFIGURATION, SERVICE,
-    STORAGE_CONFIGURATION, Env, env, errors, events, find, find_stage, tagging,
-    new_id, resource_arn, transition_env)
+from .common import (COMPOSITION, COMPOSITION_RECORD, DEFAULT_LARGE_PAGE_SIZE, ENCODER_CONFIGURATION, SERVICE,
+    STORAGE_CONFIGURATION, env, Env, errors, events, find, find_stage, new_id, resource_arn, tagging,
+    transition_env)
 from .encoder_configurations import encoder_arns
 from .participation import active_session, connected_count
 from .quotas import quota
@@ -43,6 +42,12 @@ GRID_DEFAULTS = {"gridGap": 2, "videoAspectRatio": "VIDEO", "videoFillMode": "",
 PIP_DEFAULTS = {"gridGap": 0, "pipPosition": "BOTTOM_RIGHT", "pipBehavior": "STATIC"}
 HLS_SEGMENT_DEFAULT = 2
 THUMBNAIL_DEFAULTS = {"targetIntervalSeconds": 60, "storage": ["SEQUENTIAL"]}
+
+
+# A composition's own steps (core.lifecycle.Step); the states they reach, and the time each sets.
+START = Step("STARTING", delay="ivs-realtime.composition.start", action="ivs-realtime.composition.activate")
+STOP = Step("STOPPING", delay="ivs-realtime.composition.stop", action="ivs-realtime.composition.finish")
+SETTLED = {"STARTING": ("ACTIVE", "startTime"), "STOPPING": ("STOPPED", "endTime")}
 
 
 def _layout(given: dict | None) -> dict:
@@ -93,11 +98,10 @@ def start_composition(ctx: RequestContext, req: dict) -> dict:
     if token:
         for _, existing in ctx.resources.list(COMPOSITION, where={"stageArn": stage["arn"],
                                                                   "idempotencyToken": token}, limit=1):
-            return {"composition": public(existing)}
+            return {"composition": COMPOSITION_RECORD.view(existing)}
     layout = _layout(req.get("layout"))
     configurations = [_destination_configuration(ctx, d, i) for i, d in enumerate(req["destinations"], 1)]
-    tags = req.get("tags") or {}
-    tagging.check(tags)
+    tags = tagging.check(req.get("tags"))
     limit = quota(ctx.resources, "compositions")
     running = ctx.resources.scan(COMPOSITION, keep=lambda c: c["state"] in NOT_FINISHED, limit=limit)
     if len(running) >= limit:
@@ -123,20 +127,18 @@ def start_composition(ctx: RequestContext, req: dict) -> dict:
     }
     ctx.resources.insert(COMPOSITION, composition_id, composition)
     e = env(ctx)
-    e.schedule("ivs-realtime.composition.start", COMPOSITION, composition_id,
-               "ivs-realtime.composition.activate")
+    START.schedule(e, COMPOSITION, composition_id, composition)
     e.schedule_at(ctx.now + quota(ctx.resources, "composition_hours") * 3600, COMPOSITION, composition_id,
                   "ivs-realtime.composition.expire")
     session = active_session(e, stage)
     if session is None or not connected_count(e, session["sessionId"]):
         _start_idle_clock(e, composition_id, composition)
-    return {"composition": public(composition)}
+    return {"composition": COMPOSITION_RECORD.view(composition)}
 
 
-@operation(SERVICE, "GetComposition")
-def get_composition(ctx: RequestContext, req: dict) -> dict:
-    _, composition = find(ctx, COMPOSITION, "composition", req["arn"])
-    return {"composition": public(composition)}
+COMPOSITION_RECORD.get_operation(
+    SERVICE, "GetComposition", "composition",
+    lambda ctx, req: find(ctx, COMPOSITION, "composition", req["arn"])[1])
 
 
 def _summary(composition: dict) -> dict:
@@ -179,29 +181,22 @@ def begin_stop(e: Env, composition_id: str, composition: dict) -> None:
     for destination in composition["destinations"]:
         destination["state"] = "STOPPING"
     e.resources.update(COMPOSITION, composition_id, composition)
-    e.schedule("ivs-realtime.composition.stop", COMPOSITION, composition_id,
-               "ivs-realtime.composition.finish")
+    STOP.schedule(e, COMPOSITION, composition_id, composition)
 
 
-@transition("ivs-realtime.composition.activate")
-def _activate(resources, kind, composition_id, args, due_at) -> None:
+@transition(START.action)
+@transition(STOP.action)
+def _settle(resources, kind, composition_id, args, due_at) -> None:
+    """STARTING -> ACTIVE (its destinations start), STOPPING -> STOPPED (they end)."""
     composition = resources.get(COMPOSITION, composition_id)
-    if composition is None or composition["state"] != "STARTING":
+    if not applies(composition, args) or composition["state"] not in SETTLED:
         return
-    composition["state"] = "ACTIVE"
+    state, time_field = SETTLED[composition["state"]]
+    composition["state"] = state
+    if state == "STOPPED":
+        composition["endTime"] = due_at
     for destination in composition["destinations"]:
-        destination.update(state="ACTIVE", startTime=due_at)
-    resources.update(COMPOSITION, composition_id, composition)
-
-
-@transition("ivs-realtime.composition.finish")
-def _finish(resources, kind, composition_id, args, due_at) -> None:
-    composition = resources.get(COMPOSITION, composition_id)
-    if composition is None or composition["state"] != "STOPPING":
-        return
-    composition.update(state="STOPPED", endTime=due_at)
-    for destination in composition["destinations"]:
-        destination.update(state="STOPPED", endTime=due_at)
+        destination.update({"state": state, time_field: due_at})
     resources.update(COMPOSITION, composition_id, composition)
 
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.operations import operation
-from ...core.records import public
-from .common import (COMPOSITION, DEFAULT_LARGE_PAGE_SIZE, ENCODER_CONFIGURATION, SERVICE,
-    tagging, errors, find, new_id, resource_arn)
+from .common import (COMPOSITION, DEFAULT_LARGE_PAGE_SIZE, ENCODER_CONFIGURATION,
+    ENCODER_CONFIGURATION_RECORD, SERVICE, errors, find, new_resource)
 from .quotas import quota
 
 DEFAULT_VIDEO = {"width": 1280, "height": 720, "framerate": 30, "bitrate": 2_500_000}
@@ -39,37 +38,23 @@ def create_encoder_configuration(ctx: RequestContext, req: dict) -> dict:
     if video["width"] * video["height"] > MAX_PIXELS:
         raise errors.Validation(f"video.width x video.height must be at most {MAX_PIXELS} pixels "
                                 f"(e.g. 1920x1080); {video['width']}x{video['height']} is {video['width'] * video['height']}")
-    limit = quota(ctx.resources, "encoder_configurations")
-    if ctx.resources.count(ENCODER_CONFIGURATION, at_most=limit) >= limit:
-        raise errors.ServiceQuotaExceeded(f"The account already has {limit} encoder configurations in {ctx.region}")
-    tags = req.get("tags") or {}
-    tagging.check(tags)
-    configuration_id = new_id(ctx)
-    document = {
-        "arn": resource_arn(ctx, "encoder-configuration", configuration_id),
-        "name": req.get("name", ""),
-        "video": video,
-        "tags": tags,
-    }
+    ctx.resources.require_room(
+        ENCODER_CONFIGURATION, quota(ctx.resources, "encoder_configurations"),
+        lambda limit: errors.ServiceQuotaExceeded(f"The account already has {limit} encoder configurations in {ctx.region}"))
+    configuration_id, document = new_resource(ctx, "encoder-configuration", req, video=video)
     ctx.resources.insert(ENCODER_CONFIGURATION, configuration_id, document)
-    return {"encoderConfiguration": public(document)}
+    return {"encoderConfiguration": ENCODER_CONFIGURATION_RECORD.view(document)}
 
 
-@operation(SERVICE, "GetEncoderConfiguration")
-def get_encoder_configuration(ctx: RequestContext, req: dict) -> dict:
-    _, document = find(ctx, ENCODER_CONFIGURATION, "encoder-configuration", req["arn"])
-    return {"encoderConfiguration": public(document)}
+ENCODER_CONFIGURATION_RECORD.get_operation(
+    SERVICE, "GetEncoderConfiguration", "encoderConfiguration",
+    lambda ctx, req: find(ctx, ENCODER_CONFIGURATION, "encoder-configuration", req["arn"])[1])
 
 
 @operation(SERVICE, "ListEncoderConfigurations")
 def list_encoder_configurations(ctx: RequestContext, req: dict) -> dict:
-    page = ctx.page(
-        filters={}, token=req.get("nextToken"), page_size=req.get("maxResults", DEFAULT_LARGE_PAGE_SIZE),
-        fetch=lambda after, limit: [
-            (pk, {"arn": document["arn"], "name": document["name"], "tags": document["tags"]})
-            for pk, document in ctx.resources.list(ENCODER_CONFIGURATION, after=after, limit=limit)],
-    )
-    return {"encoderConfigurations": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(ENCODER_CONFIGURATION, req, default_size=DEFAULT_LARGE_PAGE_SIZE,
+                           view=ENCODER_CONFIGURATION_RECORD.brief)
 
 
 @operation(SERVICE, "DeleteEncoderConfiguration")

@@ -20,23 +20,15 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.operations import operation
-from ...core.records import public
-from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, SERVICE, STAGE, arn_id,
-    check_attributes, tagging, env, errors, find, new_id, resource_arn)
+from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, INGEST_CONFIGURATION_RECORD, SERVICE, STAGE,
+    arn_id, check_attributes, env, errors, find, new_id, resource_arn, security_headers, tagging)
 from .participation import CONNECTED, disconnect, get_participant
 
 SECRET_LENGTH = 32
 # The two Access-Control-* members are the server's CORS headers (protocol/cors.py), sent on
 # every answer over HTTP; the handler sets only the others.
-SECURITY_HEADERS = {
-    "cacheControl": "no-store, no-cache",
-    "contentSecurityPolicy": "default-src 'self'; upgrade-insecure-requests;",
-    "strictTransportSecurity": "max-age=47304000; includeSubDomains",
-    "xContentTypeOptions": "nosniff",
-    "xFrameOptions": "DENY",
-}
-SUMMARY_MEMBERS = ("name", "arn", "ingestProtocol", "stageArn", "participantId", "state", "userId",
-                   "redundantIngest")
+SECURITY_HEADERS = security_headers(cacheControl="no-store, no-cache",
+                                    contentSecurityPolicy="default-src 'self'; upgrade-insecure-requests;")
 
 
 def stream_key(ctx: RequestContext, configuration_id: str) -> str:
@@ -62,8 +54,7 @@ def create_ingest_configuration(ctx: RequestContext, req: dict) -> dict:
     if stage_arn and not _stage_exists(ctx, stage_arn):
         raise errors.Validation(f"Stage {stage_arn} does not exist")
     check_attributes(req.get("attributes"))
-    tags = req.get("tags") or {}
-    tagging.check(tags)
+    tags = tagging.check(req.get("tags"))
     configuration_id = new_id(ctx)
     redundant = bool(req.get("redundantIngest", False))
     document = {
@@ -83,13 +74,12 @@ def create_ingest_configuration(ctx: RequestContext, req: dict) -> dict:
         "_": {"publishers": []},
     }
     ctx.resources.insert(INGEST_CONFIGURATION, configuration_id, document)
-    return {"ingestConfiguration": public(document), **SECURITY_HEADERS}
+    return {"ingestConfiguration": INGEST_CONFIGURATION_RECORD.view(document), **SECURITY_HEADERS}
 
 
-@operation(SERVICE, "GetIngestConfiguration")
-def get_ingest_configuration(ctx: RequestContext, req: dict) -> dict:
-    _, document = find(ctx, INGEST_CONFIGURATION, "ingest-configuration", req["arn"])
-    return {"ingestConfiguration": public(document)}
+INGEST_CONFIGURATION_RECORD.get_operation(
+    SERVICE, "GetIngestConfiguration", "ingestConfiguration",
+    lambda ctx, req: find(ctx, INGEST_CONFIGURATION, "ingest-configuration", req["arn"])[1])
 
 
 @operation(SERVICE, "ListIngestConfigurations")
@@ -99,13 +89,8 @@ def list_ingest_configurations(ctx: RequestContext, req: dict) -> dict:
         where["stageArn"] = req["filterByStageArn"]
     if req.get("filterByState"):
         where["state"] = req["filterByState"]
-    page = ctx.page(
-        filters=where, token=req.get("nextToken"), page_size=req.get("maxResults", DEFAULT_PAGE_SIZE),
-        fetch=lambda after, limit: [
-            (pk, {name: document.get(name) for name in SUMMARY_MEMBERS})
-            for pk, document in ctx.resources.list(INGEST_CONFIGURATION, where=where, after=after, limit=limit)],
-    )
-    return {"ingestConfigurations": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(INGEST_CONFIGURATION, req, default_size=DEFAULT_PAGE_SIZE,
+                           view=INGEST_CONFIGURATION_RECORD.brief, where=where, filters=where)
 
 
 @operation(SERVICE, "UpdateIngestConfiguration")
@@ -122,7 +107,7 @@ def update_ingest_configuration(ctx: RequestContext, req: dict) -> dict:
         document["redundantIngestCredentials"] = (
             _backup_credentials(ctx, configuration_id) if req["redundantIngest"] else None)
     ctx.resources.update(INGEST_CONFIGURATION, configuration_id, document)
-    return {"ingestConfiguration": public(document), **SECURITY_HEADERS}
+    return {"ingestConfiguration": INGEST_CONFIGURATION_RECORD.view(document), **SECURITY_HEADERS}
 
 
 @operation(SERVICE, "DeleteIngestConfiguration")

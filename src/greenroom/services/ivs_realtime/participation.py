@@ -20,21 +20,13 @@ participant.left, stage.emptied.
 from __future__ import annotations
 
 from ...core.lifecycle import transition
-from ...core.records import public
 from . import tables
-from .common import (
-    INGEST_CONFIGURATION, PARTICIPANT, SESSION, STAGE, Env, arn_id, events, transition_env,
-)
+from .common import (INGEST_CONFIGURATION, PARTICIPANT, PARTICIPANT_RECORD, SESSION, STAGE, arn_id, Env,
+    events, transition_env)
 from .quotas import quota
 
 CONNECTED, DISCONNECTED = "CONNECTED", "DISCONNECTED"
 
-# Participant members ListParticipants shows (the rest only GetParticipant does).
-SUMMARY_MEMBERS = (
-    "participantId", "userId", "state", "firstJoinTime", "published", "recordingState",
-    "replicationType", "replicationState", "sourceStageArn", "sourceSessionId", "redundantIngest",
-    "ingestConfigurationArn",
-)
 CLIENT_MEMBERS = ("ispName", "osName", "osVersion", "browserName", "browserVersion", "sdkVersion")
 
 
@@ -162,11 +154,11 @@ def save(env: Env, participant: dict, *, new: bool = False) -> None:
 
 
 def view(participant: dict) -> dict:
-    return public(participant)
+    return PARTICIPANT_RECORD.view(participant)
 
 
 def summary(participant: dict) -> dict:
-    return {name: participant[name] for name in SUMMARY_MEMBERS if participant.get(name) is not None}
+    return PARTICIPANT_RECORD.brief(participant)
 
 
 def is_replica(participant: dict | None) -> bool:

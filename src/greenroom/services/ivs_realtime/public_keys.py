@@ -19,9 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ...core.context import RequestContext
 from ...core.operations import operation
-from ...core.records import public
-from .common import (DEFAULT_PAGE_SIZE, PUBLIC_KEY, SERVICE, tagging, errors, find, new_id,
-    resource_arn)
+from .common import (DEFAULT_PAGE_SIZE, PUBLIC_KEY, PUBLIC_KEY_RECORD, SERVICE, errors, find, new_resource)
 from .quotas import quota
 
 _PEM_BLOCK = re.compile(r"-----BEGIN PUBLIC KEY-----\r?\n[A-Za-z0-9+/=\r\n]+?\r?\n-----END PUBLIC KEY-----")
@@ -69,39 +67,21 @@ def import_public_key(ctx: RequestContext, req: dict) -> dict:
     duplicate = ctx.resources.list(PUBLIC_KEY, where={"fingerprint": key_fingerprint}, limit=1)
     if duplicate:
         raise errors.Conflict(f"This public key is already imported as {duplicate[0][1]['arn']}")
-    limit = quota(ctx.resources, "public_keys")
-    if ctx.resources.count(PUBLIC_KEY) >= limit:
-        raise errors.ServiceQuotaExceeded(f"The account already has {limit} public keys in {ctx.region}")
-    tags = req.get("tags") or {}
-    tagging.check(tags)
-    key_id = new_id(ctx)
-    document = {
-        "arn": resource_arn(ctx, "public-key", key_id),
-        "name": req.get("name", ""),
-        "publicKeyMaterial": req["publicKeyMaterial"],
-        "fingerprint": key_fingerprint,
-        "tags": tags,
-        "_": {"pem": pem},
-    }
+    ctx.resources.require_room(PUBLIC_KEY, quota(ctx.resources, "public_keys"), lambda limit: errors.ServiceQuotaExceeded(
+        f"The account already has {limit} public keys in {ctx.region}"))
+    key_id, document = new_resource(ctx, "public-key", req, publicKeyMaterial=req["publicKeyMaterial"],
+                                    fingerprint=key_fingerprint, _={"pem": pem})
     ctx.resources.insert(PUBLIC_KEY, key_id, document)
-    return {"publicKey": public(document)}
+    return {"publicKey": PUBLIC_KEY_RECORD.view(document)}
 
 
-@operation(SERVICE, "GetPublicKey")
-def get_public_key(ctx: RequestContext, req: dict) -> dict:
-    _, document = find(ctx, PUBLIC_KEY, "public-key", req["arn"])
-    return {"publicKey": public(document)}
+PUBLIC_KEY_RECORD.get_operation(
+    SERVICE, "GetPublicKey", "publicKey", lambda ctx, req: find(ctx, PUBLIC_KEY, "public-key", req["arn"])[1])
 
 
 @operation(SERVICE, "ListPublicKeys")
 def list_public_keys(ctx: RequestContext, req: dict) -> dict:
-    page = ctx.page(
-        filters={}, token=req.get("nextToken"), page_size=req.get("maxResults", DEFAULT_PAGE_SIZE),
-        fetch=lambda after, limit: [
-            (pk, {"arn": key["arn"], "name": key["name"], "tags": key["tags"]})
-            for pk, key in ctx.resources.list(PUBLIC_KEY, after=after, limit=limit)],
-    )
-    return {"publicKeys": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(PUBLIC_KEY, req, default_size=DEFAULT_PAGE_SIZE, view=PUBLIC_KEY_RECORD.brief)
 
 
 @operation(SERVICE, "DeletePublicKey")

@@ -22,9 +22,8 @@ from __future__ import annotations
 from ...core.context import RequestContext
 from ...core.lifecycle import transition
 from ...core.operations import operation
-from ...core.records import public
-from .common import (DEFAULT_PAGE_SIZE, REPLICA, SERVICE, STAGE, Env, arn_id, check_attributes,
-    env, errors, events, find_stage, transition_env)
+from .common import (DEFAULT_PAGE_SIZE, REPLICA, REPLICA_RECORD, SERVICE, STAGE, arn_id, check_attributes,
+    env, Env, errors, events, find_stage, security_headers, transition_env)
 from . import tables
 from .participation import (
     CONNECTED, active_session, disconnect, get_participant, hold_session, is_replica, joined,
@@ -33,13 +32,7 @@ from .participation import (
 from .quotas import quota
 
 # [inferred] The real service answers these two operations with CORS and security headers.
-RESPONSE_HEADERS = {
-    "accessControlAllowOrigin": "*",
-    "cacheControl": "no-store",
-    "strictTransportSecurity": "max-age=47304000; includeSubDomains",
-    "xContentTypeOptions": "nosniff",
-    "xFrameOptions": "DENY",
-}
+RESPONSE_HEADERS = security_headers(accessControlAllowOrigin="*", cacheControl="no-store")
 
 
 def _parent(source_stage_id: str, participant_id: str) -> str:
@@ -138,13 +131,9 @@ def list_participant_replicas(ctx: RequestContext, req: dict) -> dict:
     unknown stage lists none (the operation has no ResourceNotFoundException)."""
     source_id = arn_id(ctx, req["sourceStageArn"], "stage") or ""
     parent = _parent(source_id, req["participantId"])
-    page = ctx.page(
-        filters={"stage": req["sourceStageArn"], "participant": req["participantId"]},
-        token=req.get("nextToken"), page_size=req.get("maxResults", DEFAULT_PAGE_SIZE),
-        fetch=lambda after, limit: [(pk, public(r)) for pk, r in
-                                    ctx.resources.list(REPLICA, parent=parent, after=after, limit=limit)],
-    )
-    return {"replicas": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(REPLICA, req, default_size=DEFAULT_PAGE_SIZE, view=REPLICA_RECORD.view,
+                           parent=parent,
+                           filters={"stage": req["sourceStageArn"], "participant": req["participantId"]})
 
 
 # ------------------------------------------------------------------------- lifecycle

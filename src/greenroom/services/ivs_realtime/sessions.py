@@ -19,8 +19,8 @@ from __future__ import annotations
 from ...core.context import RequestContext
 from ...core.operations import operation
 from . import tables
-from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, REPLICA, SERVICE, SESSION, STAGE, TOKEN,
-    arn_id, env, errors, find_stage)
+from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, REPLICA, SERVICE, SESSION, SESSION_RECORD,
+    STAGE, TOKEN, arn_id, env, errors, find_stage)
 from .participation import CONNECTED, active_session, disconnect, is_replica, summary, view
 from .replication import stop_replica
 from .tokens import revoke, revoke_token
@@ -31,10 +31,6 @@ PARTICIPANT_FILTERS = {
     "filterByState": "state",
     "filterByRecordingState": "recording_state",
 }
-
-
-def _session_summary(session: dict) -> dict:
-    return {key: session.get(key) for key in ("sessionId", "startTime", "endTime")}
 
 
 def _session_of_stage(ctx: RequestContext, stage_id: str | None, session_id: str) -> dict | None:
@@ -48,19 +44,14 @@ def get_stage_session(ctx: RequestContext, req: dict) -> dict:
     session = _session_of_stage(ctx, stage_id, req["sessionId"])
     if session is None:
         raise errors.ResourceNotFound(f"Stage {req['stageArn']} has no session {req['sessionId']}")
-    return {"stageSession": _session_summary(session)}
+    return {"stageSession": SESSION_RECORD.view(session)}
 
 
 @operation(SERVICE, "ListStageSessions")
 def list_stage_sessions(ctx: RequestContext, req: dict) -> dict:
     stage_id = arn_id(ctx, req["stageArn"], "stage") or ""
-    page = ctx.page(
-        filters={"stage": req["stageArn"]}, token=req.get("nextToken"),
-        page_size=req.get("maxResults", DEFAULT_PAGE_SIZE),
-        fetch=lambda before, limit: [(pk, _session_summary(session)) for pk, session in ctx.resources.list(
-            SESSION, parent=stage_id, after=before, limit=limit, newest_first=True)],
-    )
-    return {"stageSessions": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(SESSION, req, default_size=DEFAULT_PAGE_SIZE, view=SESSION_RECORD.brief,
+                           parent=stage_id, newest_first=True, filters={"stage": req["stageArn"]})
 
 
 @operation(SERVICE, "GetParticipant")

@@ -18,11 +18,10 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.operations import operation
-from ...core.records import public
 from . import tables
-from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, REVOCATION, SERVICE, SESSION,
-    STAGE, STORAGE_CONFIGURATION, TOKEN, arn_id, tagging, env, errors,
-    find_stage, new_id, resource_arn, stage_endpoints)
+from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, REVOCATION, SERVICE, SESSION, STAGE,
+    STAGE_RECORD, STORAGE_CONFIGURATION, TOKEN, arn_id, env, errors, find_stage, new_resource,
+    stage_endpoints)
 from .compositions import stop_compositions_of_stage
 from .participation import active_session, close_session
 from .recording import recording_in_progress
@@ -64,25 +63,15 @@ def recording_configuration(ctx: RequestContext, given: dict | None) -> dict:
 
 
 def describe(ctx: RequestContext, stage: dict) -> dict:
-    return {**public(stage), "endpoints": stage_endpoints(ctx, stage["_"]["whipId"])}
+    return {**STAGE_RECORD.view(stage), "endpoints": stage_endpoints(ctx, stage["_"]["whipId"])}
 
 
 @operation(SERVICE, "CreateStage")
 def create_stage(ctx: RequestContext, req: dict) -> dict:
-    limit = quota(ctx.resources, "stages")
-    if ctx.resources.count(STAGE, at_most=limit) >= limit:
-        raise errors.ServiceQuotaExceeded(f"The account already has {limit} stages in {ctx.region} (the stages quota)")
-    tags = req.get("tags") or {}
-    tagging.check(tags)
-    stage_id = new_id(ctx)
-    stage = {
-        "arn": resource_arn(ctx, "stage", stage_id),
-        "name": req.get("name", ""),
-        "tags": tags,
-        "autoParticipantRecordingConfiguration": recording_configuration(
-            ctx, req.get("autoParticipantRecordingConfiguration")),
-        "_": {"whipId": ctx.ids.hex(12)},
-    }
+    ctx.resources.require_room(STAGE, quota(ctx.resources, "stages"), lambda limit: errors.ServiceQuotaExceeded(
+        f"The account already has {limit} stages in {ctx.region} (the stages quota)"))
+    stage_id, stage = new_resource(ctx, "stage", req, autoParticipantRecordingConfiguration=recording_configuration(
+        ctx, req.get("autoParticipantRecordingConfiguration")), _={"whipId": ctx.ids.hex(12)})
     ctx.resources.insert(STAGE, stage_id, stage)
     tokens = [issue_token(ctx, stage_id, stage, configuration)
               for configuration in req.get("participantTokenConfigurations") or []]
@@ -97,15 +86,7 @@ def get_stage(ctx: RequestContext, req: dict) -> dict:
 
 @operation(SERVICE, "ListStages")
 def list_stages(ctx: RequestContext, req: dict) -> dict:
-    def summary(stage: dict) -> dict:
-        return {key: stage.get(key) for key in ("arn", "name", "activeSessionId", "tags")}
-
-    page = ctx.page(
-        filters={}, token=req.get("nextToken"), page_size=req.get("maxResults", DEFAULT_PAGE_SIZE),
-        fetch=lambda after, limit: [(pk, summary(stage))
-                                    for pk, stage in ctx.resources.list(STAGE, after=after, limit=limit)],
-    )
-    return {"stages": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(STAGE, req, default_size=DEFAULT_PAGE_SIZE, view=STAGE_RECORD.brief)
 
 
 @operation(SERVICE, "UpdateStage")

@@ -11,42 +11,29 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.operations import operation
-from ...core.records import public
 from .common import (COMPOSITION, DEFAULT_PAGE_SIZE, SERVICE, STAGE, STORAGE_CONFIGURATION,
-    tagging, errors, find, new_id, resource_arn)
+    STORAGE_CONFIGURATION_RECORD, errors, find, new_resource)
 
 RUNNING_COMPOSITION_STATES = ("STARTING", "ACTIVE", "STOPPING")
 
 
 @operation(SERVICE, "CreateStorageConfiguration")
 def create_storage_configuration(ctx: RequestContext, req: dict) -> dict:
-    tags = req.get("tags") or {}
-    tagging.check(tags)
-    configuration_id = new_id(ctx)
-    document = {
-        "arn": resource_arn(ctx, "storage-configuration", configuration_id),
-        "name": req.get("name", ""),
-        "s3": {"bucketName": req["s3"]["bucketName"]},
-        "tags": tags,
-    }
+    configuration_id, document = new_resource(ctx, "storage-configuration", req,
+                                              s3={"bucketName": req["s3"]["bucketName"]})
     ctx.resources.insert(STORAGE_CONFIGURATION, configuration_id, document)
-    return {"storageConfiguration": public(document)}
+    return {"storageConfiguration": STORAGE_CONFIGURATION_RECORD.view(document)}
 
 
-@operation(SERVICE, "GetStorageConfiguration")
-def get_storage_configuration(ctx: RequestContext, req: dict) -> dict:
-    _, document = find(ctx, STORAGE_CONFIGURATION, "storage-configuration", req["arn"])
-    return {"storageConfiguration": public(document)}
+STORAGE_CONFIGURATION_RECORD.get_operation(
+    SERVICE, "GetStorageConfiguration", "storageConfiguration",
+    lambda ctx, req: find(ctx, STORAGE_CONFIGURATION, "storage-configuration", req["arn"])[1])
 
 
 @operation(SERVICE, "ListStorageConfigurations")
 def list_storage_configurations(ctx: RequestContext, req: dict) -> dict:
-    page = ctx.page(
-        filters={}, token=req.get("nextToken"), page_size=req.get("maxResults", DEFAULT_PAGE_SIZE),
-        fetch=lambda after, limit: [(pk, public(document)) for pk, document in
-                                    ctx.resources.list(STORAGE_CONFIGURATION, after=after, limit=limit)],
-    )
-    return {"storageConfigurations": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(STORAGE_CONFIGURATION, req, default_size=DEFAULT_PAGE_SIZE,
+                           view=STORAGE_CONFIGURATION_RECORD.view)
 
 
 def _users(ctx: RequestContext, arn: str) -> list[str]:

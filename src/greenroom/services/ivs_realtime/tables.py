@@ -10,14 +10,10 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ...core.store import ROW_KEY, dialect_insert, lock_collection, metadata
+from ...core.store import dialect_insert, lock_collection, metadata, scoped_table
 
-participants = sa.Table(
+participants = scoped_table(
     "ivs_realtime_participants",
-    metadata,
-    sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(12), nullable=False),
-    sa.Column("region", sa.String(32), nullable=False),
     sa.Column("stage_id", sa.String(64), nullable=False),
     sa.Column("session_id", sa.String(16), nullable=False),
     sa.Column("participant_id", sa.String(64), nullable=False),
@@ -37,12 +33,8 @@ participants = sa.Table(
     sa.Index("ivs_realtime_participants_by_id", "participant_id", "state"),
 )
 
-events = sa.Table(
+events = scoped_table(
     "ivs_realtime_events",
-    metadata,
-    sa.Column("pk", ROW_KEY, primary_key=True, autoincrement=True),
-    sa.Column("account", sa.String(12), nullable=False),
-    sa.Column("region", sa.String(32), nullable=False),
     sa.Column("stage_id", sa.String(64), nullable=False),
     sa.Column("session_id", sa.String(16), nullable=False),
     sa.Column("participant_id", sa.String(64), nullable=False),

@@ -21,4 +21,4 @@ def _find_taggable(ctx: RequestContext, arn: str) -> tuple[str, str, dict]:
     return kind, resource_id, document
 
 
-tagging.operations(lambda ctx, req: _find_taggable(ctx, req["resourceArn"]), field="tags", tags="tags", keys="tagKeys")
+tagging.operations(lambda ctx, req: _find_taggable(ctx, req["resourceArn"]), tags="tags", keys="tagKeys")

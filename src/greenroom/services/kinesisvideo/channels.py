@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.lifecycle import transition
+from ...core.lifecycle import Step, transition
 from ...core.operations import operation
-from ...core.records import public
-from .common import (CHANNEL, CHANNEL_INFO_FIELDS, STREAM, check_version, errors, tagging,
+from .common import (CHANNEL, CHANNEL_RECORD, STREAM, check_version, errors, tagging,
     find_channel, new_version, require_active, save_channel)
 
 DEFAULT_MESSAGE_TTL_SECONDS = 60
 DEFAULT_LIST_PAGE_SIZE = 10000
 MAX_CHANNELS_PER_ACCOUNT = 10000
+
+# A channel's lifecycle (core.lifecycle.Step): CREATING and UPDATING become ACTIVE after their delay.
+CREATED = Step("CREATING", {"ChannelStatus": "ACTIVE"}, delay="kinesisvideo.channel.create", field="ChannelStatus")
+UPDATED = Step("UPDATING", {"ChannelStatus": "ACTIVE"}, delay="kinesisvideo.channel.update", field="ChannelStatus")
 
 
 @operation("kinesisvideo", "CreateSignalingChannel")
@@ -23,8 +26,8 @@ def create_signaling_channel(ctx: RequestContext, req: dict) -> dict:
     for tag in req.get("Tags", []):
         tags[tag["Key"]] = tag["Value"]
     tagging.check(tags)
-    if ctx.resources.count(CHANNEL, at_most=MAX_CHANNELS_PER_ACCOUNT) >= MAX_CHANNELS_PER_ACCOUNT:
-        raise errors.AccountChannelLimitExceeded(f"The account {ctx.account} already has {MAX_CHANNELS_PER_ACCOUNT} signaling channels.")
+    ctx.resources.require_room(CHANNEL, MAX_CHANNELS_PER_ACCOUNT, lambda limit: errors.AccountChannelLimitExceeded(
+        f"The account {ctx.account} already has {limit} signaling channels."))
     creation_ms = int(ctx.now * 1000)
     configuration = req.get("SingleMasterConfiguration") or {}
     channel = {
@@ -36,35 +39,25 @@ def create_signaling_channel(ctx: RequestContext, req: dict) -> dict:
         "SingleMasterConfiguration": {
             "MessageTtlSeconds": configuration.get("MessageTtlSeconds", DEFAULT_MESSAGE_TTL_SECONDS)},
         "Version": new_version(ctx),
-        "Tags": tags,
+        "tags": tags,
         "MediaStorage": {"Status": "DISABLED"},
     }
     ctx.resources.insert(CHANNEL, name, channel)
-    ctx.schedule("kinesisvideo.channel.create", CHANNEL, name,
-                 expect={"ChannelStatus": "CREATING"}, set={"ChannelStatus": "ACTIVE"})
+    CREATED.schedule(ctx, CHANNEL, name, channel)
     return {"ChannelARN": channel["ChannelARN"]}
 
 
-@operation("kinesisvideo", "DescribeSignalingChannel")
-def describe_signaling_channel(ctx: RequestContext, req: dict) -> dict:
-    channel = find_channel(ctx, req.get("ChannelName"), req.get("ChannelARN"))
-    return {"ChannelInfo": public(channel, CHANNEL_INFO_FIELDS)}
+CHANNEL_RECORD.get_operation(
+    "kinesisvideo", "DescribeSignalingChannel", "ChannelInfo",
+    lambda ctx, req: find_channel(ctx, req.get("ChannelName"), req.get("ChannelARN")))
 
 
 @operation("kinesisvideo", "ListSignalingChannels")
 def list_signaling_channels(ctx: RequestContext, req: dict) -> dict:
     prefix = (req.get("ChannelNameCondition") or {}).get("ComparisonValue")
-    page = ctx.page(
-        filters={"prefix": prefix},
-        token=req.get("NextToken"),
-        page_size=req.get("MaxResults", DEFAULT_LIST_PAGE_SIZE),
-        fetch=lambda after, limit: [
-            (pk, public(channel, CHANNEL_INFO_FIELDS))
-            for pk, channel in ctx.resources.list(CHANNEL, after=after, limit=limit,
-                                                  starts_with={"ChannelName": prefix} if prefix else None)
-        ],
-    )
-    return {"ChannelInfoList": page.items, "NextToken": page.next_token}
+    return ctx.list_answer(CHANNEL, req, default_size=DEFAULT_LIST_PAGE_SIZE, view=CHANNEL_RECORD.view,
+                           starts_with={"ChannelName": prefix} if prefix else None,
+                           filters={"prefix": prefix})
 
 
 @operation("kinesisvideo", "UpdateSignalingChannel")
@@ -81,8 +74,7 @@ def update_signaling_channel(ctx: RequestContext, req: dict) -> dict:
     channel["ChannelStatus"] = "UPDATING"
     channel["Version"] = new_version(ctx)
     save_channel(ctx, channel)
-    ctx.schedule("kinesisvideo.channel.update", CHANNEL, channel["ChannelName"],
-                 expect={"ChannelStatus": "UPDATING"}, set={"ChannelStatus": "ACTIVE"})
+    UPDATED.schedule(ctx, CHANNEL, channel["ChannelName"], channel)
     return {}
 
 

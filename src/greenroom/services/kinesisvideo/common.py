@@ -6,6 +6,7 @@ import secrets
 
 from ...core.context import RequestContext
 from ...core.errors import Errors
+from ...core.records import Record
 from ...core.store import rewrite_documents, upgrade
 from ...core.tagging import Tagging
 from ...protocol import quirks
@@ -22,6 +23,10 @@ STREAM_INFO_FIELDS = ("DeviceName", "StreamName", "StreamARN", "MediaType", "Kms
                       "Status", "CreationTime", "DataRetentionInHours")
 CHANNEL_INFO_FIELDS = ("ChannelName", "ChannelARN", "ChannelType", "ChannelStatus", "CreationTime",
                        "SingleMasterConfiguration", "Version")
+# A stream's view is its StreamInfo (its configurations have operations of their own); its
+# fragments are stored under its private media key. Tags are shown by ListTagsForStream only.
+STREAM_RECORD = Record(STREAM, members=STREAM_INFO_FIELDS, private=("_media_key",), tags_shown=False)
+CHANNEL_RECORD = Record(CHANNEL, members=CHANNEL_INFO_FIELDS, tags_shown=False)
 
 
 SERVICES = ("kinesisvideo", "kinesis-video-archived-media", "kinesis-video-media", "kinesis-video-signaling",
@@ -86,11 +91,24 @@ def find_stream(ctx: RequestContext, name: str | None, arn: str | None) -> dict:
     return _find(ctx, STREAM, "stream", name, arn, stream_by_arn)
 
 
-@upgrade("kinesisvideo.stream.media-key")
-def _give_old_streams_media_keys(conn) -> None:
-    """Streams stored before streams had media storage get their key (once, when a store opens)."""
-    rewrite_documents(conn, STREAM, lambda stream: None if "MediaKey" in stream
-                      else {**stream, "MediaKey": new_media_key()})
+@upgrade("kinesisvideo.stored-before")
+def _upgrade_stored_documents(conn) -> None:
+    """Once, when a store opens: streams and channels stored by earlier releases keep their
+    media key as ``_media_key`` (it was ``MediaKey``; streams stored before streams had media
+    storage get one) and their tags in ``tags`` (they were in ``Tags``)."""
+    def stream(document: dict) -> dict | None:
+        if "_media_key" in document and "Tags" not in document:
+            return None
+        document["_media_key"] = document.pop("MediaKey", None) or document.get("_media_key") or new_media_key()
+        return _tags_renamed(document)
+
+    def _tags_renamed(document: dict) -> dict | None:
+        if "Tags" in document:
+            document["tags"] = document.pop("Tags")
+        return document
+
+    rewrite_documents(conn, STREAM, stream)
+    rewrite_documents(conn, CHANNEL, lambda channel: _tags_renamed(channel) if "Tags" in channel else None)
 
 
 def save_stream(ctx: RequestContext, stream: dict) -> None:

@@ -43,49 +43,47 @@ def _check_image_generation(ctx: RequestContext, configuration: dict) -> None:
         raise errors.InvalidArgument(f"DestinationRegion {region} must be the stream's Region {ctx.region}.")
 
 
-@operation("kinesisvideo", "UpdateImageGenerationConfiguration")
-def update_image_generation_configuration(ctx: RequestContext, req: dict) -> dict:
-    """Without ImageGenerationConfiguration the stream's configuration is removed."""
+def _configure(ctx: RequestContext, req: dict, member: str, what: str, check=None) -> dict:
+    """Set the stream's configuration ``member`` (``check``-ed; ENABLED needs data retention),
+    or, when the request has none, remove it."""
     stream = _writable_stream(ctx, req)
-    configuration = req.get("ImageGenerationConfiguration")
+    configuration = req.get(member)
     if configuration:
-        _check_image_generation(ctx, configuration)
+        if check is not None:
+            check(ctx, configuration)
         if configuration["Status"] == "ENABLED":
-            _needs_retention(stream, "image generation")
-        stream["ImageGenerationConfiguration"] = configuration
+            _needs_retention(stream, what)
+        stream[member] = configuration
     else:
-        stream.pop("ImageGenerationConfiguration", None)
+        stream.pop(member, None)
     save_stream(ctx, stream)
     return {}
 
 
+def _configuration(ctx: RequestContext, req: dict, member: str) -> dict:
+    return {member: find_stream(ctx, req.get("StreamName"), req.get("StreamARN")).get(member)}
+
+
+@operation("kinesisvideo", "UpdateImageGenerationConfiguration")
+def update_image_generation_configuration(ctx: RequestContext, req: dict) -> dict:
+    return _configure(ctx, req, "ImageGenerationConfiguration", "image generation", _check_image_generation)
+
+
 @operation("kinesisvideo", "DescribeImageGenerationConfiguration")
 def describe_image_generation_configuration(ctx: RequestContext, req: dict) -> dict:
-    stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
-    return {"ImageGenerationConfiguration": stream.get("ImageGenerationConfiguration")}
+    return _configuration(ctx, req, "ImageGenerationConfiguration")
 
 
 # ---------------------------------------------------------------------------- notifications
 
 @operation("kinesisvideo", "UpdateNotificationConfiguration")
 def update_notification_configuration(ctx: RequestContext, req: dict) -> dict:
-    """Without NotificationConfiguration the stream's configuration is removed."""
-    stream = _writable_stream(ctx, req)
-    configuration = req.get("NotificationConfiguration")
-    if configuration:
-        if configuration["Status"] == "ENABLED":
-            _needs_retention(stream, "notifications")
-        stream["NotificationConfiguration"] = configuration
-    else:
-        stream.pop("NotificationConfiguration", None)
-    save_stream(ctx, stream)
-    return {}
+    return _configure(ctx, req, "NotificationConfiguration", "notifications")
 
 
 @operation("kinesisvideo", "DescribeNotificationConfiguration")
 def describe_notification_configuration(ctx: RequestContext, req: dict) -> dict:
-    stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
-    return {"NotificationConfiguration": stream.get("NotificationConfiguration")}
+    return _configuration(ctx, req, "NotificationConfiguration")
 
 
 # ---------------------------------------------------------------------------- storage tier

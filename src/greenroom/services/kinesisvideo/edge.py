@@ -81,13 +81,5 @@ def remove_edge_configuration(resources, kind, resource_id, args, due_at) -> Non
 @operation("kinesisvideo", "ListEdgeAgentConfigurations")
 def list_edge_agent_configurations(ctx: RequestContext, req: dict) -> dict:
     hub = req["HubDeviceArn"]
-    page = ctx.page(
-        filters={"hub": hub},
-        token=req.get("NextToken"),
-        page_size=req.get("MaxResults", DEFAULT_LIST_PAGE_SIZE),
-        fetch=lambda after, limit: [
-            (pk, _describe(document))
-            for pk, document in ctx.resources.list(EDGE, where={"HubDeviceArn": hub}, after=after, limit=limit)
-        ],
-    )
-    return {"EdgeConfigs": page.items, "NextToken": page.next_token}
+    return ctx.list_answer(EDGE, req, default_size=DEFAULT_LIST_PAGE_SIZE, view=_describe,
+                           where={"HubDeviceArn": hub}, filters={"hub": hub})

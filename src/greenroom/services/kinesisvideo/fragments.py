@@ -74,6 +74,6 @@ def list_fragments(ctx: RequestContext, req: dict) -> dict:
         return [([kind, start, end, row.producer_ms if kind == "PRODUCER_TIMESTAMP" else row.server_ms, row.seq],
                  describe_fragment(row)) for row in rows]
 
-    page = ctx.page(filters={"stream": stream["MediaKey"]}, token=req.get("NextToken"),
+    page = ctx.page(filters={"stream": stream["_media_key"]}, token=req.get("NextToken"),
                     page_size=req.get("MaxResults", DEFAULT_MAX_RESULTS), fetch=fetch)
     return {"Fragments": page.items, "NextToken": page.next_token}

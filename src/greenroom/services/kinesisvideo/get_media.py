@@ -67,7 +67,7 @@ class Payload:
         self.emulator = ctx.emulator
         self.account, self.region = ctx.account, ctx.region
         self.stream_name = stream["StreamName"]
-        self.media_key = stream["MediaKey"]
+        self.media_key = stream["_media_key"]
         self.store = storage.media_store(ctx.conn)
         self._headers: dict[int, tuple[bytes, bytes]] = {}
 
@@ -89,7 +89,7 @@ class Payload:
 
     def _current_stream(self, conn) -> dict | None:
         stream = Resources(conn, self.account, self.region).get(STREAM, self.stream_name)
-        return stream if stream is not None and stream.get("MediaKey") == self.media_key else None
+        return stream if stream is not None and stream.get("_media_key") == self.media_key else None
 
 
 class MediaTail(Payload):
@@ -232,7 +232,7 @@ def _start_after(ctx: RequestContext, stream: dict, selector: dict) -> tuple[int
 
     def last_seq() -> int:
         return ctx.conn.execute(sa.select(sa.func.max(fragments.c.seq))
-                                .where(fragments.c.stream == stream["MediaKey"])).scalar() or 0
+                                .where(fragments.c.stream == stream["_media_key"])).scalar() or 0
 
     if kind == "EARLIEST":
         return 0, None
@@ -278,7 +278,7 @@ def get_media(ctx: RequestContext, req: dict) -> dict:
     stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
     after_seq, error = _start_after(ctx, stream, req["StartSelector"])
     store = storage.media_store(ctx.conn)
-    if not store.open_get_media(stream["MediaKey"], MAX_GET_MEDIA_CONNECTIONS):
+    if not store.open_get_media(stream["_media_key"], MAX_GET_MEDIA_CONNECTIONS):
         raise errors.ConnectionLimitExceeded(f"The stream {stream['StreamName']} already has {MAX_GET_MEDIA_CONNECTIONS} "
                                              "GetMedia connections.")
     return {"ContentType": CONTENT_TYPE, "Payload": MediaTail(ctx, stream, after_seq, error)}

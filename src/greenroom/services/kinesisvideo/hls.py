@@ -162,7 +162,7 @@ def create_session(ctx: RequestContext, req: dict, protocol: str, selector: dict
     check_playable(stream, segment_tracks(storage.read_header(ctx.conn, found[0].header)[1]))
 
     # [inferred] The limit of 10 counts the sessions of one protocol.
-    stream_key = str(stream["MediaKey"])
+    stream_key = str(stream["_media_key"])
     existing = ctx.resources.list(SESSION, where={"StreamKey": stream_key, "Protocol": protocol})
     for _, old in existing[:max(0, len(existing) - MAX_SESSIONS_PER_STREAM + 1)]:
         ctx.resources.delete(SESSION, old["Id"])   # the oldest sessions are revoked
@@ -238,7 +238,7 @@ def _serve(emulator, request, label: str, produce, protocol: str = "HLS") -> Htt
                     or session.get("Protocol", "HLS") != protocol):
                 raise _Refused(403, "NotAuthorizedException", "The session token has expired or is not valid.")
             stream = ctx.resources.get(STREAM, session["StreamName"])
-            if stream is None or str(stream.get("MediaKey")) != session["StreamKey"]:
+            if stream is None or str(stream.get("_media_key")) != session["StreamKey"]:
                 raise _Refused(404, "ResourceNotFoundException", f"The stream {session['StreamName']} does not exist.")
             content_type, body = produce(ctx, session, stream, query)
         return HttpResponse(200, {"Content-Type": content_type}, body, f"{SERVICE} {label}")

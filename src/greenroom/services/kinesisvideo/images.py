@@ -116,7 +116,7 @@ def get_images(ctx: RequestContext, req: dict) -> dict:
         return [(index, {"TimeStamp": instants[index] / 1000, **finder.image(instants[index], encode)})
                 for index in range(first, min(first + limit, len(instants)))]
 
-    filters = {"stream": stream["MediaKey"], "type": req["ImageSelectorType"], "start": start_ms, "end": end_ms,
+    filters = {"stream": stream["_media_key"], "type": req["ImageSelectorType"], "start": start_ms, "end": end_ms,
                "interval": interval, "format": image_format, "quality": quality, "width": width, "height": height}
     page = ctx.page(filters=filters, token=req.get("NextToken"),
                     page_size=req.get("MaxResults", DEFAULT_MAX_RESULTS), fetch=fetch)

@@ -137,7 +137,7 @@ class Session:
         self.emulator = emulator
         self.caller = caller
         self.stream_name = stream["StreamName"]
-        self.media_key = stream["MediaKey"]
+        self.media_key = stream["_media_key"]
         self.timecode_type = timecode_type
         self.start_ms = start_ms
         self.acks_required = acks_required
@@ -372,7 +372,7 @@ class Session:
 
     def _writable_stream(self, ctx) -> dict:
         stream = ctx.resources.get(STREAM, self.stream_name)
-        if stream is not None and stream.get("MediaKey") == self.media_key and stream["Status"] == "CREATING":
+        if stream is not None and stream.get("_media_key") == self.media_key and stream["Status"] == "CREATING":
             # Media for a stream still being created completes its creation. AWS's producer SDKs
             # decided this: PIC's state machine goes from a successful CreateStream straight to
             # GetDataEndpoint and PutMedia (it waits for ACTIVE only when DescribeStream finds
@@ -380,8 +380,8 @@ class Session:
             # created [inferred: how the service does it is not documented].
             stream["Status"] = "ACTIVE"
             ctx.resources.update(STREAM, self.stream_name, stream)
-        if stream is None or stream.get("MediaKey") != self.media_key or stream["Status"] not in WRITABLE_STATUSES:
-            status = "deleted" if stream is None or stream.get("MediaKey") != self.media_key else stream["Status"]
+        if stream is None or stream.get("_media_key") != self.media_key or stream["Status"] not in WRITABLE_STATUSES:
+            status = "deleted" if stream is None or stream.get("_media_key") != self.media_key else stream["Status"]
             raise FragmentError(ERROR_NOT_ACTIVE, f"the stream {self.stream_name} is {status}")
         return stream
 

@@ -66,6 +66,7 @@ CORRELATION_ID = re.compile(r"[a-zA-Z0-9_.-]{1,256}")
 MAX_PENDING_PER_CHANNEL = 100          # undelivered messages kept for an absent master
 ICE_SERVER_TTL_SECONDS = 300           # GetIceServerConfig's Ttl (the real service: 300)
 CHANNEL_WATCH_SECONDS = 1.0            # how often live connections check their channel still exists
+PEERS_TOPIC = "kinesisvideo.signaling.peers"  # delivered in this process when a peer comes or goes (console)
 
 
 # ---------------------------------------------------------------------------- the hub
@@ -175,6 +176,7 @@ class ChannelHub:
                 previous.push(_CLOSE_REPLACED)
         if peers.watcher is None or peers.watcher.done():
             peers.watcher = asyncio.get_running_loop().create_task(self._watch(peer.channel_arn))
+        self.emulator.store.notifier.deliver(PEERS_TOPIC)
 
     def detach(self, peer: Peer) -> None:
         peers = self.channels.get(peer.channel_arn)
@@ -190,6 +192,7 @@ class ChannelHub:
             if relay is not None:           # greenroom's peer for that viewer ends with it
                 relay.push({"messageType": "GO_AWAY"})
         self._forget_if_idle(peer.channel_arn)
+        self.emulator.store.notifier.deliver(PEERS_TOPIC)
 
     def _forget_if_idle(self, channel_arn: str) -> None:
         peers = self.channels.get(channel_arn)

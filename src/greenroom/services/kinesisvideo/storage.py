@@ -335,6 +335,16 @@ class FileBlobs:
 
 # ---------------------------------------------------------------------------- per-store state
 
+def _release(counts: dict, key) -> int:
+    """One fewer of ``key`` in ``counts`` (forgotten at none); how many are left."""
+    left = counts.get(key, 0) - 1
+    if left > 0:
+        counts[key] = left
+    else:
+        counts.pop(key, None)
+    return left
+
+
 class MediaStore:
     """The media state of one store (one per SQLAlchemy engine): blobs, fragment number
     allocation, live-tail waiters and GetMedia connection counts."""
@@ -370,11 +380,7 @@ class MediaStore:
 
     def put_media_ended(self, stream: int) -> None:
         with self._lock:
-            left = self._producers.get(stream, 0) - 1
-            if left > 0:
-                self._producers[stream] = left
-            else:
-                self._producers.pop(stream, None)
+            left = _release(self._producers, stream)
         if self.shared and left <= 0:
             with self._lock:
                 self._lease_renewed.pop(stream, None)
@@ -421,11 +427,7 @@ class MediaStore:
 
     def close_get_media(self, stream: int) -> None:
         with self._lock:
-            left = self.get_media_connections.get(stream, 0) - 1
-            if left > 0:
-                self.get_media_connections[stream] = left
-            else:
-                self.get_media_connections.pop(stream, None)
+            _release(self.get_media_connections, stream)
 
     # ---- fragment numbers
     def allocate(self, engine: Engine, stream: int, now_ms: int) -> tuple[int, int]:
@@ -485,7 +487,7 @@ class MediaStore:
 
 
 def _live_media_keys(conn: Connection) -> set[int]:
-    return {data["MediaKey"] for data in documents(conn, STREAM_KIND) if data.get("MediaKey") is not None}
+    return {data["_media_key"] for data in documents(conn, STREAM_KIND) if data.get("_media_key") is not None}
 
 
 # The media bytes of a store (one MediaStore per SQLAlchemy engine): media_store(conn_or_engine).
@@ -521,7 +523,7 @@ def store_fragment(conn: Connection, stream: dict, *, seq: int, server_ms: int, 
     """Store a fragment: ``data`` is its Cluster, as bytes or a list of bytes-like pieces."""
     parts = [data] if isinstance(data, (bytes, bytearray, memoryview)) else list(data)
     size = sum(len(part) for part in parts)
-    key = stream["MediaKey"]
+    key = stream["_media_key"]
     store = media_store(conn)
     persisted = stream["DataRetentionInHours"] > 0
     offset = store.blobs.write(conn, key, seq, server_ms, parts)
@@ -535,7 +537,7 @@ def store_fragment(conn: Connection, stream: dict, *, seq: int, server_ms: int, 
 
 
 def fragment_bytes(conn: Connection, stream: dict, fragment: Fragment) -> bytes | None:
-    return media_store(conn).blobs.read(conn, stream["MediaKey"], fragment)
+    return media_store(conn).blobs.read(conn, stream["_media_key"], fragment)
 
 
 # ---------------------------------------------------------------------------- retention
@@ -553,7 +555,7 @@ def archived(stream: dict, now: float, column=None, start_ms: int | None = None,
     the index range at the first and scans the whole retention window."""
     persisted_from, _ = windows(stream, now)
     column = fragments.c.server_ms if column is None else column
-    conditions = [fragments.c.stream == stream["MediaKey"], fragments.c.persisted.is_(True)]
+    conditions = [fragments.c.stream == stream["_media_key"], fragments.c.persisted.is_(True)]
     if column is fragments.c.server_ms:
         conditions.append(column >= (persisted_from if start_ms is None else max(persisted_from, start_ms)))
     else:
@@ -568,14 +570,14 @@ def archived(stream: dict, now: float, column=None, start_ms: int | None = None,
 def readable(stream: dict, now: float):
     """The condition for fragments GetMedia sees: archived ones and the live buffer."""
     persisted_from, buffer_from = windows(stream, now)
-    return sa.and_(fragments.c.stream == stream["MediaKey"],
+    return sa.and_(fragments.c.stream == stream["_media_key"],
                    sa.or_(fragments.c.server_ms >= buffer_from,
                           sa.and_(fragments.c.persisted.is_(True), fragments.c.server_ms >= persisted_from)))
 
 
 def expire(conn: Connection, stream: dict, now: float) -> int:
     """Delete the fragments (rows and bytes) no reader can see any more; return how many."""
-    key = stream["MediaKey"]
+    key = stream["_media_key"]
     persisted_from, buffer_from = windows(stream, now)
     gone = sa.and_(fragments.c.stream == key, fragments.c.server_ms < buffer_from,
                    sa.or_(fragments.c.persisted.is_(False), fragments.c.server_ms < persisted_from))
@@ -616,7 +618,7 @@ def schedule_expiry(ctx, stream: dict, server_ms: int) -> None:
     store = media_store(ctx.conn)
     seconds = stream["DataRetentionInHours"] * 3600 if stream["DataRetentionInHours"] else BUFFER_SECONDS
     due = server_ms / 1000 + max(seconds, BUFFER_SECONDS) + 1
-    key = stream["MediaKey"]
+    key = stream["_media_key"]
     if not store.claim_expiry_check(key, due):
         return
     ctx.schedule_at(due, STREAM_KIND, stream["StreamName"], "kinesisvideo.media.expire", key=key)
@@ -625,13 +627,13 @@ def schedule_expiry(ctx, stream: dict, server_ms: int) -> None:
 @transition("kinesisvideo.media.expire")
 def expire_transition(resources, kind, resource_id, args, due_at) -> None:
     stream = resources.get(kind, resource_id)
-    if stream is not None and stream.get("MediaKey") == args["key"]:
+    if stream is not None and stream.get("_media_key") == args["key"]:
         expire(resources.conn, stream, due_at)
 
 
 def drop_stream(conn: Connection, stream: dict) -> None:
     """Forget all media of a deleted stream."""
-    key = stream.get("MediaKey")
+    key = stream.get("_media_key")
     if key is None:
         return
     conn.execute(fragments.delete().where(fragments.c.stream == key))

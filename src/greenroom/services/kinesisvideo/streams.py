@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.lifecycle import transition
+from ...core.lifecycle import Step, transition
 from ...core.operations import operation
-from ...core.records import public
 from . import storage
-from .common import (STREAM_INFO_FIELDS, EDGE, STREAM, tagging, check_version, errors, find_stream,
-    new_media_key, new_version, require_active, save_stream)
+from .common import (EDGE, STREAM, STREAM_RECORD, check_version, errors, find_stream, new_media_key,
+    new_version, require_active, save_stream, tagging)
 
 KIND = STREAM  # kept for callers that imported it from here
 DEFAULT_LIST_PAGE_SIZE = 10000  # the model's maximum for ListStreams; AWS's default too
 MAX_STREAMS_PER_ACCOUNT = 10000  # the default quota in us-east-1 and us-west-2
 MAX_RETENTION_HOURS = 87600      # ten years
+
+# A stream's lifecycle (core.lifecycle.Step): CREATING and UPDATING become ACTIVE after their delay.
+CREATED = Step("CREATING", {"Status": "ACTIVE"}, delay="kinesisvideo.stream.create", field="Status")
+UPDATED = Step("UPDATING", {"Status": "ACTIVE"}, delay="kinesisvideo.stream.update", field="Status")
 
 
 @operation("kinesisvideo", "CreateStream")
@@ -25,8 +28,8 @@ def create_stream(ctx: RequestContext, req: dict) -> dict:
     if retention > MAX_RETENTION_HOURS:
         raise errors.InvalidArgument(f"DataRetentionInHours {retention} exceeds the maximum of {MAX_RETENTION_HOURS} hours.")
     tagging.check(req.get("Tags", {}))
-    if ctx.resources.count(STREAM, at_most=MAX_STREAMS_PER_ACCOUNT) >= MAX_STREAMS_PER_ACCOUNT:
-        raise errors.AccountStreamLimitExceeded(f"The account {ctx.account} already has {MAX_STREAMS_PER_ACCOUNT} streams.")
+    ctx.resources.require_room(STREAM, MAX_STREAMS_PER_ACCOUNT, lambda limit: errors.AccountStreamLimitExceeded(
+        f"The account {ctx.account} already has {limit} streams."))
     creation_ms = int(ctx.now * 1000)
     stream = {
         "StreamName": name,
@@ -36,40 +39,29 @@ def create_stream(ctx: RequestContext, req: dict) -> dict:
         "Version": new_version(ctx),
         "CreationTime": creation_ms / 1000,
         "DataRetentionInHours": retention,
-        "Tags": req.get("Tags", {}),
+        "tags": req.get("Tags", {}),
         "StorageTier": (req.get("StreamStorageConfiguration") or {}).get("DefaultStorageTier", "HOT"),
-        "MediaKey": new_media_key(),
+        "_media_key": new_media_key(),
     }
     for optional in ("DeviceName", "MediaType", "KmsKeyId"):
         if optional in req:
             stream[optional] = req[optional]
     ctx.resources.insert(STREAM, name, stream)
-    ctx.schedule("kinesisvideo.stream.create", STREAM, name,
-                 expect={"Status": "CREATING"}, set={"Status": "ACTIVE"})
+    CREATED.schedule(ctx, STREAM, name, stream)
     return {"StreamARN": stream["StreamARN"]}
 
 
-@operation("kinesisvideo", "DescribeStream")
-def describe_stream(ctx: RequestContext, req: dict) -> dict:
-    stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
-    return {"StreamInfo": public(stream, STREAM_INFO_FIELDS)}
+STREAM_RECORD.get_operation(
+    "kinesisvideo", "DescribeStream", "StreamInfo",
+    lambda ctx, req: find_stream(ctx, req.get("StreamName"), req.get("StreamARN")))
 
 
 @operation("kinesisvideo", "ListStreams")
 def list_streams(ctx: RequestContext, req: dict) -> dict:
     condition = req.get("StreamNameCondition") or {}
     prefix = condition.get("ComparisonValue")
-    page = ctx.page(
-        filters={"prefix": prefix},
-        token=req.get("NextToken"),
-        page_size=req.get("MaxResults", DEFAULT_LIST_PAGE_SIZE),
-        fetch=lambda after, limit: [
-            (pk, public(stream, STREAM_INFO_FIELDS))
-            for pk, stream in ctx.resources.list(STREAM, after=after, limit=limit,
-                                                 starts_with={"StreamName": prefix} if prefix else None)
-        ],
-    )
-    return {"StreamInfoList": page.items, "NextToken": page.next_token}
+    return ctx.list_answer(STREAM, req, default_size=DEFAULT_LIST_PAGE_SIZE, view=STREAM_RECORD.view,
+                           starts_with={"StreamName": prefix} if prefix else None, filters={"prefix": prefix})
 
 
 def _begin_update(ctx: RequestContext, stream: dict) -> None:
@@ -77,8 +69,7 @@ def _begin_update(ctx: RequestContext, stream: dict) -> None:
     stream["Status"] = "UPDATING"
     stream["Version"] = new_version(ctx)
     save_stream(ctx, stream)
-    ctx.schedule("kinesisvideo.stream.update", STREAM, stream["StreamName"],
-                 expect={"Status": "UPDATING"}, set={"Status": "ACTIVE"})
+    UPDATED.schedule(ctx, STREAM, stream["StreamName"], stream)
 
 
 @operation("kinesisvideo", "UpdateStream")

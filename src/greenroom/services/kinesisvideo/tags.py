@@ -23,7 +23,7 @@ def _stream(ctx: RequestContext, req: dict) -> tuple[str, str, dict]:
 
 
 # ListTagsForStream answers all tags at once (at most 50), so there is never a NextToken.
-tagging.operations(_stream, field="Tags", tags="Tags", keys="TagKeyList",
+tagging.operations(_stream, tags="Tags", keys="TagKeyList",
                    tag="TagStream", untag="UntagStream", list_tags="ListTagsForStream")
-tagging.operations(lambda ctx, req: _resource(ctx, req["ResourceARN"]), field="Tags", tags="Tags",
+tagging.operations(lambda ctx, req: _resource(ctx, req["ResourceARN"]), tags="Tags",
                    keys="TagKeyList")

@@ -6,8 +6,8 @@ studio are keyed ``{studioId}/{id}`` with the studio as parent, so ids are scope
 API addresses them (``/studios/{studioId}/...``); grandchildren (launch profile members,
 session streams) are keyed ``{studioId}/{parentId}/{id}`` with their parent's key as parent.
 
-Lifecycles: every request that changes a resource's state bumps its ``_rev`` and schedules the
-resulting transitions (each expecting that ``_rev``), so a later request makes every transition
+Lifecycles (core.lifecycle): every request that changes a resource's state revises it
+(``revise``) and schedules the declared steps that follow, so a later request makes every step
 scheduled before it a no-op. Fields starting with ``_`` are internal: the serializer only sends
 the members the model describes.
 """
@@ -20,7 +20,8 @@ from typing import Callable, Iterable
 
 from ...core.context import RequestContext
 from ...core.errors import Errors
-from ...core.lifecycle import transition
+from ...core.records import Record
+from ...core.lifecycle import Step, applies, transition
 from ...core.store import Resources
 from ...core.tagging import Tagging
 
@@ -35,6 +36,19 @@ SESSION_BACKUP = "nimble:streaming-session-backup"
 SESSION_STREAM = "nimble:streaming-session-stream"
 EULA_ACCEPTANCE = "nimble:eula-acceptance"
 FAULT = "nimble:fault"
+
+# What is stored of each kind: the API's members, and greenroom's fields (``_key``, the document's
+# own key for cascades; ``_rev``, its revision). Tags are shown in the resources themselves.
+STUDIO_RECORD = Record(STUDIO, private=("_key", "_rev", "_ssoValid"))
+STUDIO_MEMBER_RECORD = Record(STUDIO_MEMBER, private=("_key",))
+STUDIO_COMPONENT_RECORD = Record(STUDIO_COMPONENT, private=("_key", "_rev"))
+STREAMING_IMAGE_RECORD = Record(STREAMING_IMAGE, private=("_key", "_rev", "_studioId"))
+LAUNCH_PROFILE_RECORD = Record(LAUNCH_PROFILE, private=("_key", "_rev"))
+LAUNCH_PROFILE_MEMBER_RECORD = Record(LAUNCH_PROFILE_MEMBER, private=("_key",))
+STREAMING_SESSION_RECORD = Record(STREAMING_SESSION, private=("_key", "_rev", "_config"))
+SESSION_BACKUP_RECORD = Record(SESSION_BACKUP, private=("_key",))
+SESSION_STREAM_RECORD = Record(SESSION_STREAM, private=("_key", "_rev", "_secret", "_sessionId", "_studioId"))
+EULA_ACCEPTANCE_RECORD = Record(EULA_ACCEPTANCE, private=("_key",))
 
 # Kinds whose documents live under a studio (parent = studioId), removed with it.
 STUDIO_CHILD_KINDS = (STUDIO_MEMBER, STUDIO_COMPONENT, STREAMING_IMAGE, LAUNCH_PROFILE,
@@ -165,52 +179,42 @@ def save(ctx: RequestContext, kind: str, resource_key: str, document: dict) -> N
 
 # ------------------------------------------------------------------------------ lifecycles
 
-def delay(ctx: RequestContext, name: str) -> float:
-    return ctx.emulator.delays[name]
+# A Nimble resource settles after its operation's delay: a step declared in its module names
+# the state it leaves and the outcome it reaches (READY, ...), or the request's outcome (a
+# failure armed with the admin faults) replaces it. What ends DELETED or CREATE_FAILED
+# disappears after the retention delay.
+REMOVE = {state: Step(state, delay=RETENTION_DELAY, action="nimble.remove") for state in ("DELETED", "CREATE_FAILED")}
 
 
-def bump(document: dict) -> int:
-    """A new revision: transitions scheduled for older revisions no longer apply."""
-    document["_rev"] = document.get("_rev", 0) + 1
-    return document["_rev"]
+def settle(ctx: RequestContext, step: Step, kind: str, resource_key: str, document: dict, *,
+           outcome: dict | None = None, at: float | None = None) -> float:
+    """Schedule ``step`` (its own ``to``, or ``outcome``); then the removal of what it leaves
+    gone. Returns when it is due."""
+    due_at = step.schedule(ctx, kind, resource_key, document, at=at, set=outcome)
+    state = (outcome or {}).get("state") or step.to.get("state")
+    if state in REMOVE:
+        REMOVE[state].schedule(ctx, kind, resource_key, document, start=due_at)
+    return due_at
 
 
-def settle(ctx: RequestContext, kind: str, resource_key: str, document: dict, due_at: float,
-           fields: dict, *, from_state: str) -> None:
-    """Schedule ``document`` (at its current revision, in ``from_state``) to take ``fields``
-    at ``due_at``; ``updatedAt`` follows for resources that have one."""
-    values = dict(fields)
-    if "updatedAt" in document:
-        values["updatedAt"] = due_at
-    ctx.schedule_at(due_at, kind, resource_key, "update",
-                expect={"_rev": document["_rev"], "state": from_state}, set=values)
+def lifecycle_steps(resource: str, created: str, updated: str, deleted: str) -> tuple[Step, Step, Step]:
+    """The create, update and delete steps of a resource with the usual lifecycle: each after
+    its ``nimble.<resource>.create|update|delete`` delay, to READY (DELETED) with that status code."""
+    return tuple(Step(f"{verb}_IN_PROGRESS", {"state": state, **status(code)}, delay=f"nimble.{resource}.{verb.lower()}",
+                      stamp="updatedAt")
+                 for verb, state, code in (("CREATE", "READY", created), ("UPDATE", "READY", updated),
+                                           ("DELETE", "DELETED", deleted)))
 
 
-def settle_outcome(ctx: RequestContext, kind: str, resource_key: str, document: dict, done_at: float,
-                   *, from_state: str, failure: dict | None, failed_state: str, success_state: str,
-                   success_code: str) -> None:
-    """End ``from_state`` at ``done_at``: ``failed_state`` with an armed ``failure``, else
-    ``success_state`` with ``success_code``. CREATE_FAILED and DELETED resources then disappear
-    after the retention delay."""
-    outcome = ({"state": failed_state, **failure} if failure
-               else {"state": success_state, **status(success_code)})
-    settle(ctx, kind, resource_key, document, done_at, outcome, from_state=from_state)
-    if outcome["state"] in ("CREATE_FAILED", "DELETED"):
-        schedule_removal(ctx, kind, resource_key, document, done_at, outcome["state"])
-
-
-def schedule_removal(ctx: RequestContext, kind: str, resource_key: str, document: dict,
-                     gone_at: float, state: str) -> None:
-    """A DELETED or CREATE_FAILED resource disappears after the retention delay."""
-    ctx.schedule_at(gone_at + delay(ctx, RETENTION_DELAY), kind, resource_key, "nimble.remove",
-                expect={"_rev": document["_rev"], "state": state})
+def failed(failure: dict | None, state: str) -> dict | None:
+    """The outcome of an armed failure (``take_fault``): ``state`` with its status; None without one."""
+    return {"state": state, **failure} if failure else None
 
 
 @transition("nimble.remove")
 def remove_resource(resources: Resources, kind: str, resource_key: str, args: dict, due_at: float) -> None:
     """Forget a resource (and what belongs to it) if it is still as expected."""
-    document = resources.get(kind, resource_key)
-    if document is None or any(document.get(f) != v for f, v in args.get("expect", {}).items()):
+    if not applies(resources.get(kind, resource_key), args):
         return
     remove_with_children(resources, kind, resource_key)
 
@@ -338,19 +342,6 @@ def take_fault(ctx: RequestContext, operation: str) -> dict | None:
 # ------------------------------------------------------------------------------ idempotency
 
 # ------------------------------------------------------------------------------ pagination
-
-def filtered_fetch(ctx: RequestContext, kind: str, *, parent: str | None = None,
-                   where: dict | None = None, keep: Callable[[dict], bool] = lambda _: True,
-                   shape: Callable[[dict], dict] = lambda d: d):
-    """A ``ctx.page`` fetch over documents of ``kind`` in creation order, with an extra Python
-    filter: it reads the store in batches until it has ``limit`` kept items."""
-
-    def fetch(after, limit):
-        return [(pk, shape(document)) for pk, document in ctx.resources.scan(
-            kind, parent=parent, where=where, after=after, limit=limit, keep=keep, batch=50)]
-
-    return fetch
-
 
 def page_size(req: dict, default: int, cap: int | None = None) -> int:
     size = req.get("maxResults") or default

@@ -13,8 +13,8 @@ import datetime as dt
 from ...core.context import RequestContext
 from ...core.idempotency import idempotent
 from ...core.operations import operation
-from .common import (EULA_ACCEPTANCE, caller, MISSING, errors, filtered_fetch, find_studio,
-    TOKEN_REUSED, insert, key, new_id, usable_studio)
+from .common import (EULA_ACCEPTANCE, EULA_ACCEPTANCE_RECORD, MISSING, TOKEN_REUSED, caller, errors,
+    find_studio, insert, key, new_id, usable_studio)
 
 
 def _at(text: str) -> float:
@@ -98,7 +98,7 @@ def accept_eulas(ctx: RequestContext, req: dict) -> dict:
             insert(ctx, EULA_ACCEPTANCE, key(studio_id, acceptance["eulaAcceptanceId"]), acceptance,
                    parent=studio_id)
         acceptances.append(acceptance)
-    return {"eulaAcceptances": acceptances}
+    return {"eulaAcceptances": [EULA_ACCEPTANCE_RECORD.view(acceptance) for acceptance in acceptances]}
 
 
 @operation("nimble", "ListEulaAcceptances")
@@ -106,10 +106,6 @@ def list_eula_acceptances(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     find_studio(ctx, studio_id)
     wanted = set(req.get("eulaIds") or [])
-    page = ctx.page(
-        filters={"studioId": studio_id, "eulaIds": sorted(wanted) or None},
-        token=req.get("nextToken"), page_size=LIST_PAGE_SIZE,
-        fetch=filtered_fetch(ctx, EULA_ACCEPTANCE, parent=studio_id,
-                             keep=lambda a: not wanted or a["eulaId"] in wanted),
-    )
-    return {"eulaAcceptances": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(EULA_ACCEPTANCE, req, view=EULA_ACCEPTANCE_RECORD.view, page_size=LIST_PAGE_SIZE,
+                           parent=studio_id, keep=lambda a: not wanted or a["eulaId"] in wanted,
+                           filters={"studioId": studio_id, "eulaIds": sorted(wanted) or None})

@@ -11,8 +11,8 @@ from __future__ import annotations
 from ...core.context import RequestContext
 from ...core.idempotency import idempotent
 from ...core.operations import operation
-from .common import (LAUNCH_PROFILE_MEMBER, MISSING, USABLE_STATES, errors, filtered_fetch, TOKEN_REUSED,
-                     insert, key, page_size, require_state, save)
+from .common import (LAUNCH_PROFILE_MEMBER, LAUNCH_PROFILE_MEMBER_RECORD, MISSING, TOKEN_REUSED,
+    USABLE_STATES, errors, insert, key, page_size, require_state, save)
 from .launch_profiles import find_launch_profile
 from .studio_members import unique_principals
 
@@ -51,21 +51,18 @@ def put_launch_profile_members(ctx: RequestContext, req: dict) -> dict:
     return {}
 
 
-@operation("nimble", "GetLaunchProfileMember")
-def get_launch_profile_member(ctx: RequestContext, req: dict) -> dict:
-    return {"member": find_member(ctx, req["studioId"], req["launchProfileId"], req["principalId"])}
+LAUNCH_PROFILE_MEMBER_RECORD.get_operation("nimble", "GetLaunchProfileMember", "member",
+                                           lambda ctx, req: find_member(ctx, req["studioId"], req["launchProfileId"], req["principalId"]))
 
 
 @operation("nimble", "ListLaunchProfileMembers")
 def list_launch_profile_members(ctx: RequestContext, req: dict) -> dict:
     studio_id, profile_id = req["studioId"], req["launchProfileId"]
     find_launch_profile(ctx, studio_id, profile_id)
-    page = ctx.page(
-        filters={"studioId": studio_id, "launchProfileId": profile_id}, token=req.get("nextToken"),
-        page_size=page_size(req, PAGE_SIZE_LIMIT, PAGE_SIZE_LIMIT),
-        fetch=filtered_fetch(ctx, LAUNCH_PROFILE_MEMBER, parent=key(studio_id, profile_id)),
-    )
-    return {"members": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(LAUNCH_PROFILE_MEMBER, req, view=LAUNCH_PROFILE_MEMBER_RECORD.view,
+                           page_size=page_size(req, PAGE_SIZE_LIMIT, PAGE_SIZE_LIMIT),
+                           parent=key(studio_id, profile_id),
+                           filters={"studioId": studio_id, "launchProfileId": profile_id})
 
 
 @operation("nimble", "UpdateLaunchProfileMember")
@@ -76,7 +73,7 @@ def update_launch_profile_member(ctx: RequestContext, req: dict) -> dict:
     member = find_member(ctx, studio_id, profile_id, principal_id)
     member["persona"] = req["persona"]
     save(ctx, LAUNCH_PROFILE_MEMBER, key(studio_id, profile_id, principal_id), member)
-    return {"member": member}
+    return {"member": LAUNCH_PROFILE_MEMBER_RECORD.view(member)}
 
 
 @operation("nimble", "DeleteLaunchProfileMember")

@@ -32,16 +32,14 @@ import re
 
 from ...core.context import RequestContext
 from ...core.idempotency import idempotent
-from ...core.lifecycle import transition
+from ...core.lifecycle import Step, applies, revise, transition
 from ...core.operations import operation
 from ...core.records import public
 from ...core.store import Resources
-from .common import (GONE_STATES, LAUNCH_PROFILE, LAUNCH_PROFILE_MEMBER, PROTOCOL_VERSION,
-    STREAMING_IMAGE, STREAMING_SESSION, STUDIO_COMPONENT, USABLE_STATES,
-    bump, caller, delay, MISSING, errors, filtered_fetch, find_child,
-    find_studio, TOKEN_REUSED, insert, key, new_id, page_size,
-    require_state, schedule_removal, status, take_fault,
-    usable_studio)
+from .common import (GONE_STATES, LAUNCH_PROFILE, LAUNCH_PROFILE_MEMBER, LAUNCH_PROFILE_RECORD, MISSING,
+    PROTOCOL_VERSION, REMOVE, STREAMING_IMAGE, STREAMING_SESSION, STUDIO_COMPONENT, TOKEN_REUSED,
+    USABLE_STATES, caller, errors, find_child, find_studio, insert, key, new_id, page_size, require_state,
+    status, take_fault, usable_studio)
 
 DEFAULT_PAGE_SIZE = 100
 SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?")
@@ -161,19 +159,18 @@ def _validation_results(state: str, failed_type: str | None = None, code: str | 
 
 # ------------------------------------------------------------------------------ lifecycle
 
-def _schedule_settle(ctx: RequestContext, resource_key: str, profile: dict, due_at: float,
-                     *, from_state: str, success: dict, failed_state: str, fault: dict | None,
-                     prior: dict | None = None) -> None:
-    ctx.schedule_at(due_at, LAUNCH_PROFILE, resource_key, "nimble.launch-profile.settle",
-                expect={"_rev": profile["_rev"], "state": from_state}, success=success,
-                failed_state=failed_state, fault=fault, prior=prior or {})
+# Creation and updates settle by validating the profile then (its own action); deletion checks
+# what still uses it. The removal of what ends CREATE_FAILED or DELETED follows (common.REMOVE).
+CREATED = Step("CREATE_IN_PROGRESS", delay="nimble.launch_profile.create", action="nimble.launch-profile.settle")
+UPDATED = Step("UPDATE_IN_PROGRESS", delay="nimble.launch_profile.update", action="nimble.launch-profile.settle")
+DELETED = Step("DELETE_IN_PROGRESS", delay="nimble.launch_profile.delete", action="nimble.launch-profile.finish-delete")
 
 
 @transition("nimble.launch-profile.settle")
 def settle_launch_profile(resources: Resources, kind: str, resource_key: str, args: dict, due_at: float) -> None:
     """Creation or an update completes: validate subnets and images now, then READY or failed."""
     profile = resources.get(kind, resource_key)
-    if profile is None or any(profile.get(f) != v for f, v in args["expect"].items()):
+    if not applies(profile, args):
         return
     studio_id = resource_key.split("/", 1)[0]
     failure, results = args.get("fault"), _validation_results("VALIDATION_SUCCESS")
@@ -204,7 +201,7 @@ def settle_launch_profile(resources: Resources, kind: str, resource_key: str, ar
 def finish_launch_profile_delete(resources: Resources, kind: str, resource_key: str, args: dict,
                                  due_at: float) -> None:
     profile = resources.get(kind, resource_key)
-    if profile is None or any(profile.get(f) != v for f, v in args["expect"].items()):
+    if not applies(profile, args):
         return
     studio_id = resource_key.split("/", 1)[0]
     outcome = args.get("fault")
@@ -252,17 +249,14 @@ def create_launch_profile(ctx: RequestContext, req: dict) -> dict:
     }
     resource_key = key(studio_id, profile_id)
     insert(ctx, LAUNCH_PROFILE, resource_key, profile, parent=studio_id)
-    done_at = ctx.now + delay(ctx, "nimble.launch_profile.create")
-    _schedule_settle(ctx, resource_key, profile, done_at, from_state="CREATE_IN_PROGRESS",
-                     success=status("LAUNCH_PROFILE_CREATED"), failed_state="CREATE_FAILED",
-                     fault=take_fault(ctx, "CreateLaunchProfile"))
-    schedule_removal(ctx, LAUNCH_PROFILE, resource_key, profile, done_at, "CREATE_FAILED")
-    return {"launchProfile": profile}
+    done_at = CREATED.schedule(ctx, LAUNCH_PROFILE, resource_key, profile, success=status("LAUNCH_PROFILE_CREATED"),
+                               failed_state="CREATE_FAILED", fault=take_fault(ctx, "CreateLaunchProfile"), prior={})
+    REMOVE["CREATE_FAILED"].schedule(ctx, LAUNCH_PROFILE, resource_key, profile, start=done_at)
+    return {"launchProfile": LAUNCH_PROFILE_RECORD.view(profile)}
 
 
-@operation("nimble", "GetLaunchProfile")
-def get_launch_profile(ctx: RequestContext, req: dict) -> dict:
-    return {"launchProfile": find_launch_profile(ctx, req["studioId"], req["launchProfileId"])}
+LAUNCH_PROFILE_RECORD.get_operation("nimble", "GetLaunchProfile", "launchProfile",
+                                    lambda ctx, req: find_launch_profile(ctx, req["studioId"], req["launchProfileId"]))
 
 
 @operation("nimble", "ListLaunchProfiles")
@@ -279,12 +273,9 @@ def list_launch_profiles(ctx: RequestContext, req: dict) -> dict:
         return principal is None or ctx.resources.get(
             LAUNCH_PROFILE_MEMBER, key(studio_id, profile["launchProfileId"], principal)) is not None
 
-    page = ctx.page(
-        filters={"studioId": studio_id, "states": sorted(states), "principalId": principal},
-        token=req.get("nextToken"), page_size=page_size(req, DEFAULT_PAGE_SIZE),
-        fetch=filtered_fetch(ctx, LAUNCH_PROFILE, parent=studio_id, keep=keep),
-    )
-    return {"launchProfiles": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(LAUNCH_PROFILE, req, view=LAUNCH_PROFILE_RECORD.view,
+                           page_size=page_size(req, DEFAULT_PAGE_SIZE), parent=studio_id, keep=keep,
+                           filters={"studioId": studio_id, "states": sorted(states), "principalId": principal})
 
 
 @operation("nimble", "UpdateLaunchProfile")
@@ -305,14 +296,12 @@ def update_launch_profile(ctx: RequestContext, req: dict) -> dict:
     profile.update(state="UPDATE_IN_PROGRESS", updatedAt=ctx.now, updatedBy=caller(ctx),
                    validationResults=_validation_results("VALIDATION_IN_PROGRESS"),
                    **status("LAUNCH_PROFILE_UPDATE_IN_PROGRESS"))
-    bump(profile)
+    revise(profile)
     resource_key = key(studio_id, profile_id)
     ctx.resources.update(LAUNCH_PROFILE, resource_key, profile)
-    _schedule_settle(ctx, resource_key, profile, ctx.now + delay(ctx, "nimble.launch_profile.update"),
-                     from_state="UPDATE_IN_PROGRESS", success=status("LAUNCH_PROFILE_UPDATED"),
-                     failed_state="UPDATE_FAILED", fault=take_fault(ctx, "UpdateLaunchProfile"),
-                     prior=prior)
-    return {"launchProfile": profile}
+    UPDATED.schedule(ctx, LAUNCH_PROFILE, resource_key, profile, success=status("LAUNCH_PROFILE_UPDATED"),
+                     failed_state="UPDATE_FAILED", fault=take_fault(ctx, "UpdateLaunchProfile"), prior=prior)
+    return {"launchProfile": LAUNCH_PROFILE_RECORD.view(profile)}
 
 
 @operation("nimble", "DeleteLaunchProfile")
@@ -323,15 +312,12 @@ def delete_launch_profile(ctx: RequestContext, req: dict) -> dict:
     require_state(profile, "launch profile", profile_id, USABLE_STATES | {"CREATE_FAILED"}, "delete")
     profile.update(state="DELETE_IN_PROGRESS", updatedAt=ctx.now, updatedBy=caller(ctx),
                    **status("LAUNCH_PROFILE_DELETE_IN_PROGRESS"))
-    rev = bump(profile)
+    revise(profile)
     resource_key = key(studio_id, profile_id)
     ctx.resources.update(LAUNCH_PROFILE, resource_key, profile)
-    done_at = ctx.now + delay(ctx, "nimble.launch_profile.delete")
-    ctx.schedule_at(done_at, LAUNCH_PROFILE, resource_key, "nimble.launch-profile.finish-delete",
-                expect={"_rev": rev, "state": "DELETE_IN_PROGRESS"},
-                fault=take_fault(ctx, "DeleteLaunchProfile"))
-    schedule_removal(ctx, LAUNCH_PROFILE, resource_key, profile, done_at, "DELETED")
-    return {"launchProfile": profile}
+    done_at = DELETED.schedule(ctx, LAUNCH_PROFILE, resource_key, profile, fault=take_fault(ctx, "DeleteLaunchProfile"))
+    REMOVE["DELETED"].schedule(ctx, LAUNCH_PROFILE, resource_key, profile, start=done_at)
+    return {"launchProfile": LAUNCH_PROFILE_RECORD.view(profile)}
 
 
 def component_summary(component: dict) -> dict:

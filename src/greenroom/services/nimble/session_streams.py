@@ -18,14 +18,20 @@ from urllib.parse import parse_qs
 from ...core import public_url
 from ...core.context import RequestContext
 from ...core.idempotency import idempotent
+from ...core.lifecycle import Step
 from ...core.operations import operation
 from ...core.routes import HttpError, http_route
-from .common import (MISSING, SESSION_STREAM, STREAMING_SESSION, caller, delay, errors, find_studio,
-                     TOKEN_REUSED, insert, key, new_id, require_state, status, take_fault)
+from .common import (MISSING, SESSION_STREAM, SESSION_STREAM_RECORD, STREAMING_SESSION, TOKEN_REUSED, caller,
+    errors, failed, find_studio, insert, key, new_id, require_state, status, take_fault)
 from .streaming_sessions import find_session
 
 DEFAULT_EXPIRATION_SECONDS = 120
 URL_PATH = "/_greenroom/nimble/streams/{region}/{account}/{streamId}"
+
+# A stream's lifecycle (core.lifecycle.Step); it expires at its expiresAt.
+READY = Step("CREATE_IN_PROGRESS", {"state": "READY", **status("STREAM_READY")},
+             delay="nimble.streaming_session_stream.create")
+EXPIRED = Step("READY", {"state": "DELETED", **status("STREAM_DELETED", "The stream has expired")})
 
 
 @operation("nimble", "CreateStreamingSessionStream")
@@ -46,20 +52,12 @@ def create_streaming_session_stream(ctx: RequestContext, req: dict) -> dict:
     }
     stream_key = key(studio_id, session_id, stream_id)
     insert(ctx, SESSION_STREAM, stream_key, stream, parent=key(studio_id, session_id))
-    ready_at = ctx.now + delay(ctx, "nimble.streaming_session_stream.create")
     failure = take_fault(ctx, "CreateStreamingSessionStream")
-    expect = {"_rev": 1, "state": "CREATE_IN_PROGRESS"}
-    if failure:
-        ctx.schedule_at(ready_at, SESSION_STREAM, stream_key, expect=expect,
-                    set={"state": "CREATE_FAILED", **failure})
-    else:
-        ctx.schedule_at(ready_at, SESSION_STREAM, stream_key, expect=expect,
-                    set={"state": "READY", **status("STREAM_READY"),
-                         "url": ctx.public_url(f"{path}?token={secret}")})
-        ctx.schedule_at(max(ready_at, stream["expiresAt"]), SESSION_STREAM, stream_key,
-                    expect={"_rev": 1, "state": "READY"},
-                    set={"state": "DELETED", **status("STREAM_DELETED", "The stream has expired")})
-    return {"stream": stream}
+    ready_at = READY.schedule(ctx, SESSION_STREAM, stream_key, stream, set=failed(failure, "CREATE_FAILED") or {
+        "url": ctx.public_url(f"{path}?token={secret}")})
+    if not failure:
+        EXPIRED.schedule(ctx, SESSION_STREAM, stream_key, stream, at=max(ready_at, stream["expiresAt"]))
+    return {"stream": SESSION_STREAM_RECORD.view(stream)}
 
 
 @operation("nimble", "GetStreamingSessionStream")
@@ -70,7 +68,7 @@ def get_streaming_session_stream(ctx: RequestContext, req: dict) -> dict:
     stream = ctx.resources.get(SESSION_STREAM, key(studio_id, session_id, stream_id))
     if stream is None:
         raise errors.ResourceNotFound(MISSING.format("streaming session stream", stream_id), resourceId=stream_id, sessionId=session_id)
-    return {"stream": stream}
+    return {"stream": SESSION_STREAM_RECORD.view(stream)}
 
 
 @http_route("GET", URL_PATH)

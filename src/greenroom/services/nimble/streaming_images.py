@@ -20,11 +20,11 @@ import hashlib
 
 from ...core.context import RequestContext
 from ...core.idempotency import idempotent
+from ...core.lifecycle import revise
 from ...core.operations import operation
-from .common import (GONE_STATES, LAUNCH_PROFILE, STREAMING_IMAGE, USABLE_STATES, bump, delay,
-    errors, filtered_fetch, find_child, find_studio, TOKEN_REUSED, insert,
-    key, new_id, require_state, settle, settle_outcome, stable_id, status,
-    take_fault, usable_studio)
+from .common import (lifecycle_steps, GONE_STATES, LAUNCH_PROFILE, STREAMING_IMAGE, STREAMING_IMAGE_RECORD, TOKEN_REUSED,
+    USABLE_STATES, errors, failed, find_child, find_studio, insert, key, new_id, require_state, settle,
+    stable_id, status, take_fault, usable_studio)
 from .eulas import BUILT_IN_IMAGE_EULA_IDS
 
 LIST_PAGE_SIZE = 10  # ListStreamingImages has no maxResults [inferred]
@@ -34,6 +34,10 @@ _BUILT_IN = (
     ("WINDOWS", "NimbleStudioWindowsStreamImage", "Base windows image for NimbleStudio"),
     ("LINUX", "NimbleStudioLinuxStreamImage", "Base linux image for NimbleStudio"),
 )
+
+# Its lifecycle (core.lifecycle.Step): create, update and delete settle after their delays.
+CREATED, UPDATED, DELETED = lifecycle_steps("streaming_image", "STREAMING_IMAGE_READY", "STREAMING_IMAGE_READY", "STREAMING_IMAGE_DELETED")
+
 
 
 def add_built_in_images(ctx: RequestContext, studio_id: str) -> None:
@@ -54,11 +58,16 @@ def find_image(ctx: RequestContext, studio_id: str, image_id: str) -> dict:
     return find_child(ctx, STREAMING_IMAGE, "streaming image", studio_id, image_id)
 
 
-def _own_image(image: dict) -> None:
+def _own_image(ctx: RequestContext, req: dict, allowed, action: str) -> tuple[str, str, dict]:
+    """(studio id, image id, image) of an image of the studio's own (amazon's cannot be changed)
+    that is in one of the ``allowed`` states for ``action``."""
+    studio_id, image_id = req["studioId"], req["streamingImageId"]
+    image = find_image(ctx, studio_id, image_id)
     if image["owner"] == AMAZON:
-        raise errors.AccessDenied(
-            f"Streaming image {image['streamingImageId']} is owned by amazon and cannot be changed.",
-            resourceId=image["streamingImageId"])
+        raise errors.AccessDenied(f"Streaming image {image_id} is owned by amazon and cannot be changed.",
+                                  resourceId=image_id)
+    require_state(image, "streaming image", image_id, allowed, action)
+    return studio_id, image_id, image
 
 
 @operation("nimble", "CreateStreamingImage")
@@ -89,17 +98,13 @@ def create_streaming_image(ctx: RequestContext, req: dict) -> dict:
         image["encryptionConfiguration"] = dict(studio_key)
     resource_key = key(studio_id, image_id)
     insert(ctx, STREAMING_IMAGE, resource_key, image, parent=studio_id)
-    done_at = ctx.now + delay(ctx, "nimble.streaming_image.create")
     failure = take_fault(ctx, "CreateStreamingImage")
-    settle_outcome(ctx, STREAMING_IMAGE, resource_key, image, done_at, from_state="CREATE_IN_PROGRESS",
-                   failure=failure, failed_state="CREATE_FAILED", success_state="READY",
-                   success_code="STREAMING_IMAGE_READY")
-    return {"streamingImage": image}
+    settle(ctx, CREATED, STREAMING_IMAGE, resource_key, image, outcome=failed(failure, "CREATE_FAILED"))
+    return {"streamingImage": STREAMING_IMAGE_RECORD.view(image)}
 
 
-@operation("nimble", "GetStreamingImage")
-def get_streaming_image(ctx: RequestContext, req: dict) -> dict:
-    return {"streamingImage": find_image(ctx, req["studioId"], req["streamingImageId"])}
+STREAMING_IMAGE_RECORD.get_operation("nimble", "GetStreamingImage", "streamingImage",
+                                     lambda ctx, req: find_image(ctx, req["studioId"], req["streamingImageId"]))
 
 
 @operation("nimble", "ListStreamingImages")
@@ -108,44 +113,32 @@ def list_streaming_images(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     find_studio(ctx, studio_id)
     owner = req.get("owner")
-    page = ctx.page(
-        filters={"studioId": studio_id, "owner": owner}, token=req.get("nextToken"),
-        page_size=LIST_PAGE_SIZE,
-        fetch=filtered_fetch(ctx, STREAMING_IMAGE, parent=studio_id,
-                             where={"owner": owner} if owner else None),
-    )
-    return {"streamingImages": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(STREAMING_IMAGE, req, view=STREAMING_IMAGE_RECORD.view, page_size=LIST_PAGE_SIZE,
+                           parent=studio_id, where={"owner": owner} if owner else None,
+                           filters={"studioId": studio_id, "owner": owner})
 
 
 @operation("nimble", "UpdateStreamingImage")
 @idempotent("clientToken", TOKEN_REUSED)
 def update_streaming_image(ctx: RequestContext, req: dict) -> dict:
-    studio_id, image_id = req["studioId"], req["streamingImageId"]
-    image = find_image(ctx, studio_id, image_id)
-    _own_image(image)
-    require_state(image, "streaming image", image_id, USABLE_STATES, "update")
+    studio_id, image_id, image = _own_image(ctx, req, USABLE_STATES, "update")
     changes = {field: req[field] for field in ("name", "description") if req.get(field) is not None}
     prior = {field: image.get(field) for field in changes}
     image.update(changes)
     image.update(state="UPDATE_IN_PROGRESS", **status("STREAMING_IMAGE_UPDATE_IN_PROGRESS"))
-    bump(image)
+    revise(image)
     resource_key = key(studio_id, image_id)
     ctx.resources.update(STREAMING_IMAGE, resource_key, image)
-    done_at = ctx.now + delay(ctx, "nimble.streaming_image.update")
     failure = take_fault(ctx, "UpdateStreamingImage")
-    outcome = ({"state": "UPDATE_FAILED", **failure, **prior} if failure
-               else {"state": "READY", **status("STREAMING_IMAGE_READY")})
-    settle(ctx, STREAMING_IMAGE, resource_key, image, done_at, outcome, from_state="UPDATE_IN_PROGRESS")
-    return {"streamingImage": image}
+    settle(ctx, UPDATED, STREAMING_IMAGE, resource_key, image,
+           outcome={"state": "UPDATE_FAILED", **failure, **prior} if failure else None)
+    return {"streamingImage": STREAMING_IMAGE_RECORD.view(image)}
 
 
 @operation("nimble", "DeleteStreamingImage")
 @idempotent("clientToken", TOKEN_REUSED)
 def delete_streaming_image(ctx: RequestContext, req: dict) -> dict:
-    studio_id, image_id = req["studioId"], req["streamingImageId"]
-    image = find_image(ctx, studio_id, image_id)
-    _own_image(image)
-    require_state(image, "streaming image", image_id, USABLE_STATES | {"CREATE_FAILED"}, "delete")
+    studio_id, image_id, image = _own_image(ctx, req, USABLE_STATES | {"CREATE_FAILED"}, "delete")
     users = [profile["launchProfileId"]
              for _, profile in ctx.resources.list(LAUNCH_PROFILE, parent=studio_id)
              if profile["state"] not in GONE_STATES
@@ -154,12 +147,9 @@ def delete_streaming_image(ctx: RequestContext, req: dict) -> dict:
         raise errors.Conflict(f"Streaming image {image_id} is used by launch profiles {', '.join(users)}; "
                               "remove it from them or delete them first.", resourceId=image_id, code="RESOURCE_IN_USE")
     image.update(state="DELETE_IN_PROGRESS", **status("STREAMING_IMAGE_DELETE_IN_PROGRESS"))
-    bump(image)
+    revise(image)
     resource_key = key(studio_id, image_id)
     ctx.resources.update(STREAMING_IMAGE, resource_key, image)
-    done_at = ctx.now + delay(ctx, "nimble.streaming_image.delete")
     failure = take_fault(ctx, "DeleteStreamingImage")
-    settle_outcome(ctx, STREAMING_IMAGE, resource_key, image, done_at, from_state="DELETE_IN_PROGRESS",
-                   failure=failure, failed_state="DELETE_FAILED", success_state="DELETED",
-                   success_code="STREAMING_IMAGE_DELETED")
-    return {"streamingImage": image}
+    settle(ctx, DELETED, STREAMING_IMAGE, resource_key, image, outcome=failed(failure, "DELETE_FAILED"))
+    return {"streamingImage": STREAMING_IMAGE_RECORD.view(image)}

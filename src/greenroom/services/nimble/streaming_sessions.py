@@ -36,13 +36,12 @@ from __future__ import annotations
 
 from ...core.context import RequestContext
 from ...core.idempotency import idempotent
-from ...core.lifecycle import transition
+from ...core.lifecycle import Step, revise, transition, update_fields
 from ...core.operations import operation
 from ...core.store import Resources
-from .common import (LAUNCH_PROFILE, SESSION_BACKUP, SESSION_STREAM, STREAMING_IMAGE,
-    STREAMING_SESSION, USABLE_STATES, bump, caller, delay, MISSING, errors,
-    filtered_fetch, find_child, find_studio, TOKEN_REUSED, insert, key,
-    new_id, require_state, schedule_removal, status, take_fault,
+from .common import (LAUNCH_PROFILE, MISSING, SESSION_BACKUP, SESSION_BACKUP_RECORD, SESSION_STREAM,
+    STREAMING_IMAGE, STREAMING_SESSION, STREAMING_SESSION_RECORD, TOKEN_REUSED, USABLE_STATES, caller, errors,
+    failed, find_child, find_studio, insert, key, new_id, require_state, settle, status, take_fault,
     usable_studio)
 from .eulas import accepted_eula_ids
 from .launch_profiles import can_stop
@@ -62,28 +61,33 @@ def find_session(ctx: RequestContext, studio_id: str, session_id: str) -> dict:
 
 # ------------------------------------------------------------------------------ timelines
 
-def _step(ctx: RequestContext, session_key: str, rev: int, due_at: float, from_state: str,
-          fields: dict, action: str = "update", **extra) -> None:
-    ctx.schedule_at(due_at, STREAMING_SESSION, session_key, action,
-                expect={"_rev": rev, "state": from_state},
-                set={**fields, "updatedAt": due_at}, **extra)
+# The session's lifecycle (core.lifecycle.Step: the state it leaves, what it becomes, after which
+# delay). Steps without a delay are timed by the session's own limits.
+CREATED = Step("CREATE_IN_PROGRESS", {"state": "READY", **status("STREAMING_SESSION_READY")},
+               delay="nimble.streaming_session.create", stamp="updatedAt")
+STARTED = Step("START_IN_PROGRESS", {"state": "READY", **status("STREAMING_SESSION_STARTED")},
+               delay="nimble.streaming_session.start", stamp="updatedAt")
+STOPPED = Step("STOP_IN_PROGRESS", {"state": "STOPPED", **status("STREAMING_SESSION_STOPPED")},
+               delay="nimble.streaming_session.stop", action="nimble.session.stopped", stamp="updatedAt")
+DELETED = Step("DELETE_IN_PROGRESS", {"state": "DELETED", **status("STREAMING_SESSION_DELETED")},
+               delay="nimble.streaming_session.delete", stamp="updatedAt")
+LENGTH_REACHED = Step("READY", {"state": "STOP_IN_PROGRESS", "stoppedBy": None, "stopAt": None, **status(
+    "STREAMING_SESSION_STOP_IN_PROGRESS", "The streaming session reached its maximum length and is being stopped")},
+    stamp="updatedAt")
+TERMINATED = {state: Step(state, {"state": "DELETE_IN_PROGRESS", **status("STREAMING_SESSION_DELETE_IN_PROGRESS")},
+                          stamp="updatedAt") for state in ("READY", "STOPPED")}
 
 
 def _terminate(ctx: RequestContext, session_key: str, session: dict, at: float, from_state: str) -> None:
     """``from_state`` -> DELETE_IN_PROGRESS at ``at`` -> DELETED -> gone."""
-    rev = session["_rev"]
-    _step(ctx, session_key, rev, at, from_state,
-          {"state": "DELETE_IN_PROGRESS", **status("STREAMING_SESSION_DELETE_IN_PROGRESS")})
-    deleted_at = at + delay(ctx, "nimble.streaming_session.delete")
-    _step(ctx, session_key, rev, deleted_at, "DELETE_IN_PROGRESS",
-          {"state": "DELETED", **status("STREAMING_SESSION_DELETED")})
-    schedule_removal(ctx, STREAMING_SESSION, session_key, session, deleted_at, "DELETED")
+    TERMINATED[from_state].schedule(ctx, STREAMING_SESSION, session_key, session, at=at)
+    settle(ctx, DELETED, STREAMING_SESSION, session_key, session, at=at + ctx.delay(DELETED.delay))
 
 
 def _stop_steps(ctx: RequestContext, session_key: str, session: dict, stop_at: float) -> float:
     """STOP_IN_PROGRESS (at ``stop_at``) -> STOPPED, with a backup if the session takes them;
     returns when it is STOPPED. The termination timer of STOPPED sessions follows."""
-    stopped_at = stop_at + delay(ctx, "nimble.streaming_session.stop")
+    stopped_at = stop_at + ctx.delay(STOPPED.delay)
     backup = None
     if session["backupMode"] == "AUTOMATIC" and session["maxBackupsToRetain"] > 0:
         backup_id = new_id(ctx)
@@ -93,9 +97,8 @@ def _stop_steps(ctx: RequestContext, session_key: str, session: dict, stop_at: f
             "ownedBy": session["ownedBy"], "tags": dict(session.get("tags") or {}),
             "state": "READY", **status("STREAMING_SESSION_READY", "The backup is ready"),
         }
-    _step(ctx, session_key, session["_rev"], stopped_at, "STOP_IN_PROGRESS",
-          {"state": "STOPPED", **status("STREAMING_SESSION_STOPPED")}, "nimble.session.stopped",
-          backup=backup, keep=session["maxBackupsToRetain"])
+    STOPPED.schedule(ctx, STREAMING_SESSION, session_key, session, at=stopped_at,
+                     backup=backup, keep=session["maxBackupsToRetain"])
     config = session["_config"]
     if config.get("automaticTerminationMode") == "ACTIVATED" and config["maxStoppedSessionLengthInMinutes"] > 0:
         session["terminateAt"] = stopped_at + config["maxStoppedSessionLengthInMinutes"] * 60
@@ -110,10 +113,7 @@ def _active_period(ctx: RequestContext, session_key: str, session: dict, ready_a
     session["stopAt"] = session["terminateAt"] = None
     if config["canStop"]:
         session["stopAt"] = end_at
-        _step(ctx, session_key, session["_rev"], end_at, "READY",
-              {"state": "STOP_IN_PROGRESS", "stoppedAt": end_at, "stoppedBy": None, "stopAt": None,
-               **status("STREAMING_SESSION_STOP_IN_PROGRESS",
-                        "The streaming session reached its maximum length and is being stopped")})
+        LENGTH_REACHED.schedule(ctx, STREAMING_SESSION, session_key, session, at=end_at, set={"stoppedAt": end_at})
         _stop_steps(ctx, session_key, session, end_at)
     else:
         session["terminateAt"] = end_at
@@ -123,13 +123,9 @@ def _active_period(ctx: RequestContext, session_key: str, session: dict, ready_a
 @transition("nimble.session.stopped")
 def session_stopped(resources: Resources, kind: str, session_key: str, args: dict, due_at: float) -> None:
     """The session is STOPPED: keep a backup of it and forget the oldest beyond the limit."""
-    session = resources.get(kind, session_key)
-    if session is None or any(session.get(f) != v for f, v in args["expect"].items()):
-        return
-    session.update(args["set"])
-    resources.update(kind, session_key, session)
+    session = update_fields(resources, kind, session_key, args, due_at)
     backup = args.get("backup")
-    if not backup:
+    if session is None or not backup:
         return
     studio_id = session_key.split("/", 1)[0]
     backup_key = f"{studio_id}/{backup['backupId']}"
@@ -208,21 +204,16 @@ def create_streaming_session(ctx: RequestContext, req: dict) -> dict:
         session["automaticTerminationMode"] = configuration["automaticTerminationMode"]
         session["volumeConfiguration"] = dict(configuration["volumeConfiguration"])
     session_key = key(studio_id, session_id)
-    ready_at = ctx.now + delay(ctx, "nimble.streaming_session.create")
     failure = take_fault(ctx, "CreateStreamingSession")
-    if failure:
-        _step(ctx, session_key, 1, ready_at, "CREATE_IN_PROGRESS", {"state": "CREATE_FAILED", **failure})
-    else:
-        _step(ctx, session_key, 1, ready_at, "CREATE_IN_PROGRESS",
-              {"state": "READY", **status("STREAMING_SESSION_READY")})
+    ready_at = CREATED.schedule(ctx, STREAMING_SESSION, session_key, session, set=failed(failure, "CREATE_FAILED"))
+    if not failure:
         _active_period(ctx, session_key, session, ready_at)
     insert(ctx, STREAMING_SESSION, session_key, session, parent=studio_id)
-    return {"session": session}
+    return {"session": STREAMING_SESSION_RECORD.view(session)}
 
 
-@operation("nimble", "GetStreamingSession")
-def get_streaming_session(ctx: RequestContext, req: dict) -> dict:
-    return {"session": find_session(ctx, req["studioId"], req["sessionId"])}
+STREAMING_SESSION_RECORD.get_operation("nimble", "GetStreamingSession", "session",
+                                       lambda ctx, req: find_session(ctx, req["studioId"], req["sessionId"]))
 
 
 @operation("nimble", "ListStreamingSessions")
@@ -233,13 +224,10 @@ def list_streaming_sessions(ctx: RequestContext, req: dict) -> dict:
     find_studio(ctx, studio_id)
     where = {field: req[field] for field in ("createdBy", "ownedBy") if req.get(field)}
     wanted = sorted({part.strip() for part in (req.get("sessionIds") or "").split(",") if part.strip()})
-    page = ctx.page(
-        filters={"studioId": studio_id, **where, "sessionIds": wanted or None},
-        token=req.get("nextToken"), page_size=LIST_PAGE_SIZE,
-        fetch=filtered_fetch(ctx, STREAMING_SESSION, parent=studio_id, where=where or None,
-                             keep=lambda s: not wanted or s["sessionId"] in wanted),
-    )
-    return {"sessions": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(STREAMING_SESSION, req, view=STREAMING_SESSION_RECORD.view,
+                           page_size=LIST_PAGE_SIZE, parent=studio_id, where=where or None,
+                           keep=lambda s: not wanted or s["sessionId"] in wanted,
+                           filters={"studioId": studio_id, **where, "sessionIds": wanted or None})
 
 
 def _session_for_change(ctx: RequestContext, req: dict, allowed, action: str) -> tuple[str, dict]:
@@ -254,7 +242,7 @@ def _end_streams(ctx: RequestContext, session_key: str) -> None:
     for _, stream in ctx.resources.list(SESSION_STREAM, parent=session_key):
         if stream["state"] in ("READY", "CREATE_IN_PROGRESS"):
             stream.update(state="DELETED", **status("STREAM_DELETED"))
-            bump(stream)
+            revise(stream)
             ctx.resources.update(SESSION_STREAM, stream["_key"], stream)
 
 
@@ -278,16 +266,15 @@ def stop_streaming_session(ctx: RequestContext, req: dict) -> dict:
                    **status("STREAMING_SESSION_STOP_IN_PROGRESS"))
     if persistent:
         session["volumeRetentionMode"] = retention or "RETAIN"
-    bump(session)
+    revise(session)
     _end_streams(ctx, session_key)
     failure = take_fault(ctx, "StopStreamingSession")
     if failure:
-        _step(ctx, session_key, session["_rev"], ctx.now + delay(ctx, "nimble.streaming_session.stop"),
-              "STOP_IN_PROGRESS", {"state": "STOP_FAILED", **failure})
+        STOPPED.schedule(ctx, STREAMING_SESSION, session_key, session, set=failed(failure, "STOP_FAILED"))
     else:
         _stop_steps(ctx, session_key, session, ctx.now)
     ctx.resources.update(STREAMING_SESSION, session_key, session)
-    return {"session": session}
+    return {"session": STREAMING_SESSION_RECORD.view(session)}
 
 
 @operation("nimble", "StartStreamingSession")
@@ -306,17 +293,13 @@ def start_streaming_session(ctx: RequestContext, req: dict) -> dict:
     session.update(state="START_IN_PROGRESS", startedAt=ctx.now, startedBy=caller(ctx),
                    startedFromBackupId=backup_id, terminateAt=None, stopAt=None,
                    updatedAt=ctx.now, updatedBy=caller(ctx), **status("STREAMING_SESSION_START_IN_PROGRESS"))
-    bump(session)
-    ready_at = ctx.now + delay(ctx, "nimble.streaming_session.start")
+    revise(session)
     failure = take_fault(ctx, "StartStreamingSession")
-    if failure:
-        _step(ctx, session_key, session["_rev"], ready_at, "START_IN_PROGRESS", {"state": "START_FAILED", **failure})
-    else:
-        _step(ctx, session_key, session["_rev"], ready_at, "START_IN_PROGRESS",
-              {"state": "READY", **status("STREAMING_SESSION_STARTED")})
+    ready_at = STARTED.schedule(ctx, STREAMING_SESSION, session_key, session, set=failed(failure, "START_FAILED"))
+    if not failure:
         _active_period(ctx, session_key, session, ready_at)
     ctx.resources.update(STREAMING_SESSION, session_key, session)
-    return {"session": session}
+    return {"session": STREAMING_SESSION_RECORD.view(session)}
 
 
 @operation("nimble", "DeleteStreamingSession")
@@ -325,24 +308,16 @@ def delete_streaming_session(ctx: RequestContext, req: dict) -> dict:
     session_key, session = _session_for_change(ctx, req, DELETABLE_STATES, "delete")
     session.update(state="DELETE_IN_PROGRESS", stopAt=None, terminateAt=None, updatedAt=ctx.now,
                    updatedBy=caller(ctx), **status("STREAMING_SESSION_DELETE_IN_PROGRESS"))
-    bump(session)
+    revise(session)
     _end_streams(ctx, session_key)
-    done_at = ctx.now + delay(ctx, "nimble.streaming_session.delete")
-    failure = take_fault(ctx, "DeleteStreamingSession")
-    if failure:
-        _step(ctx, session_key, session["_rev"], done_at, "DELETE_IN_PROGRESS", {"state": "DELETE_FAILED", **failure})
-    else:
-        _step(ctx, session_key, session["_rev"], done_at, "DELETE_IN_PROGRESS",
-              {"state": "DELETED", **status("STREAMING_SESSION_DELETED")})
-        schedule_removal(ctx, STREAMING_SESSION, session_key, session, done_at, "DELETED")
+    settle(ctx, DELETED, STREAMING_SESSION, session_key, session,
+           outcome=failed(take_fault(ctx, "DeleteStreamingSession"), "DELETE_FAILED"))
     ctx.resources.update(STREAMING_SESSION, session_key, session)
-    return {"session": session}
+    return {"session": STREAMING_SESSION_RECORD.view(session)}
 
 
-@operation("nimble", "GetStreamingSessionBackup")
-def get_streaming_session_backup(ctx: RequestContext, req: dict) -> dict:
-    return {"streamingSessionBackup": find_child(ctx, SESSION_BACKUP, "streaming session backup",
-                                                 req["studioId"], req["backupId"])}
+SESSION_BACKUP_RECORD.get_operation("nimble", "GetStreamingSessionBackup", "streamingSessionBackup",
+                                    lambda ctx, req: find_child(ctx, SESSION_BACKUP, "streaming session backup", req["studioId"], req["backupId"]))
 
 
 @operation("nimble", "ListStreamingSessionBackups")
@@ -350,10 +325,6 @@ def list_streaming_session_backups(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     find_studio(ctx, studio_id)
     owner = req.get("ownedBy")
-    page = ctx.page(
-        filters={"studioId": studio_id, "ownedBy": owner}, token=req.get("nextToken"),
-        page_size=LIST_PAGE_SIZE,
-        fetch=filtered_fetch(ctx, SESSION_BACKUP, parent=studio_id,
-                             where={"ownedBy": owner} if owner else None),
-    )
-    return {"streamingSessionBackups": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(SESSION_BACKUP, req, view=SESSION_BACKUP_RECORD.view, page_size=LIST_PAGE_SIZE,
+                           parent=studio_id, where={"ownedBy": owner} if owner else None,
+                           filters={"studioId": studio_id, "ownedBy": owner})

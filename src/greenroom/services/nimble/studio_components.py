@@ -25,11 +25,11 @@ import re
 
 from ...core.context import RequestContext
 from ...core.idempotency import idempotent
+from ...core.lifecycle import revise
 from ...core.operations import operation
-from .common import (GONE_STATES, LAUNCH_PROFILE, STUDIO_COMPONENT, USABLE_STATES, bump, caller,
-    delay, errors, filtered_fetch, find_child, find_studio, TOKEN_REUSED,
-    insert, key, new_id, page_size, require_state, settle, settle_outcome,
-    status, take_fault, usable_studio)
+from .common import (lifecycle_steps, GONE_STATES, LAUNCH_PROFILE, STUDIO_COMPONENT, STUDIO_COMPONENT_RECORD, TOKEN_REUSED,
+    USABLE_STATES, caller, errors, failed, find_child, find_studio, insert, key, new_id, page_size,
+    require_state, settle, status, take_fault, usable_studio)
 
 DEFAULT_PAGE_SIZE = 50  # the most a StudioComponentList holds
 CONFIGURATION_FOR_TYPE = {
@@ -51,6 +51,10 @@ ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
 EDITABLE = ("name", "description", "type", "subtype", "configuration", "ec2SecurityGroupIds",
             "initializationScripts", "scriptParameters", "runtimeRoleArn",
             "secureInitializationRoleArn")
+
+# Its lifecycle (core.lifecycle.Step): create, update and delete settle after their delays.
+CREATED, UPDATED, DELETED = lifecycle_steps("studio_component", "STUDIO_COMPONENT_CREATED", "STUDIO_COMPONENT_UPDATED", "STUDIO_COMPONENT_DELETED")
+
 
 
 def check_component(component: dict) -> None:
@@ -132,16 +136,12 @@ def create_studio_component(ctx: RequestContext, req: dict) -> dict:
     if failure is None and _duplicate_directory(ctx, studio_id, component):
         failure = status("ACTIVE_DIRECTORY_ALREADY_EXISTS")
     insert(ctx, STUDIO_COMPONENT, resource_key, component, parent=studio_id)
-    done_at = ctx.now + delay(ctx, "nimble.studio_component.create")
-    settle_outcome(ctx, STUDIO_COMPONENT, resource_key, component, done_at, from_state="CREATE_IN_PROGRESS",
-                   failure=failure, failed_state="CREATE_FAILED", success_state="READY",
-                   success_code="STUDIO_COMPONENT_CREATED")
-    return {"studioComponent": component}
+    settle(ctx, CREATED, STUDIO_COMPONENT, resource_key, component, outcome=failed(failure, "CREATE_FAILED"))
+    return {"studioComponent": STUDIO_COMPONENT_RECORD.view(component)}
 
 
-@operation("nimble", "GetStudioComponent")
-def get_studio_component(ctx: RequestContext, req: dict) -> dict:
-    return {"studioComponent": find_component(ctx, req["studioId"], req["studioComponentId"])}
+STUDIO_COMPONENT_RECORD.get_operation("nimble", "GetStudioComponent", "studioComponent",
+                                      lambda ctx, req: find_component(ctx, req["studioId"], req["studioComponentId"]))
 
 
 @operation("nimble", "ListStudioComponents")
@@ -149,14 +149,10 @@ def list_studio_components(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     find_studio(ctx, studio_id)
     states, types = set(req.get("states") or []), set(req.get("types") or [])
-    page = ctx.page(
-        filters={"studioId": studio_id, "states": sorted(states), "types": sorted(types)},
-        token=req.get("nextToken"), page_size=page_size(req, DEFAULT_PAGE_SIZE, DEFAULT_PAGE_SIZE),
-        fetch=filtered_fetch(ctx, STUDIO_COMPONENT, parent=studio_id,
-                             keep=lambda c: (not states or c["state"] in states)
-                             and (not types or c["type"] in types)),
-    )
-    return {"studioComponents": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(STUDIO_COMPONENT, req, view=STUDIO_COMPONENT_RECORD.view,
+                           page_size=page_size(req, DEFAULT_PAGE_SIZE, DEFAULT_PAGE_SIZE), parent=studio_id,
+                           keep=lambda c: (not states or c["state"] in states) and (not types or c["type"] in types),
+                           filters={"studioId": studio_id, "states": sorted(states), "types": sorted(types)})
 
 
 @operation("nimble", "UpdateStudioComponent")
@@ -173,17 +169,15 @@ def update_studio_component(ctx: RequestContext, req: dict) -> dict:
     component.update(changes)
     component.update(state="UPDATE_IN_PROGRESS", updatedAt=ctx.now, updatedBy=caller(ctx),
                      **status("STUDIO_COMPONENT_UPDATE_IN_PROGRESS"))
-    bump(component)
+    revise(component)
     resource_key = key(studio_id, component_id)
     ctx.resources.update(STUDIO_COMPONENT, resource_key, component)
-    done_at = ctx.now + delay(ctx, "nimble.studio_component.update")
     failure = take_fault(ctx, "UpdateStudioComponent")
     if failure is None and _duplicate_directory(ctx, studio_id, component):
         failure = status("ACTIVE_DIRECTORY_ALREADY_EXISTS")
-    outcome = ({"state": "UPDATE_FAILED", **failure, **prior} if failure
-               else {"state": "READY", **status("STUDIO_COMPONENT_UPDATED")})
-    settle(ctx, STUDIO_COMPONENT, resource_key, component, done_at, outcome, from_state="UPDATE_IN_PROGRESS")
-    return {"studioComponent": component}
+    settle(ctx, UPDATED, STUDIO_COMPONENT, resource_key, component,
+           outcome={"state": "UPDATE_FAILED", **failure, **prior} if failure else None)
+    return {"studioComponent": STUDIO_COMPONENT_RECORD.view(component)}
 
 
 @operation("nimble", "DeleteStudioComponent")
@@ -201,12 +195,9 @@ def delete_studio_component(ctx: RequestContext, req: dict) -> dict:
                               code="RESOURCE_IN_USE")
     component.update(state="DELETE_IN_PROGRESS", updatedAt=ctx.now, updatedBy=caller(ctx),
                      **status("STUDIO_COMPONENT_DELETE_IN_PROGRESS"))
-    bump(component)
+    revise(component)
     resource_key = key(studio_id, component_id)
     ctx.resources.update(STUDIO_COMPONENT, resource_key, component)
-    done_at = ctx.now + delay(ctx, "nimble.studio_component.delete")
     failure = take_fault(ctx, "DeleteStudioComponent")
-    settle_outcome(ctx, STUDIO_COMPONENT, resource_key, component, done_at, from_state="DELETE_IN_PROGRESS",
-                   failure=failure, failed_state="DELETE_FAILED", success_state="DELETED",
-                   success_code="STUDIO_COMPONENT_DELETED")
-    return {"studioComponent": component}
+    settle(ctx, DELETED, STUDIO_COMPONENT, resource_key, component, outcome=failed(failure, "DELETE_FAILED"))
+    return {"studioComponent": STUDIO_COMPONENT_RECORD.view(component)}

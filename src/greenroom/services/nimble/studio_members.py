@@ -10,8 +10,8 @@ from __future__ import annotations
 from ...core.context import RequestContext
 from ...core.idempotency import idempotent
 from ...core.operations import operation
-from .common import (STUDIO_MEMBER, MISSING, errors, filtered_fetch, find_studio, TOKEN_REUSED,
-    insert, key, page_size, save, usable_studio)
+from .common import (MISSING, STUDIO_MEMBER, STUDIO_MEMBER_RECORD, TOKEN_REUSED, errors, find_studio, insert,
+    key, page_size, save, usable_studio)
 
 PAGE_SIZE_LIMIT = 20  # the most a StudioMembershipList holds
 
@@ -49,21 +49,17 @@ def find_member(ctx: RequestContext, studio_id: str, principal_id: str) -> dict:
     return member
 
 
-@operation("nimble", "GetStudioMember")
-def get_studio_member(ctx: RequestContext, req: dict) -> dict:
-    return {"member": find_member(ctx, req["studioId"], req["principalId"])}
+STUDIO_MEMBER_RECORD.get_operation("nimble", "GetStudioMember", "member",
+                                   lambda ctx, req: find_member(ctx, req["studioId"], req["principalId"]))
 
 
 @operation("nimble", "ListStudioMembers")
 def list_studio_members(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     find_studio(ctx, studio_id)
-    page = ctx.page(
-        filters={"studioId": studio_id}, token=req.get("nextToken"),
-        page_size=page_size(req, PAGE_SIZE_LIMIT, PAGE_SIZE_LIMIT),
-        fetch=filtered_fetch(ctx, STUDIO_MEMBER, parent=studio_id),
-    )
-    return {"members": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(STUDIO_MEMBER, req, view=STUDIO_MEMBER_RECORD.view,
+                           page_size=page_size(req, PAGE_SIZE_LIMIT, PAGE_SIZE_LIMIT), parent=studio_id,
+                           filters={"studioId": studio_id})
 
 
 @operation("nimble", "DeleteStudioMember")

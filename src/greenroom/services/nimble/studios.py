@@ -29,15 +29,22 @@ import re
 
 from ...core.context import RequestContext
 from ...core.idempotency import idempotent
-from ...core.lifecycle import transition
+from ...core.lifecycle import Step, applies, revise, transition
 from ...core.operations import operation
 from ...core.store import Resources
-from .common import (GONE_STATES, LAUNCH_PROFILE, STREAMING_IMAGE, STUDIO, STUDIO_COMPONENT,
-    USABLE_STATES, bump, delay, errors, find_studio, TOKEN_REUSED,
-    require_state, schedule_removal, settle, status, take_fault)
+from .common import (GONE_STATES, LAUNCH_PROFILE, REMOVE, STREAMING_IMAGE, STUDIO, STUDIO_COMPONENT,
+    STUDIO_RECORD, TOKEN_REUSED, USABLE_STATES, errors, failed, find_studio, require_state, settle, status,
+    take_fault)
 from .streaming_images import add_built_in_images
 
 LIST_PAGE_SIZE = 10  # ListStudios has no maxResults [inferred]
+
+# A studio's lifecycle (core.lifecycle.Step: the state it leaves, what it becomes, after which delay).
+CREATED = Step("CREATE_IN_PROGRESS", {"state": "READY", **status("STUDIO_CREATED")},
+               delay="nimble.studio.create", stamp="updatedAt")
+UPDATED = Step("UPDATE_IN_PROGRESS", {"state": "READY", **status("STUDIO_UPDATED")},
+               delay="nimble.studio.update", stamp="updatedAt")
+DELETED = Step("DELETE_IN_PROGRESS", delay="nimble.studio.delete", action="nimble.studio.finish-delete")
 ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/[\w+=,.@/-]+")
 KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(?:key|alias)/[\w/.-]+")
 SSO_FAILURES = frozenset({"AWS_SSO_NOT_ENABLED", "AWS_SSO_ACCESS_DENIED"})
@@ -121,35 +128,24 @@ def create_studio(ctx: RequestContext, req: dict) -> dict:
     }
     ctx.resources.insert(STUDIO, studio_id, studio)
     add_built_in_images(ctx, studio_id)
-    done_at = ctx.now + delay(ctx, "nimble.studio.create")
     failure = take_fault(ctx, "CreateStudio") or _setup_problem(ctx, studio)
     if failure:
-        settle(ctx, STUDIO, studio_id, studio, done_at, {
-            "state": "CREATE_FAILED", **failure,
-            "_ssoValid": failure["statusCode"] not in SSO_FAILURES,
-        }, from_state="CREATE_IN_PROGRESS")
-        schedule_removal(ctx, STUDIO, studio_id, studio, done_at, "CREATE_FAILED")
+        settle(ctx, CREATED, STUDIO, studio_id, studio, outcome={
+            "state": "CREATE_FAILED", **failure, "_ssoValid": failure["statusCode"] not in SSO_FAILURES})
     else:
-        settle(ctx, STUDIO, studio_id, studio, done_at, {
-            "state": "READY", **status("STUDIO_CREATED"), "ssoClientId": ctx.ids.uuid(),
-        }, from_state="CREATE_IN_PROGRESS")
-    return {"studio": studio}
+        settle(ctx, CREATED, STUDIO, studio_id, studio, outcome={"ssoClientId": ctx.ids.uuid()})
+    return {"studio": STUDIO_RECORD.view(studio)}
 
 
-@operation("nimble", "GetStudio")
-def get_studio(ctx: RequestContext, req: dict) -> dict:
-    return {"studio": find_studio(ctx, req["studioId"])}
+STUDIO_RECORD.get_operation("nimble", "GetStudio", "studio",
+                            lambda ctx, req: find_studio(ctx, req["studioId"]))
 
 
 @operation("nimble", "ListStudios")
 def list_studios(ctx: RequestContext, req: dict) -> dict:
     """Every studio of the account in the Region, DELETED and CREATE_FAILED ones too until
     they disappear."""
-    page = ctx.page(
-        filters={}, token=req.get("nextToken"), page_size=LIST_PAGE_SIZE,
-        fetch=lambda after, limit: ctx.resources.list(STUDIO, after=after, limit=limit),
-    )
-    return {"studios": page.items, "nextToken": page.next_token}
+    return ctx.list_answer(STUDIO, req, page_size=LIST_PAGE_SIZE, view=STUDIO_RECORD.view)
 
 
 @operation("nimble", "UpdateStudio")
@@ -166,18 +162,16 @@ def update_studio(ctx: RequestContext, req: dict) -> dict:
     prior = {field: studio[field] for field in changes}
     studio.update(changes)
     studio.update(state="UPDATE_IN_PROGRESS", updatedAt=ctx.now, **status("STUDIO_UPDATE_IN_PROGRESS"))
-    bump(studio)
+    revise(studio)
     ctx.resources.update(STUDIO, studio_id, studio)
-    done_at = ctx.now + delay(ctx, "nimble.studio.update")
     failure = take_fault(ctx, "UpdateStudio") or _setup_problem(ctx, studio)
+    outcome = None
     if failure:
         outcome = {"state": "UPDATE_FAILED", **failure, **prior}
         if failure["statusCode"] in SSO_FAILURES:
             outcome.update(_ssoValid=False, ssoClientId=None)
-    else:
-        outcome = {"state": "READY", **status("STUDIO_UPDATED")}
-    settle(ctx, STUDIO, studio_id, studio, done_at, outcome, from_state="UPDATE_IN_PROGRESS")
-    return {"studio": studio}
+    settle(ctx, UPDATED, STUDIO, studio_id, studio, outcome=outcome)
+    return {"studio": STUDIO_RECORD.view(studio)}
 
 
 @operation("nimble", "DeleteStudio")
@@ -187,14 +181,11 @@ def delete_studio(ctx: RequestContext, req: dict) -> dict:
     studio = find_studio(ctx, studio_id)
     require_state(studio, "studio", studio_id, USABLE_STATES | {"CREATE_FAILED"}, "delete")
     studio.update(state="DELETE_IN_PROGRESS", updatedAt=ctx.now, **status("STUDIO_DELETE_IN_PROGRESS"))
-    rev = bump(studio)
+    revise(studio)
     ctx.resources.update(STUDIO, studio_id, studio)
-    done_at = ctx.now + delay(ctx, "nimble.studio.delete")
-    fault = take_fault(ctx, "DeleteStudio")
-    ctx.schedule_at(done_at, STUDIO, studio_id, "nimble.studio.finish-delete",
-                expect={"_rev": rev, "state": "DELETE_IN_PROGRESS"}, fault=fault)
-    schedule_removal(ctx, STUDIO, studio_id, studio, done_at, "DELETED")
-    return {"studio": studio}
+    done_at = DELETED.schedule(ctx, STUDIO, studio_id, studio, fault=take_fault(ctx, "DeleteStudio"))
+    REMOVE["DELETED"].schedule(ctx, STUDIO, studio_id, studio, start=done_at)
+    return {"studio": STUDIO_RECORD.view(studio)}
 
 
 # A studio's dependents, checked in this order when its deletion completes.
@@ -208,7 +199,7 @@ _DEPENDENTS = (
 @transition("nimble.studio.finish-delete")
 def finish_studio_delete(resources: Resources, kind: str, studio_id: str, args: dict, due_at: float) -> None:
     studio = resources.get(kind, studio_id)
-    if studio is None or any(studio.get(f) != v for f, v in args["expect"].items()):
+    if not applies(studio, args):
         return
     outcome = args.get("fault")
     for dependent_kind, code in _DEPENDENTS:
@@ -238,14 +229,9 @@ def start_studio_sso_configuration_repair(ctx: RequestContext, req: dict) -> dic
             "there is nothing to repair.", code="SSO_CONFIGURATION_VALID", resourceId=studio_id)
     studio.update(state="UPDATE_IN_PROGRESS", updatedAt=ctx.now,
                   **status("AWS_SSO_CONFIGURATION_REPAIR_IN_PROGRESS"))
-    bump(studio)
+    revise(studio)
     ctx.resources.update(STUDIO, studio_id, studio)
-    done_at = ctx.now + delay(ctx, "nimble.studio.update")
     failure = take_fault(ctx, "StartStudioSSOConfigurationRepair")
-    if failure:
-        outcome = {"state": "UPDATE_FAILED", **failure}
-    else:
-        outcome = {"state": "READY", **status("AWS_SSO_CONFIGURATION_REPAIRED"),
-                   "ssoClientId": ctx.ids.uuid(), "_ssoValid": True}
-    settle(ctx, STUDIO, studio_id, studio, done_at, outcome, from_state="UPDATE_IN_PROGRESS")
-    return {"studio": studio}
+    settle(ctx, UPDATED, STUDIO, studio_id, studio, outcome=failed(failure, "UPDATE_FAILED") or {
+        **status("AWS_SSO_CONFIGURATION_REPAIRED"), "ssoClientId": ctx.ids.uuid(), "_ssoValid": True})
+    return {"studio": STUDIO_RECORD.view(studio)}

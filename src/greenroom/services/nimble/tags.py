@@ -51,4 +51,4 @@ def _find(ctx: RequestContext, req: dict) -> tuple[str, str, dict]:
     return kind, document["_key"], document
 
 
-tagging.operations(_find, field="tags", tags="tags", keys="tagKeys")
+tagging.operations(_find, tags="tags", keys="tagKeys")

@@ -1,20 +1,23 @@
 #!/usr/bin/env python3
-"""Screenshots of each view of the web console, for the README.
+"""Screenshots of each view of the web console; the Kinesis Video one is the README's
+(``--readme`` copies it to docs/console.png).
 
 Starts ``greenroom serve --ephemeral --port 0``, fills it through boto3 and the admin API (a
-Kinesis Video stream fed by ``greenroom kvs put-media`` and playing LIVE, an IVS stage with a
-joined participant, a GameLift Streams application made READY by advancing the clock, a Nimble
-studio), then writes one PNG per view with headless Chromium (DevTools protocol, as the tests
-drive it): ``kinesisvideo.png``, ``ivs-realtime.png``, ``gameliftstreams.png``, ``nimble.png``.
+Kinesis Video stream fed by ``greenroom kvs put-media`` playing LIVE with its thumbnails, an IVS
+stage with two participants, one publishing and one subscribed to it, a GameLift Streams
+application made READY by advancing the clock with a stream group and a session, a Nimble
+studio and an armed fault), then writes one PNG per view with headless Chromium (DevTools
+protocol, as the tests drive it): ``kinesisvideo.png``, ``ivs-realtime.png``, ``gameliftstreams.png``, ``nimble.png``.
 
-Needs chromium, ffmpeg and hls.js (``cd tests/players && npm ci``).
+Needs chromium, ffmpeg and the console's hls.js (``python -m greenroom.vendored`` fetches it).
 
-    python scripts/console_screenshots.py [--output DIR] [--width 1280] [--height 900]
+    python scripts/screenshots.py [--output DIR] [--width 1280] [--height 900] [--readme]
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +30,6 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from support import DevToolsPage, Launcher, make_client  # noqa: E402
 
-HLS_JS = ROOT / "tests" / "players" / "node_modules" / "hls.js" / "dist" / "hls.min.js"
 ACCOUNT, REGION = "123456789012", "us-west-2"
 
 
@@ -36,13 +38,14 @@ def main() -> int:
     parser.add_argument("--output", default=str(ROOT / "docs" / "screenshots"), help="directory of the PNGs")
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=900)
+    parser.add_argument("--readme", action="store_true", help="also copy kinesisvideo.png to docs/console.png")
     args = parser.parse_args()
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     launcher = Launcher()
     producer = None
     try:
-        server = launcher("--ephemeral", env={"GREENROOM_HLS_JS": str(HLS_JS), "PYTHONPATH": str(ROOT / "src")})
+        server = launcher("--ephemeral", env={"PYTHONPATH": str(ROOT / "src")})
 
         def client(name: str, endpoint: str = server.base_url):
             return make_client(name, endpoint, region=REGION, aws_access_key_id=ACCOUNT)
@@ -63,19 +66,34 @@ def main() -> int:
 
         ivs = client("ivs-realtime")
         stage = ivs.create_stage(name="studio")["stage"]
+        joined = []
         for user in ("alice", "bob"):
             token = ivs.create_participant_token(stageArn=stage["arn"], userId=user)["participantToken"]
-            server.admin("POST", "ivs-realtime/join", {"token": token["token"], "protocol": "WHIP"}).raise_for_status()
+            answer = server.admin("POST", "ivs-realtime/join", {"token": token["token"], "protocol": "WHIP"})
+            joined.append(answer.json()["participantId"])
+        server.admin("POST", f"ivs-realtime/participants/{joined[0]}/publish").raise_for_status()
+        server.admin("POST", f"ivs-realtime/participants/{joined[1]}/subscribe",
+                     {"publisherParticipantId": joined[0]}).raise_for_status()
 
         server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
-        client("gameliftstreams").create_application(
+        gls = client("gameliftstreams")
+        app = gls.create_application(
             Description="My Game", RuntimeEnvironment={"Type": "UBUNTU", "Version": "22_04_LTS"},
             ExecutablePath="bin/game", ApplicationSourceUri="s3://game-bucket/builds/1/")
         server.admin("POST", "clock", {"advance": 3600}).raise_for_status()
+        group = gls.create_stream_group(Description="arcade", StreamClass="gen4n_high",
+                                        DefaultApplicationIdentifier=app["Arn"],
+                                        LocationConfigurations=[{"LocationName": REGION, "AlwaysOnCapacity": 2}])
+        server.admin("POST", "clock", {"advance": 60}).raise_for_status()
+        gls.start_stream_session(Identifier=group["Arn"], ApplicationIdentifier=app["Arn"], Protocol="WebRTC",
+                                 SignalRequest="NO_CLIENT_CONNECTION")
+        server.admin("POST", "clock", {"advance": 5}).raise_for_status()
         server.admin("POST", "clock", {"mode": "real"}).raise_for_status()
         client("nimble").create_studio(
             adminRoleArn=f"arn:aws:iam::{ACCOUNT}:role/admin", userRoleArn=f"arn:aws:iam::{ACCOUNT}:role/user",
             displayName="Animation", studioName="animation")
+        server.admin("POST", "nimble/faults", {"operation": "CreateStreamingSession", "statusCode": "INSUFFICIENT_CAPACITY",
+                                               "count": 1, "account": ACCOUNT, "region": REGION}).raise_for_status()
         time.sleep(3)  # a few fragments for the player
 
         page = DevToolsPage(server.base_url + "/_greenroom/console", args.width, args.height)
@@ -87,9 +105,13 @@ def main() -> int:
                 if service == "kinesisvideo":
                     page.evaluate("document.querySelector('li[data-name=\"front-door\"] button.play').click()")
                     page.wait_for("document.getElementById('player').currentTime > 1", 45)
+                    page.evaluate("document.querySelector('li[data-name=\"front-door\"] button.thumbs').click()")
+                    page.wait_for("document.querySelectorAll('li[data-name=\"front-door\"] .thumbnails img').length > 0", 30)
                 time.sleep(0.5)
                 page.screenshot(output / f"{service}.png")
                 print(output / f"{service}.png")
+            if args.readme:
+                readme_image(output / "kinesisvideo.png", ROOT / "docs" / "console.png")
         finally:
             page.close()
     finally:
@@ -97,6 +119,16 @@ def main() -> int:
             producer.kill()
         launcher.close()
     return 0
+
+
+def readme_image(source: Path, target: Path) -> None:
+    """The README's copy, made small (a 64-colour palette) when Pillow is there."""
+    try:
+        from PIL import Image
+    except ImportError:
+        shutil.copyfile(source, target)
+        return
+    Image.open(source).convert("RGB").quantize(64).save(target, optimize=True)
 
 
 if __name__ == "__main__":
