@@ -20,10 +20,12 @@ from botocore.credentials import Credentials
 from urllib.parse import urlencode
 from websockets.sync.client import connect
 
-from support import DevToolsPage, Launcher, chromium, make_client, need
+from support import BRIGHTNESS_JS, DevToolsPage, Launcher, chromium, make_client, need
 
 HLS_JS = files("greenroom").joinpath("console_static", "vendor", "hls.min.js")
 ACCOUNT, REGION = "123456789012", "us-west-2"
+# Host candidates as addresses, not mDNS names (no multicast DNS here): the page's WebRTC peers.
+CHROMIUM_ARGS = ("--disable-features=WebRtcHideLocalIpsWithMdns",)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +48,7 @@ def server(console_server):
 
 @pytest.fixture
 def page(server):
-    opened = DevToolsPage(server.base_url + "/_greenroom/console")
+    opened = DevToolsPage(server.base_url + "/_greenroom/console", chromium_args=CHROMIUM_ARGS)
     yield opened
     opened.close()
 
@@ -58,6 +60,11 @@ def client(server, name: str):
 def show(page: DevToolsPage, service: str) -> None:
     page.wait_for("document.getElementById('live-status').textContent === 'live'")
     page.evaluate(f"document.querySelector('#services button[data-service=\"{service}\"]').click()")
+
+
+def brightness(page: DevToolsPage, video: str) -> float:
+    """The mean brightness (0-255) of the picture a <video> of the page shows."""
+    return page.evaluate(f"(function () {{ {BRIGHTNESS_JS} return brightness({video}); }})()")
 
 
 def resource(kind: str, name: str) -> str:
@@ -208,6 +215,58 @@ def test_a_participant_joined_through_the_admin_api_shows_in_the_stage_view(serv
     session_id = joined.json()["sessionId"]
     listed = ivs.list_participants(stageArn=stage["arn"], sessionId=session_id)["participants"]
     assert {p["participantId"]: (p["userId"], p["published"]) for p in listed}[own] == ("console", True)
+
+
+def test_the_test_participant_publishes_over_whip_and_shows_as_a_live_tile(server, page):
+    """The join button publishes the page's canvas over WHIP; the stage view subscribes to it
+    (WHIP, a console-viewer token) and its tile decodes the moving picture; Leave ends both."""
+    show(page, "ivs-realtime")
+    ivs = client(server, "ivs-realtime")
+    stage = ivs.create_stage(name="live")["stage"]
+    page.wait_for(resource("ivs-realtime:stage", "live"))
+    page.evaluate(resource("ivs-realtime:stage", "live") + ".querySelector('button.join').click()")
+    page.wait_for("document.getElementById('control-status').textContent.startsWith('joined as ')", 20)
+    own = page.evaluate("document.getElementById('control-status').textContent").split()[-1]
+    video = f"document.querySelector('figure.tile[data-participant-id=\"{own}\"] video')"
+    page.wait_for(f"{video} && {video}.videoWidth === 320 && {video}.currentTime > 0.5", 30)
+    first = brightness(page, video)
+    assert first > 40, first                                      # green and white, not black
+    frames = f"{video}.getVideoPlaybackQuality().totalVideoFrames"
+    counted = page.evaluate(frames)
+    page.wait_for(f"{frames} >= {counted + 10}", 15)              # still playing: the pattern moves
+    session_id = ivs.get_stage(arn=stage["arn"])["stage"]["activeSessionId"]
+    listed = {p["userId"]: p for p in ivs.list_participants(stageArn=stage["arn"], sessionId=session_id)["participants"]}
+    assert listed["console"]["published"] is True and listed["console"]["participantId"] == own
+    assert ivs.get_participant(stageArn=stage["arn"], sessionId=session_id,
+                               participantId=own)["participant"]["protocol"] == "WHIP"
+    viewer = listed["console-viewer"]
+    events = ivs.list_participant_events(stageArn=stage["arn"], sessionId=session_id,
+                                         participantId=viewer["participantId"])["events"]
+    assert any(e["name"] == "SUBSCRIBE_STARTED" and e["remoteParticipantId"] == own for e in events)
+
+    # Leave: the publication ends (PUBLISH_STOPPED), the tile goes.
+    mine = f"document.querySelector('li.participant[data-participant-id=\"{own}\"]')"
+    page.evaluate(f"{mine}.querySelector('button.leave').click()")
+    page.wait_for(f"!document.querySelector('figure.tile[data-participant-id=\"{own}\"]')", 20)
+    got = ivs.get_participant(stageArn=stage["arn"], sessionId=session_id, participantId=own)["participant"]
+    assert got["published"] is False or got["state"] == "DISCONNECTED"
+
+
+def test_console_ivs_token_and_gamelift_connect_refuse_bad_input(launch):
+    running = launch("--ephemeral")
+    base = f"{running.base_url}/_greenroom/console"
+    scope = {"account": ACCOUNT, "region": REGION}
+    for body in ({}, {**scope}, {**scope, "stageArn": "arn:aws:ivs:us-west-2:123456789012:stage/x"},
+                 {**scope, "stageArn": 7, "use": "publish"}):
+        answer = requests.post(f"{base}/ivs-token", json=body, timeout=10)
+        assert answer.status_code == 400, (body, answer.text)
+    missing = requests.post(f"{base}/ivs-token", timeout=10, json={
+        **scope, "stageArn": f"arn:aws:ivs:{REGION}:{ACCOUNT}:stage/absent", "use": "subscribe"})
+    assert missing.status_code == 404, missing.text
+    for body in ({**scope}, {**scope, "streamGroupId": "sg-1", "sessionArn": "x"},
+                 {**scope, "streamGroupId": "sg-1", "sessionArn": "x", "signalRequest": 3}):
+        answer = requests.post(f"{base}/gamelift-connect", json=body, timeout=10)
+        assert answer.status_code == 400, (body, answer.text)
 
 
 def recorded_participant(server, ivs, user: str) -> tuple[dict, dict, str]:

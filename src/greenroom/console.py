@@ -414,6 +414,46 @@ def ivs_join(emulator, request):
     return joined
 
 
+CONSOLE_TOKEN_USERS = {"publish": ("console", ["PUBLISH", "SUBSCRIBE"]), "subscribe": ("console-viewer", ["SUBSCRIBE"])}
+
+
+@http_route("POST", "/_greenroom/console/ivs-token")
+def ivs_token(emulator, request):
+    """``{"account", "region", "stageArn", "use": "publish"|"subscribe"}``: a participant token
+    for the page's own WHIP peer, from CreateParticipantToken (user ``console`` with PUBLISH and
+    SUBSCRIBE to publish the page's test pattern; ``console-viewer`` with SUBSCRIBE for the live
+    tiles), with the stage's WHIP endpoint (GetStage). The page then speaks WHIP itself."""
+    document = request.json_object()
+    account, region = _scope_of(document)
+    stage_arn, use = document.get("stageArn"), document.get("use")
+    if not isinstance(stage_arn, str) or not stage_arn or use not in CONSOLE_TOKEN_USERS:
+        raise HttpError(400, 'Send {"account", "region", "stageArn", "use": "publish" or "subscribe"}')
+    user, capabilities = CONSOLE_TOKEN_USERS[use]
+    whip_url = _call(emulator, request, account, region, "/GetStage", {"arn": stage_arn}, "ivs")["stage"]["endpoints"]["whip"]
+    token = _call(emulator, request, account, region, "/CreateParticipantToken",
+                  {"stageArn": stage_arn, "userId": user, "capabilities": capabilities}, "ivs")["participantToken"]
+    return {"token": token["token"], "participantId": token["participantId"], "whipUrl": whip_url}
+
+
+@http_route("POST", "/_greenroom/console/gamelift-connect")
+def gamelift_connect(emulator, request):
+    """``{"account", "region", "streamGroupId", "sessionArn", "signalRequest"}``: the page's
+    WebRTC offer handed to CreateStreamSessionConnection for a session waiting for a client
+    (ACTIVE, started with NO_CLIENT_CONNECTION, or PENDING_CLIENT_RECONNECTION), as a web
+    client's backend would; answers the SignalResponse, or GameLift Streams' refusal (why the
+    session cannot take a connection) as a 400."""
+    document = request.json_object()
+    account, region = _scope_of(document)
+    names = ("streamGroupId", "sessionArn", "signalRequest")
+    if not all(isinstance(document.get(name), str) and document[name] for name in names):
+        raise HttpError(400, 'Send {"account", "region", "streamGroupId", "sessionArn", "signalRequest"} as strings')
+    path = (f"/streamgroups/{quote(document['streamGroupId'], safe='')}/streamsessions/"
+            f"{quote(document['sessionArn'], safe='')}/connections")
+    answer = _call(emulator, request, account, region, path, {"SignalRequest": document["signalRequest"]},
+                   "gameliftstreams")
+    return {"signalResponse": answer["SignalResponse"]}
+
+
 def _call(emulator, request: HttpRequest, account: str, region: str, path: str, body: dict | None,
           signing_name: str = "kinesisvideo", method: str = "POST") -> dict:
     """An API call as the account's client makes it (greenroom reads the account and region
