@@ -190,6 +190,68 @@ def test_advancing_the_clock_from_the_page_makes_an_application_ready(server, pa
     assert all(a != b for a, b in zip(statuses, statuses[1:])), statuses  # changes only
 
 
+def test_opening_a_gamelift_session_streams_it_to_the_page_with_input(server, page):
+    """"Open the stream" on a session started with NO_CLIENT_CONNECTION: the page's offer goes
+    through CreateStreamSessionConnection, the video plays (not black, changing), the session goes
+    CONNECTED, and keys pressed on the picture reach the application (it draws them)."""
+    server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
+    show(page, "gameliftstreams")
+    gls = client(server, "gameliftstreams")
+    app = gls.create_application(Description="Console Quest", RuntimeEnvironment={"Type": "UBUNTU", "Version": "22_04_LTS"},
+                                 ExecutablePath="bin/game", ApplicationSourceUri="s3://game-bucket/builds/1/")
+    server.admin("POST", "clock", {"advance": 3600}).raise_for_status()
+    group = gls.create_stream_group(Description="hall", StreamClass="gen4n_ultra", DefaultApplicationIdentifier=app["Arn"],
+                                    LocationConfigurations=[{"LocationName": REGION, "AlwaysOnCapacity": 1}])
+    server.admin("POST", "clock", {"advance": 3600}).raise_for_status()
+    session = gls.start_stream_session(Identifier=group["Arn"], ApplicationIdentifier=app["Arn"], Protocol="WebRTC",
+                                       SignalRequest="NO_CLIENT_CONNECTION",
+                                       DisplayConfiguration={"Resolution": {"Width": 640, "Height": 360}})
+    server.admin("POST", "clock", {"advance": 5}).raise_for_status()
+
+    def status():
+        return gls.get_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])["Status"]
+
+    assert status() == "ACTIVE"
+    opener = "document.querySelector('section[data-kind=\"gameliftstreams:streamsession\"] button.open-stream')"
+    page.wait_for(opener)
+    page.evaluate(opener + ".click()")
+    video = "document.getElementById('stream')"
+    page.wait_for(f"{video}.videoWidth === 640 && {video}.currentTime > 0.5", 30)
+    assert brightness(page, video) > 20                                    # text on grey, not black
+    deadline = time.monotonic() + 20
+    while status() != "CONNECTED":
+        assert time.monotonic() < deadline, status()
+        time.sleep(0.2)
+    page.wait_for("document.getElementById('stream-status').textContent === 'connected'")
+    thumb = ("(function (v) { var c = document.createElement('canvas'); c.width = 64; c.height = 36;"
+             " var x = c.getContext('2d'); x.drawImage(v, 0, 0, 64, 36); return Array.from(x.getImageData(0, 0, 64, 36).data)"
+             ".filter(function (_, i) { return i % 4 === 0; }); })(document.getElementById('stream'))")
+    before = page.evaluate(thumb)
+    page.wait_for(f"JSON.stringify({thumb}) !== {json.dumps(json.dumps(before, separators=(',', ':')))}", 10)  # it moves
+
+    # A key pressed on the focused picture goes over the data channel; the application draws it.
+    page.evaluate(f"{video}.focus(); {video}.dispatchEvent(new KeyboardEvent('keydown', {{key: 'q', code: 'KeyQ', bubbles: true}}))")
+    records = f"account={ACCOUNT}&region={REGION}&service=gameliftstreams"
+
+    def history_mentions(text: str) -> bool:
+        stored = server.admin("GET", f"resources?{records}").json()["resources"]["gameliftstreams:streamsession"][0]
+        return text in json.dumps(stored)
+
+    deadline = time.monotonic() + 15
+    while not history_mentions("KeyQ"):
+        assert time.monotonic() < deadline, "the key never reached the session"
+        time.sleep(0.3)
+
+    # A session that cannot take a connection (waiting for capacity: ACTIVATING) says why.
+    gls.start_stream_session(Identifier=group["Arn"], ApplicationIdentifier=app["Arn"], Protocol="WebRTC",
+                             SignalRequest="NO_CLIENT_CONNECTION")
+    openers = "document.querySelectorAll('section[data-kind=\"gameliftstreams:streamsession\"] button.open-stream')"
+    page.wait_for(f"{openers}.length === 2")
+    page.evaluate(f"{openers}[1].click()")
+    page.wait_for("document.getElementById('stream-status').textContent.startsWith('cannot open the stream: ')", 20)
+    assert "ACTIVATING" in page.evaluate("document.getElementById('stream-status').textContent")
+
+
 def test_a_participant_joined_through_the_admin_api_shows_in_the_stage_view(server, page):
     show(page, "ivs-realtime")
     ivs = client(server, "ivs-realtime")
