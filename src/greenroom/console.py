@@ -20,15 +20,17 @@ Routes (beside admin.py's):
 - ``POST /_greenroom/console/describe`` ``{"account", "region", "kind", "record"}``: a record's
   description as its Describe/Get operation answers it (the page asks when one is unfolded);
 - ``POST /_greenroom/console/ivs-join`` ``{"account", "region", "stageArn"}``: a test participant
-  (CreateParticipantToken, then the admin join and publish of ``ivs_realtime.client_actions``);
+  without media (CreateParticipantToken, then the admin join and publish of
+  ``ivs_realtime.client_actions``): the page's fallback when it has no WebRTC;
+- ``POST /_greenroom/console/ivs-token`` ``{"account", "region", "stageArn", "use"}``: a token and
+  the stage's WHIP URL for the page's own WHIP peer: it publishes a generated picture (the test
+  participant) or subscribes to the stage's publishers (the live tiles);
+- ``POST /_greenroom/console/gamelift-connect``: the page's offer for a GameLift Streams session
+  through CreateStreamSessionConnection ("open the stream"), its SignalResponse back;
 - ``GET /_greenroom/console/s3/{bucket}/{key}``: an object of the S3 stand-in (``emulator.objects``:
   a participant's recording, its playlist and segments);
 - ``GET /_greenroom/console/hls.js``: the pinned hls.js build fetched and checked when greenroom
   is built (``vendored.py``).
-
-Not yet (they need the IVS and GameLift media other work adds; console.js marks the places):
-live tiles of IVS publishers (a WHIP subscribe from the page) and "open the stream" of a
-GameLift Streams session.
 
 Records come as stored (the store API's ``Resources.list``); an unfolded one shows what its
 service's Describe/Get answers (``DESCRIBE``), or the stored record for kinds without one.
@@ -396,8 +398,8 @@ def describe(emulator, request):
 def ivs_join(emulator, request):
     """A test participant on a stage: a token from CreateParticipantToken (PUBLISH and
     SUBSCRIBE, user ``console``), then the join and publish a client SDK would make
-    (``ivs_realtime.client_actions``). [The fake camera's media goes with the publish once the
-    IVS media lands; today the participant publishes without media.]"""
+    (``ivs_realtime.client_actions``), without media: the page's fallback when it has no
+    WebRTC (with it, the page publishes over WHIP itself, ``ivs_token``)."""
     document = request.json_object()
     account, region = _scope_of(document)
     stage_arn = document.get("stageArn")
