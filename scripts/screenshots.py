@@ -114,7 +114,7 @@ def main() -> int:
                 if service == "ivs-realtime":
                     page.evaluate("document.querySelector('li[data-name=\"studio\"] button.join').click()")
                     page.wait_for("(function (v) { return v && v.videoWidth > 0 && v.currentTime > 0.5; })"
-                                  "(document.querySelector('figure.tile video'))", 30)
+                                  "(document.querySelector('figure.tile:not([data-error]) video'))", 30)
                 time.sleep(0.5)
                 page.screenshot(output / f"{service}.png")
                 print(output / f"{service}.png")
