@@ -4,16 +4,21 @@ drive greenroom. Needs ``chromium`` and the hls.js greenroom's build fetches; ff
 video the LIVE player plays."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from importlib.resources import files
 
+import av
+import numpy as np
 import pytest
 import requests
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -312,6 +317,64 @@ def test_the_test_participant_publishes_over_whip_and_shows_as_a_live_tile(serve
     page.wait_for(f"!document.querySelector('figure.tile[data-participant-id=\"{own}\"]')", 20)
     got = ivs.get_participant(stageArn=stage["arn"], sessionId=session_id, participantId=own)["participant"]
     assert got["published"] is False or got["state"] == "DISCONNECTED"
+
+
+class GreenPattern:
+    """aiortc as an independent WHIP publisher: green frames with a moving white bar, on an
+    event loop of its own (the test drives the page meanwhile)."""
+
+    def __init__(self, whip_url: str, participant_id: str, token: str):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.peer = asyncio.run_coroutine_threadsafe(self._publish(whip_url, participant_id, token), self.loop).result(30)
+
+    async def _publish(self, whip_url: str, participant_id: str, token: str):
+        class Pattern(VideoStreamTrack):
+            async def recv(self):
+                pts, time_base = await self.next_timestamp()
+                picture = np.zeros((240, 320, 3), np.uint8)
+                picture[:, :, 1] = 180
+                column = (pts // 3000) % 300
+                picture[:, column:column + 20, :] = 255
+                frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+                frame.pts, frame.time_base = pts, time_base
+                return frame
+
+        peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        peer.addTrack(Pattern())
+        await peer.setLocalDescription(await peer.createOffer())
+        answer = await asyncio.to_thread(requests.post, f"{whip_url}/publish/{participant_id}", timeout=20,
+                                         data=peer.localDescription.sdp.encode(),
+                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"})
+        assert answer.status_code == 201, answer.text
+        await peer.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
+        return peer
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.peer.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def test_an_aiortc_whip_publisher_shows_as_a_live_tile_and_goes(server, page):
+    show(page, "ivs-realtime")
+    ivs = client(server, "ivs-realtime")
+    stage = ivs.create_stage(name="cams")["stage"]
+    token = ivs.create_participant_token(stageArn=stage["arn"], userId="cam")["participantToken"]
+    publisher = GreenPattern(stage["endpoints"]["whip"], token["participantId"], token["token"])
+    try:
+        video = f"document.querySelector('figure.tile[data-participant-id=\"{token['participantId']}\"] video')"
+        page.wait_for(f"{video} && {video}.videoWidth === 320 && {video}.currentTime > 0.5", 30)
+        assert brightness(page, video) > 60                       # green and white, not black
+        green = page.evaluate(f"(function (v) {{ var c = document.createElement('canvas'); c.width = 32; c.height = 24;"
+                              f" var x = c.getContext('2d'); x.drawImage(v, 0, 0, 32, 24); var d = x.getImageData(0, 0, 32, 24).data,"
+                              f" r = 0, g = 0; for (var i = 0; i < d.length; i += 4) {{ r += d[i]; g += d[i + 1]; }}"
+                              f" return g > 1.5 * r; }})({video})")
+        assert green, "the tile shows the publisher's green picture"
+    finally:
+        publisher.close()
+    page.wait_for(f"!document.querySelector('figure.tile[data-participant-id=\"{token['participantId']}\"]')", 30)
 
 
 def test_console_ivs_token_and_gamelift_connect_refuse_bad_input(launch):
