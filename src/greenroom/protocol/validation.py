@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime
 import functools
 import re
+import threading
+from typing import Callable
 
 import regex
 from botocore.model import Shape
@@ -48,7 +50,7 @@ _NUMBERS = ("integer", "long", "float", "double")
 def validate(shape: Shape, value, path: str = "") -> list[str]:
     """Check an already-parsed request value against its input shape; return every problem, in order, as message fragments."""
     problems: list[str] = []
-    _check(shape, value, path, False, problems)
+    _checker(shape)(value, path, False, problems)
     return problems
 
 
@@ -58,67 +60,152 @@ def validation_message(problems: list[str]) -> str:
     return f"{len(problems)} validation {errors} detected: " + "; ".join(problems)
 
 
-def _check(shape: Shape, value, path: str, redact: bool, problems: list[str]) -> None:
-    # A sensitive container hides everything inside it too.
-    redact = redact or bool(shape.metadata.get("sensitive"))
+# A check is compiled once per input shape (an operation's input shape lives as long as its
+# model): walking botocore's shape metadata on every request cost more than the checks.
+# Entries keep their shape, so its id is never reused while the entry exists.
+_CHECKERS: dict[int, tuple[Shape, Callable]] = {}
+_COMPILING = threading.Lock()
 
-    def problem(constraint: str) -> None:
-        problems.append(constraint_problem(value, path, constraint, redact))
 
-    if _is_free_form(shape):
-        if not storable(value):
-            problem(UNSTORABLE_TEXT_PROBLEM)
-        return
-    if not _has_type(shape, value):
-        problem(f"Member must be of type {shape.type_name}")
-        return
+def _checker(shape: Shape) -> Callable:
+    """``check(value, path, redact, problems)`` for ``shape``, compiled on first use."""
+    found = _CHECKERS.get(id(shape))
+    if found is not None and found[0] is shape:
+        return found[1]
+    with _COMPILING:
+        # Published only once whole: another thread never runs a half-built check.
+        check = _compile(shape, {})
+        _CHECKERS[id(shape)] = (shape, check)
+    return check
 
+
+def _compile(shape: Shape, compiled: dict[tuple, Callable]) -> Callable:
+    """The check of one shape, its members' checks compiled with it. A shape's check is in
+    ``compiled`` before its members are compiled: recursive shapes refer back to it (botocore
+    makes a new object for every member it resolves, so they are known by name and traits)."""
+    key = (shape.name, repr(shape.metadata), repr(shape.serialization))
+    if key in compiled:
+        return compiled[key]
     kind = shape.type_name
     metadata = shape.metadata
+    # A sensitive container hides everything inside it too.
+    sensitive = bool(metadata.get("sensitive"))
+
+    if _is_free_form(shape):  # documents and JSON-value strings take any JSON value
+        def check(value, path, redact, problems):
+            if not storable(value):
+                problems.append(constraint_problem(value, path, UNSTORABLE_TEXT_PROBLEM, redact or sensitive))
+        compiled[key] = check
+        return check
+
+    python_types = _PYTHON_TYPES.get(kind, object)
+    limit = _INTEGER_LIMITS.get(kind)
+    type_problem = f"Member must be of type {kind}"
     lowest, highest = metadata.get("min"), metadata.get("max")
+    checks: list[Callable] = []  # what follows the type check, in the order problems are listed
+
+    def check(value, path, redact, problems):
+        redact = redact or sensitive
+        if isinstance(value, bool):  # bool is an int subclass, but no number to AWS
+            typed = kind == "boolean"
+        elif kind == "blob" and hasattr(value, "read"):  # streaming payload
+            typed = True
+        else:
+            typed = isinstance(value, python_types) and (limit is None or -limit <= value < limit)
+        if not typed:
+            problems.append(constraint_problem(value, path, type_problem, redact))
+            return
+        for step in checks:
+            step(value, path, redact, problems)
+
+    compiled[key] = check
+
     if kind in _NUMBERS:
-        if lowest is not None and value < lowest:
-            problem(f"Member must have value greater than or equal to {lowest}")
-        if highest is not None and value > highest:
-            problem(f"Member must have value less than or equal to {highest}")
-    elif kind in ("string", "list", "map") or (kind == "blob" and not hasattr(value, "read")):
-        if lowest is not None and len(value) < lowest:
-            problem(f"Member must have length greater than or equal to {lowest}")
-        if highest is not None and len(value) > highest:
-            problem(f"Member must have length less than or equal to {highest}")
+        if lowest is not None:
+            least = f"Member must have value greater than or equal to {lowest}"
+            checks.append(lambda value, path, redact, problems: value < lowest and problems.append(
+                constraint_problem(value, path, least, redact)))
+        if highest is not None:
+            most = f"Member must have value less than or equal to {highest}"
+            checks.append(lambda value, path, redact, problems: value > highest and problems.append(
+                constraint_problem(value, path, most, redact)))
+    elif kind in ("string", "list", "map", "blob"):
+        sized = (lambda value: True) if kind != "blob" else (lambda value: not hasattr(value, "read"))
+        if lowest is not None:
+            shortest = f"Member must have length greater than or equal to {lowest}"
+            checks.append(lambda value, path, redact, problems: sized(value) and len(value) < lowest and
+                          problems.append(constraint_problem(value, path, shortest, redact)))
+        if highest is not None:
+            longest = f"Member must have length less than or equal to {highest}"
+            checks.append(lambda value, path, redact, problems: sized(value) and len(value) > highest and
+                          problems.append(constraint_problem(value, path, longest, redact)))
 
     if kind == "structure" and metadata.get("union"):
-        members_set = sum(1 for name in shape.members if value.get(name) is not None)
-        if members_set != 1:  # a union holds exactly one of its members
-            problem(f"Member must have exactly one of its members set, not {members_set}")
+        names = tuple(shape.members)
+
+        def exactly_one(value, path, redact, problems):
+            members_set = sum(1 for name in names if value.get(name) is not None)
+            if members_set != 1:  # a union holds exactly one of its members
+                problems.append(constraint_problem(
+                    value, path, f"Member must have exactly one of its members set, not {members_set}", redact))
+        checks.append(exactly_one)
 
     if kind == "string":
-        if _UNSTORABLE_TEXT.search(value):
-            problem(UNSTORABLE_TEXT_PROBLEM)
+        checks.append(lambda value, path, redact, problems: _UNSTORABLE_TEXT.search(value) and problems.append(
+            constraint_problem(value, path, UNSTORABLE_TEXT_PROBLEM, redact)))
         allowed = metadata.get("enum")
-        if allowed is not None and value not in allowed:
-            problem(f"Member must satisfy enum value set: [{', '.join(allowed)}]")
+        if allowed is not None:
+            allowed_set = frozenset(allowed)
+            not_allowed = f"Member must satisfy enum value set: [{', '.join(allowed)}]"
+            checks.append(lambda value, path, redact, problems: value not in allowed_set and problems.append(
+                constraint_problem(value, path, not_allowed, redact)))
         pattern = metadata.get("pattern")
-        if pattern is not None and not _compiled(pattern).fullmatch(value):
-            problem(f"Member must satisfy regular expression pattern: {pattern}")
+        if pattern is not None:
+            matches = _compiled(pattern).fullmatch
+            unmatched = f"Member must satisfy regular expression pattern: {pattern}"
+            checks.append(lambda value, path, redact, problems: not matches(value) and problems.append(
+                constraint_problem(value, path, unmatched, redact)))
     elif kind == "structure":
         required = shape.required_members
-        for name, member in shape.members.items():
-            member_path = f"{path}.{name}" if path else name
-            member_value = value.get(name)
-            if member_value is not None:
-                _check(member, member_value, member_path, redact, problems)
-            elif name in required:
-                problems.append(_null(member_path))
+        members = tuple((name, _compile(member, compiled), name in required)
+                        for name, member in shape.members.items())
+
+        def check_members(value, path, redact, problems):
+            for name, check_member, needed in members:
+                member_path = f"{path}.{name}" if path else name
+                member_value = value.get(name)
+                if member_value is not None:
+                    check_member(member_value, member_path, redact, problems)
+                elif needed:
+                    problems.append(_null(member_path))
+        checks.append(check_members)
     elif kind == "list":
-        for index, item in enumerate(value, start=1):
-            _check_item(shape.member, item, f"{path}.{index}.member", redact, problems)
+        check_item = _compile(shape.member, compiled)
+
+        def check_items(value, path, redact, problems):
+            for index, item in enumerate(value, start=1):
+                # None of the emulated models has a sparse list: a null item is always a problem.
+                item_path = f"{path}.{index}.member"
+                if item is None:
+                    problems.append(_null(item_path))
+                else:
+                    check_item(item, item_path, redact, problems)
+        checks.append(check_items)
     elif kind == "map":
-        key_redacted = redact or bool(shape.key.metadata.get("sensitive"))
-        for key, item in value.items():
-            entry_path = f"{path}.{REDACTED if key_redacted else key}"
-            _check(shape.key, key, f"{entry_path}.key", redact, problems)
-            _check_item(shape.value, item, f"{entry_path}.value", redact, problems)
+        key_sensitive = bool(shape.key.metadata.get("sensitive"))
+        check_key, check_value = _compile(shape.key, compiled), _compile(shape.value, compiled)
+
+        def check_entries(value, path, redact, problems):
+            key_redacted = redact or key_sensitive
+            for key, item in value.items():
+                entry_path = f"{path}.{REDACTED if key_redacted else key}"
+                check_key(key, f"{entry_path}.key", redact, problems)
+                if item is None:  # nor a sparse map
+                    problems.append(_null(f"{entry_path}.value"))
+                else:
+                    check_value(item, f"{entry_path}.value", redact, problems)
+        checks.append(check_entries)
+    return check
 
 
 def constraint_problem(value, path: str, constraint: str, redact: bool = False) -> str:
@@ -128,14 +215,6 @@ def constraint_problem(value, path: str, constraint: str, redact: bool = False) 
     return f"{subject} at '{path}' failed to satisfy constraint: {constraint}"
 
 
-def _check_item(shape: Shape, item, path: str, redact: bool, problems: list[str]) -> None:
-    # None of the emulated models has a sparse list or map: a null item is always a problem.
-    if item is None:
-        problems.append(_null(path))
-    else:
-        _check(shape, item, path, redact, problems)
-
-
 def _null(path: str) -> str:
     return f"Value null at '{path}' failed to satisfy constraint: Member must not be null"
 
@@ -143,18 +222,6 @@ def _null(path: str) -> str:
 def _is_free_form(shape: Shape) -> bool:
     """Documents and JSON-value strings take any JSON value."""
     return bool(shape.metadata.get("document") or shape.serialization.get("jsonvalue"))
-
-
-def _has_type(shape: Shape, value) -> bool:
-    kind = shape.type_name
-    if isinstance(value, bool):  # bool is an int subclass, but no number to AWS
-        return kind == "boolean"
-    if kind == "blob" and hasattr(value, "read"):  # streaming payload
-        return True
-    if not isinstance(value, _PYTHON_TYPES.get(kind, object)):
-        return False
-    limit = _INTEGER_LIMITS.get(kind)
-    return limit is None or -limit <= value < limit
 
 
 def storable(value) -> bool:
