@@ -45,3 +45,35 @@ def test_typed_filters_counts_scans_and_newest_first(db_url):
         everywhere = sorted(d["n"] for d in store_module.documents(conn, KIND))
         assert everywhere == [0, 0, 1, 2, 3, 4, 5, 6]
     store.engine.dispose()
+
+
+def test_require_room_refuses_at_the_quota_of_a_kind_only(db_url):
+    """A kind-wide quota (one statement: is there a row past limit - 1?) and a quota under a
+    parent (a bounded count) refuse exactly when ``limit`` rows are there, counting only the
+    account's and region's rows of that kind."""
+    store = _filled(db_url)
+
+    class Full(Exception):
+        pass
+
+    with store.transaction() as conn:
+        here = Resources(conn, "111111111111", "us-east-1")
+        for number in range(3):
+            here.insert(KIND, f"t{number}", {"n": number}, parent="p")
+        Resources(conn, "222222222222", "us-east-1").insert(KIND, "other", {})
+        Resources(conn, "111111111111", "us-west-2").insert(KIND, "west", {})
+        here.insert("test:other", "x", {})
+
+        for limit in (4, 5, 1000):
+            here.require_room(KIND, limit, Full)
+            here.require_room(KIND, limit, Full, parent="p")
+        for limit in (0, 1, 2, 3):
+            for parent in (None, "p"):
+                try:
+                    here.require_room(KIND, limit, lambda n: Full(n), parent=parent)
+                except Full as refused:
+                    assert refused.args == (limit,)
+                else:
+                    raise AssertionError(f"no refusal at {limit} (parent {parent})")
+        here.require_room("test:none", 1, Full)
+    store.engine.dispose()
