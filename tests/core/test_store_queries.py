@@ -3,6 +3,8 @@ counts, batched scans with a Python filter, newest-first child listings, store-w
 SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from greenroom.core import store as store_module
 from greenroom.core.store import Resources, Store
 
@@ -76,4 +78,23 @@ def test_require_room_refuses_at_the_quota_of_a_kind_only(db_url):
                 else:
                     raise AssertionError(f"no refusal at {limit} (parent {parent})")
         here.require_room("test:none", 1, Full)
+    store.engine.dispose()
+
+
+def test_a_duplicate_insert_is_a_conflict_store_run_retries(db_url):
+    """Writes run on the DBAPI connection (SQLite) fail as SQLAlchemy's would: a second insert
+    of the same identity is a conflict ``Store.run`` runs again, where the handler's own
+    "already exists" check answers."""
+    store = _filled(db_url)
+    with store.transaction() as conn:
+        Resources(conn, "111111111111", "us-east-1").insert(KIND, "same", {"n": 1})
+    try:
+        with store.transaction() as conn:
+            Resources(conn, "111111111111", "us-east-1").insert(KIND, "same", {"n": 2})
+    except sa.exc.IntegrityError as error:
+        assert store_module.is_conflict(error)
+    else:
+        raise AssertionError("the duplicate was stored")
+    with store.transaction() as conn:
+        assert Resources(conn, "111111111111", "us-east-1").get(KIND, "same") == {"n": 1}
     store.engine.dispose()

@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
 
-from .store import Resources, transitions
+from .store import Resources, transitions, write
 
 # action name -> function(resources, kind, resource_id, args, due_at)
 _ACTIONS: dict[str, Callable] = {}
@@ -124,7 +124,8 @@ class Step:
         return moment.schedule_at(due_at, kind, resource_id, self.action, expect=expect, **args)
 
 
-_INSERT_TRANSITION = transitions.insert()
+_INSERT_TRANSITION = transitions.insert().values(
+    {name: sa.bindparam(name) for name in ("account", "region", "due_at", "action", "kind", "resource_id", "args")})
 _ANY_DUE = sa.select(transitions.c.pk).where(transitions.c.due_at <= sa.bindparam("now")).limit(1)
 # FOR UPDATE SKIP LOCKED (PostgreSQL; SQLite, one writer, compiles it away): processes sharing a
 # store used to both select the same due rows and apply each transition twice; now a row another
@@ -202,9 +203,9 @@ class Scheduler:
         if action not in _ACTIONS:
             raise ValueError(f"unknown transition action {action}")
         # One statement for every call (parameters apart): built and compiled once.
-        conn.execute(_INSERT_TRANSITION, {"account": account, "region": region, "due_at": due_at,
-                                          "action": action, "kind": kind, "resource_id": resource_id,
-                                          "args": args})
+        write(conn, _INSERT_TRANSITION, {"account": account, "region": region, "due_at": due_at,
+                                         "action": action, "kind": kind, "resource_id": resource_id,
+                                         "args": args}, json_params=("args",))
         with self._lock:
             if self._next_due is not None and due_at < self._next_due:
                 self._next_due = due_at

@@ -368,7 +368,8 @@ _IDENTITY = sa.and_(
     resources.c.id == sa.bindparam("key_id"),
 )
 _GET_ONE = sa.select(resources.c.data).where(_IDENTITY)
-_INSERT_ONE = resources.insert()
+_INSERT_ONE = resources.insert().values(
+    {name: sa.bindparam(name) for name in ("account", "region", "kind", "id", "parent", "data")})
 _COUNT_KIND_UP_TO = sa.select(sa.func.count()).select_from(
     sa.select(resources.c.pk).where(resources.c.account == sa.bindparam("key_account"),
                                     resources.c.region == sa.bindparam("key_region"),
@@ -416,8 +417,24 @@ def _run_compiled(conn: Connection, statement, params: dict):
         params = {**own, **params}
     driver = conn.connection.driver_connection
     if positions is not None:
-        return driver.execute(sql, tuple(params[name] for name in positions))
-    return driver.execute(sql, params)
+        params = tuple(params[name] for name in positions)
+    try:
+        return driver.execute(sql, params)
+    except conn.dialect.loaded_dbapi.Error as error:
+        # As SQLAlchemy raises it, so Store.run still knows a conflict (busy, unique violation).
+        raise sa.exc.DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error) from error
+
+
+def write(conn: Connection, statement, params: dict, *, json_params: tuple[str, ...] = ()) -> None:
+    """A hot write built once with its bind parameters: on SQLite run on the DBAPI connection
+    (SQLAlchemy's execution machinery cost three times the INSERT itself), the ``json_params``
+    serialized as ``sa.JSON`` does and the write noted as the engine's event notes it;
+    elsewhere through SQLAlchemy."""
+    if conn.dialect.name != "sqlite":
+        conn.execute(statement, params)
+        return
+    notify.publish(conn, notify.STORE_CHANGED)
+    _run_compiled(conn, statement, {**params, **{name: json.dumps(params[name]) for name in json_params}})
 
 
 class Resources:
@@ -478,12 +495,13 @@ class Resources:
         return json.loads(data) if isinstance(data, (str, bytes)) else data  # SQLite: text
 
     def insert(self, kind: str, id: str, data: dict, *, parent: str = "") -> None:
-        self.conn.execute(_INSERT_ONE, {"account": self.account, "region": self.region,
-                                        "kind": kind, "id": id, "parent": parent, "data": data})
+        write(self.conn, _INSERT_ONE, {"account": self.account, "region": self.region,
+                                       "kind": kind, "id": id, "parent": parent, "data": data},
+              json_params=("data",))
 
     def update(self, kind: str, id: str, data: dict) -> None:
         if not self._versioned:
-            self.conn.execute(_UPDATE_ONE, {**self._one(kind, id), "new_data": data})
+            write(self.conn, _UPDATE_ONE, {**self._one(kind, id), "new_data": data}, json_params=("new_data",))
             return
         # Written back only over the version read in this transaction, if it read one.
         versions = _versions(self.conn)
