@@ -21,7 +21,7 @@ from .core.context import RequestContext
 from .core.errors import NotImplementedOperation, ServiceError
 from .core.ids import Ids, check_region
 from .core.objectstore import ObjectStore
-from .core.operations import HANDLERS, coverage
+from .core.operations import HANDLERS, READ_ONLY, coverage
 from .core.pagination import Paginator
 from .core.requestlog import RequestLog
 from .core.public_url import PublicUrls
@@ -179,14 +179,16 @@ class Emulator:
     # ------------------------------------------------------------------ requests
     @contextlib.contextmanager
     def context(self, service: str, operation: str, account: str, region: str,
-                base_url: str = "", request_id: str | None = None) -> Iterator[RequestContext]:
-        """A request's context in its own transaction, after due transitions were applied;
-        for model operations and for the routes no model describes alike."""
+                base_url: str = "", request_id: str | None = None, *,
+                read_only: bool = False) -> Iterator[RequestContext]:
+        """A request's context in its own transaction (``read_only``: without one, writes
+        refused), after due transitions were applied; for model operations and for the routes
+        no model describes alike."""
         check_region(region)
         now = self.clock.now()
         # Transitions are events in time: they apply whatever this request's outcome.
         self.apply_due_transitions()
-        with self.store.transaction() as conn:
+        with (self.store.reading() if read_only else self.store.transaction()) as conn:
             yield RequestContext(self, service, operation, account, region,
                                  request_id or str(uuid.uuid4()), now, conn, base_url)
 
@@ -257,9 +259,11 @@ class Emulator:
         handler = HANDLERS.get((service, operation.name))
         if handler is None:
             raise NotImplementedOperation(service, operation.name)
+        read_only = (service, operation.name) in READ_ONLY
+
         def attempt() -> dict:
             with self.context(service, operation.name, caller.account, caller.region,
-                              public_url.base_url(request), request_id) as ctx:
+                              public_url.base_url(request), request_id, read_only=read_only) as ctx:
                 return handler(ctx, params) or {}
 
         try:

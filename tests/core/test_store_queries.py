@@ -98,3 +98,28 @@ def test_a_duplicate_insert_is_a_conflict_store_run_retries(db_url):
     with store.transaction() as conn:
         assert Resources(conn, "111111111111", "us-east-1").get(KIND, "same") == {"n": 1}
     store.engine.dispose()
+
+
+def test_reading_sees_what_is_committed_and_refuses_writes(db_url):
+    """Store.reading (read-only operations: no BEGIN/COMMIT) reads committed rows, and a write
+    in it is refused before it runs, through SQLAlchemy or on the DBAPI connection alike."""
+    store = _filled(db_url)
+    with store.transaction() as conn:
+        Resources(conn, "111111111111", "us-east-1").insert(KIND, "kept", {"n": 1})
+    with store.reading() as conn:
+        here = Resources(conn, "111111111111", "us-east-1")
+        assert here.get(KIND, "kept") == {"n": 1}
+        assert [d for _, d in here.list(KIND)] == [{"n": 1}]
+        for write in (lambda: here.insert(KIND, "new", {}), lambda: here.update(KIND, "kept", {"n": 2}),
+                      lambda: here.delete(KIND, "kept")):
+            try:
+                write()
+            except (store_module.ReadOnlyViolation, sa.exc.StatementError) as refused:
+                assert "read-only" in str(refused)
+            else:
+                raise AssertionError("a write was let through")
+    with store.transaction() as conn:  # the thread's connection is usable again, nothing changed
+        here = Resources(conn, "111111111111", "us-east-1")
+        assert [d for _, d in here.list(KIND)] == [{"n": 1}]
+        here.insert(KIND, "after", {})
+    store.engine.dispose()

@@ -6,10 +6,13 @@ from typing import Callable
 from ..protocol import models
 
 HANDLERS: dict[tuple[str, str], Callable] = {}
+# Operations that only read: run without BEGIN/COMMIT (core.store.Store.reading refuses a write).
+READ_ONLY: set[tuple[str, str]] = set()
 
 
-def operation(service: str, name: str):
-    """Register ``handler(ctx, request) -> output`` for an operation of a loaded model.
+def operation(service: str, name: str, *, read_only: bool = False):
+    """Register ``handler(ctx, request) -> output`` for an operation of a loaded model;
+    ``read_only``: the handler never writes (it runs outside a transaction).
 
     Checked at import: a handler must name a real operation of an emulated service.
     """
@@ -22,6 +25,8 @@ def operation(service: str, name: str):
         if (service, name) in HANDLERS:
             raise ValueError(f"{service} {name} has two handlers")
         HANDLERS[(service, name)] = handler
+        if read_only:
+            READ_ONLY.add((service, name))
         return handler
 
     return register

@@ -58,8 +58,8 @@ class Record:
 
     def get_operation(self, service: str, name: str, member: str, find: Callable[[object, dict], dict]) -> None:
         """Register the operation that shows one resource of this kind: ``{member: view(find(ctx,
-        request))}`` (``find`` raises the service's not-found error)."""
+        request))}`` (``find`` raises the service's not-found error; it only reads)."""
 
-        @operation(service, name)
+        @operation(service, name, read_only=True)
         def get(ctx, req: dict) -> dict:
             return {member: self.view(find(ctx, req))}

@@ -129,7 +129,19 @@ def _note_write(conn, cursor, statement, parameters, context, executemany) -> No
     """Any statement that writes makes its transaction publish ``notify.STORE_CHANGED``: one
     topic, whatever changed, so a reader of everything (the console) wakes on commit."""
     if statement[:6] in _WRITES:
-        notify.publish(conn, notify.STORE_CHANGED)
+        _writing(conn)
+
+
+def _writing(conn) -> None:
+    """Before a write: refused in ``Store.reading`` (no transaction would make it atomic),
+    else noted for ``notify.STORE_CHANGED``."""
+    if conn.info.get(_READ_ONLY):
+        raise ReadOnlyViolation("an operation declared read-only (@operation(read_only=True)) wrote to the store")
+    notify.publish(conn, notify.STORE_CHANGED)
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A read-only operation (run without a transaction) tried to write: a bug in its declaration."""
 
 
 class Conflict(Exception):
@@ -238,6 +250,35 @@ class Store:
             for topic in dict.fromkeys(topics):  # committed: wake this process's waiters now
                 self.notifier.deliver(topic)
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for an operation that only reads, without BEGIN/COMMIT: each statement
+        sees what is committed when it runs (PostgreSQL: autocommit, two round trips fewer;
+        SQLite: the thread's connection, which starts no transaction for a SELECT). A write in
+        it is refused before it runs (``ReadOnlyViolation``)."""
+        with self._serial:
+            if self.shared:
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                    conn.info.pop(_VERSIONS, None)
+                    conn.info[_LOCK_READS] = False
+                    conn.info[_READ_ONLY] = True
+                    try:
+                        yield conn
+                    finally:
+                        conn.info.pop(_READ_ONLY, None)
+                return
+            conn = getattr(self._thread_connections, "conn", None)
+            if conn is None or conn.closed or conn.invalidated:
+                conn = self._thread_connections.conn = self.engine.connect()
+            conn.info[_READ_ONLY] = True
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_READ_ONLY, None)
+                if conn.in_transaction():  # SQLAlchemy began one for a SELECT it ran: end it
+                    conn.rollback()
+
     def outside_transaction(self, work: Callable[[Connection], T]) -> T:
         """``work(conn)`` for reads that need no transaction (PostgreSQL: autocommit, so no
         BEGIN/COMMIT round trips; each statement sees what is committed when it runs)."""
@@ -342,6 +383,7 @@ class Store:
 # SQLite needs neither: one process owns the file and its requests run one at a time.
 
 _VERSIONS = "greenroom.store.versions"   # key in a connection's info: (scope, kind, id) -> xmin
+_READ_ONLY = "greenroom.store.read_only"    # ... True: in Store.reading, writes are refused
 _LOCK_READS = "greenroom.store.lock_reads"  # ... True: get() locks the row (work run again)
 
 
@@ -433,7 +475,7 @@ def write(conn: Connection, statement, params: dict, *, json_params: tuple[str, 
     if conn.dialect.name != "sqlite":
         conn.execute(statement, params)
         return
-    notify.publish(conn, notify.STORE_CHANGED)
+    _writing(conn)
     _run_compiled(conn, statement, {**params, **{name: json.dumps(params[name]) for name in json_params}})
 
 
