@@ -73,3 +73,41 @@ def test_a_gameliftstreams_session_stored_with_generations_reads_as_revisions(tm
     store.engine.dispose()
     assert (data["_rev"], data["_holds"], "_gen" in data, "_delays" in data) == (4, True, False, False)
     assert args == {"expect": {"_rev": 4, "Status": "CONNECTED"}, "status": "TERMINATED", "reason": "idleTimeout"}
+
+
+def test_gameliftstreams_steps_scheduled_without_arguments_still_apply(tmp_path):
+    """An application and a stream group an earlier release scheduled (its steps had no
+    arguments) become READY and ACTIVE after the store upgrades them to declared steps."""
+    db_url = f"sqlite:///{tmp_path / 'old.db'}"
+    started = 1_800_000_000.0
+    with greenroom.mock(db_url=db_url) as gr:
+        gr.clock.set(started)
+        gls = gr.client("gameliftstreams")
+        app_id = gls.create_application(
+            Description="old", RuntimeEnvironment={"Type": "PROTON", "Version": "20241007"},
+            ExecutablePath="game.exe", ApplicationSourceUri="s3://bucket/game")["Id"]
+        gr.emulator.delays.set("gameliftstreams.streamgroup.activate", 5)
+        group_id = gls.create_stream_group(Description="old", StreamClass="gen4n_high")["Id"]
+
+    def forget_arguments(conn):
+        conn.execute(store_module.transitions.update()
+                     .where(store_module.transitions.c.action.in_((
+                         "gameliftstreams.application.process", "gameliftstreams.application.ready",
+                         "gameliftstreams.streamgroup.activated", "gameliftstreams.streamgroup.expired")))
+                     .values(args={}))
+    _make_old(db_url, forget_arguments)
+
+    with greenroom.mock(db_url=db_url) as gr:
+        gr.clock.set(started)
+        with gr.emulator.store.transaction() as conn:
+            pending = {row.action: row.args for row in conn.execute(sa.select(store_module.transitions))}
+        assert pending["gameliftstreams.application.process"] == {
+            "expect": {"Status": "INITIALIZED"}, "set": {"Status": "PROCESSING", "LastUpdatedAt": started + 0.5}}
+        assert pending["gameliftstreams.streamgroup.activated"] == {"expect": {"Status": "ACTIVATING"}}
+        gls = gr.client("gameliftstreams")
+        gr.clock.set(started + 0.7)
+        app = gls.get_application(Identifier=app_id)
+        assert (app["Status"], app["LastUpdatedAt"].timestamp()) == ("PROCESSING", started + 0.5)
+        gr.clock.set(started + 6)
+        assert gls.get_application(Identifier=app_id)["Status"] == "READY"
+        assert gls.get_stream_group(Identifier=group_id)["Status"] == "ACTIVE"

@@ -592,11 +592,12 @@ def rewrite_documents(conn: Connection, kind: str, change: Callable[[dict], dict
             conn.execute(resources.update().where(resources.c.pk == row.pk).values(data=changed))
 
 
-def rewrite_transitions(conn: Connection, action: str, change: Callable[[dict], dict | None]) -> None:
-    """The arguments of every pending transition ``action`` through ``change`` (as above)."""
-    for row in conn.execute(sa.select(transitions.c.pk, transitions.c.args)
+def rewrite_transitions(conn: Connection, action: str, change: Callable[[dict, float], dict | None]) -> None:
+    """The arguments of every pending transition ``action`` through ``change(args, due_at)`` (as
+    above; the due time for steps that stamp it)."""
+    for row in conn.execute(sa.select(transitions.c.pk, transitions.c.args, transitions.c.due_at)
                             .where(transitions.c.action == action)).all():
-        changed = change(dict(row.args))
+        changed = change(dict(row.args), row.due_at)
         if changed is not None:
             conn.execute(transitions.update().where(transitions.c.pk == row.pk).values(args=changed))
 

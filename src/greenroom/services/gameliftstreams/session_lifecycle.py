@@ -247,9 +247,26 @@ def _stored_before(conn) -> None:
     statuses = {TIMEOUT: None, ACTIVATE.action: "ACTIVATING", TERMINATE.action: "TERMINATING",
                 RECONNECT.action: "RECONNECTING"}
     for action, status in statuses.items():
-        def timer(args: dict, status=status) -> dict | None:
+        def timer(args: dict, due_at: float, status=status) -> dict | None:
             if "gen" not in args:
                 return None
             expect = {"_rev": args.pop("gen"), "Status": args.pop("expect", None) or status}
             return {**args, "expect": expect}
         rewrite_transitions(conn, action, timer)
+
+
+@upgrade("gameliftstreams.declared-steps")
+def _declared_steps(conn) -> None:
+    """Once, when a store opens: the pending steps of applications (processing, ready) and
+    stream groups (activation) were scheduled without arguments and checked the status in
+    their action; they now carry what they expect, as declared steps do."""
+    steps = {"gameliftstreams.application.process": ("INITIALIZED", {"Status": "PROCESSING"}),
+             "gameliftstreams.application.ready": ("PROCESSING", None),
+             "gameliftstreams.streamgroup.activated": ("ACTIVATING", None)}
+    for action, (status, to) in steps.items():
+        def step(args: dict, due_at: float, status=status, to=to) -> dict | None:
+            if "expect" in args:
+                return None
+            return {**args, "expect": {"Status": status},
+                    **({"set": {**to, "LastUpdatedAt": due_at}} if to else {})}
+        rewrite_transitions(conn, action, step)

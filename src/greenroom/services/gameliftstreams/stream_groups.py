@@ -33,7 +33,12 @@ from .session_lifecycle import FINAL, end_session, place_waiting
 
 NO_NEW_ASSOCIATIONS_AFTER_SECONDS = 180 * 86400
 
-# Adding or removing locations settles after its delay (core.lifecycle.Step).
+# A stream group's steps (core.lifecycle.Step): it activates, expires (in any status but
+# DELETING: the action checks that), and adding or removing locations settles after its delay.
+ACTIVATE = Step("ACTIVATING", delay="gameliftstreams.streamgroup.activate", field="Status",
+                action="gameliftstreams.streamgroup.activated")
+EXPIRE = Step(None, delay="gameliftstreams.streamgroup.expire", field="Status",
+              action="gameliftstreams.streamgroup.expired")
 LOCATIONS_SETTLED = "gameliftstreams.streamgroup.locations_settled"
 LOCATIONS_ADDED = Step("UPDATING_LOCATIONS", delay="gameliftstreams.streamgroup.location.activate",
                        field="Status", action=LOCATIONS_SETTLED)
@@ -125,17 +130,15 @@ def create_stream_group(ctx: RequestContext, req: dict) -> dict:
     if default_app is not None:
         _associate(ctx, group, default_app)
     ctx.resources.insert(STREAM_GROUP, group_id, group)
-    ctx.schedule("gameliftstreams.streamgroup.activate", STREAM_GROUP, group_id,
-                 action="gameliftstreams.streamgroup.activated")
-    ctx.schedule("gameliftstreams.streamgroup.expire", STREAM_GROUP, group_id,
-                 action="gameliftstreams.streamgroup.expired")
+    ACTIVATE.schedule(ctx, STREAM_GROUP, group_id, group)
+    EXPIRE.schedule(ctx, STREAM_GROUP, group_id, group)
     return describe(ctx, group)
 
 
-@transition("gameliftstreams.streamgroup.activated")
+@transition(ACTIVATE.action)
 def activated(resources, kind, group_id, args, due_at) -> None:
     group = resources.get(STREAM_GROUP, group_id)
-    if group is None or group["Status"] != "ACTIVATING":
+    if not applies(group, args):
         return
     group.update(Status="ACTIVE", LastUpdatedAt=due_at)
     for location in group["_locations"]:
@@ -144,10 +147,10 @@ def activated(resources, kind, group_id, args, due_at) -> None:
     resources.update(STREAM_GROUP, group_id, group)
 
 
-@transition("gameliftstreams.streamgroup.expired")
+@transition(EXPIRE.action)
 def expired(resources, kind, group_id, args, due_at) -> None:
     group = resources.get(STREAM_GROUP, group_id)
-    if group is not None and group["Status"] != "DELETING":
+    if applies(group, args) and group["Status"] != "DELETING":
         resources.update(STREAM_GROUP, group_id, {**group, "Status": "EXPIRED", "LastUpdatedAt": due_at})
 
 
