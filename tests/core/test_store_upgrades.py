@@ -7,7 +7,9 @@ import sqlalchemy as sa
 import greenroom
 from greenroom import services
 from greenroom.core import store as store_module
+from greenroom.core.lifecycle import applies
 from greenroom.core.store import Store
+from greenroom.services.ivs_realtime import tables
 
 services.load_all()   # the services register their upgrades when imported (as Emulator does)
 
@@ -111,3 +113,65 @@ def test_gameliftstreams_steps_scheduled_without_arguments_still_apply(tmp_path)
         gr.clock.set(started + 6)
         assert gls.get_application(Identifier=app_id)["Status"] == "READY"
         assert gls.get_stream_group(Identifier=group_id)["Status"] == "ACTIVE"
+
+
+def test_ivs_participants_stored_with_four_generations_read_as_lanes_of_the_one_guard(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'old.db'}"
+    participant = {"participantId": "p1", "userId": "u", "state": "CONNECTED", "attributes": {},
+                   "published": True, "recordingState": "STOPPING", "protocol": "WHIP", "replicationType": "SOURCE",
+                   "_": {"stageId": "st-1", "sessionId": "se-1", "capabilities": ["PUBLISH"], "publishing": True,
+                         "subscriptions": [], "leaveGeneration": 2, "publishGeneration": 3,
+                         "subscribeGeneration": 0, "recordingGeneration": 4}}
+    key = "se-1/p1"
+    old_timers = {
+        "ivs-realtime.participant.time-limit": {"what": "publish", "generation": 3},
+        "ivs-realtime.recording.settle": {"generation": 4, "expect": "STOPPING", "to": "STOPPED"},
+        "ivs-realtime.replica.expire": {"leaveGeneration": 2},
+    }
+
+    def store_old_participant(conn):
+        tables.insert_participant(conn, "000000000000", "us-east-1", participant)
+        for action, args in old_timers.items():
+            conn.execute(store_module.transitions.insert().values(
+                account="000000000000", region="us-east-1", due_at=10.0, action=action,
+                kind="ivs-realtime:participant", resource_id=key, args=args))
+    _make_old(db_url, store_old_participant)
+
+    store = Store(db_url)
+    with store.transaction() as conn:
+        data = tables.get_participant(conn, "000000000000", "us-east-1", "se-1", "p1")
+        pending = {row.action: row.args for row in conn.execute(sa.select(store_module.transitions))}
+    store.engine.dispose()
+    assert data["_rev"] == {"leave": 2, "publish": 3, "recording": 4}
+    assert not [name for name in data["_"] if name.endswith("Generation")]
+    assert pending == {
+        "ivs-realtime.participant.time-limit": {"what": "publish",
+                                                "expect": {"_rev": {"publish": 3}, "state": "CONNECTED"}},
+        "ivs-realtime.recording.settle": {"expect": {"_rev": {"recording": 4}, "recordingState": "STOPPING"},
+                                          "set": {"recordingState": "STOPPED"}},
+        "ivs-realtime.replica.expire": {"expect": {"_rev": {"leave": 2}}},
+    }
+    assert all(applies(data, args) for args in pending.values())
+
+
+def test_a_gameliftstreams_session_length_timer_guarded_by_started_at_is_its_length_lane(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'old.db'}"
+    session = {"Arn": "arn:aws:gameliftstreams:us-east-1:000000000000:streamsession/sg-1/s1", "_id": "s1",
+               "Status": "ACTIVE", "_rev": 3, "_holds": True, "_started_at": 5.0}
+
+    def store_old_session(conn):
+        conn.execute(store_module.resources.insert().values(
+            account="000000000000", region="us-east-1", kind="gameliftstreams:streamsession", id="s1",
+            parent="sg-1", data=session))
+        conn.execute(store_module.transitions.insert().values(
+            account="000000000000", region="us-east-1", due_at=10.0, action="gameliftstreams.session.max_length",
+            kind="gameliftstreams:streamsession", resource_id="s1", args={"started_at": 5.0}))
+    _make_old(db_url, store_old_session)
+
+    store = Store(db_url)
+    with store.transaction() as conn:
+        (data,) = store_module.documents(conn, "gameliftstreams:streamsession")
+        args = conn.execute(sa.select(store_module.transitions.c.args)).scalar_one()
+    store.engine.dispose()
+    assert "_started_at" not in data and data["_rev"] == 3
+    assert args == {"expect": {"_rev": {"length": 0}}}

@@ -34,10 +34,10 @@ from .session_lifecycle import FINAL, end_session, place_waiting
 NO_NEW_ASSOCIATIONS_AFTER_SECONDS = 180 * 86400
 
 # A stream group's steps (core.lifecycle.Step): it activates, expires (in any status but
-# DELETING: the action checks that), and adding or removing locations settles after its delay.
+# DELETING: the action checks that; a timer of its own, so a lane), and adding or removing locations settles after its delay.
 ACTIVATE = Step("ACTIVATING", delay="gameliftstreams.streamgroup.activate", field="Status",
                 action="gameliftstreams.streamgroup.activated")
-EXPIRE = Step(None, delay="gameliftstreams.streamgroup.expire", field="Status",
+EXPIRE = Step(None, delay="gameliftstreams.streamgroup.expire", field="Status", lane="expiry",
               action="gameliftstreams.streamgroup.expired")
 LOCATIONS_SETTLED = "gameliftstreams.streamgroup.locations_settled"
 LOCATIONS_ADDED = Step("UPDATING_LOCATIONS", delay="gameliftstreams.streamgroup.location.activate",
