@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
 import sys
 import time
@@ -56,12 +57,18 @@ def make_client():
     return boto3.session.Session().client("kinesisvideo", **CLIENT_OPTIONS)
 
 
-def time_calls(client, calls: int) -> float:
-    """Seconds per call of DescribeStream."""
+CPU_TIME: dict[str, list[float]] = {}  # client name -> this thread's CPU seconds per call, per round
+
+
+def time_calls(client, calls: int, name: str | None = None) -> float:
+    """Seconds per call of DescribeStream (wall clock); the thread's CPU time per call is kept
+    in CPU_TIME[name]: on a loaded machine it moves far less than the wall clock."""
     describe = client.describe_stream
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     for _ in range(calls):
         describe(StreamName=STREAM)
+    if name is not None:
+        CPU_TIME.setdefault(name, []).append((time.thread_time() - cpu_started) / calls)
     return (time.perf_counter() - started) / calls
 
 
@@ -110,7 +117,7 @@ def main(argv=None) -> int:
             # Alternate which goes first, so drift (noisy neighbours, thermal) hits both alike.
             for name in (order if round_number % 2 == 0 else order[::-1]):
                 gc.collect()
-                per_call[name].append(time_calls(clients[name], args.calls))
+                per_call[name].append(time_calls(clients[name], args.calls, name))
 
     print(f"bench_mock: kinesisvideo DescribeStream, {args.rounds} interleaved rounds x "
           f"{args.calls} calls per client (warm-up {args.warmup}); response body {len(body)} bytes")
@@ -125,6 +132,9 @@ def main(argv=None) -> int:
     per_round = [g / c for g, c in zip(per_call["greenroom"], per_call["canned"])]
     print(f"  greenroom's own cost per call (median difference): {(med_g - med_c) * 1e6:.1f} us")
     print(f"  per-round ratios: {' '.join(f'{r:.2f}' for r in per_round)}")
+    cpu_g, cpu_c = statistics.median(CPU_TIME["greenroom"]), statistics.median(CPU_TIME["canned"])
+    print(f"  for context, this thread's CPU time per call (medians): greenroom {cpu_g * 1e6:.1f} us, "
+          f"canned {cpu_c * 1e6:.1f} us, ratio {cpu_g / cpu_c:.2f} (load average {os.getloadavg()[0]:.2f})")
     print(f"ratio greenroom / canned (medians): {ratio:.2f}   "
           f"target <= {TARGET}: {'met' if ratio <= TARGET else 'not met'}")
     return 0

@@ -7,7 +7,9 @@ Kinesis Video stream fed by ``greenroom kvs put-media`` playing LIVE with its th
 stage with two participants, one publishing and one subscribed to it, a GameLift Streams
 application made READY by advancing the clock with a stream group and a session, a Nimble
 studio and an armed fault), then writes one PNG per view with headless Chromium (DevTools
-protocol, as the tests drive it): ``kinesisvideo.png``, ``ivs-realtime.png``, ``gameliftstreams.png``, ``nimble.png``.
+protocol, as the tests drive it): ``kinesisvideo.png``, ``ivs-realtime.png`` (with the page's
+test participant publishing over WHIP and its live tile), ``gameliftstreams.png``,
+``gameliftstreams-stream.png`` (the session's stream opened in the page) and ``nimble.png``.
 
 Needs chromium, ffmpeg and the console's hls.js (``python -m greenroom.vendored`` fetches it).
 
@@ -96,7 +98,9 @@ def main() -> int:
                                                "count": 1, "account": ACCOUNT, "region": REGION}).raise_for_status()
         time.sleep(3)  # a few fragments for the player
 
-        page = DevToolsPage(server.base_url + "/_greenroom/console", args.width, args.height)
+        # Host candidates as addresses (no multicast DNS): the page's WebRTC peers (tiles, stream).
+        page = DevToolsPage(server.base_url + "/_greenroom/console", args.width, args.height,
+                            chromium_args=("--disable-features=WebRtcHideLocalIpsWithMdns",))
         try:
             for service in ("kinesisvideo", "ivs-realtime", "gameliftstreams", "nimble"):
                 page.wait_for("document.getElementById('live-status').textContent === 'live'")
@@ -107,9 +111,20 @@ def main() -> int:
                     page.wait_for("document.getElementById('player').currentTime > 1", 45)
                     page.evaluate("document.querySelector('li[data-name=\"front-door\"] button.thumbs').click()")
                     page.wait_for("document.querySelectorAll('li[data-name=\"front-door\"] .thumbnails img').length > 0", 30)
+                if service == "ivs-realtime":
+                    page.evaluate("document.querySelector('li[data-name=\"studio\"] button.join').click()")
+                    page.wait_for("(function (v) { return v && v.videoWidth > 0 && v.currentTime > 0.5; })"
+                                  "(document.querySelector('figure.tile:not([data-error]) video'))", 30)
                 time.sleep(0.5)
                 page.screenshot(output / f"{service}.png")
                 print(output / f"{service}.png")
+                if service == "gameliftstreams":
+                    page.evaluate("document.querySelector('button.open-stream').click()")
+                    page.wait_for("document.getElementById('stream').currentTime > 1", 30)
+                    page.evaluate("document.getElementById('stream-box').scrollIntoView()")
+                    time.sleep(0.5)
+                    page.screenshot(output / "gameliftstreams-stream.png")
+                    print(output / "gameliftstreams-stream.png")
             if args.readme:
                 readme_image(output / "kinesisvideo.png", ROOT / "docs" / "console.png")
         finally:

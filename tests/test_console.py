@@ -4,26 +4,33 @@ drive greenroom. Needs ``chromium`` and the hls.js greenroom's build fetches; ff
 video the LIVE player plays."""
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from importlib.resources import files
 
+import av
+import numpy as np
 import pytest
 import requests
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from botocore.auth import SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from urllib.parse import urlencode
 from websockets.sync.client import connect
 
-from support import DevToolsPage, Launcher, chromium, make_client, need
+from support import BRIGHTNESS_JS, DevToolsPage, Launcher, chromium, make_client, need
 
 HLS_JS = files("greenroom").joinpath("console_static", "vendor", "hls.min.js")
 ACCOUNT, REGION = "123456789012", "us-west-2"
+# Host candidates as addresses, not mDNS names (no multicast DNS here): the page's WebRTC peers.
+CHROMIUM_ARGS = ("--disable-features=WebRtcHideLocalIpsWithMdns",)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +53,7 @@ def server(console_server):
 
 @pytest.fixture
 def page(server):
-    opened = DevToolsPage(server.base_url + "/_greenroom/console")
+    opened = DevToolsPage(server.base_url + "/_greenroom/console", chromium_args=CHROMIUM_ARGS)
     yield opened
     opened.close()
 
@@ -58,6 +65,11 @@ def client(server, name: str):
 def show(page: DevToolsPage, service: str) -> None:
     page.wait_for("document.getElementById('live-status').textContent === 'live'")
     page.evaluate(f"document.querySelector('#services button[data-service=\"{service}\"]').click()")
+
+
+def brightness(page: DevToolsPage, video: str) -> float:
+    """The mean brightness (0-255) of the picture a <video> of the page shows."""
+    return page.evaluate(f"(function () {{ {BRIGHTNESS_JS} return brightness({video}); }})()")
 
 
 def resource(kind: str, name: str) -> str:
@@ -183,6 +195,68 @@ def test_advancing_the_clock_from_the_page_makes_an_application_ready(server, pa
     assert all(a != b for a, b in zip(statuses, statuses[1:])), statuses  # changes only
 
 
+def test_opening_a_gamelift_session_streams_it_to_the_page_with_input(server, page):
+    """"Open the stream" on a session started with NO_CLIENT_CONNECTION: the page's offer goes
+    through CreateStreamSessionConnection, the video plays (not black, changing), the session goes
+    CONNECTED, and keys pressed on the picture reach the application (it draws them)."""
+    server.admin("POST", "clock", {"mode": "manual"}).raise_for_status()
+    show(page, "gameliftstreams")
+    gls = client(server, "gameliftstreams")
+    app = gls.create_application(Description="Console Quest", RuntimeEnvironment={"Type": "UBUNTU", "Version": "22_04_LTS"},
+                                 ExecutablePath="bin/game", ApplicationSourceUri="s3://game-bucket/builds/1/")
+    server.admin("POST", "clock", {"advance": 3600}).raise_for_status()
+    group = gls.create_stream_group(Description="hall", StreamClass="gen4n_ultra", DefaultApplicationIdentifier=app["Arn"],
+                                    LocationConfigurations=[{"LocationName": REGION, "AlwaysOnCapacity": 1}])
+    server.admin("POST", "clock", {"advance": 3600}).raise_for_status()
+    session = gls.start_stream_session(Identifier=group["Arn"], ApplicationIdentifier=app["Arn"], Protocol="WebRTC",
+                                       SignalRequest="NO_CLIENT_CONNECTION",
+                                       DisplayConfiguration={"Resolution": {"Width": 640, "Height": 360}})
+    server.admin("POST", "clock", {"advance": 5}).raise_for_status()
+
+    def status():
+        return gls.get_stream_session(Identifier=group["Id"], StreamSessionIdentifier=session["Arn"])["Status"]
+
+    assert status() == "ACTIVE"
+    opener = "document.querySelector('section[data-kind=\"gameliftstreams:streamsession\"] button.open-stream')"
+    page.wait_for(opener)
+    page.evaluate(opener + ".click()")
+    video = "document.getElementById('stream')"
+    page.wait_for(f"{video}.videoWidth === 640 && {video}.currentTime > 0.5", 30)
+    assert brightness(page, video) > 20                                    # text on grey, not black
+    deadline = time.monotonic() + 20
+    while status() != "CONNECTED":
+        assert time.monotonic() < deadline, status()
+        time.sleep(0.2)
+    page.wait_for("document.getElementById('stream-status').textContent === 'connected'")
+    thumb = ("(function (v) { var c = document.createElement('canvas'); c.width = 64; c.height = 36;"
+             " var x = c.getContext('2d'); x.drawImage(v, 0, 0, 64, 36); return Array.from(x.getImageData(0, 0, 64, 36).data)"
+             ".filter(function (_, i) { return i % 4 === 0; }); })(document.getElementById('stream'))")
+    before = page.evaluate(thumb)
+    page.wait_for(f"JSON.stringify({thumb}) !== {json.dumps(json.dumps(before, separators=(',', ':')))}", 10)  # it moves
+
+    # A key pressed on the focused picture goes over the data channel; the application draws it.
+    page.evaluate(f"{video}.focus(); {video}.dispatchEvent(new KeyboardEvent('keydown', {{key: 'q', code: 'KeyQ', bubbles: true}}))")
+    records = f"account={ACCOUNT}&region={REGION}&service=gameliftstreams"
+
+    def history_mentions(text: str) -> bool:
+        stored = server.admin("GET", f"resources?{records}").json()["resources"]["gameliftstreams:streamsession"][0]
+        return text in json.dumps(stored)
+
+    deadline = time.monotonic() + 15
+    while not history_mentions("KeyQ"):
+        assert time.monotonic() < deadline, "the key never reached the session"
+        time.sleep(0.3)
+
+    # A session that cannot take a connection (waiting for capacity: ACTIVATING) says why.
+    gls.start_stream_session(Identifier=group["Arn"], ApplicationIdentifier=app["Arn"], Protocol="WebRTC",
+                             SignalRequest="NO_CLIENT_CONNECTION")
+    openers = "document.querySelectorAll('section[data-kind=\"gameliftstreams:streamsession\"] button.open-stream')"
+    page.wait_for(f"{openers}.length === 2")
+    page.evaluate(f"{openers}[1].click()")
+    page.wait_for("document.getElementById('stream-status').textContent.startsWith('cannot open the stream: ')", 20)
+    assert "ACTIVATING" in page.evaluate("document.getElementById('stream-status').textContent")
+
+
 def test_a_participant_joined_through_the_admin_api_shows_in_the_stage_view(server, page):
     show(page, "ivs-realtime")
     ivs = client(server, "ivs-realtime")
@@ -208,6 +282,116 @@ def test_a_participant_joined_through_the_admin_api_shows_in_the_stage_view(serv
     session_id = joined.json()["sessionId"]
     listed = ivs.list_participants(stageArn=stage["arn"], sessionId=session_id)["participants"]
     assert {p["participantId"]: (p["userId"], p["published"]) for p in listed}[own] == ("console", True)
+
+
+def test_the_test_participant_publishes_over_whip_and_shows_as_a_live_tile(server, page):
+    """The join button publishes the page's canvas over WHIP; the stage view subscribes to it
+    (WHIP, a console-viewer token) and its tile decodes the moving picture; Leave ends both."""
+    show(page, "ivs-realtime")
+    ivs = client(server, "ivs-realtime")
+    stage = ivs.create_stage(name="live")["stage"]
+    page.wait_for(resource("ivs-realtime:stage", "live"))
+    page.evaluate(resource("ivs-realtime:stage", "live") + ".querySelector('button.join').click()")
+    page.wait_for("document.getElementById('control-status').textContent.startsWith('joined as ')", 20)
+    own = page.evaluate("document.getElementById('control-status').textContent").split()[-1]
+    video = f"document.querySelector('figure.tile[data-participant-id=\"{own}\"] video')"
+    page.wait_for(f"{video} && {video}.videoWidth === 320 && {video}.currentTime > 0.5", 30)
+    first = brightness(page, video)
+    assert first > 40, first                                      # green and white, not black
+    frames = f"{video}.getVideoPlaybackQuality().totalVideoFrames"
+    counted = page.evaluate(frames)
+    page.wait_for(f"{frames} >= {counted + 10}", 15)              # still playing: the pattern moves
+    session_id = ivs.get_stage(arn=stage["arn"])["stage"]["activeSessionId"]
+    listed = {p["userId"]: p for p in ivs.list_participants(stageArn=stage["arn"], sessionId=session_id)["participants"]}
+    assert listed["console"]["published"] is True and listed["console"]["participantId"] == own
+    assert ivs.get_participant(stageArn=stage["arn"], sessionId=session_id,
+                               participantId=own)["participant"]["protocol"] == "WHIP"
+    viewer = listed["console-viewer"]
+    events = ivs.list_participant_events(stageArn=stage["arn"], sessionId=session_id,
+                                         participantId=viewer["participantId"])["events"]
+    assert any(e["name"] == "SUBSCRIBE_STARTED" and e["remoteParticipantId"] == own for e in events)
+
+    # Leave: the publication ends (PUBLISH_STOPPED), the tile goes.
+    mine = f"document.querySelector('li.participant[data-participant-id=\"{own}\"]')"
+    page.evaluate(f"{mine}.querySelector('button.leave').click()")
+    page.wait_for(f"!document.querySelector('figure.tile[data-participant-id=\"{own}\"]')", 20)
+    got = ivs.get_participant(stageArn=stage["arn"], sessionId=session_id, participantId=own)["participant"]
+    assert got["published"] is False or got["state"] == "DISCONNECTED"
+
+
+class GreenPattern:
+    """aiortc as an independent WHIP publisher: green frames with a moving white bar, on an
+    event loop of its own (the test drives the page meanwhile)."""
+
+    def __init__(self, whip_url: str, participant_id: str, token: str):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.peer = asyncio.run_coroutine_threadsafe(self._publish(whip_url, participant_id, token), self.loop).result(30)
+
+    async def _publish(self, whip_url: str, participant_id: str, token: str):
+        class Pattern(VideoStreamTrack):
+            async def recv(self):
+                pts, time_base = await self.next_timestamp()
+                picture = np.zeros((240, 320, 3), np.uint8)
+                picture[:, :, 1] = 180
+                column = (pts // 3000) % 300
+                picture[:, column:column + 20, :] = 255
+                frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+                frame.pts, frame.time_base = pts, time_base
+                return frame
+
+        peer = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        peer.addTrack(Pattern())
+        await peer.setLocalDescription(await peer.createOffer())
+        answer = await asyncio.to_thread(requests.post, f"{whip_url}/publish/{participant_id}", timeout=20,
+                                         data=peer.localDescription.sdp.encode(),
+                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/sdp"})
+        assert answer.status_code == 201, answer.text
+        await peer.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
+        return peer
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.peer.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def test_an_aiortc_whip_publisher_shows_as_a_live_tile_and_goes(server, page):
+    show(page, "ivs-realtime")
+    ivs = client(server, "ivs-realtime")
+    stage = ivs.create_stage(name="cams")["stage"]
+    token = ivs.create_participant_token(stageArn=stage["arn"], userId="cam")["participantToken"]
+    publisher = GreenPattern(stage["endpoints"]["whip"], token["participantId"], token["token"])
+    try:
+        video = f"document.querySelector('figure.tile[data-participant-id=\"{token['participantId']}\"] video')"
+        page.wait_for(f"{video} && {video}.videoWidth === 320 && {video}.currentTime > 0.5", 30)
+        assert brightness(page, video) > 60                       # green and white, not black
+        green = page.evaluate(f"(function (v) {{ var c = document.createElement('canvas'); c.width = 32; c.height = 24;"
+                              f" var x = c.getContext('2d'); x.drawImage(v, 0, 0, 32, 24); var d = x.getImageData(0, 0, 32, 24).data,"
+                              f" r = 0, g = 0; for (var i = 0; i < d.length; i += 4) {{ r += d[i]; g += d[i + 1]; }}"
+                              f" return g > 1.5 * r; }})({video})")
+        assert green, "the tile shows the publisher's green picture"
+    finally:
+        publisher.close()
+    page.wait_for(f"!document.querySelector('figure.tile[data-participant-id=\"{token['participantId']}\"]')", 30)
+
+
+def test_console_ivs_token_and_gamelift_connect_refuse_bad_input(launch):
+    running = launch("--ephemeral")
+    base = f"{running.base_url}/_greenroom/console"
+    scope = {"account": ACCOUNT, "region": REGION}
+    for body in ({}, {**scope}, {**scope, "stageArn": "arn:aws:ivs:us-west-2:123456789012:stage/x"},
+                 {**scope, "stageArn": 7, "use": "publish"}):
+        answer = requests.post(f"{base}/ivs-token", json=body, timeout=10)
+        assert answer.status_code == 400, (body, answer.text)
+    missing = requests.post(f"{base}/ivs-token", timeout=10, json={
+        **scope, "stageArn": f"arn:aws:ivs:{REGION}:{ACCOUNT}:stage/absent", "use": "subscribe"})
+    assert missing.status_code == 404, missing.text
+    for body in ({**scope}, {**scope, "streamGroupId": "sg-1", "sessionArn": "x"},
+                 {**scope, "streamGroupId": "sg-1", "sessionArn": "x", "signalRequest": 3}):
+        answer = requests.post(f"{base}/gamelift-connect", json=body, timeout=10)
+        assert answer.status_code == 400, (body, answer.text)
 
 
 def recorded_participant(server, ivs, user: str) -> tuple[dict, dict, str]:

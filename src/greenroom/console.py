@@ -20,15 +20,17 @@ Routes (beside admin.py's):
 - ``POST /_greenroom/console/describe`` ``{"account", "region", "kind", "record"}``: a record's
   description as its Describe/Get operation answers it (the page asks when one is unfolded);
 - ``POST /_greenroom/console/ivs-join`` ``{"account", "region", "stageArn"}``: a test participant
-  (CreateParticipantToken, then the admin join and publish of ``ivs_realtime.client_actions``);
+  without media (CreateParticipantToken, then the admin join and publish of
+  ``ivs_realtime.client_actions``): the page's fallback when it has no WebRTC;
+- ``POST /_greenroom/console/ivs-token`` ``{"account", "region", "stageArn", "use"}``: a token and
+  the stage's WHIP URL for the page's own WHIP peer: it publishes a generated picture (the test
+  participant) or subscribes to the stage's publishers (the live tiles);
+- ``POST /_greenroom/console/gamelift-connect``: the page's offer for a GameLift Streams session
+  through CreateStreamSessionConnection ("open the stream"), its SignalResponse back;
 - ``GET /_greenroom/console/s3/{bucket}/{key}``: an object of the S3 stand-in (``emulator.objects``:
   a participant's recording, its playlist and segments);
 - ``GET /_greenroom/console/hls.js``: the pinned hls.js build fetched and checked when greenroom
   is built (``vendored.py``).
-
-Not yet (they need the IVS and GameLift media other work adds; console.js marks the places):
-live tiles of IVS publishers (a WHIP subscribe from the page) and "open the stream" of a
-GameLift Streams session.
 
 Records come as stored (the store API's ``Resources.list``); an unfolded one shows what its
 service's Describe/Get answers (``DESCRIBE``), or the stored record for kinds without one.
@@ -396,8 +398,8 @@ def describe(emulator, request):
 def ivs_join(emulator, request):
     """A test participant on a stage: a token from CreateParticipantToken (PUBLISH and
     SUBSCRIBE, user ``console``), then the join and publish a client SDK would make
-    (``ivs_realtime.client_actions``). [The fake camera's media goes with the publish once the
-    IVS media lands; today the participant publishes without media.]"""
+    (``ivs_realtime.client_actions``), without media: the page's fallback when it has no
+    WebRTC (with it, the page publishes over WHIP itself, ``ivs_token``)."""
     document = request.json_object()
     account, region = _scope_of(document)
     stage_arn = document.get("stageArn")
@@ -412,6 +414,46 @@ def ivs_join(emulator, request):
     except ivs_actions.ClientActionError as error:
         raise HttpError(error.status, error.message) from None
     return joined
+
+
+CONSOLE_TOKEN_USERS = {"publish": ("console", ["PUBLISH", "SUBSCRIBE"]), "subscribe": ("console-viewer", ["SUBSCRIBE"])}
+
+
+@http_route("POST", "/_greenroom/console/ivs-token")
+def ivs_token(emulator, request):
+    """``{"account", "region", "stageArn", "use": "publish"|"subscribe"}``: a participant token
+    for the page's own WHIP peer, from CreateParticipantToken (user ``console`` with PUBLISH and
+    SUBSCRIBE to publish the page's test pattern; ``console-viewer`` with SUBSCRIBE for the live
+    tiles), with the stage's WHIP endpoint (GetStage). The page then speaks WHIP itself."""
+    document = request.json_object()
+    account, region = _scope_of(document)
+    stage_arn, use = document.get("stageArn"), document.get("use")
+    if not isinstance(stage_arn, str) or not stage_arn or use not in CONSOLE_TOKEN_USERS:
+        raise HttpError(400, 'Send {"account", "region", "stageArn", "use": "publish" or "subscribe"}')
+    user, capabilities = CONSOLE_TOKEN_USERS[use]
+    whip_url = _call(emulator, request, account, region, "/GetStage", {"arn": stage_arn}, "ivs")["stage"]["endpoints"]["whip"]
+    token = _call(emulator, request, account, region, "/CreateParticipantToken",
+                  {"stageArn": stage_arn, "userId": user, "capabilities": capabilities}, "ivs")["participantToken"]
+    return {"token": token["token"], "participantId": token["participantId"], "whipUrl": whip_url}
+
+
+@http_route("POST", "/_greenroom/console/gamelift-connect")
+def gamelift_connect(emulator, request):
+    """``{"account", "region", "streamGroupId", "sessionArn", "signalRequest"}``: the page's
+    WebRTC offer handed to CreateStreamSessionConnection for a session waiting for a client
+    (ACTIVE, started with NO_CLIENT_CONNECTION, or PENDING_CLIENT_RECONNECTION), as a web
+    client's backend would; answers the SignalResponse, or GameLift Streams' refusal (why the
+    session cannot take a connection) as a 400."""
+    document = request.json_object()
+    account, region = _scope_of(document)
+    names = ("streamGroupId", "sessionArn", "signalRequest")
+    if not all(isinstance(document.get(name), str) and document[name] for name in names):
+        raise HttpError(400, 'Send {"account", "region", "streamGroupId", "sessionArn", "signalRequest"} as strings')
+    path = (f"/streamgroups/{quote(document['streamGroupId'], safe='')}/streamsessions/"
+            f"{quote(document['sessionArn'], safe='')}/connections")
+    answer = _call(emulator, request, account, region, path, {"SignalRequest": document["signalRequest"]},
+                   "gameliftstreams")
+    return {"signalResponse": answer["SignalResponse"]}
 
 
 def _call(emulator, request: HttpRequest, account: str, region: str, path: str, body: dict | None,

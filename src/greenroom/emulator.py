@@ -119,6 +119,12 @@ class Emulator:
         now = self.clock.now()
         if self.scheduler.known_idle_until(now):
             return 0
+        # A shared store cannot be known idle: ask with one statement outside any transaction,
+        # and open the applying transaction (BEGIN, SELECT ... FOR UPDATE, COMMIT) only when
+        # something is due. What another transaction is applying is still seen as due.
+        if self.store.shared and not self.store.outside_transaction(
+                lambda conn: self.scheduler.anything_due(conn, now)):
+            return 0
         def apply() -> int:
             with self.store.transaction() as conn:
                 return self.scheduler.apply_due(conn, now)

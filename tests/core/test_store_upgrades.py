@@ -175,3 +175,22 @@ def test_a_gameliftstreams_session_length_timer_guarded_by_started_at_is_its_len
     store.engine.dispose()
     assert "_started_at" not in data and data["_rev"] == 3
     assert args == {"expect": {"_rev": {"length": 0}}}
+
+
+def test_an_index_added_since_a_database_was_made_is_created_when_it_opens(tmp_path):
+    """Lists of a whole kind read resources_by_kind (one page costs the same whatever is
+    stored): a database made before it existed gets it on open, and opening again is a no-op."""
+    db_url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Store(db_url)
+    with old.transaction() as conn:
+        conn.execute(sa.text("DROP INDEX resources_by_kind"))
+    old.engine.dispose()
+    for _ in range(2):
+        reopened = Store(db_url)
+        assert "resources_by_kind" in {index["name"] for index in sa.inspect(reopened.engine).get_indexes("resources")}
+        with reopened.engine.connect() as conn:
+            plan = " ".join(str(row[-1]) for row in conn.execute(sa.text(
+                "EXPLAIN QUERY PLAN SELECT pk, data FROM resources WHERE account = 'a' AND region = 'r' "
+                "AND kind = 'k' AND pk > 5 ORDER BY pk LIMIT 10")))
+        assert "resources_by_kind" in plan and "TEMP B-TREE" not in plan, plan
+        reopened.engine.dispose()

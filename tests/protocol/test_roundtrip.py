@@ -35,6 +35,7 @@ from botocore.response import StreamingBody
 from botocore.serialize import create_serializer
 from botocore.validate import validate_parameters
 
+from greenroom import services
 from greenroom.core.errors import ServiceError
 from greenroom.protocol import models
 from greenroom.protocol.http import HttpRequest
@@ -62,6 +63,7 @@ DATA_PLANE = ("kinesis-video-archived-media", "kinesis-video-media")
 
 @functools.cache
 def router() -> Router:
+    services.load_all()  # the services register their wire quirks (protocol.quirks), as in the emulator
     return Router()
 
 

@@ -176,6 +176,8 @@
       if (kept[input.dataset.keep] != null) { input.value = kept[input.dataset.keep]; input.dataset.edited = "1"; }
       if (input.dataset.keep === focused) input.focus();
     });
+    // Tiles of stages no longer shown (another view, a deleted stage) end their subscriptions.
+    Object.keys(tiles).forEach(function (id) { if (!box.contains(tiles[id].box)) closeTile(id); });
   }
 
   // ---------------------------------------------------------------- Kinesis Video
@@ -295,22 +297,163 @@
   }
 
   // ---------------------------------------------------------------- IVS Real-Time
+  // WebRTC in the page: the test participant publishes a generated picture over WHIP and the
+  // stage's publishers show as live tiles (WHIP subscribe). Without it, the admin fake camera.
+  var webrtc = typeof RTCPeerConnection !== "undefined";
+  var publishers = {};   // participant id -> {peer, whip: {url, token, location}} of the page's own publishers
+  var tiles = {};        // participant id -> {box, video, peer, whip, stage} of live tiles
+  var viewers = {};      // stage ARN -> a promise of the page's subscribe token for that stage
+
   function showStage(item, record, extras) {
     item.appendChild(button("Join as a test participant", "join", function () {
-      admin("POST", "console/ivs-join", { account: view.account, region: view.region, stageArn: record.arn })
+      (webrtc ? publishPattern(record.arn) :
+        admin("POST", "console/ivs-join", { account: view.account, region: view.region, stageArn: record.arn }))
         .then(function (joined) { say("joined as " + joined.participantId); })
         .catch(function (error) { say("join: " + error.message); });
     }));
     var sessions = (extras.stages || {})[record.arn] || [];
+    var live = {};
     var list = el("ul", null, "sessions");
     sessions.forEach(function (session) {
       var entry = el("li", "session " + session.sessionId + (session.endTime ? " (ended " + session.endTime + ")" : " (live)"));
       var people = el("ul");
-      session.participants.forEach(function (participant) { people.appendChild(participantItem(participant)); });
+      session.participants.forEach(function (participant) {
+        people.appendChild(participantItem(participant));
+        if (!session.endTime && participant.state === "CONNECTED" && participant.published) live[participant.participantId] = true;
+      });
       entry.appendChild(people);
       list.appendChild(entry);
     });
+    if (webrtc) item.appendChild(stageTiles(record.arn, live));
     item.appendChild(list);
+  }
+
+  // -- WHIP (draft-ietf-wish-whip as IVS speaks it): offer in, 201 answer and Location out.
+  function whipOffer(peer, url, token) {
+    return peer.createOffer().then(function (offer) { return peer.setLocalDescription(offer); })
+      .then(function () { return gathered(peer); })
+      .then(function () {
+        return fetch(url, { method: "POST", body: peer.localDescription.sdp,
+          headers: { "Authorization": "Bearer " + token, "Content-Type": "application/sdp" } });
+      })
+      .then(function (response) {
+        return response.text().then(function (text) {
+          if (response.status !== 201) {
+            var message = text;
+            try { message = JSON.parse(text).message || text; } catch (e) { /* not JSON */ }
+            throw new Error(message || "WHIP " + response.status);
+          }
+          return peer.setRemoteDescription({ type: "answer", sdp: text })
+            .then(function () { return new URL(response.headers.get("Location"), url).href; });
+        });
+      });
+  }
+
+  // The offer goes whole (no trickle): wait for the candidates, at most two seconds.
+  function gathered(peer) {
+    return new Promise(function (resolve) {
+      if (peer.iceGatheringState === "complete") return resolve();
+      var timer = setTimeout(resolve, 2000);
+      peer.addEventListener("icegatheringstatechange", function () {
+        if (peer.iceGatheringState === "complete") { clearTimeout(timer); resolve(); }
+      });
+    });
+  }
+
+  function whipEnd(whip) {
+    if (!whip.location) return;
+    fetch(whip.location, { method: "DELETE", headers: { "Authorization": "Bearer " + whip.token } }).catch(function () {});
+  }
+
+  function consoleToken(stageArn, use) {
+    return admin("POST", "console/ivs-token", { account: view.account, region: view.region, stageArn: stageArn, use: use });
+  }
+
+  // The test participant: a canvas with a moving pattern and its participant id, published.
+  function publishPattern(stageArn) {
+    return consoleToken(stageArn, "publish").then(function (token) {
+      var canvas = document.createElement("canvas");
+      canvas.width = 320; canvas.height = 240;
+      var context = canvas.getContext("2d"), frame = 0;
+      var timer = setInterval(function () {
+        frame++;
+        context.fillStyle = "#2a7"; context.fillRect(0, 0, 320, 240);
+        context.fillStyle = "#fff"; context.fillRect((frame * 4) % 320, 0, 40, 240);
+        context.fillStyle = "#123"; context.font = "bold 20px sans-serif";
+        context.fillText(token.participantId, 10, 130);
+        context.fillText(new Date().toISOString().slice(11, 22), 10, 160);
+      }, 1000 / 15);
+      var peer = new RTCPeerConnection();
+      canvas.captureStream(15).getTracks().forEach(function (track) { peer.addTransceiver(track, { direction: "sendonly" }); });
+      var whip = { url: token.whipUrl + "/publish/" + token.participantId, token: token.token };
+      publishers[token.participantId] = { peer: peer, whip: whip, timer: timer };
+      return whipOffer(peer, whip.url, token.token).then(function (location) {
+        whip.location = location;
+        return { participantId: token.participantId };
+      }, function (error) { stopPublishing(token.participantId); throw error; });
+    });
+  }
+
+  function stopPublishing(participantId) {
+    var own = publishers[participantId];
+    if (!own) return;
+    delete publishers[participantId];
+    clearInterval(own.timer);
+    whipEnd(own.whip);
+    own.peer.close();
+  }
+
+  // Live tiles: one per publishing participant of the stage's live session, kept across redraws
+  // (the same <video> is moved into the new view), closed when its participant stops publishing.
+  function stageTiles(stageArn, live) {
+    var box = el("div", null, "tiles");
+    box.setAttribute("aria-label", "live tiles");
+    Object.keys(tiles).forEach(function (id) {
+      if (tiles[id].stage === stageArn && !live[id]) closeTile(id);
+    });
+    Object.keys(live).forEach(function (id) {
+      if (!tiles[id]) openTile(stageArn, id);
+      box.appendChild(tiles[id].box);
+    });
+    return box;
+  }
+
+  function openTile(stageArn, participantId) {
+    var box = el("figure", null, "tile");
+    box.dataset.participantId = participantId;
+    var video = el("video");
+    video.muted = true; video.autoplay = true; video.playsInline = true; video.width = 240;
+    var caption = el("figcaption", participantId + ": subscribing…");
+    box.appendChild(video);
+    box.appendChild(caption);
+    var tile = tiles[participantId] = { box: box, video: video, stage: stageArn, peer: null, whip: null };
+    if (!viewers[stageArn]) viewers[stageArn] = consoleToken(stageArn, "subscribe");
+    viewers[stageArn].then(function (token) {
+      if (tiles[participantId] !== tile) return;
+      var peer = tile.peer = new RTCPeerConnection();
+      peer.addTransceiver("video", { direction: "recvonly" });
+      peer.addTransceiver("audio", { direction: "recvonly" });
+      var stream = new MediaStream();
+      peer.ontrack = function (event) { stream.addTrack(event.track); };
+      video.srcObject = stream;
+      tile.whip = { url: token.whipUrl + "/subscribe/" + participantId, token: token.token };
+      return whipOffer(peer, tile.whip.url, token.token).then(function (location) {
+        tile.whip.location = location;
+        caption.textContent = participantId;
+        if (tiles[participantId] !== tile) whipEnd(tile.whip);
+      });
+    }).catch(function (error) {
+      caption.textContent = participantId + ": " + error.message;
+      box.dataset.error = error.message;
+      delete viewers[stageArn];  // a token refused (revoked, expired): ask for another next time
+    });
+  }
+
+  function closeTile(participantId) {
+    var tile = tiles[participantId];
+    delete tiles[participantId];
+    if (tile.whip) whipEnd(tile.whip);
+    if (tile.peer) tile.peer.close();
   }
 
   function participantItem(participant) {
@@ -354,8 +497,10 @@
       files.appendChild(keys);
       person.appendChild(files);
     }
-    // Hook, IVS media: once greenroom serves a publisher's media (the IVS media issue), a live
-    // tile goes here for participant.published: a <video> fed by a WHIP subscribe from the page.
+    if (publishers[participant.participantId]) {
+      if (participant.state !== "CONNECTED") stopPublishing(participant.participantId);
+      else person.appendChild(button("Leave", "leave", function () { stopPublishing(participant.participantId); }));
+    }
     var events = el("ol", null, "events");
     events.setAttribute("aria-label", "events of " + participant.participantId);
     history.forEach(function (event) {
@@ -391,9 +536,14 @@
     item.appendChild(table);
   }
 
-  // Hook, GameLift media: once a session's stream can be opened in a browser (the GameLift media
-  // issue), an "Open the stream" button goes here, connecting the page as the session's client.
+  // "Open the stream": the page is the session's client. Its offer (video and sound to receive,
+  // an input data channel) goes to CreateStreamSessionConnection through the console's server
+  // side; mouse and keyboard on the video go over the data channel, drawn by the application.
+  var stream = null;  // {peer, channel, arn} of the opened session
+
   function showSession(item, record) {
+    if (webrtc && ["TERMINATING", "TERMINATED", "ERROR"].indexOf(record.Status) < 0)
+      item.appendChild(button("Open the stream", "open-stream", function () { openStream(record); }));
     var history = el("ol", null, "history");
     history.setAttribute("aria-label", "status history");
     (record._StatusHistory || []).forEach(function (change) {
@@ -401,6 +551,61 @@
     });
     item.appendChild(history);
   }
+
+  function openStream(record) {
+    closeStream();
+    var video = $("stream"), status = $("stream-status");
+    $("stream-box").hidden = false;
+    $("stream-title").textContent = record.Arn;
+    status.textContent = "connecting…";
+    var peer = new RTCPeerConnection();
+    var channel = peer.createDataChannel("input");
+    peer.addTransceiver("video", { direction: "recvonly" });
+    peer.addTransceiver("audio", { direction: "recvonly" });
+    var media = new MediaStream();
+    peer.ontrack = function (event) { media.addTrack(event.track); };
+    video.srcObject = media;
+    stream = { peer: peer, channel: channel, arn: record.Arn };
+    peer.onconnectionstatechange = function () { status.textContent = peer.connectionState; };
+    peer.createOffer().then(function (offer) { return peer.setLocalDescription(offer); })
+      .then(function () { return gathered(peer); })
+      .then(function () {
+        return admin("POST", "console/gamelift-connect", { account: view.account, region: view.region,
+          streamGroupId: record.StreamGroupId, sessionArn: record.Arn,
+          signalRequest: JSON.stringify({ type: "offer", sdp: peer.localDescription.sdp }) });
+      })
+      .then(function (answer) { return peer.setRemoteDescription(JSON.parse(answer.signalResponse)); })
+      .catch(function (error) {
+        status.textContent = "cannot open the stream: " + error.message;
+        if (stream && stream.peer === peer) closeStream();
+      });
+  }
+
+  function closeStream() {
+    if (!stream) return;
+    stream.peer.close();
+    stream = null;
+    $("stream").srcObject = null;
+  }
+
+  // Input as DOM events by name, positions in the picture's pixels (see gameliftstreams.streaming).
+  function sendInput(event) {
+    if (!stream || stream.channel.readyState !== "open") return;
+    var message = { type: event.type };
+    if (event.type.indexOf("key") === 0) { message.key = event.key; message.code = event.code; event.preventDefault(); }
+    else {
+      var video = $("stream"), box = video.getBoundingClientRect();
+      message.x = Math.round((event.clientX - box.left) * (video.videoWidth || box.width) / box.width);
+      message.y = Math.round((event.clientY - box.top) * (video.videoHeight || box.height) / box.height);
+      if (event.type !== "mousemove") message.button = event.button;
+    }
+    stream.channel.send(JSON.stringify(message));
+  }
+
+  ["mousedown", "mouseup", "mousemove", "keydown", "keyup"].forEach(function (name) {
+    $("stream").addEventListener(name, sendInput);
+  });
+  $("stream-close").onclick = function () { closeStream(); $("stream-box").hidden = true; };
 
   // ---------------------------------------------------------------- Nimble Studio
   function nimbleTree(byKind, extras) {

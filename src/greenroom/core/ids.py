@@ -22,6 +22,8 @@ class Ids:
         self._random = random.Random(seed) if seed is not None else secrets.SystemRandom()
 
     def chars(self, alphabet: str, length: int) -> str:
+        if isinstance(self._random, secrets.SystemRandom):
+            return _system_chars(alphabet, length)
         return "".join(self._random.choice(alphabet) for _ in range(length))
 
     def alphanumeric(self, length: int) -> str:
@@ -44,6 +46,19 @@ class Ids:
         value = (value & ~(0xC000 << 48)) | (0x8000 << 48)  # RFC 4122 variant
         text = f"{value:032x}"
         return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def _system_chars(alphabet: str, length: int) -> str:
+    """Uniform characters from the system's randomness, one read for all of them (choice() read
+    it once per character: a CreateStream's version string cost 20 reads): bytes at or above the
+    largest multiple of the alphabet's size are dropped, so every character is equally likely."""
+    size = len(alphabet)
+    usable = 256 - 256 % size
+    found: list[str] = []
+    while len(found) < length:
+        found.extend(alphabet[byte % size] for byte in secrets.token_bytes(length + length // 2 + 4)
+                     if byte < usable)
+    return "".join(found[:length])
 
 
 def arn(service: str, region: str, account: str, resource: str, partition: str = "aws") -> str:

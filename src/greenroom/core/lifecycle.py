@@ -157,6 +157,9 @@ class Step:
         return moment.schedule_at(due_at, kind, resource_id, self.action, expect=expect, **args)
 
 
+_INSERT_TRANSITION = transitions.insert()
+_ANY_DUE = sa.select(transitions.c.pk).where(transitions.c.due_at <= sa.bindparam("now")).limit(1)
+
 MAX_DELAY_SECONDS = 100 * 365 * 86400.0  # [inferred] bound
 
 
@@ -224,10 +227,10 @@ class Scheduler:
                  kind: str, resource_id: str, args: dict) -> None:
         if action not in _ACTIONS:
             raise ValueError(f"unknown transition action {action}")
-        conn.execute(transitions.insert().values(
-            account=account, region=region, due_at=due_at, action=action, kind=kind,
-            resource_id=resource_id, args=args,
-        ))
+        # One statement for every call (parameters apart): built and compiled once.
+        conn.execute(_INSERT_TRANSITION, {"account": account, "region": region, "due_at": due_at,
+                                          "action": action, "kind": kind, "resource_id": resource_id,
+                                          "args": args})
         with self._lock:
             if self._next_due is not None and due_at < self._next_due:
                 self._next_due = due_at
@@ -235,6 +238,10 @@ class Scheduler:
     def known_idle_until(self, now: float) -> bool:
         """True when this process knows no transition is due at ``now`` (no query needed)."""
         return self._cache_next_due and self._next_due is not None and now < self._next_due
+
+    def anything_due(self, conn, now: float) -> bool:
+        """Whether a transition is due at ``now`` (one indexed read: transitions_by_due)."""
+        return conn.execute(_ANY_DUE, {"now": now}).first() is not None
 
     def apply_due(self, conn, now: float) -> int:
         """Apply every transition due at ``now`` (all accounts), oldest first; return how many."""

@@ -74,6 +74,7 @@ def _register(registry: list[HttpRoute], method: str, template: str):
         if any(r.method == method and r.template == template for r in ROUTES + STREAMING_ROUTES + WEBSOCKET_ROUTES):
             raise ValueError(f"{method} {template} has two handlers")
         registry.append(HttpRoute(method, template, pattern, handler, template.split("{", 1)[0]))
+        _BY_FIRST_SEGMENT.clear()  # rebuilt on the next find()
         return handler
 
     return register
@@ -107,11 +108,29 @@ def find_streaming(method: str, raw_path: str) -> tuple[HttpRoute, dict[str, str
     return None
 
 
+# ROUTES by the first segment of their template ("_greenroom", "hls"; "" for "/", "{" for a
+# template starting with a label): a model request (POST /describeStream) tries none of them.
+_BY_FIRST_SEGMENT: dict[str, list[HttpRoute]] = {}
+
+
+def _first_segment(path: str) -> str:
+    first = path[1:].split("/", 1)[0]
+    return "{" if first.startswith("{") else first
+
+
 def find(method: str, raw_path: str) -> tuple[HttpRoute, dict[str, str]] | None:
     """The route for this request; None if no template matches the path at all."""
+    if not _BY_FIRST_SEGMENT:
+        for route in ROUTES:
+            _BY_FIRST_SEGMENT.setdefault(_first_segment(route.template), []).append(route)
+        _BY_FIRST_SEGMENT.setdefault("{", [])
+    candidates = _BY_FIRST_SEGMENT.get(_first_segment(raw_path))
+    if _BY_FIRST_SEGMENT["{"]:  # in registration order, as they would be tried in one list
+        candidates = [route for route in ROUTES if route in (candidates or ()) or route in _BY_FIRST_SEGMENT["{"]]
+    if not candidates:
+        return None
     path_matched = False
-    for route in ROUTES:
-        # Every request passes here first: a prefix test spares the regex for the others.
+    for route in candidates:
         if not raw_path.startswith(route.literal_prefix):
             continue
         found = route.pattern.fullmatch(raw_path)

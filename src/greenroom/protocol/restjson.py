@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import math
 import re
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
@@ -66,6 +67,8 @@ def format_timestamp(value: Any, timestamp_format: str) -> Any:
     # AWS carries milliseconds. Cut to whole milliseconds first, truncating (as Java's
     # Instant.toEpochMilli does), so that every format names the same instant: epoch seconds
     # used to round (09.0006 -> 09.001) where ISO 8601 truncated (-> 09.000).
+    if timestamp_format == "unixTimestamp" and type(value) in (int, float) and 0 <= value < _FAST_EPOCH_END:
+        return _epoch_seconds(value)
     if isinstance(value, dt.datetime):
         moment = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
     else:
@@ -78,6 +81,29 @@ def format_timestamp(value: Any, timestamp_format: str) -> Any:
         return format_datetime(moment, usegmt=True)
     text = moment.isoformat(timespec="milliseconds" if moment.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+_FAST_EPOCH_END = 32503680000  # 3000-01-01: the clock's range; other values take the datetime path
+
+
+def _epoch_seconds(value: int | float) -> int | float:
+    """format_timestamp(value, "unixTimestamp") for epoch seconds without making a datetime (a
+    page of 1,000 fragments has 2,000): the same arithmetic as datetime.fromtimestamp (the
+    fraction rounded half-even to microseconds), cut to milliseconds, then as timestamp()."""
+    if type(value) is int:
+        return value
+    fraction, whole = math.modf(value)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        micros -= 1_000_000
+        whole += 1.0
+    elif micros < 0:
+        micros += 1_000_000
+        whole -= 1.0
+    millis = micros // 1000
+    if not millis:
+        return int(whole)
+    return round((int(whole) * 1_000_000 + millis * 1000) / 10**6, 3)
 
 
 def _timestamp_format(shape: Shape, default: str) -> str:
@@ -120,44 +146,152 @@ def _scalar_from_text(text: str, shape: Shape, timestamp_default: str) -> Any:
     raise ParseProblem(kind)
 
 
+# ---------------------------------------------------------------------------- compiled converters
+# Walking botocore's shapes for every value of every request cost more than the rest of the
+# request; each shape is turned once into a function (None: the value is kept as it is).
+# Keyed by what the conversion depends on: member traits (location, name, timestampFormat)
+# are merged into a member's shape by botocore, and a recursive shape meets its own key again.
+
+_COMPILED: dict[tuple, Any] = {}
+
+
+def _key(purpose: str, shape: Shape) -> tuple:
+    return (purpose, shape.name, id(shape._shape_resolver), repr(sorted(shape.serialization.items())),
+            bool(shape.metadata.get("document")))
+
+
+def _compiled(purpose: str, shape: Shape, build):
+    key = _key(purpose, shape)
+    if key in _COMPILED:
+        return _COMPILED[key]
+    cell: list = []
+
+    def forward(value):  # a recursive shape reaches its own key before it is built
+        return cell[0](value) if cell[0] is not None else value
+    _COMPILED[key] = forward
+    built = build(shape)
+    cell.append(built)
+    _COMPILED[key] = built
+    return built
+
+
+def _build_from_json(shape: Shape):
+    kind = shape.type_name
+    if shape.metadata.get("document"):
+        return None  # any JSON value, kept whole (not a structure without members)
+    if kind == "structure":
+        members = [(name, member.serialization.get("name", name), _from_json_function(member))
+                   for name, member in shape.members.items()]
+
+        def structure(value):
+            if not isinstance(value, dict):
+                return value
+            result = {}
+            for name, wire_name, convert in members:
+                item = value.get(wire_name)
+                if item is not None:  # an explicit null is an absent member
+                    result[name] = item if convert is None else convert(item)
+            return result
+        return structure
+    if kind == "list":
+        convert = _from_json_function(shape.member)
+
+        def list_(value):
+            if not isinstance(value, list):
+                return value
+            return list(value) if convert is None else [convert(item) for item in value]
+        return list_
+    if kind == "map":
+        convert = _from_json_function(shape.value)
+
+        def map_(value):
+            if not isinstance(value, dict):
+                return value
+            return dict(value) if convert is None else {key: convert(item) for key, item in value.items()}
+        return map_
+    if kind == "timestamp":
+        timestamp_format = _timestamp_format(shape, BODY_TIMESTAMP_FORMAT)
+
+        def timestamp(value):
+            try:
+                return parse_timestamp(value, timestamp_format)
+            except ParseProblem:
+                return value
+        return timestamp
+    if kind == "blob":
+        def blob(value):
+            if isinstance(value, str):
+                try:
+                    return base64.b64decode(value, validate=True)
+                except ValueError:
+                    return value
+            return value
+        return blob
+    return None
+
+
+def _from_json_function(shape: Shape):
+    return _compiled("from_json", shape, _build_from_json)
+
+
 def _from_json(value: Any, shape: Shape) -> Any:
     """Convert a decoded JSON value by its shape. Values of the wrong JSON type are passed
     through unchanged so validation can name them; unknown structure keys are dropped."""
-    kind = shape.type_name
     if value is None:
         return None
-    if shape.metadata.get("document"):
-        return value  # any JSON value, kept whole (not a structure without members)
-    if kind == "structure":
-        if not isinstance(value, dict):
-            return value
-        result = {}
+    convert = _from_json_function(shape)
+    return value if convert is None else convert(value)
+
+
+class _RequestPlan:
+    """Where each input member of an operation travels, worked out once from its shape."""
+
+    def __init__(self, operation: OperationModel):
+        shape: StructureShape | None = operation.input_shape
+        self.shape = shape
+        self.uri: list[tuple[str, str, Shape]] = []
+        self.query: list[tuple[str, str, Shape]] = []
+        self.query_map: list[tuple[str, Shape, frozenset]] = []
+        self.header: list[tuple[str, str, Shape]] = []
+        self.headers: list[tuple[str, str]] = []
+        self.body: list[tuple[str, str, Any]] = []   # (member, JSON key, converter or None)
+        self.payload_name = shape.serialization.get("payload") if shape is not None else None
+        self.payload: Shape | None = shape.members[self.payload_name] if self.payload_name else None
+        self.payload_convert = _from_json_function(self.payload) if self.payload is not None else None
+        if shape is None:
+            return
         for name, member in shape.members.items():
-            item = value.get(member.serialization.get("name", name))
-            if item is not None:  # an explicit null is an absent member
-                result[name] = _from_json(item, member)
-        return result
-    if kind == "list":
-        if not isinstance(value, list):
-            return value
-        return [_from_json(item, shape.member) for item in value]
-    if kind == "map":
-        if not isinstance(value, dict):
-            return value
-        return {key: _from_json(item, shape.value) for key, item in value.items()}
-    if kind == "timestamp":
-        try:
-            return parse_timestamp(value, _timestamp_format(shape, BODY_TIMESTAMP_FORMAT))
-        except ParseProblem:
-            return value
-    if kind == "blob":
-        if isinstance(value, str):
-            try:
-                return base64.b64decode(value, validate=True)
-            except ValueError:
-                return value
-        return value
-    return value
+            location = member.serialization.get("location")
+            wire_name = member.serialization.get("name", name)
+            if location == "uri":
+                self.uri.append((name, wire_name, member))
+            elif location == "querystring":
+                if member.type_name == "map":
+                    # A map in the query string takes every parameter no other member claims,
+                    # and none that the requestUri itself carries ("/lists?fixed").
+                    claimed = frozenset({
+                        m.serialization.get("name", n) for n, m in shape.members.items()
+                        if m.serialization.get("location") == "querystring" and m.type_name != "map"
+                    } | set(parse_qs(operation.http["requestUri"].partition("?")[2], keep_blank_values=True)))
+                    self.query_map.append((name, member, claimed))
+                else:
+                    self.query.append((name, wire_name, member))
+            elif location == "header":
+                self.header.append((name, wire_name.lower(), member))
+            elif location == "headers":
+                self.headers.append((name, wire_name.lower()))
+            elif location is None and name != self.payload_name:
+                self.body.append((name, wire_name, _from_json_function(member)))
+
+
+_PLANS: dict[int, tuple[OperationModel, _RequestPlan]] = {}
+
+
+def _plan(operation: OperationModel) -> _RequestPlan:
+    found = _PLANS.get(id(operation))
+    if found is None or found[0] is not operation:
+        found = _PLANS[id(operation)] = (operation, _RequestPlan(operation))
+    return found[1]
 
 
 def parse_request(
@@ -169,13 +303,11 @@ def parse_request(
 ) -> tuple[dict, list[tuple[str, str, str]]]:
     """Return the input mapping (member name -> value) and the values that could not be read
     as (member, raw value, expected type), for the validation message."""
-    shape: StructureShape | None = operation.input_shape
-    if shape is None:
+    plan = _plan(operation)
+    if plan.shape is None:
         return {}, []
     params: dict[str, Any] = {}
     problems: list[tuple[str, str, str]] = []
-    body_members = {}
-    payload_name = shape.serialization.get("payload")
 
     def read(name: str, member: Shape, text: str, timestamp_default: str):
         try:
@@ -183,60 +315,46 @@ def parse_request(
         except ParseProblem as problem:
             problems.append((name, text, str(problem)))
 
-    for name, member in shape.members.items():
-        location = member.serialization.get("location")
-        wire_name = member.serialization.get("name", name)
-        if location == "uri":
-            if wire_name in uri_params or name in uri_params:
-                read(name, member, uri_params.get(name, uri_params.get(wire_name)), QUERY_TIMESTAMP_FORMAT)
-        elif location == "querystring":
-            if member.type_name == "map":
-                # A map in the query string takes every parameter no other member claims,
-                # and none that the requestUri itself carries ("/lists?fixed").
-                claimed = {
-                    m.serialization.get("name", n) for n, m in shape.members.items()
-                    if m.serialization.get("location") == "querystring" and m.type_name != "map"
-                } | set(parse_qs(operation.http["requestUri"].partition("?")[2], keep_blank_values=True))
-                values = {k: v for k, v in query.items() if k not in claimed}
-                if values:  # no parameters: absent (not {}), like any member nobody sent
-                    params[name] = values if member.value.type_name == "list" else {
-                        k: v[-1] for k, v in values.items()}
-            elif wire_name in query:
+    def read_list(name: str, member: Shape, texts, timestamp_default: str):
+        items = []
+        for text in texts:
+            try:
+                items.append(_scalar_from_text(text, member.member, timestamp_default))
+            except ParseProblem as problem:
+                problems.append((name, text, str(problem)))
+        params[name] = items
+
+    for name, wire_name, member in plan.uri:
+        if wire_name in uri_params or name in uri_params:
+            read(name, member, uri_params.get(name, uri_params.get(wire_name)), QUERY_TIMESTAMP_FORMAT)
+    if query:
+        for name, member, claimed in plan.query_map:
+            values = {k: v for k, v in query.items() if k not in claimed}
+            if values:  # no parameters: absent (not {}), like any member nobody sent
+                params[name] = values if member.value.type_name == "list" else {
+                    k: v[-1] for k, v in values.items()}
+        for name, wire_name, member in plan.query:
+            if wire_name in query:
                 if member.type_name == "list":
-                    items = []
-                    for text in query[wire_name]:
-                        try:
-                            items.append(_scalar_from_text(text, member.member, QUERY_TIMESTAMP_FORMAT))
-                        except ParseProblem as problem:
-                            problems.append((name, text, str(problem)))
-                    params[name] = items
+                    read_list(name, member, query[wire_name], QUERY_TIMESTAMP_FORMAT)
                 else:
                     read(name, member, query[wire_name][-1], QUERY_TIMESTAMP_FORMAT)
-        elif location == "header":
-            text = headers.get(wire_name.lower())
-            if text is not None:
-                if member.type_name == "list":
-                    # Items have the list member's type (not always string), and botocore
-                    # quotes string items that hold a comma or a quote.
-                    items = []
-                    for item in _split_header_list(text, member.member):
-                        try:
-                            items.append(_scalar_from_text(item, member.member, HEADER_TIMESTAMP_FORMAT))
-                        except ParseProblem as problem:
-                            problems.append((name, item, str(problem)))
-                    params[name] = items
-                else:
-                    read(name, member, text, HEADER_TIMESTAMP_FORMAT)
-        elif location == "headers":
-            prefix = wire_name.lower()
-            found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
-            if found:
-                params[name] = found
-        elif location is None and name != payload_name:
-            body_members[name] = member
+    for name, wire_name, member in plan.header:
+        text = headers.get(wire_name)
+        if text is not None:
+            if member.type_name == "list":
+                # Items have the list member's type (not always string), and botocore
+                # quotes string items that hold a comma or a quote.
+                read_list(name, member, _split_header_list(text, member.member), HEADER_TIMESTAMP_FORMAT)
+            else:
+                read(name, member, text, HEADER_TIMESTAMP_FORMAT)
+    for name, prefix in plan.headers:
+        found = {k[len(prefix):]: v for k, v in headers.items() if k.startswith(prefix)}
+        if found:
+            params[name] = found
 
-    if payload_name:
-        member = shape.members[payload_name]
+    if plan.payload is not None:
+        member, payload_name = plan.payload, plan.payload_name
         if member.type_name in ("blob", "string"):
             if body and member.type_name == "blob":
                 params[payload_name] = body
@@ -249,16 +367,17 @@ def parse_request(
         else:
             decoded = _decode_json_body(body)
             if decoded is not None:
-                params[payload_name] = _from_json(decoded, member)
-    elif body_members:
+                convert = plan.payload_convert
+                params[payload_name] = decoded if convert is None else convert(decoded)
+    elif plan.body:
         decoded = _decode_json_body(body)
         if decoded is not None:
             if not isinstance(decoded, dict):
                 raise ServiceError("SerializationException", "The request body must be a JSON object", status=400)
-            for name, member in body_members.items():
-                item = decoded.get(member.serialization.get("name", name))
+            for name, wire_name, convert in plan.body:
+                item = decoded.get(wire_name)
                 if item is not None:  # an explicit null is an absent member
-                    params[name] = _from_json(item, member)
+                    params[name] = item if convert is None else convert(item)
     return params, problems
 
 
@@ -314,26 +433,45 @@ def _finite_float(text: str) -> float:
 
 # ---------------------------------------------------------------------------- serialization
 
-def _to_json(value: Any, shape: Shape) -> Any:
+def _build_to_json(shape: Shape):
     kind = shape.type_name
     if shape.metadata.get("document"):
-        return value  # any JSON value, kept whole (not a structure without members)
+        return None  # any JSON value, kept whole (not a structure without members)
     if kind == "structure":
-        result = {}
-        for name, member in shape.members.items():
-            item = value.get(name)
-            if item is not None and member.serialization.get("location") is None:
-                result[member.serialization.get("name", name)] = _to_json(item, member)
-        return result
+        members = [(name, member.serialization.get("name", name), _to_json_function(member))
+                   for name, member in shape.members.items() if member.serialization.get("location") is None]
+
+        def structure(value):
+            result = {}
+            for name, wire_name, convert in members:
+                item = value.get(name)
+                if item is not None:
+                    result[wire_name] = item if convert is None else convert(item)
+            return result
+        return structure
     if kind == "list":
-        return [_to_json(item, shape.member) for item in value]
+        convert = _to_json_function(shape.member)
+        return (lambda value: [item for item in value]) if convert is None else \
+            (lambda value: [convert(item) for item in value])
     if kind == "map":
-        return {key: _to_json(item, shape.value) for key, item in value.items()}
+        convert = _to_json_function(shape.value)
+        return (lambda value: {key: item for key, item in value.items()}) if convert is None else \
+            (lambda value: {key: convert(item) for key, item in value.items()})
     if kind == "timestamp":
-        return format_timestamp(value, _timestamp_format(shape, BODY_TIMESTAMP_FORMAT))
+        timestamp_format = _timestamp_format(shape, BODY_TIMESTAMP_FORMAT)
+        return lambda value: format_timestamp(value, timestamp_format)
     if kind == "blob":
-        return base64.b64encode(value).decode() if isinstance(value, (bytes, bytearray)) else value
-    return value
+        return lambda value: base64.b64encode(value).decode() if isinstance(value, (bytes, bytearray)) else value
+    return None
+
+
+def _to_json_function(shape: Shape):
+    return _compiled("to_json", shape, _build_to_json)
+
+
+def _to_json(value: Any, shape: Shape) -> Any:
+    convert = _to_json_function(shape)
+    return value if convert is None else convert(value)
 
 
 def _header_text(value: Any, shape: Shape) -> str:
@@ -359,6 +497,24 @@ def dump_json(document: Any) -> bytes:
         return json.dumps(document, separators=(",", ":")).encode()
 
 
+class _ResponsePlan:
+    """What of an output (or error) structure travels outside the body, worked out once."""
+
+    def __init__(self, shape: StructureShape):
+        self.located: list[tuple[str, str, str, Shape]] = []  # (member, location, wire name, shape)
+        for name, member in shape.members.items():
+            location = member.serialization.get("location")
+            if location in ("header", "headers", "statusCode"):
+                self.located.append((name, location, member.serialization.get("name", "" if location == "headers" else name), member))
+        self.payload_name = shape.serialization.get("payload")
+        self.payload: Shape | None = shape.members[self.payload_name] if self.payload_name else None
+        self.to_json = _to_json_function(self.payload if self.payload is not None else shape)
+
+
+def _response_plan(shape: StructureShape) -> _ResponsePlan:
+    return _compiled("response", shape, _ResponsePlan)
+
+
 def serialize_structure(shape: StructureShape | None, output: dict) -> tuple[int | None, dict[str, str], Any]:
     """(status from a statusCode member, headers, body) for an output or error structure.
     The body is bytes, or whatever a streaming blob payload member holds (an iterable)."""
@@ -366,29 +522,27 @@ def serialize_structure(shape: StructureShape | None, output: dict) -> tuple[int
     status = None
     if shape is None:
         return None, headers, b"{}"
-    payload_name = shape.serialization.get("payload")
-    for name, member in shape.members.items():
+    plan = _response_plan(shape)
+    for name, location, wire_name, member in plan.located:
         value = output.get(name)
         if value is None:
             continue
-        location = member.serialization.get("location")
         if location == "header":
-            headers[member.serialization.get("name", name)] = _header_text(value, member)
+            headers[wire_name] = _header_text(value, member)
         elif location == "headers":
-            prefix = member.serialization.get("name", "")
             for key, item in value.items():
-                headers[prefix + key] = str(item)
-        elif location == "statusCode":
+                headers[wire_name + key] = str(item)
+        else:
             status = int(value)
-    if payload_name:
-        member = shape.members[payload_name]
-        value = output.get(payload_name)
-        if member.type_name in ("blob", "string"):
+    convert = plan.to_json
+    if plan.payload is not None:
+        value = output.get(plan.payload_name)
+        if plan.payload.type_name in ("blob", "string"):
             body = b"" if value is None else value.encode() if isinstance(value, str) else value
         else:
-            body = dump_json(_to_json(value, member)) if value is not None else b"{}"
+            body = dump_json(value if convert is None else convert(value)) if value is not None else b"{}"
     else:
-        body = dump_json(_to_json(output, shape))
+        body = dump_json(output if convert is None else convert(output))
     return status, headers, body
 
 

@@ -17,7 +17,6 @@ and tools ask for clips back to back under a manual clock.
 """
 from __future__ import annotations
 
-import sqlalchemy as sa
 
 from ...core.context import RequestContext
 from ...core.operations import operation
@@ -75,7 +74,7 @@ def check_playable(stream: dict, tracks: list[mkv.Track]) -> None:
 def selected_fragments(ctx: RequestContext, stream: dict, selector_type: str, start_ms: int, end_ms: int,
                        limit: int) -> list[storage.Fragment]:
     column = time_column(selector_type)
-    condition = sa.and_(storage.archived(stream, ctx.now), column >= start_ms, column <= end_ms)
+    condition = storage.archived(stream, ctx.now, column, start_ms, end_ms)
     return storage.fetch(ctx.conn, storage.select_fragments(condition, column, storage.fragments.c.seq, limit=limit))
 
 

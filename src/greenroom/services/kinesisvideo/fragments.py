@@ -64,7 +64,9 @@ def list_fragments(ctx: RequestContext, req: dict) -> dict:
             selector = after[:3]
         kind, start, end = selector
         column = storage.fragments.c.producer_ms if kind == "PRODUCER_TIMESTAMP" else storage.fragments.c.server_ms
-        condition = sa.and_(storage.archived(stream, ctx.now), column >= start, column <= end)
+        # One lower bound on the column (the later of start and the page's position): the index
+        # range opens there instead of at the selector's start.
+        condition = storage.archived(stream, ctx.now, column, start if after is None else max(start, after[3]), end)
         if after is not None:
             condition = sa.and_(condition, sa.tuple_(column, storage.fragments.c.seq) > sa.tuple_(after[3], after[4]))
         rows = ctx.conn.execute(sa.select(*storage.LISTED_COLUMNS).where(condition)

@@ -108,8 +108,7 @@ def _session_range(ctx: RequestContext, mode: str, selector: dict) -> tuple[str,
 
 def _range_condition(stream: dict, now: float, selector_type: str, start_ms: int, end_ms: int | None):
     column = time_column(selector_type)
-    condition = sa.and_(storage.archived(stream, now), column >= start_ms)
-    return condition if end_ms is None else sa.and_(condition, column <= end_ms)
+    return storage.archived(stream, now, column, start_ms, end_ms)
 
 
 def _live_anchor(window: list[storage.Fragment]) -> dict:
@@ -144,8 +143,8 @@ def create_session(ctx: RequestContext, req: dict, protocol: str, selector: dict
     default_results = DEFAULT_ON_DEMAND_RESULTS if mode == "ON_DEMAND" else DEFAULT_LIVE_RESULTS
     limit = max_results or default_results
     if mode == "LIVE":
-        recent = sa.and_(storage.archived(stream, ctx.now),
-                         storage.fragments.c.server_ms >= int(ctx.now * 1000) - LIVE_RECENT_MS)
+        recent = storage.archived(stream, ctx.now, storage.fragments.c.server_ms,
+                                  int(ctx.now * 1000) - LIVE_RECENT_MS)
         found = storage.fetch(ctx.conn, storage.select_fragments(recent, storage.fragments.c.seq.desc(), limit=1))
         if not found:
             raise errors.ResourceNotFound(f"No fragments were ingested into stream {stream['StreamName']} in the last 30 seconds.")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import bisect
 
-import sqlalchemy as sa
 
 from ...core.context import RequestContext
 from ...core.operations import operation
@@ -54,7 +53,7 @@ class FrameFinder:
 
     def fragment_at(self, instant_ms: int) -> storage.Fragment | None:
         column = time_column(self.selector_type)
-        condition = sa.and_(storage.archived(self.stream, self.ctx.now), column <= instant_ms)
+        condition = storage.archived(self.stream, self.ctx.now, column, end_ms=instant_ms)
         found = storage.fetch(self.ctx.conn, storage.select_fragments(
             condition, column.desc(), storage.fragments.c.seq.desc(), limit=1))
         return found[0] if found else None
