@@ -97,6 +97,9 @@ def test_gameliftstreams_steps_scheduled_without_arguments_still_apply(tmp_path)
                          "gameliftstreams.application.process", "gameliftstreams.application.ready",
                          "gameliftstreams.streamgroup.activated", "gameliftstreams.streamgroup.expired")))
                      .values(args={}))
+        conn.execute(store_module.transitions.insert().values(   # locations settling, also without arguments
+            account="000000000000", region="us-east-1", due_at=started + 3600, kind="gameliftstreams:streamgroup",
+            action="gameliftstreams.streamgroup.locations_settled", resource_id=group_id, args={}))
     _make_old(db_url, forget_arguments)
 
     with greenroom.mock(db_url=db_url) as gr:
@@ -106,6 +109,7 @@ def test_gameliftstreams_steps_scheduled_without_arguments_still_apply(tmp_path)
         assert pending["gameliftstreams.application.process"] == {
             "expect": {"Status": "INITIALIZED"}, "set": {"Status": "PROCESSING", "LastUpdatedAt": started + 0.5}}
         assert pending["gameliftstreams.streamgroup.activated"] == {"expect": {"Status": "ACTIVATING"}}
+        assert pending["gameliftstreams.streamgroup.locations_settled"] == {"expect": {"Status": "UPDATING_LOCATIONS"}}
         gls = gr.client("gameliftstreams")
         gr.clock.set(started + 0.7)
         app = gls.get_application(Identifier=app_id)

@@ -71,3 +71,13 @@ class Record:
         @operation(service, name)
         def get(ctx, req: dict) -> dict:
             return {member: self.view(find(ctx, req))}
+
+    def list_operation(self, service: str, name: str, query: Callable[[object, dict], dict] | None = None,
+                       **options) -> None:
+        """Register the list operation of this kind, shown as ``brief``: ``ctx.list_answer(kind,
+        req, **options)`` (its page size), with what ``query(ctx, req)`` adds for this request
+        (its parent, filters; it raises the service's not-found error for a missing parent)."""
+
+        @operation(service, name)
+        def list_all(ctx, req: dict) -> dict:
+            return ctx.list_answer(self.kind, req, view=self.brief, **options, **(query(ctx, req) if query else {}))

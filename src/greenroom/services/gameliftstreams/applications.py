@@ -133,9 +133,7 @@ def list_application_shader_caches(ctx: RequestContext, req: dict) -> dict:
     return {"Items": []}
 
 
-@operation(SERVICE, "ListApplications")
-def list_applications(ctx: RequestContext, req: dict) -> dict:
-    return ctx.list_answer(APPLICATION, req, default_size=DEFAULT_PAGE_SIZE, view=describe)
+APPLICATION_RECORD.list_operation(SERVICE, "ListApplications", default_size=DEFAULT_PAGE_SIZE)
 
 
 @operation(SERVICE, "UpdateApplication")

@@ -257,12 +257,13 @@ def _stored_before(conn) -> None:
 @upgrade("gameliftstreams.declared-steps")
 def _declared_steps(conn) -> None:
     """Once, when a store opens: the pending steps of applications (processing, ready) and
-    stream groups (activation) were scheduled without arguments and checked the status in
+    stream groups (activation, locations settling) were scheduled without arguments and checked the status in
     their action; they now carry what they expect, as declared steps do. A session's length
     timer was guarded by ``_started_at``; it is now the session's "length" lane."""
     steps = {"gameliftstreams.application.process": ("INITIALIZED", {"Status": "PROCESSING"}),
              "gameliftstreams.application.ready": ("PROCESSING", None),
-             "gameliftstreams.streamgroup.activated": ("ACTIVATING", None)}
+             "gameliftstreams.streamgroup.activated": ("ACTIVATING", None),
+             "gameliftstreams.streamgroup.locations_settled": ("UPDATING_LOCATIONS", None)}
     for action, (status, to) in steps.items():
         def step(args: dict, due_at: float, status=status, to=to) -> dict | None:
             if "expect" in args:

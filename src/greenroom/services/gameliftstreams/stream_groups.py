@@ -52,10 +52,6 @@ def describe(ctx: RequestContext, group: dict) -> dict:
     ]}
 
 
-def summary(group: dict) -> dict:
-    return STREAM_GROUP_RECORD.view(group)
-
-
 def require_active(group: dict, action: str) -> None:
     if group["Status"] != "ACTIVE":
         raise errors.Validation(f"Stream group {group['Id']} is {group['Status']}; it must be ACTIVE to {action}.")
@@ -135,18 +131,6 @@ def create_stream_group(ctx: RequestContext, req: dict) -> dict:
     return describe(ctx, group)
 
 
-@transition(ACTIVATE.action)
-def activated(resources, kind, group_id, args, due_at) -> None:
-    group = resources.get(STREAM_GROUP, group_id)
-    if not applies(group, args):
-        return
-    group.update(Status="ACTIVE", LastUpdatedAt=due_at)
-    for location in group["_locations"]:
-        if location["Status"] == "ACTIVATING":
-            location["Status"] = "ACTIVE"
-    resources.update(STREAM_GROUP, group_id, group)
-
-
 @transition(EXPIRE.action)
 def expired(resources, kind, group_id, args, due_at) -> None:
     group = resources.get(STREAM_GROUP, group_id)
@@ -159,9 +143,7 @@ def get_stream_group(ctx: RequestContext, req: dict) -> dict:
     return describe(ctx, find_stream_group(ctx, req["Identifier"]))
 
 
-@operation(SERVICE, "ListStreamGroups")
-def list_stream_groups(ctx: RequestContext, req: dict) -> dict:
-    return ctx.list_answer(STREAM_GROUP, req, default_size=DEFAULT_PAGE_SIZE, view=summary)
+STREAM_GROUP_RECORD.list_operation(SERVICE, "ListStreamGroups", default_size=DEFAULT_PAGE_SIZE)
 
 
 @operation(SERVICE, "UpdateStreamGroup")
@@ -244,12 +226,14 @@ def remove_stream_group_locations(ctx: RequestContext, req: dict) -> dict:
     return {}
 
 
+@transition(ACTIVATE.action)
 @transition(LOCATIONS_SETTLED)
 def locations_settled(resources, kind, group_id, args, due_at) -> None:
-    """Added locations become ACTIVE, removed ones disappear, and the group is ACTIVE again.
-    Only one change is ever under way: Add/RemoveStreamGroupLocations need an ACTIVE group."""
+    """The group is ACTIVE (created, or its locations changed): added locations become ACTIVE,
+    removed ones disappear. Only one change is ever under way: Add/RemoveStreamGroupLocations
+    need an ACTIVE group (and a new one has no sessions waiting yet)."""
     group = resources.get(STREAM_GROUP, group_id)
-    if not applies(group, args) or group["Status"] != "UPDATING_LOCATIONS":
+    if not applies(group, args):
         return
     group["_locations"] = [location for location in group["_locations"] if location["Status"] != "REMOVING"]
     for location in group["_locations"]:
