@@ -53,26 +53,33 @@ def test_a_stream_stored_by_an_earlier_release_reads_after_the_store_opens(tmp_p
             assert [d["_media_key"] for d in store_module.documents(conn, "kinesisvideo:stream")] == [key]
 
 
-def test_a_gameliftstreams_session_stored_with_generations_reads_as_revisions(tmp_path):
+def _upgraded_session(tmp_path, session: dict, action: str, args: dict) -> tuple[dict, dict]:
+    """A GameLift Streams session and one pending step of it, as an earlier release stored them,
+    read back after the store opened: (the session, the step's arguments)."""
     db_url = f"sqlite:///{tmp_path / 'old.db'}"
-    session = {"Arn": "arn:aws:gameliftstreams:us-east-1:000000000000:streamsession/sg-1/s1", "_id": "s1",
-               "Status": "CONNECTED", "_gen": 4, "_holds": "1", "_delays": {"activate": 1, "export": 1}}
 
     def store_old_session(conn):
         conn.execute(store_module.resources.insert().values(
             account="000000000000", region="us-east-1", kind="gameliftstreams:streamsession", id="s1",
             parent="sg-1", data=session))
         conn.execute(store_module.transitions.insert().values(
-            account="000000000000", region="us-east-1", due_at=10.0, action="gameliftstreams.session.timeout",
-            kind="gameliftstreams:streamsession", resource_id="s1",
-            args={"gen": 4, "expect": "CONNECTED", "status": "TERMINATED", "reason": "idleTimeout"}))
+            account="000000000000", region="us-east-1", due_at=10.0, action=action,
+            kind="gameliftstreams:streamsession", resource_id="s1", args=args))
     _make_old(db_url, store_old_session)
 
     store = Store(db_url)
     with store.transaction() as conn:
         (data,) = store_module.documents(conn, "gameliftstreams:streamsession")
-        args = conn.execute(sa.select(store_module.transitions.c.args)).scalar_one()
+        upgraded = conn.execute(sa.select(store_module.transitions.c.args)).scalar_one()
     store.engine.dispose()
+    return data, upgraded
+
+
+def test_a_gameliftstreams_session_stored_with_generations_reads_as_revisions(tmp_path):
+    session = {"Arn": "arn:aws:gameliftstreams:us-east-1:000000000000:streamsession/sg-1/s1", "_id": "s1",
+               "Status": "CONNECTED", "_gen": 4, "_holds": "1", "_delays": {"activate": 1, "export": 1}}
+    data, args = _upgraded_session(tmp_path, session, "gameliftstreams.session.timeout",
+                                   {"gen": 4, "expect": "CONNECTED", "status": "TERMINATED", "reason": "idleTimeout"})
     assert (data["_rev"], data["_holds"], "_gen" in data, "_delays" in data) == (4, True, False, False)
     assert args == {"expect": {"_rev": 4, "Status": "CONNECTED"}, "status": "TERMINATED", "reason": "idleTimeout"}
 
@@ -159,24 +166,9 @@ def test_ivs_participants_stored_with_four_generations_read_as_lanes_of_the_one_
 
 
 def test_a_gameliftstreams_session_length_timer_guarded_by_started_at_is_its_length_lane(tmp_path):
-    db_url = f"sqlite:///{tmp_path / 'old.db'}"
     session = {"Arn": "arn:aws:gameliftstreams:us-east-1:000000000000:streamsession/sg-1/s1", "_id": "s1",
                "Status": "ACTIVE", "_rev": 3, "_holds": True, "_started_at": 5.0}
-
-    def store_old_session(conn):
-        conn.execute(store_module.resources.insert().values(
-            account="000000000000", region="us-east-1", kind="gameliftstreams:streamsession", id="s1",
-            parent="sg-1", data=session))
-        conn.execute(store_module.transitions.insert().values(
-            account="000000000000", region="us-east-1", due_at=10.0, action="gameliftstreams.session.max_length",
-            kind="gameliftstreams:streamsession", resource_id="s1", args={"started_at": 5.0}))
-    _make_old(db_url, store_old_session)
-
-    store = Store(db_url)
-    with store.transaction() as conn:
-        (data,) = store_module.documents(conn, "gameliftstreams:streamsession")
-        args = conn.execute(sa.select(store_module.transitions.c.args)).scalar_one()
-    store.engine.dispose()
+    data, args = _upgraded_session(tmp_path, session, "gameliftstreams.session.max_length", {"started_at": 5.0})
     assert "_started_at" not in data and data["_rev"] == 3
     assert args == {"expect": {"_rev": {"length": 0}}}
 
