@@ -126,7 +126,7 @@ def test_gameliftstreams_steps_scheduled_without_arguments_still_apply(tmp_path)
         assert gls.get_stream_group(Identifier=group_id)["Status"] == "ACTIVE"
 
 
-def test_ivs_participants_stored_with_four_generations_read_as_lanes_of_the_one_guard(tmp_path):
+def test_ivs_participants_and_session_ends_stored_with_their_own_guards_read_as_the_one_guard(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'old.db'}"
     participant = {"participantId": "p1", "userId": "u", "state": "CONNECTED", "attributes": {},
                    "published": True, "recordingState": "STOPPING", "protocol": "WHIP", "replicationType": "SOURCE",
@@ -142,6 +142,13 @@ def test_ivs_participants_stored_with_four_generations_read_as_lanes_of_the_one_
 
     def store_old_participant(conn):
         tables.insert_participant(conn, "000000000000", "us-east-1", participant)
+        conn.execute(store_module.resources.insert().values(
+            account="000000000000", region="us-east-1", kind="ivs-realtime:session", id="se-1", parent="st-1",
+            data={"sessionId": "se-1", "startTime": 1.0, "_": {"stageId": "st-1", "endDueAt": 40.0}}))
+        for due in (30.0, 40.0):   # an end someone's joining cancelled, and the session's end
+            conn.execute(store_module.transitions.insert().values(
+                account="000000000000", region="us-east-1", due_at=due, action="ivs-realtime.session.end",
+                kind="ivs-realtime:session", resource_id="se-1", args={"due": due}))
         for action, args in old_timers.items():
             conn.execute(store_module.transitions.insert().values(
                 account="000000000000", region="us-east-1", due_at=10.0, action=action,
@@ -151,8 +158,15 @@ def test_ivs_participants_stored_with_four_generations_read_as_lanes_of_the_one_
     store = Store(db_url)
     with store.transaction() as conn:
         data = tables.get_participant(conn, "000000000000", "us-east-1", "se-1", "p1")
-        pending = {row.action: row.args for row in conn.execute(sa.select(store_module.transitions))}
+        pending = {row.action: row.args for row in conn.execute(sa.select(store_module.transitions)
+                                                                .where(store_module.transitions.c.kind != "ivs-realtime:session"))}
+        ends = [row.args for row in conn.execute(sa.select(store_module.transitions)
+                                                 .where(store_module.transitions.c.kind == "ivs-realtime:session")
+                                                 .order_by(store_module.transitions.c.due_at))]
+        (session,) = store_module.documents(conn, "ivs-realtime:session")
     store.engine.dispose()
+    assert ends == [{"expect": {"_rev": -1}}, {"expect": {"_rev": 0}}]
+    assert [applies(session, args) for args in ends] == [False, True]
     assert data["_rev"] == {"leave": 2, "publish": 3, "recording": 4}
     assert not [name for name in data["_"] if name.endswith("Generation")]
     assert pending == {

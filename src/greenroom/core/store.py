@@ -622,10 +622,10 @@ def rewrite_documents(conn: Connection, kind: str, change: Callable[[dict], dict
     rewrite_rows(conn, resources, lambda row: change(dict(row.data)), resources.c.kind == kind)
 
 
-def rewrite_transitions(conn: Connection, action: str, change: Callable[[dict, float], dict | None]) -> None:
-    """The arguments of every pending transition ``action`` through ``change(args, due_at)`` (as
-    above; the due time for steps that stamp it)."""
-    rewrite_rows(conn, transitions, lambda row: change(dict(row.args), row.due_at), transitions.c.action == action,
+def rewrite_transitions(conn: Connection, action: str, change: Callable[[dict, Any], dict | None]) -> None:
+    """The arguments of every pending transition ``action`` through ``change(args, pending)`` (as
+    above; ``pending.due_at`` for steps that stamp it, ``pending.resource_id``)."""
+    rewrite_rows(conn, transitions, lambda row: change(dict(row.args), row), transitions.c.action == action,
                  column="args")
 
 

@@ -246,7 +246,7 @@ def _stored_before(conn) -> None:
     statuses = {TIMEOUT: None, ACTIVATE.action: "ACTIVATING", TERMINATE.action: "TERMINATING",
                 RECONNECT.action: "RECONNECTING"}
     for action, status in statuses.items():
-        def timer(args: dict, due_at: float, status=status) -> dict | None:
+        def timer(args: dict, pending, status=status) -> dict | None:
             if "gen" not in args:
                 return None
             expect = {"_rev": args.pop("gen"), "Status": args.pop("expect", None) or status}
@@ -265,13 +265,13 @@ def _declared_steps(conn) -> None:
              "gameliftstreams.streamgroup.activated": ("ACTIVATING", None),
              "gameliftstreams.streamgroup.locations_settled": ("UPDATING_LOCATIONS", None)}
     for action, (status, to) in steps.items():
-        def step(args: dict, due_at: float, status=status, to=to) -> dict | None:
+        def step(args: dict, pending, status=status, to=to) -> dict | None:
             if "expect" in args:
                 return None
             return {**args, "expect": {"Status": status},
-                    **({"set": {**to, "LastUpdatedAt": due_at}} if to else {})}
+                    **({"set": {**to, "LastUpdatedAt": pending.due_at}} if to else {})}
         rewrite_transitions(conn, action, step)
-    rewrite_transitions(conn, MAX_LENGTH.action, lambda args, due_at: {"expect": {"_rev": {"length": 0}}}
+    rewrite_transitions(conn, MAX_LENGTH.action, lambda args, pending: {"expect": {"_rev": {"length": 0}}}
                         if "started_at" in args else None)
     rewrite_documents(conn, SESSION, lambda session: {k: v for k, v in session.items() if k != "_started_at"}
                       if "_started_at" in session else None)

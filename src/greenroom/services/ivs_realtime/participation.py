@@ -19,8 +19,8 @@ participant.left, stage.emptied.
 """
 from __future__ import annotations
 
-from ...core.lifecycle import REVISION, Step, applies, revise, transition
-from ...core.store import rewrite_rows, rewrite_transitions, upgrade
+from ...core.lifecycle import REVISION, Step, applies, revise, revision, transition
+from ...core.store import documents, rewrite_rows, rewrite_transitions, upgrade
 from . import tables
 from .common import (INGEST_CONFIGURATION, PARTICIPANT, PARTICIPANT_RECORD, SESSION, STAGE, arn_id, Env,
     events, transition_env)
@@ -33,6 +33,8 @@ CONNECTED, DISCONNECTED = "CONNECTED", "DISCONNECTED"
 # publish_subscribe_hours quota; ``LEAVE`` is revised when it joins or leaves (replicas of it
 # expire after their window unless it came back), ``recording`` by the recording steps.
 TIME_LIMIT = "ivs-realtime.participant.time-limit"
+# A session nobody is connected to ends after a delay, unless someone joins first (a revision).
+END = Step(None, action="ivs-realtime.session.end")
 PUBLISH_LIMIT = Step(CONNECTED, lane="publish", action=TIME_LIMIT)
 SUBSCRIBE_LIMIT = Step(CONNECTED, lane="subscribe", action=TIME_LIMIT)
 LEAVE = "leave"
@@ -68,6 +70,7 @@ def open_session(env: Env, stage_id: str, stage: dict) -> dict:
     if session is not None:
         if session["_"].get("endDueAt") is not None:
             session["_"]["endDueAt"] = None
+            revise(session)
             env.resources.update(SESSION, session["sessionId"], session)
         return session
     session_id = "st-" + env.ids.alphanumeric(13)
@@ -93,8 +96,9 @@ def settle_session(env: Env, stage_id: str, session_id: str) -> None:
     # A source's replicas wait for it through their reconnect window: so does its session.
     due = max(env.now + env.delay("ivs-realtime.session.end"), session["_"].get("holdUntil") or 0)
     session["_"]["endDueAt"] = due
+    revise(session)
     env.resources.update(SESSION, session_id, session)
-    env.schedule_at(due, SESSION, session_id, "ivs-realtime.session.end", due=due)
+    END.schedule(env, SESSION, session_id, session, at=due)
     events.publish("stage.emptied", env, stage_id)
 
 
@@ -117,12 +121,11 @@ def close_session(env: Env, session: dict) -> None:
         env.resources.update(STAGE, stage_id, stage)
 
 
-@transition("ivs-realtime.session.end")
+@transition(END.action)
 def _end_session(resources, kind, session_id, args, due_at) -> None:
     env = transition_env(resources, due_at, args)
     session = resources.get(SESSION, session_id)
-    if (session is None or session.get("endTime") is not None
-            or session["_"].get("endDueAt") != args["due"] or connected_count(env, session_id)):
+    if not applies(session, args) or session.get("endTime") is not None or connected_count(env, session_id):
         return
     close_session(env, session)
 
@@ -418,10 +421,12 @@ _GENERATIONS = {"leaveGeneration": LEAVE, "publishGeneration": "publish", "subsc
                 "recordingGeneration": "recording"}
 
 
-@upgrade("ivs-realtime.participant-lanes")
-def _participant_lanes(conn) -> None:
+@upgrade("ivs-realtime.one-guard")
+def _one_guard(conn) -> None:
     """Once, when a store opens: participants stored with four ``*Generation`` counters in their
-    ``"_"`` dict keep them as lanes of ``_rev``, and their pending timers expect those lanes."""
+    ``"_"`` dict keep them as lanes of ``_rev``, and their pending timers expect those lanes; a
+    pending session end guarded by its due time (``endDueAt``) expects the session's revision
+    (one that is no longer the session's end can never apply)."""
     def participant(row) -> dict | None:
         data = dict(row.data)
         private = {name: value for name, value in data["_"].items() if name not in _GENERATIONS}
@@ -431,18 +436,18 @@ def _participant_lanes(conn) -> None:
         return {**data, "_": private, **({REVISION: lanes} if lanes else {})}
     rewrite_rows(conn, tables.participants, participant)
 
-    def time_limit(args: dict, due_at: float) -> dict | None:
+    def time_limit(args: dict, pending) -> dict | None:
         if "generation" not in args:
             return None
         return {"what": args["what"], "expect": {REVISION: {args["what"]: args["generation"]}, "state": CONNECTED}}
 
-    def recording(args: dict, due_at: float) -> dict | None:
+    def recording(args: dict, pending) -> dict | None:
         if "generation" not in args:
             return None
         return {"expect": {REVISION: {"recording": args["generation"]}, "recordingState": args["expect"]},
                 "set": {"recordingState": args["to"]}}
 
-    def replica(args: dict, due_at: float) -> dict | None:
+    def replica(args: dict, pending) -> dict | None:
         if "leaveGeneration" not in args:
             return None
         return {"expect": {REVISION: {LEAVE: args["leaveGeneration"]}}}
@@ -450,3 +455,13 @@ def _participant_lanes(conn) -> None:
     rewrite_transitions(conn, TIME_LIMIT, time_limit)
     rewrite_transitions(conn, "ivs-realtime.recording.settle", recording)
     rewrite_transitions(conn, "ivs-realtime.replica.expire", replica)
+
+    sessions = {session["sessionId"]: session for session in documents(conn, SESSION)}
+
+    def session_end(args: dict, pending) -> dict | None:
+        if "due" not in args:
+            return None
+        session = sessions.get(pending.resource_id)
+        current = session is not None and session["_"].get("endDueAt") == args["due"]
+        return {"expect": {REVISION: revision(session) if current else -1}}
+    rewrite_transitions(conn, END.action, session_end)
