@@ -204,3 +204,28 @@ def test_an_index_added_since_a_database_was_made_is_created_when_it_opens(tmp_p
                 "AND kind = 'k' AND pk > 5 ORDER BY pk LIMIT 10")))
         assert "resources_by_kind" in plan and "TEMP B-TREE" not in plan, plan
         reopened.engine.dispose()
+
+
+def test_an_ivs_composition_idle_stop_guarded_by_idle_since_is_its_idle_lane(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'old.db'}"
+    composition = {"arn": "arn:aws:ivs:us-east-1:000000000000:composition/c1", "state": "ACTIVE",
+                   "_": {"stageId": "st-1", "idleSince": 20.0}}
+
+    def store_old_composition(conn):
+        conn.execute(store_module.resources.insert().values(
+            account="000000000000", region="us-east-1", kind="ivs-realtime:composition", id="c1", parent="",
+            data=composition))
+        for since in (10.0, 20.0):   # a clock someone's joining stopped, and the running one
+            conn.execute(store_module.transitions.insert().values(
+                account="000000000000", region="us-east-1", due_at=since + 60, action="ivs-realtime.composition.idle",
+                kind="ivs-realtime:composition", resource_id="c1", args={"idleSince": since}))
+    _make_old(db_url, store_old_composition)
+
+    store = Store(db_url)
+    with store.transaction() as conn:
+        stops = [row.args for row in conn.execute(sa.select(store_module.transitions)
+                                                  .order_by(store_module.transitions.c.due_at))]
+        (data,) = store_module.documents(conn, "ivs-realtime:composition")
+    store.engine.dispose()
+    assert stops == [{"expect": {"_rev": {"idle": -1}}}, {"expect": {"_rev": {"idle": 0}}}]
+    assert [applies(data, args) for args in stops] == [False, True]

@@ -36,12 +36,12 @@ QUOTA_OVERRIDES = "ivs-realtime:quota-overrides"
 PARTICIPANT = "ivs-realtime:participant"  # transitions only: participants have a table of their own
 
 # What is stored of each kind: greenroom's own fields are in one dict, "_" (a participant's
-# and a session's timers keep their revisions in "_rev", core.lifecycle's one guard); tags are shown.
+# a session's and a composition's timers keep their revisions in "_rev", core.lifecycle's one guard); tags are shown.
 STAGE_RECORD = Record(STAGE, private=("_",), summary=("arn", "name", "activeSessionId", "tags"))
 SESSION_RECORD = Record(SESSION, private=("_", "_rev"), summary=("sessionId", "startTime", "endTime"))
 PUBLIC_KEY_RECORD = Record(PUBLIC_KEY, private=("_",), summary=("arn", "name", "tags"))
 REPLICA_RECORD = Record(REPLICA, private=("_",))
-COMPOSITION_RECORD = Record(COMPOSITION, private=("_",))
+COMPOSITION_RECORD = Record(COMPOSITION, private=("_", "_rev"))
 STORAGE_CONFIGURATION_RECORD = Record(STORAGE_CONFIGURATION)
 ENCODER_CONFIGURATION_RECORD = Record(ENCODER_CONFIGURATION, summary=("arn", "name", "tags"))
 INGEST_CONFIGURATION_RECORD = Record(INGEST_CONFIGURATION, private=("_",), summary=(
