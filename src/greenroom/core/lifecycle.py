@@ -14,9 +14,10 @@ and ``schedule_at(due_at, kind, id, action, **args)``):
 - Every change of state calls ``revise(document)``, which bumps its revision (``_rev``, the one
   stale-timer guard); a step carries the revision it was scheduled in and does nothing once the
   resource moved on. Custom actions check the same with ``applies(document, args)``.
-- Timers independent of each other on one resource (an IVS participant's publish limit,
-  subscribe limit, recording, leave) are lanes: ``Step(..., lane="publish")`` and
-  ``revise(document, "publish")``; ``_rev`` then holds a small map of lane -> revision.
+- Timers independent of the resource's state and of each other (an IVS participant's publish
+  limit, subscribe limit, recording and leave; a composition's idle clock; a GameLift session's
+  length) are lanes: ``Step(..., lane="publish")`` and ``revise(document, "publish")``; ``_rev``
+  then holds a small map of lane -> revision. No resource has another guard field.
 """
 from __future__ import annotations
 
