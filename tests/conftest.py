@@ -12,6 +12,37 @@ import pytest
 import requests
 from support import Launcher, both_modes
 
+from greenroom import services
+from greenroom.core.records import RECORDS
+from greenroom.core.store import Resources
+from greenroom.services.ivs_realtime import tables as ivs_tables
+from greenroom.services.ivs_realtime.common import PARTICIPANT
+
+
+@pytest.fixture(autouse=True)
+def stored_private_fields_are_declared(monkeypatch):
+    """core.records.Record's ``private`` is enforced: every greenroom field (``_``) a handler
+    stores, in process (the mock, transitions), is declared in its kind's Record."""
+    services.load_all()
+    undeclared: set[str] = set()
+
+    def checked(write, kind_of):
+        def write_checked(*args, **kwargs):
+            kind, document = kind_of(*args)
+            record = RECORDS.get(kind)
+            if record is not None:
+                undeclared.update(f"{kind} {name}" for name in record.undeclared(document))
+            return write(*args, **kwargs)
+        return write_checked
+
+    monkeypatch.setattr(Resources, "insert", checked(Resources.insert, lambda self, kind, id, data: (kind, data)))
+    monkeypatch.setattr(Resources, "update", checked(Resources.update, lambda self, kind, id, data: (kind, data)))
+    for name in ("insert_participant", "update_participant"):
+        monkeypatch.setattr(ivs_tables, name, checked(getattr(ivs_tables, name),
+                                                      lambda conn, account, region, data: (PARTICIPANT, data)))
+    yield
+    assert not undeclared, f"stored fields their Record does not declare private: {sorted(undeclared)}"
+
 POSTGRES_URL = os.environ.get("GREENROOM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # CI sets this: a missing PostgreSQL must fail the run, not skip its tests silently.
 REQUIRE_POSTGRES = os.environ.get("GREENROOM_REQUIRE_POSTGRES") == "1"

@@ -366,3 +366,40 @@ def test_reset_forgets_resources_pending_transitions_and_delays(anywhere):
     anywhere.advance(5)
     assert described(kv, "old") == "ACTIVE"
     assert names(kv.list_streams()["StreamInfoList"]) == ["old"]
+
+
+# ------------------------------------------------------------------------- lanes of the one guard
+
+def test_a_lane_is_revised_on_its_own_and_the_state_lane_stays_a_number():
+    document = {"state": "ACTIVE"}
+    publish = lifecycle.Step("ACTIVE", lane="publish")
+    state_step = lifecycle.Step("ACTIVE")
+    assert lifecycle.revise(document) == 1 and document["_rev"] == 1      # one lane: a number
+    expect_state = {"expect": {"_rev": 1, "state": "ACTIVE"}}
+    expect_publish = {"expect": {"_rev": {"publish": 0}, "state": "ACTIVE"}}
+
+    class Moment:   # what Step.schedule needs of a ctx: now, delay, schedule_at
+        now = 10.0
+        scheduled: list = []
+
+        def delay(self, name):
+            return 1.0
+
+        def schedule_at(self, due_at, kind, resource_id, action, **args):
+            self.scheduled.append(args)
+            return due_at
+
+    moment = Moment()
+    publish.schedule(moment, "k", "id", document, at=11.0)
+    state_step.schedule(moment, "k", "id", document, at=11.0)
+    assert [args["expect"] for args in moment.scheduled] == [expect_publish["expect"], expect_state["expect"]]
+
+    assert lifecycle.revise(document, "publish") == 1
+    assert document["_rev"] == {"": 1, "publish": 1}                     # independent timers: a map
+    assert lifecycle.applies(document, expect_state)                       # the state lane is untouched
+    assert not lifecycle.applies(document, expect_publish)
+    assert lifecycle.revise(document) == 2
+    assert not lifecycle.applies(document, expect_state)
+    assert lifecycle.revision(document, "publish") == 1 and lifecycle.revision(document, "leave") == 0
+    assert lifecycle.applies({"state": "ACTIVE"}, {"expect": {"_rev": {"leave": 0}}})
+    assert not lifecycle.applies(None, {})

@@ -7,7 +7,9 @@ import sqlalchemy as sa
 import greenroom
 from greenroom import services
 from greenroom.core import store as store_module
+from greenroom.core.lifecycle import applies
 from greenroom.core.store import Store
+from greenroom.services.ivs_realtime import tables
 
 services.load_all()   # the services register their upgrades when imported (as Emulator does)
 
@@ -51,28 +53,138 @@ def test_a_stream_stored_by_an_earlier_release_reads_after_the_store_opens(tmp_p
             assert [d["_media_key"] for d in store_module.documents(conn, "kinesisvideo:stream")] == [key]
 
 
-def test_a_gameliftstreams_session_stored_with_generations_reads_as_revisions(tmp_path):
+def _upgraded_session(tmp_path, session: dict, action: str, args: dict) -> tuple[dict, dict]:
+    """A GameLift Streams session and one pending step of it, as an earlier release stored them,
+    read back after the store opened: (the session, the step's arguments)."""
     db_url = f"sqlite:///{tmp_path / 'old.db'}"
-    session = {"Arn": "arn:aws:gameliftstreams:us-east-1:000000000000:streamsession/sg-1/s1", "_id": "s1",
-               "Status": "CONNECTED", "_gen": 4, "_holds": "1", "_delays": {"activate": 1, "export": 1}}
 
     def store_old_session(conn):
         conn.execute(store_module.resources.insert().values(
             account="000000000000", region="us-east-1", kind="gameliftstreams:streamsession", id="s1",
             parent="sg-1", data=session))
         conn.execute(store_module.transitions.insert().values(
-            account="000000000000", region="us-east-1", due_at=10.0, action="gameliftstreams.session.timeout",
-            kind="gameliftstreams:streamsession", resource_id="s1",
-            args={"gen": 4, "expect": "CONNECTED", "status": "TERMINATED", "reason": "idleTimeout"}))
+            account="000000000000", region="us-east-1", due_at=10.0, action=action,
+            kind="gameliftstreams:streamsession", resource_id="s1", args=args))
     _make_old(db_url, store_old_session)
 
     store = Store(db_url)
     with store.transaction() as conn:
         (data,) = store_module.documents(conn, "gameliftstreams:streamsession")
-        args = conn.execute(sa.select(store_module.transitions.c.args)).scalar_one()
+        upgraded = conn.execute(sa.select(store_module.transitions.c.args)).scalar_one()
     store.engine.dispose()
+    return data, upgraded
+
+
+def test_a_gameliftstreams_session_stored_with_generations_reads_as_revisions(tmp_path):
+    session = {"Arn": "arn:aws:gameliftstreams:us-east-1:000000000000:streamsession/sg-1/s1", "_id": "s1",
+               "Status": "CONNECTED", "_gen": 4, "_holds": "1", "_delays": {"activate": 1, "export": 1}}
+    data, args = _upgraded_session(tmp_path, session, "gameliftstreams.session.timeout",
+                                   {"gen": 4, "expect": "CONNECTED", "status": "TERMINATED", "reason": "idleTimeout"})
     assert (data["_rev"], data["_holds"], "_gen" in data, "_delays" in data) == (4, True, False, False)
     assert args == {"expect": {"_rev": 4, "Status": "CONNECTED"}, "status": "TERMINATED", "reason": "idleTimeout"}
+
+
+def test_gameliftstreams_steps_scheduled_without_arguments_still_apply(tmp_path):
+    """An application and a stream group an earlier release scheduled (its steps had no
+    arguments) become READY and ACTIVE after the store upgrades them to declared steps."""
+    db_url = f"sqlite:///{tmp_path / 'old.db'}"
+    started = 1_800_000_000.0
+    with greenroom.mock(db_url=db_url) as gr:
+        gr.clock.set(started)
+        gls = gr.client("gameliftstreams")
+        app_id = gls.create_application(
+            Description="old", RuntimeEnvironment={"Type": "PROTON", "Version": "20241007"},
+            ExecutablePath="game.exe", ApplicationSourceUri="s3://bucket/game")["Id"]
+        gr.emulator.delays.set("gameliftstreams.streamgroup.activate", 5)
+        group_id = gls.create_stream_group(Description="old", StreamClass="gen4n_high")["Id"]
+
+    def forget_arguments(conn):
+        conn.execute(store_module.transitions.update()
+                     .where(store_module.transitions.c.action.in_((
+                         "gameliftstreams.application.process", "gameliftstreams.application.ready",
+                         "gameliftstreams.streamgroup.activated", "gameliftstreams.streamgroup.expired")))
+                     .values(args={}))
+        conn.execute(store_module.transitions.insert().values(   # locations settling, also without arguments
+            account="000000000000", region="us-east-1", due_at=started + 3600, kind="gameliftstreams:streamgroup",
+            action="gameliftstreams.streamgroup.locations_settled", resource_id=group_id, args={}))
+    _make_old(db_url, forget_arguments)
+
+    with greenroom.mock(db_url=db_url) as gr:
+        gr.clock.set(started)
+        with gr.emulator.store.transaction() as conn:
+            pending = {row.action: row.args for row in conn.execute(sa.select(store_module.transitions))}
+        assert pending["gameliftstreams.application.process"] == {
+            "expect": {"Status": "INITIALIZED"}, "set": {"Status": "PROCESSING", "LastUpdatedAt": started + 0.5}}
+        assert pending["gameliftstreams.streamgroup.activated"] == {"expect": {"Status": "ACTIVATING"}}
+        assert pending["gameliftstreams.streamgroup.locations_settled"] == {"expect": {"Status": "UPDATING_LOCATIONS"}}
+        gls = gr.client("gameliftstreams")
+        gr.clock.set(started + 0.7)
+        app = gls.get_application(Identifier=app_id)
+        assert (app["Status"], app["LastUpdatedAt"].timestamp()) == ("PROCESSING", started + 0.5)
+        gr.clock.set(started + 6)
+        assert gls.get_application(Identifier=app_id)["Status"] == "READY"
+        assert gls.get_stream_group(Identifier=group_id)["Status"] == "ACTIVE"
+
+
+def test_ivs_participants_and_session_ends_stored_with_their_own_guards_read_as_the_one_guard(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'old.db'}"
+    participant = {"participantId": "p1", "userId": "u", "state": "CONNECTED", "attributes": {},
+                   "published": True, "recordingState": "STOPPING", "protocol": "WHIP", "replicationType": "SOURCE",
+                   "_": {"stageId": "st-1", "sessionId": "se-1", "capabilities": ["PUBLISH"], "publishing": True,
+                         "subscriptions": [], "leaveGeneration": 2, "publishGeneration": 3,
+                         "subscribeGeneration": 0, "recordingGeneration": 4}}
+    key = "se-1/p1"
+    old_timers = {
+        "ivs-realtime.participant.time-limit": {"what": "publish", "generation": 3},
+        "ivs-realtime.recording.settle": {"generation": 4, "expect": "STOPPING", "to": "STOPPED"},
+        "ivs-realtime.replica.expire": {"leaveGeneration": 2},
+    }
+
+    def store_old_participant(conn):
+        tables.insert_participant(conn, "000000000000", "us-east-1", participant)
+        conn.execute(store_module.resources.insert().values(
+            account="000000000000", region="us-east-1", kind="ivs-realtime:session", id="se-1", parent="st-1",
+            data={"sessionId": "se-1", "startTime": 1.0, "_": {"stageId": "st-1", "endDueAt": 40.0}}))
+        for due in (30.0, 40.0):   # an end someone's joining cancelled, and the session's end
+            conn.execute(store_module.transitions.insert().values(
+                account="000000000000", region="us-east-1", due_at=due, action="ivs-realtime.session.end",
+                kind="ivs-realtime:session", resource_id="se-1", args={"due": due}))
+        for action, args in old_timers.items():
+            conn.execute(store_module.transitions.insert().values(
+                account="000000000000", region="us-east-1", due_at=10.0, action=action,
+                kind="ivs-realtime:participant", resource_id=key, args=args))
+    _make_old(db_url, store_old_participant)
+
+    store = Store(db_url)
+    with store.transaction() as conn:
+        data = tables.get_participant(conn, "000000000000", "us-east-1", "se-1", "p1")
+        pending = {row.action: row.args for row in conn.execute(sa.select(store_module.transitions)
+                                                                .where(store_module.transitions.c.kind != "ivs-realtime:session"))}
+        ends = [row.args for row in conn.execute(sa.select(store_module.transitions)
+                                                 .where(store_module.transitions.c.kind == "ivs-realtime:session")
+                                                 .order_by(store_module.transitions.c.due_at))]
+        (session,) = store_module.documents(conn, "ivs-realtime:session")
+    store.engine.dispose()
+    assert ends == [{"expect": {"_rev": -1}}, {"expect": {"_rev": 0}}]
+    assert [applies(session, args) for args in ends] == [False, True]
+    assert data["_rev"] == {"leave": 2, "publish": 3, "recording": 4}
+    assert not [name for name in data["_"] if name.endswith("Generation")]
+    assert pending == {
+        "ivs-realtime.participant.time-limit": {"what": "publish",
+                                                "expect": {"_rev": {"publish": 3}, "state": "CONNECTED"}},
+        "ivs-realtime.recording.settle": {"expect": {"_rev": {"recording": 4}, "recordingState": "STOPPING"},
+                                          "set": {"recordingState": "STOPPED"}},
+        "ivs-realtime.replica.expire": {"expect": {"_rev": {"leave": 2}}},
+    }
+    assert all(applies(data, args) for args in pending.values())
+
+
+def test_a_gameliftstreams_session_length_timer_guarded_by_started_at_is_its_length_lane(tmp_path):
+    session = {"Arn": "arn:aws:gameliftstreams:us-east-1:000000000000:streamsession/sg-1/s1", "_id": "s1",
+               "Status": "ACTIVE", "_rev": 3, "_holds": True, "_started_at": 5.0}
+    data, args = _upgraded_session(tmp_path, session, "gameliftstreams.session.max_length", {"started_at": 5.0})
+    assert "_started_at" not in data and data["_rev"] == 3
+    assert args == {"expect": {"_rev": {"length": 0}}}
 
 
 def test_an_index_added_since_a_database_was_made_is_created_when_it_opens(tmp_path):
@@ -92,3 +204,28 @@ def test_an_index_added_since_a_database_was_made_is_created_when_it_opens(tmp_p
                 "AND kind = 'k' AND pk > 5 ORDER BY pk LIMIT 10")))
         assert "resources_by_kind" in plan and "TEMP B-TREE" not in plan, plan
         reopened.engine.dispose()
+
+
+def test_an_ivs_composition_idle_stop_guarded_by_idle_since_is_its_idle_lane(tmp_path):
+    db_url = f"sqlite:///{tmp_path / 'old.db'}"
+    composition = {"arn": "arn:aws:ivs:us-east-1:000000000000:composition/c1", "state": "ACTIVE",
+                   "_": {"stageId": "st-1", "idleSince": 20.0}}
+
+    def store_old_composition(conn):
+        conn.execute(store_module.resources.insert().values(
+            account="000000000000", region="us-east-1", kind="ivs-realtime:composition", id="c1", parent="",
+            data=composition))
+        for since in (10.0, 20.0):   # a clock someone's joining stopped, and the running one
+            conn.execute(store_module.transitions.insert().values(
+                account="000000000000", region="us-east-1", due_at=since + 60, action="ivs-realtime.composition.idle",
+                kind="ivs-realtime:composition", resource_id="c1", args={"idleSince": since}))
+    _make_old(db_url, store_old_composition)
+
+    store = Store(db_url)
+    with store.transaction() as conn:
+        stops = [row.args for row in conn.execute(sa.select(store_module.transitions)
+                                                  .order_by(store_module.transitions.c.due_at))]
+        (data,) = store_module.documents(conn, "ivs-realtime:composition")
+    store.engine.dispose()
+    assert stops == [{"expect": {"_rev": {"idle": -1}}}, {"expect": {"_rev": {"idle": 0}}}]
+    assert [applies(data, args) for args in stops] == [False, True]

@@ -60,12 +60,16 @@ class RequestContext:
     def list_answer(self, kind: str, req: dict, *, default_size: int | None = None, page_size: int | None = None,
                     view: Callable[[dict], Any] = dict, parent: str | None = None, where: dict | None = None,
                     starts_with: dict | None = None, keep: Callable[[dict], bool] | None = None,
-                    filters: dict | None = None, newest_first: bool = False) -> dict:
+                    filters: dict | None = None, newest_first: bool = False, equal: dict | None = None) -> dict:
         """The answer of a list operation over a kind's documents (under ``parent``, matching
         ``where`` and ``starts_with``, and ``keep`` for what the store cannot filter), each shown
         by ``view``. Its token, size and result members are the model's paginator's (the size
         asked, else ``default_size``; or ``page_size`` where the service decides it); the token
-        is bound to ``filters`` (the request's filter members)."""
+        is bound to ``filters`` (the request's filter members). ``equal``: optional filters of the
+        request, field -> value, each applied unless None (the token is bound to them too)."""
+        if equal:
+            where = {**(where or {}), **{name: value for name, value in equal.items() if value is not None}} or None
+            filters = {**(filters or {}), **equal}
         names = pagination.paginator(self.service, self.operation)
         if page_size is None:
             page_size = req.get(names.get("limit_key", "")) or default_size

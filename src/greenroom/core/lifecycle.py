@@ -14,6 +14,10 @@ and ``schedule_at(due_at, kind, id, action, **args)``):
 - Every change of state calls ``revise(document)``, which bumps its revision (``_rev``, the one
   stale-timer guard); a step carries the revision it was scheduled in and does nothing once the
   resource moved on. Custom actions check the same with ``applies(document, args)``.
+- Timers independent of the resource's state and of each other (an IVS participant's publish
+  limit, subscribe limit, recording and leave; a composition's idle clock; a GameLift session's
+  length) are lanes: ``Step(..., lane="publish")`` and ``revise(document, "publish")``; ``_rev``
+  then holds a small map of lane -> revision. No resource has another guard field.
 """
 from __future__ import annotations
 
@@ -43,19 +47,48 @@ def transition(name: str):
 
 
 REVISION = "_rev"   # the stale-timer guard of every resource with a lifecycle
+MAIN = ""           # the lane of a resource's state; other lanes are timers independent of it
 
 
-def revise(document: dict) -> int:
-    """A new revision of ``document``: steps scheduled for older ones no longer apply."""
-    document[REVISION] = document.get(REVISION, 0) + 1
-    return document[REVISION]
+def _lanes(document: dict) -> dict[str, int]:
+    """A document's revisions by lane: ``_rev`` is a number while the resource has one lane (its
+    state), a small map (``{"publish": 2, "leave": 1}``) once it has independent timers."""
+    value = document.get(REVISION, 0)
+    return dict(value) if isinstance(value, dict) else {MAIN: value}
+
+
+def revision(document: dict, lane: str = MAIN) -> int:
+    return _lanes(document).get(lane, 0)
+
+
+def revise(document: dict, lane: str = MAIN) -> int:
+    """A new revision of ``document`` (of one ``lane`` of it): steps scheduled for older ones
+    (in that lane) no longer apply; other lanes' steps are untouched."""
+    lanes = _lanes(document)
+    lanes[lane] = lanes.get(lane, 0) + 1
+    document[REVISION] = lanes[MAIN] if lanes.keys() == {MAIN} else \
+        {name: number for name, number in lanes.items() if name != MAIN or number}
+    return lanes[lane]
+
+
+def expected_revision(document: dict, lane: str = MAIN) -> int | dict[str, int]:
+    """What a step scheduled now expects of ``_rev``: the number, or ``{lane: number}``."""
+    return revision(document) if lane == MAIN else {lane: revision(document, lane)}
 
 
 def applies(document: dict | None, args: dict) -> bool:
     """Whether a step scheduled with ``args`` still applies to ``document``: it exists and has
-    every field ``expect``-ed (its revision, its state) as it was."""
-    return document is not None and all(document.get(name, 0 if name == REVISION else None) == value
-                                        for name, value in args.get("expect", {}).items())
+    every field ``expect``-ed (its revision in the step's lane, its state) as it was."""
+    if document is None:
+        return False
+    for name, value in args.get("expect", {}).items():
+        if name == REVISION:
+            wanted = value if isinstance(value, dict) else {MAIN: value}
+            if any(revision(document, lane) != number for lane, number in wanted.items()):
+                return False
+        elif document.get(name) != value:
+            return False
+    return True
 
 
 @transition("update")
@@ -104,6 +137,7 @@ class Step:
     action: str = "update"
     field: str = "state"
     stamp: str | None = None   # set to the time the step applies, on documents that have it (``updatedAt``)
+    lane: str = MAIN           # a timer independent of the resource's state has a lane of its own
 
     def schedule(self, moment, kind: str, resource_id: str, document: dict, *, at: float | None = None,
                  start: float | None = None, set: Mapping[str, Any] | None = None, **args: Any) -> float:
@@ -113,7 +147,7 @@ class Step:
         if at is None:
             at = (moment.now if start is None else start) + moment.delay(self.delay)
         due_at = at
-        expect = {REVISION: document.get(REVISION, 0)}
+        expect = {REVISION: expected_revision(document, self.lane)}
         if self.state is not None:
             expect[self.field] = self.state
         values = {**self.to, **(set or {})}

@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 from .operations import operation
 
 TAGS = "tags"   # where every stored resource keeps its tags (core.tagging reads and writes it)
+RECORDS: dict[str, "Record"] = {}   # kind -> its Record: the test suite checks what is stored against it
 
 
 def public(document: dict, fields: Iterable[str] | None = None) -> dict:
@@ -32,7 +33,9 @@ class Record:
     field but greenroom's); ``private``: greenroom's fields (each starting with ``_``), said here
     so a reader knows them; ``summary``: the members list operations show (None: the view);
     ``tags_shown``: whether the API shows ``tags`` in the resource itself (IVS, Nimble) or only
-    through ListTagsForResource (GameLift Streams, Kinesis Video)."""
+    through ListTagsForResource (GameLift Streams, Kinesis Video). ``private`` is enforced: in
+    the tests, every document a handler stores has no ``_`` field its Record leaves out
+    (tests/conftest.py, ``undeclared``)."""
 
     kind: str
     members: tuple[str, ...] | None = None
@@ -44,6 +47,11 @@ class Record:
         wrong = [name for name in self.private if not name.startswith("_")]
         if wrong:
             raise ValueError(f"{self.kind}: greenroom's fields start with _: {', '.join(wrong)}")
+        RECORDS[self.kind] = self
+
+    def undeclared(self, document: dict) -> list[str]:
+        """greenroom's fields in ``document`` that ``private`` does not declare."""
+        return sorted(name for name in document if name.startswith("_") and name not in self.private)
 
     def view(self, document: dict) -> dict:
         """The API's view of a stored document."""
@@ -63,3 +71,13 @@ class Record:
         @operation(service, name, read_only=True)
         def get(ctx, req: dict) -> dict:
             return {member: self.view(find(ctx, req))}
+
+    def list_operation(self, service: str, name: str, query: Callable[[object, dict], dict] | None = None,
+                       **options) -> None:
+        """Register the list operation of this kind, shown as ``brief``: ``ctx.list_answer(kind,
+        req, **options)`` (its page size), with what ``query(ctx, req)`` adds for this request
+        (its parent, filters; it raises the service's not-found error for a missing parent)."""
+
+        @operation(service, name)
+        def list_all(ctx, req: dict) -> dict:
+            return ctx.list_answer(self.kind, req, view=self.brief, **options, **(query(ctx, req) if query else {}))

@@ -698,19 +698,23 @@ def upgrade(name: str):
 def rewrite_documents(conn: Connection, kind: str, change: Callable[[dict], dict | None]) -> None:
     """Every document of a kind, in every account and region, through ``change`` (the new
     document, or None to keep it as it is)."""
-    for row in conn.execute(sa.select(resources.c.pk, resources.c.data).where(resources.c.kind == kind)).all():
-        changed = change(dict(row.data))
-        if changed is not None:
-            conn.execute(resources.update().where(resources.c.pk == row.pk).values(data=changed))
+    rewrite_rows(conn, resources, lambda row: change(dict(row.data)), resources.c.kind == kind)
 
 
-def rewrite_transitions(conn: Connection, action: str, change: Callable[[dict], dict | None]) -> None:
-    """The arguments of every pending transition ``action`` through ``change`` (as above)."""
-    for row in conn.execute(sa.select(transitions.c.pk, transitions.c.args)
-                            .where(transitions.c.action == action)).all():
-        changed = change(dict(row.args))
+def rewrite_transitions(conn: Connection, action: str, change: Callable[[dict, Any], dict | None]) -> None:
+    """The arguments of every pending transition ``action`` through ``change(args, pending)`` (as
+    above; ``pending.due_at`` for steps that stamp it, ``pending.resource_id``)."""
+    rewrite_rows(conn, transitions, lambda row: change(dict(row.args), row), transitions.c.action == action,
+                 column="args")
+
+
+def rewrite_rows(conn: Connection, table: sa.Table, change: Callable, where=sa.true(), *, column: str = "data") -> None:
+    """The JSON ``column`` of every row of ``table`` (``where``) through ``change(row)``: the new
+    value, or None to keep it (a service's own ``scoped_table`` upgrades its documents so)."""
+    for row in conn.execute(sa.select(table).where(where)).all():
+        changed = change(row)
         if changed is not None:
-            conn.execute(transitions.update().where(transitions.c.pk == row.pk).values(args=changed))
+            conn.execute(table.update().where(table.c.pk == row.pk).values({column: changed}))
 
 
 def documents(conn: Connection, kind: str) -> Iterator[dict]:

@@ -19,7 +19,7 @@ import re
 
 from ...core.context import RequestContext
 from ...core.idempotency import current, idempotent
-from ...core.lifecycle import Moment, Step, applies, transition
+from ...core.lifecycle import Moment, Step, applies, transition, update_fields
 from ...core.operations import operation
 from .common import (APPLICATION, APPLICATION_RECORD, DEFAULT_PAGE_SIZE, SERVICE, SESSION, STREAM_GROUP,
     tagging, errors, find_application)
@@ -34,7 +34,12 @@ RUNTIME_ENVIRONMENTS = {
 WINDOWS_EXECUTABLE_SUFFIXES = (".exe", ".cmd", ".bat")
 _S3_URI = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?")
 
-# An application being deleted is gone after the delay (core.lifecycle.Step).
+# An application's steps (core.lifecycle.Step): it is processed, then ready; one being deleted
+# is gone after the delay.
+PROCESS = Step("INITIALIZED", to={"Status": "PROCESSING"}, delay="gameliftstreams.application.initialize",
+               field="Status", stamp="LastUpdatedAt", action="gameliftstreams.application.process")
+READY = Step("PROCESSING", delay="gameliftstreams.application.process", field="Status",
+             action="gameliftstreams.application.ready")
 DELETED = Step("DELETING", delay="gameliftstreams.application.delete", field="Status",
                action="gameliftstreams.application.remove")
 
@@ -95,24 +100,18 @@ def create_application(ctx: RequestContext, req: dict) -> dict:
     if req.get("ApplicationLogOutputUri"):
         app["ApplicationLogOutputUri"] = req["ApplicationLogOutputUri"]
     ctx.resources.insert(APPLICATION, app_id, app)
-    processing_at = ctx.schedule("gameliftstreams.application.initialize", APPLICATION, app_id,
-                                 action="gameliftstreams.application.process")
-    ctx.schedule_at(processing_at + ctx.delay("gameliftstreams.application.process"),
-                              APPLICATION, app_id, "gameliftstreams.application.ready")
+    processing_at = PROCESS.schedule(ctx, APPLICATION, app_id, app)
+    READY.schedule(ctx, APPLICATION, app_id, app, start=processing_at)
     return describe(app)
 
 
-@transition("gameliftstreams.application.process")
-def start_processing(resources, kind, app_id, args, due_at) -> None:
-    app = resources.get(APPLICATION, app_id)
-    if app is not None and app["Status"] == "INITIALIZED":
-        resources.update(APPLICATION, app_id, {**app, "Status": "PROCESSING", "LastUpdatedAt": due_at})
+transition(PROCESS.action)(update_fields)   # sets PROCESS.to: nothing more
 
 
-@transition("gameliftstreams.application.ready")
+@transition(READY.action)
 def become_ready(resources, kind, app_id, args, due_at) -> None:
     app = resources.get(APPLICATION, app_id)
-    if app is None or app["Status"] != "PROCESSING":
+    if not applies(app, args):
         return
     app.update(Status="READY", LastUpdatedAt=due_at)
     for status in app["ReplicationStatuses"]:
@@ -134,9 +133,7 @@ def list_application_shader_caches(ctx: RequestContext, req: dict) -> dict:
     return {"Items": []}
 
 
-@operation(SERVICE, "ListApplications")
-def list_applications(ctx: RequestContext, req: dict) -> dict:
-    return ctx.list_answer(APPLICATION, req, default_size=DEFAULT_PAGE_SIZE, view=describe)
+APPLICATION_RECORD.list_operation(SERVICE, "ListApplications", default_size=DEFAULT_PAGE_SIZE)
 
 
 @operation(SERVICE, "UpdateApplication")

@@ -21,8 +21,9 @@ APPLICATION_RECORD = Record(APPLICATION, tags_shown=False)
 STREAM_GROUP_RECORD = Record(STREAM_GROUP, private=("_locations",), tags_shown=False)
 SESSION_RECORD = Record(SESSION, tags_shown=False, private=(
     "_id", "_app_id", "_candidates", "_placed", "_rev", "_holds", "_answer", "_signal_error", "_log_output_uri",
-    "_assume_role_failed", "_was_connected", "_started_at", "_export_status",
-    "_peer", "_log"))  # the live peer's key (streaming), the application's log (session_files)
+    "_assume_role_failed", "_was_connected", "_export_status",
+    "_peer", "_log", "_StatusHistory"))  # the live peer's key (streaming), the application's log
+                                         # (session_files), the status changes (the console)
 
 DEFAULT_PAGE_SIZE = 25
 

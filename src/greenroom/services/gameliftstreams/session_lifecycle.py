@@ -61,6 +61,8 @@ TERMINATE = Step("TERMINATING", delay="gameliftstreams.session.terminate", field
                  action="gameliftstreams.session.terminated")
 RECONNECT = Step("RECONNECTING", delay="gameliftstreams.session.reconnect", field="Status",
                  action="gameliftstreams.session.reconnected")
+# SessionLengthSeconds runs from activation whatever the status does meanwhile: a lane of its own.
+MAX_LENGTH = Step(None, field="Status", lane="length", action="gameliftstreams.session.max_length")
 
 
 STATUS_HISTORY = 50  # the newest status changes a session keeps (the console shows them)
@@ -167,10 +169,8 @@ def activate(resources, kind, session_id, args, due_at) -> None:
                                                                  session))
     if session.get("_answer"):
         session["SignalResponse"] = session["_answer"]
-    session["_started_at"] = due_at
     start_connection_timer(scope, session)
-    scope.schedule_at(due_at + session["SessionLengthSeconds"], SESSION, session_id,
-                      "gameliftstreams.session.max_length", started_at=due_at)
+    MAX_LENGTH.schedule(scope, SESSION, session_id, session, at=due_at + session["SessionLengthSeconds"])
     resources.update(SESSION, session_id, session)
 
 
@@ -182,11 +182,10 @@ def time_out(resources, kind, session_id, args, due_at) -> None:
         end_session(Moment(resources, due_at), session, args["status"], args["reason"])
 
 
-@transition("gameliftstreams.session.max_length")
+@transition(MAX_LENGTH.action)
 def reach_max_length(resources, kind, session_id, args, due_at) -> None:
-    session = resources.get(SESSION, session_id)
-    if session is None or session.get("_started_at") != args["started_at"] \
-            or session["Status"] in FINAL + ("TERMINATING",):
+    session = _current_session(resources, session_id, args)
+    if session is None or session["Status"] in FINAL + ("TERMINATING",):
         return
     end_session(Moment(resources, due_at), session, "TERMINATED", "maxSessionLengthTimeout")
 
@@ -247,9 +246,32 @@ def _stored_before(conn) -> None:
     statuses = {TIMEOUT: None, ACTIVATE.action: "ACTIVATING", TERMINATE.action: "TERMINATING",
                 RECONNECT.action: "RECONNECTING"}
     for action, status in statuses.items():
-        def timer(args: dict, status=status) -> dict | None:
+        def timer(args: dict, pending, status=status) -> dict | None:
             if "gen" not in args:
                 return None
             expect = {"_rev": args.pop("gen"), "Status": args.pop("expect", None) or status}
             return {**args, "expect": expect}
         rewrite_transitions(conn, action, timer)
+
+
+@upgrade("gameliftstreams.declared-steps")
+def _declared_steps(conn) -> None:
+    """Once, when a store opens: the pending steps of applications (processing, ready) and
+    stream groups (activation, locations settling) were scheduled without arguments and checked the status in
+    their action; they now carry what they expect, as declared steps do. A session's length
+    timer was guarded by ``_started_at``; it is now the session's "length" lane."""
+    steps = {"gameliftstreams.application.process": ("INITIALIZED", {"Status": "PROCESSING"}),
+             "gameliftstreams.application.ready": ("PROCESSING", None),
+             "gameliftstreams.streamgroup.activated": ("ACTIVATING", None),
+             "gameliftstreams.streamgroup.locations_settled": ("UPDATING_LOCATIONS", None)}
+    for action, (status, to) in steps.items():
+        def step(args: dict, pending, status=status, to=to) -> dict | None:
+            if "expect" in args:
+                return None
+            return {**args, "expect": {"Status": status},
+                    **({"set": {**to, "LastUpdatedAt": pending.due_at}} if to else {})}
+        rewrite_transitions(conn, action, step)
+    rewrite_transitions(conn, MAX_LENGTH.action, lambda args, pending: {"expect": {"_rev": {"length": 0}}}
+                        if "started_at" in args else None)
+    rewrite_documents(conn, SESSION, lambda session: {k: v for k, v in session.items() if k != "_started_at"}
+                      if "_started_at" in session else None)

@@ -33,7 +33,12 @@ from .session_lifecycle import FINAL, end_session, place_waiting
 
 NO_NEW_ASSOCIATIONS_AFTER_SECONDS = 180 * 86400
 
-# Adding or removing locations settles after its delay (core.lifecycle.Step).
+# A stream group's steps (core.lifecycle.Step): it activates, expires (in any status but
+# DELETING: the action checks that; a timer of its own, so a lane), and adding or removing locations settles after its delay.
+ACTIVATE = Step("ACTIVATING", delay="gameliftstreams.streamgroup.activate", field="Status",
+                action="gameliftstreams.streamgroup.activated")
+EXPIRE = Step(None, delay="gameliftstreams.streamgroup.expire", field="Status", lane="expiry",
+              action="gameliftstreams.streamgroup.expired")
 LOCATIONS_SETTLED = "gameliftstreams.streamgroup.locations_settled"
 LOCATIONS_ADDED = Step("UPDATING_LOCATIONS", delay="gameliftstreams.streamgroup.location.activate",
                        field="Status", action=LOCATIONS_SETTLED)
@@ -45,10 +50,6 @@ def describe(ctx: RequestContext, group: dict) -> dict:
     return {**STREAM_GROUP_RECORD.view(group), "LocationStates": [
         capacity.location_state(ctx.resources, group["Id"], location) for location in group["_locations"]
     ]}
-
-
-def summary(group: dict) -> dict:
-    return STREAM_GROUP_RECORD.view(group)
 
 
 def require_active(group: dict, action: str) -> None:
@@ -125,29 +126,15 @@ def create_stream_group(ctx: RequestContext, req: dict) -> dict:
     if default_app is not None:
         _associate(ctx, group, default_app)
     ctx.resources.insert(STREAM_GROUP, group_id, group)
-    ctx.schedule("gameliftstreams.streamgroup.activate", STREAM_GROUP, group_id,
-                 action="gameliftstreams.streamgroup.activated")
-    ctx.schedule("gameliftstreams.streamgroup.expire", STREAM_GROUP, group_id,
-                 action="gameliftstreams.streamgroup.expired")
+    ACTIVATE.schedule(ctx, STREAM_GROUP, group_id, group)
+    EXPIRE.schedule(ctx, STREAM_GROUP, group_id, group)
     return describe(ctx, group)
 
 
-@transition("gameliftstreams.streamgroup.activated")
-def activated(resources, kind, group_id, args, due_at) -> None:
-    group = resources.get(STREAM_GROUP, group_id)
-    if group is None or group["Status"] != "ACTIVATING":
-        return
-    group.update(Status="ACTIVE", LastUpdatedAt=due_at)
-    for location in group["_locations"]:
-        if location["Status"] == "ACTIVATING":
-            location["Status"] = "ACTIVE"
-    resources.update(STREAM_GROUP, group_id, group)
-
-
-@transition("gameliftstreams.streamgroup.expired")
+@transition(EXPIRE.action)
 def expired(resources, kind, group_id, args, due_at) -> None:
     group = resources.get(STREAM_GROUP, group_id)
-    if group is not None and group["Status"] != "DELETING":
+    if applies(group, args) and group["Status"] != "DELETING":
         resources.update(STREAM_GROUP, group_id, {**group, "Status": "EXPIRED", "LastUpdatedAt": due_at})
 
 
@@ -156,9 +143,7 @@ def get_stream_group(ctx: RequestContext, req: dict) -> dict:
     return describe(ctx, find_stream_group(ctx, req["Identifier"]))
 
 
-@operation(SERVICE, "ListStreamGroups")
-def list_stream_groups(ctx: RequestContext, req: dict) -> dict:
-    return ctx.list_answer(STREAM_GROUP, req, default_size=DEFAULT_PAGE_SIZE, view=summary)
+STREAM_GROUP_RECORD.list_operation(SERVICE, "ListStreamGroups", default_size=DEFAULT_PAGE_SIZE)
 
 
 @operation(SERVICE, "UpdateStreamGroup")
@@ -241,12 +226,14 @@ def remove_stream_group_locations(ctx: RequestContext, req: dict) -> dict:
     return {}
 
 
+@transition(ACTIVATE.action)
 @transition(LOCATIONS_SETTLED)
 def locations_settled(resources, kind, group_id, args, due_at) -> None:
-    """Added locations become ACTIVE, removed ones disappear, and the group is ACTIVE again.
-    Only one change is ever under way: Add/RemoveStreamGroupLocations need an ACTIVE group."""
+    """The group is ACTIVE (created, or its locations changed): added locations become ACTIVE,
+    removed ones disappear. Only one change is ever under way: Add/RemoveStreamGroupLocations
+    need an ACTIVE group (and a new one has no sessions waiting yet)."""
     group = resources.get(STREAM_GROUP, group_id)
-    if not applies(group, args) or group["Status"] != "UPDATING_LOCATIONS":
+    if not applies(group, args):
         return
     group["_locations"] = [location for location in group["_locations"] if location["Status"] != "REMOVING"]
     for location in group["_locations"]:

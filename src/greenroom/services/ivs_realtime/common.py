@@ -35,17 +35,18 @@ INGEST_CONFIGURATION = "ivs-realtime:ingest-configuration"
 QUOTA_OVERRIDES = "ivs-realtime:quota-overrides"
 PARTICIPANT = "ivs-realtime:participant"  # transitions only: participants have a table of their own
 
-# What is stored of each kind: greenroom's own fields are in one dict, "_"; tags are shown.
+# What is stored of each kind: greenroom's own fields are in one dict, "_" (a participant's
+# a session's and a composition's timers keep their revisions in "_rev", core.lifecycle's one guard); tags are shown.
 STAGE_RECORD = Record(STAGE, private=("_",), summary=("arn", "name", "activeSessionId", "tags"))
-SESSION_RECORD = Record(SESSION, private=("_",), summary=("sessionId", "startTime", "endTime"))
+SESSION_RECORD = Record(SESSION, private=("_", "_rev"), summary=("sessionId", "startTime", "endTime"))
 PUBLIC_KEY_RECORD = Record(PUBLIC_KEY, private=("_",), summary=("arn", "name", "tags"))
 REPLICA_RECORD = Record(REPLICA, private=("_",))
-COMPOSITION_RECORD = Record(COMPOSITION, private=("_",))
+COMPOSITION_RECORD = Record(COMPOSITION, private=("_", "_rev"))
 STORAGE_CONFIGURATION_RECORD = Record(STORAGE_CONFIGURATION)
 ENCODER_CONFIGURATION_RECORD = Record(ENCODER_CONFIGURATION, summary=("arn", "name", "tags"))
 INGEST_CONFIGURATION_RECORD = Record(INGEST_CONFIGURATION, private=("_",), summary=(
     "name", "arn", "ingestProtocol", "stageArn", "participantId", "state", "userId", "redundantIngest"))
-PARTICIPANT_RECORD = Record(PARTICIPANT, private=("_",), summary=(   # ListParticipants shows these
+PARTICIPANT_RECORD = Record(PARTICIPANT, private=("_", "_rev"), summary=(   # ListParticipants shows these
     "participantId", "userId", "state", "firstJoinTime", "published", "recordingState", "replicationType",
     "replicationState", "sourceStageArn", "sourceSessionId", "redundantIngest", "ingestConfigurationArn"))
 

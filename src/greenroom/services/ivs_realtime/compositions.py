@@ -27,8 +27,9 @@ from __future__ import annotations
 import copy
 
 from ...core.context import RequestContext
-from ...core.lifecycle import Step, applies, transition
+from ...core.lifecycle import REVISION, Step, applies, revise, revision, transition
 from ...core.operations import operation
+from ...core.store import documents, rewrite_transitions, upgrade
 from .common import (COMPOSITION, COMPOSITION_RECORD, DEFAULT_LARGE_PAGE_SIZE, ENCODER_CONFIGURATION, SERVICE,
     STORAGE_CONFIGURATION, env, Env, errors, events, find, find_stage, new_id, resource_arn, tagging,
     transition_env)
@@ -48,6 +49,9 @@ THUMBNAIL_DEFAULTS = {"targetIntervalSeconds": 60, "storage": ["SEQUENTIAL"]}
 START = Step("STARTING", delay="ivs-realtime.composition.start", action="ivs-realtime.composition.activate")
 STOP = Step("STOPPING", delay="ivs-realtime.composition.stop", action="ivs-realtime.composition.finish")
 SETTLED = {"STARTING": ("ACTIVE", "startTime"), "STOPPING": ("STOPPED", "endTime")}
+# The idle clock (an emptied stage) is independent of those steps: a lane of its own, revised when
+# it starts and when someone joins.
+IDLE = Step(None, delay="ivs-realtime.composition.idle", lane="idle", action="ivs-realtime.composition.idle")
 
 
 def _layout(given: dict | None) -> dict:
@@ -207,19 +211,18 @@ def _expire(resources, kind, composition_id, args, due_at) -> None:
         begin_stop(transition_env(resources, due_at, args), composition_id, composition)
 
 
-@transition("ivs-realtime.composition.idle")
+@transition(IDLE.action)
 def _idle(resources, kind, composition_id, args, due_at) -> None:
     composition = resources.get(COMPOSITION, composition_id)
-    if (composition is not None and composition["state"] in RUNNING
-            and composition["_"]["idleSince"] == args["idleSince"]):
+    if applies(composition, args) and composition["state"] in RUNNING:
         begin_stop(transition_env(resources, due_at, args), composition_id, composition)
 
 
 def _start_idle_clock(e: Env, composition_id: str, composition: dict) -> None:
     composition["_"]["idleSince"] = e.now
+    revise(composition, IDLE.lane)
     e.resources.update(COMPOSITION, composition_id, composition)
-    e.schedule("ivs-realtime.composition.idle", COMPOSITION, composition_id,
-               "ivs-realtime.composition.idle", idleSince=e.now)
+    IDLE.schedule(e, COMPOSITION, composition_id, composition)
 
 
 def _running_on(e: Env, stage_id: str) -> list[tuple[int, dict]]:
@@ -241,6 +244,7 @@ def stage_occupied(e: Env, stage_id: str) -> None:
     for _, composition in _running_on(e, stage_id):
         if composition["_"]["idleSince"] is not None:
             composition["_"]["idleSince"] = None
+            revise(composition, IDLE.lane)
             e.resources.update(COMPOSITION, composition["arn"].rsplit("/", 1)[1], composition)
 
 
@@ -249,3 +253,17 @@ def stop_compositions_of_stage(e: Env, stage_arn: str) -> None:
         if composition["state"] in RUNNING:
             begin_stop(e, composition["arn"].rsplit("/", 1)[1], composition)
 
+
+@upgrade("ivs-realtime.composition-idle-lane")
+def _idle_lane(conn) -> None:
+    """Once, when a store opens: a pending idle stop guarded by ``idleSince`` expects the idle
+    lane's revision (-1, never, for a clock someone's joining had stopped)."""
+    compositions = {composition["arn"].rsplit("/", 1)[1]: composition for composition in documents(conn, COMPOSITION)}
+
+    def idle(args: dict, pending) -> dict | None:
+        if "idleSince" not in args:
+            return None
+        composition = compositions.get(pending.resource_id)
+        current = composition is not None and composition["_"].get("idleSince") == args["idleSince"]
+        return {"expect": {REVISION: {IDLE.lane: revision(composition, IDLE.lane) if current else -1}}}
+    rewrite_transitions(conn, IDLE.action, idle)

@@ -51,10 +51,7 @@ ENCODER_CONFIGURATION_RECORD.get_operation(
     lambda ctx, req: find(ctx, ENCODER_CONFIGURATION, "encoder-configuration", req["arn"])[1])
 
 
-@operation(SERVICE, "ListEncoderConfigurations")
-def list_encoder_configurations(ctx: RequestContext, req: dict) -> dict:
-    return ctx.list_answer(ENCODER_CONFIGURATION, req, default_size=DEFAULT_LARGE_PAGE_SIZE,
-                           view=ENCODER_CONFIGURATION_RECORD.brief)
+ENCODER_CONFIGURATION_RECORD.list_operation(SERVICE, "ListEncoderConfigurations", default_size=DEFAULT_LARGE_PAGE_SIZE)
 
 
 @operation(SERVICE, "DeleteEncoderConfiguration")

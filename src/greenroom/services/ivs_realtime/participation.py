@@ -19,13 +19,25 @@ participant.left, stage.emptied.
 """
 from __future__ import annotations
 
-from ...core.lifecycle import transition
+from ...core.lifecycle import REVISION, Step, applies, revise, revision, transition
+from ...core.store import documents, rewrite_rows, rewrite_transitions, upgrade
 from . import tables
 from .common import (INGEST_CONFIGURATION, PARTICIPANT, PARTICIPANT_RECORD, SESSION, STAGE, arn_id, Env,
     events, transition_env)
 from .quotas import quota
 
 CONNECTED, DISCONNECTED = "CONNECTED", "DISCONNECTED"
+
+# A participant's timers are independent of each other, so each has its lane of the one guard
+# (core.lifecycle: ``revise(participant, lane)``): publishing and subscribing each end after the
+# publish_subscribe_hours quota; ``LEAVE`` is revised when it joins or leaves (replicas of it
+# expire after their window unless it came back), ``recording`` by the recording steps.
+TIME_LIMIT = "ivs-realtime.participant.time-limit"
+# A session nobody is connected to ends after a delay, unless someone joins first (a revision).
+END = Step(None, action="ivs-realtime.session.end")
+PUBLISH_LIMIT = Step(CONNECTED, lane="publish", action=TIME_LIMIT)
+SUBSCRIBE_LIMIT = Step(CONNECTED, lane="subscribe", action=TIME_LIMIT)
+LEAVE = "leave"
 
 CLIENT_MEMBERS = ("ispName", "osName", "osVersion", "browserName", "browserVersion", "sdkVersion")
 
@@ -58,6 +70,7 @@ def open_session(env: Env, stage_id: str, stage: dict) -> dict:
     if session is not None:
         if session["_"].get("endDueAt") is not None:
             session["_"]["endDueAt"] = None
+            revise(session)
             env.resources.update(SESSION, session["sessionId"], session)
         return session
     session_id = "st-" + env.ids.alphanumeric(13)
@@ -83,8 +96,9 @@ def settle_session(env: Env, stage_id: str, session_id: str) -> None:
     # A source's replicas wait for it through their reconnect window: so does its session.
     due = max(env.now + env.delay("ivs-realtime.session.end"), session["_"].get("holdUntil") or 0)
     session["_"]["endDueAt"] = due
+    revise(session)
     env.resources.update(SESSION, session_id, session)
-    env.schedule_at(due, SESSION, session_id, "ivs-realtime.session.end", due=due)
+    END.schedule(env, SESSION, session_id, session, at=due)
     events.publish("stage.emptied", env, stage_id)
 
 
@@ -107,12 +121,11 @@ def close_session(env: Env, session: dict) -> None:
         env.resources.update(STAGE, stage_id, stage)
 
 
-@transition("ivs-realtime.session.end")
+@transition(END.action)
 def _end_session(resources, kind, session_id, args, due_at) -> None:
     env = transition_env(resources, due_at, args)
     session = resources.get(SESSION, session_id)
-    if (session is None or session.get("endTime") is not None
-            or session["_"].get("endDueAt") != args["due"] or connected_count(env, session_id)):
+    if not applies(session, args) or session.get("endTime") is not None or connected_count(env, session_id):
         return
     close_session(env, session)
 
@@ -135,8 +148,7 @@ def new_participant(stage_id: str, session_id: str, participant_id: str, *, user
         **(extra or {}),
         "_": {
             "stageId": stage_id, "sessionId": session_id, "capabilities": list(capabilities),
-            "publishing": False, "subscriptions": [], "leaveGeneration": 0,
-            "publishGeneration": 0, "subscribeGeneration": 0, "recordingGeneration": 0,
+            "publishing": False, "subscriptions": [],
         },
     }
     return participant
@@ -199,7 +211,7 @@ def admit(env: Env, stage_id: str, stage: dict, session: dict, identity: dict) -
         participant["_"]["capabilities"] = list(identity["capabilities"])
     participant["_"]["tokenExpiresAt"] = identity.get("tokenExpiresAt")
     # Rejoining cancels what the last leave scheduled (replicas expiring after their window).
-    participant["_"]["leaveGeneration"] += 1
+    revise(participant, LEAVE)
     joined(env, stage_id, participant, new=new)
     return participant
 
@@ -232,7 +244,7 @@ def disconnect(env: Env, stage_id: str, participant: dict) -> None:
     stop_publishing(env, participant)
     stop_subscriptions(env, participant)
     participant["state"] = DISCONNECTED
-    participant["_"]["leaveGeneration"] += 1
+    revise(participant, LEAVE)
     save(env, participant)
     record(env, participant, "LEFT")
     if participant.get("ingestConfigurationArn"):
@@ -262,13 +274,12 @@ def publish(env: Env, stage: dict, participant: dict) -> None:
 def start_publishing(env: Env, stage: dict, participant: dict) -> None:
     private = participant["_"]
     private["publishing"] = True
-    private["publishGeneration"] += 1
+    revise(participant, PUBLISH_LIMIT.lane)
     participant["published"] = True
     save(env, participant)
     record(env, participant, "PUBLISH_STARTED")
-    env.schedule_at(env.now + quota(env.resources, "publish_subscribe_hours") * 3600, PARTICIPANT,
-                    participant_key(participant), "ivs-realtime.participant.time-limit", what="publish",
-                    generation=private["publishGeneration"])
+    PUBLISH_LIMIT.schedule(env, PARTICIPANT, participant_key(participant), participant,
+                           at=env.now + quota(env.resources, "publish_subscribe_hours") * 3600, what="publish")
     events.publish("publishing.started", env, stage, participant)
 
 
@@ -281,7 +292,7 @@ def stop_publishing(env: Env, participant: dict, *, error_code: str | None = Non
     if error_code:
         record(env, participant, "PUBLISH_ERROR", errorCode=error_code)
     private["publishing"] = False
-    private["publishGeneration"] += 1
+    revise(participant, PUBLISH_LIMIT.lane)
     save(env, participant)
     record(env, participant, "PUBLISH_STOPPED")
     for _, subscriber in tables.session_participants(env.conn, env.account, env.region,
@@ -315,10 +326,10 @@ def subscribe(env: Env, participant: dict, publisher_id: str) -> None:
         if tables.count_participants(env.conn, env.account, env.region, session_id, subscribing=True) >= limit:
             record(env, participant, "SUBSCRIBE_ERROR", errorCode="QUOTA_EXCEEDED", **remote)
             raise Refusal(429, "QUOTA_EXCEEDED", f"The stage already has {limit} subscribers (the subscribers_per_stage quota)")
-        private["subscribeGeneration"] += 1
-        env.schedule_at(env.now + quota(env.resources, "publish_subscribe_hours") * 3600, PARTICIPANT,
-                        participant_key(participant), "ivs-realtime.participant.time-limit",
-                        what="subscribe", generation=private["subscribeGeneration"])
+        revise(participant, SUBSCRIBE_LIMIT.lane)
+        SUBSCRIBE_LIMIT.schedule(env, PARTICIPANT, participant_key(participant), participant,
+                                 at=env.now + quota(env.resources, "publish_subscribe_hours") * 3600,
+                                 what="subscribe")
     private["subscriptions"].append(publisher_id)
     save(env, participant)
     record(env, participant, "SUBSCRIBE_STARTED", **remote)
@@ -369,18 +380,17 @@ def participant_by_key(env: Env, key: str) -> dict | None:
     return get_participant(env, session_id, participant_id)
 
 
-@transition("ivs-realtime.participant.time-limit")
+@transition(TIME_LIMIT)
 def _time_limit(resources, kind, key, args, due_at) -> None:
     """A publish or subscription outlived the publish_subscribe_hours quota."""
     env = transition_env(resources, due_at, args)
     participant = participant_by_key(env, key)
-    if participant is None or participant["state"] != CONNECTED:
+    if not applies(participant, args):
         return
     private = participant["_"]
-    if args["what"] == "publish" and private["publishing"] and private["publishGeneration"] == args["generation"]:
+    if args["what"] == "publish" and private["publishing"]:
         stop_publishing(env, participant, error_code="STREAM_DURATION_EXCEEDED")
-    elif (args["what"] == "subscribe" and private["subscriptions"]
-          and private["subscribeGeneration"] == args["generation"]):
+    elif args["what"] == "subscribe" and private["subscriptions"]:
         stop_subscriptions(env, participant, error_code="STREAM_DURATION_EXCEEDED")
 
 
@@ -402,3 +412,56 @@ def refresh_ingest_state(env: Env, ingest_arn: str) -> None:
     ingest["_"]["publishers"] = connected
     ingest["state"] = "ACTIVE" if publishing else "INACTIVE"
     env.resources.update(INGEST_CONFIGURATION, ingest_id, ingest)
+
+
+# ------------------------------------------------------------------------- stored before
+
+# The four counters participants kept before their timers became lanes of the one guard.
+_GENERATIONS = {"leaveGeneration": LEAVE, "publishGeneration": "publish", "subscribeGeneration": "subscribe",
+                "recordingGeneration": "recording"}
+
+
+@upgrade("ivs-realtime.one-guard")
+def _one_guard(conn) -> None:
+    """Once, when a store opens: participants stored with four ``*Generation`` counters in their
+    ``"_"`` dict keep them as lanes of ``_rev``, and their pending timers expect those lanes; a
+    pending session end guarded by its due time (``endDueAt``) expects the session's revision
+    (one that is no longer the session's end can never apply)."""
+    def participant(row) -> dict | None:
+        data = dict(row.data)
+        private = {name: value for name, value in data["_"].items() if name not in _GENERATIONS}
+        if private == data["_"]:
+            return None
+        lanes = {lane: data["_"][name] for name, lane in _GENERATIONS.items() if data["_"].get(name)}
+        return {**data, "_": private, **({REVISION: lanes} if lanes else {})}
+    rewrite_rows(conn, tables.participants, participant)
+
+    def time_limit(args: dict, pending) -> dict | None:
+        if "generation" not in args:
+            return None
+        return {"what": args["what"], "expect": {REVISION: {args["what"]: args["generation"]}, "state": CONNECTED}}
+
+    def recording(args: dict, pending) -> dict | None:
+        if "generation" not in args:
+            return None
+        return {"expect": {REVISION: {"recording": args["generation"]}, "recordingState": args["expect"]},
+                "set": {"recordingState": args["to"]}}
+
+    def replica(args: dict, pending) -> dict | None:
+        if "leaveGeneration" not in args:
+            return None
+        return {"expect": {REVISION: {LEAVE: args["leaveGeneration"]}}}
+
+    rewrite_transitions(conn, TIME_LIMIT, time_limit)
+    rewrite_transitions(conn, "ivs-realtime.recording.settle", recording)
+    rewrite_transitions(conn, "ivs-realtime.replica.expire", replica)
+
+    sessions = {session["sessionId"]: session for session in documents(conn, SESSION)}
+
+    def session_end(args: dict, pending) -> dict | None:
+        if "due" not in args:
+            return None
+        session = sessions.get(pending.resource_id)
+        current = session is not None and session["_"].get("endDueAt") == args["due"]
+        return {"expect": {REVISION: revision(session) if current else -1}}
+    rewrite_transitions(conn, END.action, session_end)

@@ -79,9 +79,7 @@ PUBLIC_KEY_RECORD.get_operation(
     SERVICE, "GetPublicKey", "publicKey", lambda ctx, req: find(ctx, PUBLIC_KEY, "public-key", req["arn"])[1])
 
 
-@operation(SERVICE, "ListPublicKeys")
-def list_public_keys(ctx: RequestContext, req: dict) -> dict:
-    return ctx.list_answer(PUBLIC_KEY, req, default_size=DEFAULT_PAGE_SIZE, view=PUBLIC_KEY_RECORD.brief)
+PUBLIC_KEY_RECORD.list_operation(SERVICE, "ListPublicKeys", default_size=DEFAULT_PAGE_SIZE)
 
 
 @operation(SERVICE, "DeletePublicKey")

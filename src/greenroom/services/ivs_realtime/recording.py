@@ -10,12 +10,18 @@ the media (HLS, thumbnails, metadata) of participants publishing over WHIP while
 """
 from __future__ import annotations
 
-from ...core.lifecycle import transition
+from ...core.lifecycle import Step, applies, revise, transition
 from . import tables
 from .common import PARTICIPANT, STORAGE_CONFIGURATION, Env, arn_id, events, transition_env
 from .participation import is_replica, participant_by_key, participant_key, save
 
 RECORDING_IN_PROGRESS = ("STARTING", "ACTIVE", "STOPPING")
+
+# The recording's steps, in the participant's "recording" lane (its other timers are independent).
+SETTLE = "ivs-realtime.recording.settle"
+STARTED = Step("STARTING", {"recordingState": "ACTIVE"}, delay="ivs-realtime.recording.start",
+               field="recordingState", lane="recording", action=SETTLE)
+STOPPED = Step("STOPPING", {"recordingState": "STOPPED"}, field="recordingState", lane="recording", action=SETTLE)
 
 
 def _recording_bucket(env: Env, stage: dict | None, participant: dict) -> str | None:
@@ -39,7 +45,7 @@ def start_recording(env: Env, stage: dict | None, participant: dict) -> None:
     if bucket is None:
         return
     private = participant["_"]
-    private["recordingGeneration"] += 1
+    revise(participant, STARTED.lane)
     if participant["recordingState"] == "STOPPING":
         participant["recordingState"] = "ACTIVE"  # back within the reconnect window: same recording
         save(env, participant)
@@ -49,36 +55,31 @@ def start_recording(env: Env, stage: dict | None, participant: dict) -> None:
     participant["recordingS3Prefix"] = (
         f"{private['stageId']}/{private['sessionId']}/{participant['participantId']}/{int(env.now)}")
     save(env, participant)
-    env.schedule("ivs-realtime.recording.start", PARTICIPANT, participant_key(participant),
-                 "ivs-realtime.recording.settle", generation=private["recordingGeneration"],
-                 expect="STARTING", to="ACTIVE")
+    STARTED.schedule(env, PARTICIPANT, participant_key(participant), participant)
 
 
 @events.subscribe("publishing.stopped")
 def stop_recording(env: Env, stage: dict | None, participant: dict) -> None:
     if participant["recordingState"] not in ("STARTING", "ACTIVE"):
         return
-    private = participant["_"]
-    private["recordingGeneration"] += 1
+    revise(participant, STOPPED.lane)
     participant["recordingState"] = "STOPPING"
     save(env, participant)
     window = 0
     if stage is not None:
         window = stage["autoParticipantRecordingConfiguration"].get("recordingReconnectWindowSeconds", 0)
     due = env.now + max(env.delay("ivs-realtime.recording.stop"), window)
-    env.schedule_at(due, PARTICIPANT, participant_key(participant), "ivs-realtime.recording.settle",
-                    generation=private["recordingGeneration"], expect="STOPPING", to="STOPPED")
+    STOPPED.schedule(env, PARTICIPANT, participant_key(participant), participant, at=due)
 
 
-@transition("ivs-realtime.recording.settle")
+@transition(SETTLE)
 def _settle_recording(resources, kind, key, args, due_at) -> None:
+    """``update`` for participants, which live in their own table."""
     env = transition_env(resources, due_at, args)
     participant = participant_by_key(env, key)
-    if (participant is None or participant["_"]["recordingGeneration"] != args["generation"]
-            or participant["recordingState"] != args["expect"]):
-        return
-    participant["recordingState"] = args["to"]
-    save(env, participant)
+    if applies(participant, args):
+        participant.update(args["set"])
+        save(env, participant)
 
 
 def recording_in_progress(env: Env, session_id: str) -> bool:

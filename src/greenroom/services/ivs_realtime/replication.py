@@ -20,19 +20,23 @@ publishers quota reached is ServiceQuotaExceededException.
 from __future__ import annotations
 
 from ...core.context import RequestContext
-from ...core.lifecycle import transition
+from ...core.lifecycle import Step, applies, transition
 from ...core.operations import operation
 from .common import (DEFAULT_PAGE_SIZE, REPLICA, REPLICA_RECORD, SERVICE, STAGE, arn_id, check_attributes,
     env, Env, errors, events, find_stage, security_headers, transition_env)
 from . import tables
 from .participation import (
-    CONNECTED, active_session, disconnect, get_participant, hold_session, is_replica, joined,
+    CONNECTED, LEAVE, active_session, disconnect, get_participant, hold_session, is_replica, joined,
     new_participant, open_session, record, save, start_publishing, stop_publishing,
 )
 from .quotas import quota
 
 # [inferred] The real service answers these two operations with CORS and security headers.
 RESPONSE_HEADERS = security_headers(accessControlAllowOrigin="*", cacheControl="no-store")
+
+# A replica whose source left ends after its reconnect window, unless the source rejoined (a new
+# revision of the source's "leave" lane) or is connected.
+EXPIRE = Step(None, lane=LEAVE, action="ivs-realtime.replica.expire")
 
 
 def _parent(source_stage_id: str, participant_id: str) -> str:
@@ -193,20 +197,19 @@ def source_left(env: Env, stage_id: str, source: dict) -> None:
         if window <= 0:
             stop_replica(env, replica, source)
         else:
-            env.schedule_at(env.now + window, REPLICA, replica_key(replica), "ivs-realtime.replica.expire",
-                            leaveGeneration=source["_"]["leaveGeneration"])
+            # The step carries the source's "leave" revision: rejoining revises it.
+            EXPIRE.schedule(env, REPLICA, replica_key(replica), source, at=env.now + window)
             hold_session(env, source["_"]["sessionId"], env.now + window)
 
 
-@transition("ivs-realtime.replica.expire")
+@transition(EXPIRE.action)
 def _expire_replica(resources, kind, replica_id, args, due_at) -> None:
     e = transition_env(resources, due_at, args)
     replica = resources.get(REPLICA, replica_id)
     if replica is None or replica["replicationState"] != "ACTIVE":
         return
     source = get_participant(e, replica["sourceSessionId"], replica["participantId"])
-    if source is not None and (source["state"] == CONNECTED
-                               or source["_"]["leaveGeneration"] != args["leaveGeneration"]):
+    if source is not None and (source["state"] == CONNECTED or not applies(source, args)):
         return  # the source came back within the window
     stop_replica(e, replica, source)
 

@@ -84,9 +84,7 @@ def get_stage(ctx: RequestContext, req: dict) -> dict:
     return {"stage": describe(ctx, stage)}
 
 
-@operation(SERVICE, "ListStages")
-def list_stages(ctx: RequestContext, req: dict) -> dict:
-    return ctx.list_answer(STAGE, req, default_size=DEFAULT_PAGE_SIZE, view=STAGE_RECORD.brief)
+STAGE_RECORD.list_operation(SERVICE, "ListStages", default_size=DEFAULT_PAGE_SIZE)
 
 
 @operation(SERVICE, "UpdateStage")

@@ -30,10 +30,7 @@ STORAGE_CONFIGURATION_RECORD.get_operation(
     lambda ctx, req: find(ctx, STORAGE_CONFIGURATION, "storage-configuration", req["arn"])[1])
 
 
-@operation(SERVICE, "ListStorageConfigurations")
-def list_storage_configurations(ctx: RequestContext, req: dict) -> dict:
-    return ctx.list_answer(STORAGE_CONFIGURATION, req, default_size=DEFAULT_PAGE_SIZE,
-                           view=STORAGE_CONFIGURATION_RECORD.view)
+STORAGE_CONFIGURATION_RECORD.list_operation(SERVICE, "ListStorageConfigurations", default_size=DEFAULT_PAGE_SIZE)
 
 
 def _users(ctx: RequestContext, arn: str) -> list[str]:

@@ -6,7 +6,7 @@ from ...core.context import RequestContext
 from ...core.lifecycle import Step, transition
 from ...core.operations import operation
 from .common import (CHANNEL, CHANNEL_RECORD, STREAM, check_version, errors, tagging,
-    find_channel, new_version, require_active, save_channel)
+    find_channel, name_prefix, new_version, require_active, save_channel)
 
 DEFAULT_MESSAGE_TTL_SECONDS = 60
 DEFAULT_LIST_PAGE_SIZE = 10000
@@ -52,12 +52,8 @@ CHANNEL_RECORD.get_operation(
     lambda ctx, req: find_channel(ctx, req.get("ChannelName"), req.get("ChannelARN")))
 
 
-@operation("kinesisvideo", "ListSignalingChannels")
-def list_signaling_channels(ctx: RequestContext, req: dict) -> dict:
-    prefix = (req.get("ChannelNameCondition") or {}).get("ComparisonValue")
-    return ctx.list_answer(CHANNEL, req, default_size=DEFAULT_LIST_PAGE_SIZE, view=CHANNEL_RECORD.view,
-                           starts_with={"ChannelName": prefix} if prefix else None,
-                           filters={"prefix": prefix})
+CHANNEL_RECORD.list_operation("kinesisvideo", "ListSignalingChannels",
+                              name_prefix("ChannelNameCondition", "ChannelName"), default_size=DEFAULT_LIST_PAGE_SIZE)
 
 
 @operation("kinesisvideo", "UpdateSignalingChannel")

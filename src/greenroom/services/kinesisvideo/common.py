@@ -3,6 +3,7 @@ ARN, versions, tag rules."""
 from __future__ import annotations
 
 import secrets
+from typing import Callable
 
 from ...core.context import RequestContext
 from ...core.errors import Errors
@@ -46,6 +47,15 @@ errors = Errors(
     "NotAuthorizedException", "AccessDeniedException",
 )
 tagging = Tagging("kinesisvideo", invalid=errors.InvalidArgument, too_many=errors.TagsPerResourceExceededLimit)
+
+
+def name_prefix(condition: str, field: str) -> Callable[[RequestContext, dict], dict]:
+    """The query of ListStreams/ListSignalingChannels (``Record.list_operation``): the names
+    starting with the ``condition``'s ComparisonValue, if it has one."""
+    def query(ctx: RequestContext, req: dict) -> dict:
+        prefix = (req.get(condition) or {}).get("ComparisonValue")
+        return {"starts_with": {field: prefix} if prefix else None, "filters": {"prefix": prefix}}
+    return query
 
 
 def new_version(ctx: RequestContext) -> str:

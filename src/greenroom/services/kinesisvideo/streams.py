@@ -6,7 +6,7 @@ from ...core.context import RequestContext
 from ...core.lifecycle import Step, transition
 from ...core.operations import operation
 from . import storage
-from .common import (EDGE, STREAM, STREAM_RECORD, check_version, errors, find_stream, new_media_key,
+from .common import (EDGE, STREAM, STREAM_RECORD, check_version, errors, find_stream, name_prefix, new_media_key,
     new_version, require_active, save_stream, tagging)
 
 KIND = STREAM  # kept for callers that imported it from here
@@ -56,12 +56,8 @@ STREAM_RECORD.get_operation(
     lambda ctx, req: find_stream(ctx, req.get("StreamName"), req.get("StreamARN")))
 
 
-@operation("kinesisvideo", "ListStreams")
-def list_streams(ctx: RequestContext, req: dict) -> dict:
-    condition = req.get("StreamNameCondition") or {}
-    prefix = condition.get("ComparisonValue")
-    return ctx.list_answer(STREAM, req, default_size=DEFAULT_LIST_PAGE_SIZE, view=STREAM_RECORD.view,
-                           starts_with={"StreamName": prefix} if prefix else None, filters={"prefix": prefix})
+STREAM_RECORD.list_operation("kinesisvideo", "ListStreams", name_prefix("StreamNameCondition", "StreamName"),
+                             default_size=DEFAULT_LIST_PAGE_SIZE)
 
 
 def _begin_update(ctx: RequestContext, stream: dict) -> None:

@@ -157,6 +157,16 @@ def find_studio(ctx: RequestContext, studio_id: str) -> dict:
     return studio
 
 
+def in_studio(*equal: str) -> Callable[[RequestContext, dict], dict]:
+    """The query of a list of a studio's resources (``Record.list_operation``): the studio must
+    exist; each member named in ``equal`` filters on the field of that name when given."""
+    def query(ctx: RequestContext, req: dict) -> dict:
+        find_studio(ctx, req["studioId"])
+        return {"parent": req["studioId"], "filters": {"studioId": req["studioId"]},
+                "equal": {member: req.get(member) for member in equal}}
+    return query
+
+
 def usable_studio(ctx: RequestContext, studio_id: str) -> dict:
     """A studio that resources can be created in or changed under."""
     studio = find_studio(ctx, studio_id)

@@ -23,7 +23,7 @@ from ...core.idempotency import idempotent
 from ...core.lifecycle import revise
 from ...core.operations import operation
 from .common import (lifecycle_steps, GONE_STATES, LAUNCH_PROFILE, STREAMING_IMAGE, STREAMING_IMAGE_RECORD, TOKEN_REUSED,
-    USABLE_STATES, errors, failed, find_child, find_studio, insert, key, new_id, require_state, settle,
+    USABLE_STATES, errors, failed, find_child, in_studio, insert, key, new_id, require_state, settle,
     stable_id, status, take_fault, usable_studio)
 from .eulas import BUILT_IN_IMAGE_EULA_IDS
 
@@ -107,15 +107,8 @@ STREAMING_IMAGE_RECORD.get_operation("nimble", "GetStreamingImage", "streamingIm
                                      lambda ctx, req: find_image(ctx, req["studioId"], req["streamingImageId"]))
 
 
-@operation("nimble", "ListStreamingImages")
-def list_streaming_images(ctx: RequestContext, req: dict) -> dict:
-    """The studio's images; ``owner`` filters by owner ("amazon", or an account id)."""
-    studio_id = req["studioId"]
-    find_studio(ctx, studio_id)
-    owner = req.get("owner")
-    return ctx.list_answer(STREAMING_IMAGE, req, view=STREAMING_IMAGE_RECORD.view, page_size=LIST_PAGE_SIZE,
-                           parent=studio_id, where={"owner": owner} if owner else None,
-                           filters={"studioId": studio_id, "owner": owner})
+# The studio's images; ``owner`` filters by owner ("amazon", or an account id).
+STREAMING_IMAGE_RECORD.list_operation("nimble", "ListStreamingImages", in_studio("owner"), page_size=LIST_PAGE_SIZE)
 
 
 @operation("nimble", "UpdateStreamingImage")

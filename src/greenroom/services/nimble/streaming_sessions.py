@@ -41,7 +41,7 @@ from ...core.operations import operation
 from ...core.store import Resources
 from .common import (LAUNCH_PROFILE, MISSING, SESSION_BACKUP, SESSION_BACKUP_RECORD, SESSION_STREAM,
     STREAMING_IMAGE, STREAMING_SESSION, STREAMING_SESSION_RECORD, TOKEN_REUSED, USABLE_STATES, caller, errors,
-    failed, find_child, find_studio, insert, key, new_id, require_state, settle, status, take_fault,
+    failed, find_child, find_studio, in_studio, insert, key, new_id, require_state, settle, status, take_fault,
     usable_studio)
 from .eulas import accepted_eula_ids
 from .launch_profiles import can_stop
@@ -320,11 +320,5 @@ SESSION_BACKUP_RECORD.get_operation("nimble", "GetStreamingSessionBackup", "stre
                                     lambda ctx, req: find_child(ctx, SESSION_BACKUP, "streaming session backup", req["studioId"], req["backupId"]))
 
 
-@operation("nimble", "ListStreamingSessionBackups")
-def list_streaming_session_backups(ctx: RequestContext, req: dict) -> dict:
-    studio_id = req["studioId"]
-    find_studio(ctx, studio_id)
-    owner = req.get("ownedBy")
-    return ctx.list_answer(SESSION_BACKUP, req, view=SESSION_BACKUP_RECORD.view, page_size=LIST_PAGE_SIZE,
-                           parent=studio_id, where={"ownedBy": owner} if owner else None,
-                           filters={"studioId": studio_id, "ownedBy": owner})
+SESSION_BACKUP_RECORD.list_operation("nimble", "ListStreamingSessionBackups", in_studio("ownedBy"),
+                                     page_size=LIST_PAGE_SIZE)

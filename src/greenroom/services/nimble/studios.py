@@ -141,11 +141,8 @@ STUDIO_RECORD.get_operation("nimble", "GetStudio", "studio",
                             lambda ctx, req: find_studio(ctx, req["studioId"]))
 
 
-@operation("nimble", "ListStudios")
-def list_studios(ctx: RequestContext, req: dict) -> dict:
-    """Every studio of the account in the Region, DELETED and CREATE_FAILED ones too until
-    they disappear."""
-    return ctx.list_answer(STUDIO, req, page_size=LIST_PAGE_SIZE, view=STUDIO_RECORD.view)
+# Every studio of the account in the Region, DELETED and CREATE_FAILED ones too until they disappear.
+STUDIO_RECORD.list_operation("nimble", "ListStudios", page_size=LIST_PAGE_SIZE)
 
 
 @operation("nimble", "UpdateStudio")
