@@ -69,12 +69,21 @@ def compile_route(service: str, operation: OperationModel) -> Route:
     )
 
 
+def _first_segment(route: Route) -> str | None:
+    """The literal first segment of a route's path ("streamgroups" of /streamgroups/{Id}), or
+    None when a label starts it."""
+    first = route.path_template.split("/", 2)[1] if route.path_template.startswith("/") else ""
+    return None if "{" in first else first
+
+
 class Router:
     def __init__(self, services: tuple[str, ...] = models.EMULATED_SERVICES,
                  recognised_only: tuple[str, ...] = models.RECOGNISED_ONLY):
         self.emulated = set(services)
         self.fixed_paths: dict[tuple[str, str, str], Route] = {}
         self.routes_by_service: dict[str, list[Route]] = {}
+        self.by_first_segment: dict[tuple[str, str, str], list[Route]] = {}
+        self.unanchored: dict[tuple[str, str], list[Route]] = {}   # first segment a label
         self.services_by_endpoint_prefix: dict[str, list[str]] = {}
         self.services_by_signing_name: dict[str, list[str]] = {}
         for name in services + recognised_only:
@@ -86,6 +95,14 @@ class Router:
             for route in self.routes_by_service[name]:
                 if not route.labels and not route.required_query:
                     self.fixed_paths[(name, route.method, route.path_template.rstrip("/") or "/")] = route
+            # The rest by the request's first path segment: only routes whose template starts
+            # with that literal segment, or with a label, are tried (in model order).
+            for method in {route.method for route in self.routes_by_service[name]}:
+                of_method = [route for route in self.routes_by_service[name] if route.method == method]
+                self.unanchored[(name, method)] = [route for route in of_method if _first_segment(route) is None]
+                for first in {_first_segment(route) for route in of_method} - {None}:
+                    self.by_first_segment[(name, method, first)] = [
+                        route for route in of_method if _first_segment(route) in (first, None)]
             self.services_by_endpoint_prefix.setdefault(model.metadata["endpointPrefix"], []).append(name)
             self.services_by_signing_name.setdefault(models.signing_name(model), []).append(name)
 
@@ -108,14 +125,16 @@ class Router:
                 signing_name: str | None, headers=None) -> Match:
         matches = []
         candidates = self.candidate_services(host, signing_name)
+        first = raw_path.split("/", 2)[1] if raw_path.startswith("/") else None
         for service in candidates:
             fixed = self.fixed_paths.get((service, method, raw_path.rstrip("/") or "/"))
             if fixed is not None:
                 matches.append((fixed, {}))  # nothing with labels is more specific
                 continue
-            for route in self.routes_by_service[service]:
-                if route.method != method:
-                    continue
+            tried = self.by_first_segment.get((service, method, first))
+            if tried is None:
+                tried = self.unanchored.get((service, method), ())
+            for route in tried:
                 found = route.path.fullmatch(raw_path)
                 if not found or not all(
                     key in query and (value is None or value in query[key])
