@@ -28,7 +28,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
-import av
 
 log = logging.getLogger("greenroom.recording")
 
@@ -59,6 +58,7 @@ class _Segment:
     def __init__(self, start: float, width: int, height: int, video: bool, audio: bool):
         self.start = self.end = start
         self.buffer = io.BytesIO()
+        import av  # PyAV loads in ~0.1 s: only when a recording starts, not at server start
         self.container = av.open(self.buffer, "w", format="mpegts")
         self.video = self.audio = None
         if video:
@@ -113,6 +113,7 @@ class HlsRecorder:
         self._origin: dict[str, int] = {}   # first input timestamp of each kind in this attachment
         self._discontinuity = False
         self._next_thumbnail = 0.0
+        import av
         self._resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
         self._thread = threading.Thread(target=self._run, name="hls-recorder", daemon=True)
         self._thread.start()
@@ -161,6 +162,7 @@ class HlsRecorder:
             return
         if kind == "audio" and not self.record_audio:
             return
+        import av
         decoder = self._decoders.get(kind)
         if decoder is None:
             decoder = self._decoders[kind] = av.CodecContext.create(codec_name.lower(), "r")
@@ -249,6 +251,7 @@ class HlsRecorder:
         self.write("hls/multivariant.m3u8", ("\n".join(multivariant) + "\n").encode(), "application/x-mpegURL")
 
     def _thumbnail(self, frame: av.VideoFrame) -> None:
+        import av
         encoder = av.CodecContext.create("mjpeg", "w")
         encoder.width, encoder.height = frame.width - frame.width % 2, frame.height - frame.height % 2
         encoder.pix_fmt, encoder.time_base = "yuvj420p", fractions.Fraction(1, FRAME_RATE)
