@@ -1,6 +1,7 @@
 """Find the operation a request is for: host prefix, then signing name, then URI templates."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -17,10 +18,15 @@ class Route:
     operation: OperationModel
     method: str
     path_template: str            # the requestUri's path, e.g. /streamgroups/{Identifier}
-    path: re.Pattern
+    path_regex: str               # what `path` compiles
     labels: tuple[str, ...]       # member names, in the order of the pattern's groups
     required_query: tuple[tuple[str, str | None], ...]
     specificity: tuple[int, int]  # (literal characters, -greedy labels): more wins
+
+    @functools.cached_property
+    def path(self) -> re.Pattern:
+        # Compiled when first tried, not at startup: most routes are found by a dict lookup.
+        return re.compile(self.path_regex)
 
 
 @dataclass(frozen=True)
@@ -62,7 +68,7 @@ def compile_route(service: str, operation: OperationModel) -> Route:
         operation=operation,
         method=operation.http["method"].upper(),
         path_template=path_template,
-        path=re.compile(pattern + "/?"),
+        path_regex=pattern + "/?",
         labels=tuple(members_by_location_name.get(label, label) for label in labels),
         required_query=tuple(required_query),
         specificity=(literal_chars, -greedy),
