@@ -32,6 +32,15 @@ def test_services_load_without_aiortc():
     assert out.strip() == "[]"
 
 
+def test_server_modules_load_without_pyav():
+    """PyAV (about 0.1 s to import) waits until media is first made or read: not before
+    `greenroom serve` listens."""
+    code = ("import sys; from greenroom import admin, cli, console, emulator, listeners, server, services; "
+            "services.load_all(); print(sorted(m for m in sys.modules if m.split('.')[0] == 'av'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_no_service_keeps_its_own_error_tag_or_idempotency_helpers():
     own = {"not_found", "invalid", "validation", "validation_error", "conflict", "quota_exceeded",
            "access_denied", "check_tags", "check_tag_keys", "merged_tags", "idempotent", "recall",
