@@ -26,6 +26,7 @@ refused with 404 (no handshake). Only the HTTP server has them.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -42,9 +43,15 @@ class ClientDisconnected(Exception):
 class HttpRoute:
     method: str
     template: str
-    pattern: re.Pattern
     handler: Callable
     literal_prefix: str  # the template up to its first {label}
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern:
+        # {name} is one path segment; {name+} (last) the rest of the path, slashes included.
+        # Compiled when the route is first tried, not when the server starts.
+        return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)",
+                                 re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(self.template))))
 
 
 ROUTES: list[HttpRoute] = []
@@ -66,14 +73,14 @@ def websocket_route(template: str):
 
 
 def _register(registry: list[HttpRoute], method: str, template: str):
-    # {name} is one path segment; {name+} (last) the rest of the path, slashes included.
-    pattern = re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)",
-                                re.sub(r"\\\{(\w+)\\\+\\\}", r"(?P<\1>.+)", re.escape(template))))
+    labels = re.findall(r"\{(\w+)\+?\}", template)
+    if len(set(labels)) != len(labels):  # what compiling `pattern` would refuse, said at import
+        raise ValueError(f"{method} {template} names a label twice")
 
     def register(handler: Callable) -> Callable:
         if any(r.method == method and r.template == template for r in ROUTES + STREAMING_ROUTES + WEBSOCKET_ROUTES):
             raise ValueError(f"{method} {template} has two handlers")
-        registry.append(HttpRoute(method, template, pattern, handler, template.split("{", 1)[0]))
+        registry.append(HttpRoute(method, template, handler, template.split("{", 1)[0]))
         _BY_FIRST_SEGMENT.clear()  # rebuilt on the next find()
         return handler
 
