@@ -8,6 +8,7 @@ import tarfile
 import pytest
 
 from greenroom import vendored
+from support import need
 
 
 def test_a_tarball_that_is_not_the_pinned_one_is_refused(tmp_path, monkeypatch):
@@ -26,8 +27,7 @@ def test_a_tarball_that_is_not_the_pinned_one_is_refused(tmp_path, monkeypatch):
 
 def test_the_installed_copy_is_the_pinned_version():
     folder = vendored.VENDOR_DIR
-    if not (folder / "hls.min.js").is_file():
-        pytest.skip("hls.js not fetched here (pip install -e . or python -m greenroom.vendored)")
+    need((folder / "hls.min.js").is_file(), "hls.js (pip install -e . or python -m greenroom.vendored)")
     assert (folder / "hls.js.version").read_text().strip() == vendored.HLS_JS_VERSION
     assert b"Apache License" in (folder / "hls.js.LICENSE").read_bytes()
     assert vendored.ensure() == folder  # already there: nothing fetched again

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import requests
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
-from aiortc.mediastreams import AudioStreamTrack
+from aiortc.mediastreams import AudioStreamTrack, MediaStreamError
 
 from ivs_realtime_support import make_client
 
@@ -67,7 +67,7 @@ async def subscribe(whip_url: str, remote_id: str, token: str, frames: dict):
             while True:
                 try:
                     frame = await track.recv()
-                except Exception:
+                except MediaStreamError:
                     return
                 frames.setdefault(track.kind, []).append(
                     frame.to_ndarray(format="rgb24") if track.kind == "video" else frame.samples)
