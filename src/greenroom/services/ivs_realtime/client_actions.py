@@ -90,13 +90,21 @@ class ClientActionError(Exception):
 
 
 def _in_context(emulator, account: str, region: str, label: str, work: Callable):
-    """Run ``work(ctx)`` in one transaction; a refusal is raised after its events are committed."""
-    with emulator.context(SERVICE, label, account, region) as ctx:
-        try:
-            return work(ctx)
-        except (Refusal, TokenRefused) as error:
-            refusal = error
-    raise ClientActionError(refusal.status, refusal.code, refusal.message, **getattr(refusal, "details", {}))
+    """Run ``work(ctx)`` in one transaction, run again on a concurrent change (``Store.run``:
+    the WHIP and events-socket paths call here outside any request); a refusal is raised after
+    its events are committed."""
+
+    def attempt():
+        with emulator.context(SERVICE, label, account, region) as ctx:
+            try:
+                return work(ctx), None
+            except (Refusal, TokenRefused) as error:
+                return None, error
+
+    result, refusal = emulator.store.run(attempt)
+    if refusal is not None:
+        raise ClientActionError(refusal.status, refusal.code, refusal.message, **getattr(refusal, "details", {}))
+    return result
 
 
 def _joined(participant: dict, stage: dict) -> dict:

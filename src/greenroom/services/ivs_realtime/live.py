@@ -218,7 +218,7 @@ class Snapshot:
 def snapshot(live: LiveParticipant) -> Snapshot:
     """Read the stage's state for ``live`` (on a worker thread: it queries the store)."""
     emulator = live.emulator
-    with emulator.context(SERVICE, "StageState", live.account, live.region) as ctx:
+    with emulator.context(SERVICE, "StageState", live.account, live.region, read_only=True) as ctx:
         stage = ctx.resources.get(STAGE, live.stage_id)
         if stage is None or stage.get("arn") != live.stage_arn:
             return Snapshot(gone="STAGE_DELETED")
@@ -254,7 +254,12 @@ def _entry(participant: dict) -> dict:
 
 
 def set_media_state(live: LiveParticipant, audio_muted: bool, video_stopped: bool) -> None:
-    """SET_STATE: the participant's muted/stopped flags, stored so every client sees them."""
+    """SET_STATE: the participant's muted/stopped flags, stored so every client sees them (run
+    again on a concurrent change, as requests are)."""
+    live.emulator.store.run(lambda: _set_media_state(live, audio_muted, video_stopped))
+
+
+def _set_media_state(live: LiveParticipant, audio_muted: bool, video_stopped: bool) -> None:
     emulator = live.emulator
     with emulator.context(SERVICE, "SetState", live.account, live.region) as ctx:
         participant = tables.get_participant(ctx.conn, live.account, live.region, live.session_id,

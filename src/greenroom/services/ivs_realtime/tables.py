@@ -75,12 +75,15 @@ def _scope(table, account: str, region: str):
 
 def get_participant(conn: Connection, account: str, region: str, session_id: str,
                     participant_id: str) -> dict | None:
+    """One participant, its row locked until the transaction ends (PostgreSQL; SQLite has one
+    writer): callers read it to change it, and two servers acting on one participant (its
+    WHIP session on one, its events socket on another) must not lose each other's change."""
     return conn.execute(
         sa.select(participants.c.data).where(
             _scope(participants, account, region),
             participants.c.session_id == session_id,
             participants.c.participant_id == participant_id,
-        )
+        ).with_for_update()
     ).scalar()
 
 
