@@ -363,11 +363,7 @@ class Store:
         return conn.execute(sa.select(settings.c.value).where(settings.c.name == name)).scalar()
 
     def _put_setting(self, conn: Connection, name: str, value: str) -> None:
-        if self.dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        conn.execute(insert(settings).values(name=name, value=value).on_conflict_do_nothing())
+        conn.execute(dialect_insert(conn, settings).values(name=name, value=value).on_conflict_do_nothing())
 
 
 # ---------------------------------------------------------------------------- concurrency

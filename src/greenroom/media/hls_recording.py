@@ -102,6 +102,7 @@ class HlsRecorder:
     def __init__(self, write: Callable[[str, bytes, str], None], *, segment_seconds: float = 6.0,
                  video: bool = True, audio: bool = True, thumbnails: ThumbnailPlan | None = None):
         self.write = write
+        self._multivariant_written: bytes | None = None
         self.segment_seconds = segment_seconds
         self.record_video, self.record_audio = video, audio
         self.thumbnails = thumbnails
@@ -248,7 +249,10 @@ class HlsRecorder:
         resolution = f",RESOLUTION={self.summary.width}x{self.summary.height}" if self.record_video else ""
         multivariant = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS",
                         f'#EXT-X-STREAM-INF:BANDWIDTH=2000000{resolution},CODECS="{codecs}"', "high/playlist.m3u8"]
-        self.write("hls/multivariant.m3u8", ("\n".join(multivariant) + "\n").encode(), "application/x-mpegURL")
+        text = ("\n".join(multivariant) + "\n").encode()
+        if text != self._multivariant_written:  # fixed once the first frame is in: written once
+            self.write("hls/multivariant.m3u8", text, "application/x-mpegURL")
+            self._multivariant_written = text
 
     def _thumbnail(self, frame: av.VideoFrame) -> None:
         import av
