@@ -125,8 +125,10 @@ async def live(emulator, socket):
     await socket.accept(None)
     view: dict = {}
     sent: dict = {}
-    wake = emulator.store.notifier.wakeup(notify.STORE_CHANGED, notify.REQUESTS, notify.CLOCK,
-                                          kvs_signaling.PEERS_TOPIC)
+    # The store, the clock or the peers changed: read the view again. Only a request was
+    # logged (every client call): send the request log alone, no store reads.
+    changed = emulator.store.notifier.wakeup(notify.STORE_CHANGED, notify.CLOCK, kvs_signaling.PEERS_TOPIC)
+    logged = emulator.store.notifier.wakeup(notify.REQUESTS)
 
     async def read_views():
         async for message in socket:
@@ -138,27 +140,35 @@ async def live(emulator, socket):
                 view.clear()
                 view.update(document)
                 sent.clear()  # a new view: send everything again
-                wake.event.set()
+                changed.event.set()
 
     reader = asyncio.ensure_future(read_views())
+    reread = True
     try:
         while not reader.done():
-            wake.clear()
-            state = await asyncio.to_thread(_state, emulator, dict(view))
+            changed.clear()
+            logged.clear()
+            if reread:
+                state = await asyncio.to_thread(_state, emulator, dict(view))
+            else:
+                state = {"requests": emulator.requests.entries()[-RECENT_REQUESTS:]}
             news = {name: value for name, value in state.items() if sent.get(name) != value}
             if news:
                 if "resources" in news or "extras" in news:
                     news["view"] = state["view"]  # which view these are of
                 await socket.send_json(news)
                 sent.update(news)
-            waiting = asyncio.ensure_future(wake.wait())
+            waiting = {asyncio.ensure_future(changed.wait()), asyncio.ensure_future(logged.wait())}
             # This process's writes wake it at once; another's (PostgreSQL) within SHARED_LOOK_SECONDS.
-            await asyncio.wait({waiting, reader}, return_when=asyncio.FIRST_COMPLETED,
-                               timeout=SHARED_LOOK_SECONDS if emulator.store.shared else None)
-            waiting.cancel()
+            done, _ = await asyncio.wait(waiting | {reader}, return_when=asyncio.FIRST_COMPLETED,
+                                         timeout=SHARED_LOOK_SECONDS if emulator.store.shared else None)
+            for task in waiting:
+                task.cancel()
             await asyncio.sleep(COALESCE_SECONDS)
+            reread = changed.event.is_set() or not done  # not done: the shared store's timed look
     finally:
-        wake.close()
+        changed.close()
+        logged.close()
         reader.cancel()
 
 
