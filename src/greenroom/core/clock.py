@@ -1,6 +1,7 @@
 """The one source of "now" (epoch seconds): real time, or a manual clock tests move."""
 from __future__ import annotations
 
+import datetime as dt
 import math
 import threading
 import time
@@ -83,3 +84,9 @@ def _in_range(epoch_seconds: float) -> float:
         raise ValueError(f"the clock's time must be between {EARLIEST:.0f} (1970-01-01) and "
                          f"{LATEST:.0f} (3000-01-01) epoch seconds, not {epoch_seconds}")
     return epoch_seconds
+
+
+def iso_utc_ms(epoch_seconds: float) -> str:
+    """``2026-11-28T06:47:48.123Z``: how AWS writes times into files it produces (recording
+    metadata, export manifests, DASH manifests)."""
+    return dt.datetime.fromtimestamp(epoch_seconds, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

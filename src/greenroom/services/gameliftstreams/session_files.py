@@ -22,6 +22,7 @@ import io
 import json
 import zipfile
 
+from ...core.clock import iso_utc_ms
 from ...core.objectstore import ObjectStoreError
 
 LOG_LINES = 500
@@ -29,14 +30,10 @@ LOG_PATH = "application/greenroom-application.log"
 FOLDERS = ("application/", "profile/", "temp/")
 
 
-def _iso(at: float) -> str:
-    return dt.datetime.fromtimestamp(at, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def log(session: dict, at: float, text: str) -> None:
     """A line of the application's log (the caller stores the session)."""
     lines = session.setdefault("_log", [])
-    lines.append(f"{_iso(at)} {text}")
+    lines.append(f"{iso_utc_ms(at)} {text}")
     del lines[:-LOG_LINES]
 
 
@@ -55,8 +52,8 @@ def archive(session: dict, at: float) -> bytes:
     manifest = {
         "StreamSessionArn": session["Arn"], "StreamGroupId": session["StreamGroupId"],
         "ApplicationArn": session["ApplicationArn"], "Status": session["Status"],
-        "StatusReason": session.get("StatusReason"), "CreatedAt": _iso(session["CreatedAt"]),
-        "ExportedAt": _iso(at), "Files": [{"Path": LOG_PATH, "Size": len(log_text)}],
+        "StatusReason": session.get("StatusReason"), "CreatedAt": iso_utc_ms(session["CreatedAt"]),
+        "ExportedAt": iso_utc_ms(at), "Files": [{"Path": LOG_PATH, "Size": len(log_text)}],
         "Generator": "greenroom (a generated application; no real application ran)",
     }
     buffer = io.BytesIO()

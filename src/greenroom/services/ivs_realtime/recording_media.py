@@ -30,12 +30,12 @@ the MPEG-TS/H.264/AAC format are greenroom's choice.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ...core.clock import iso_utc_ms
 from ...core.objectstore import ObjectStoreError
 from ...media.hls_recording import HlsRecorder, ThumbnailPlan
 from . import tables
@@ -145,7 +145,7 @@ class Recording:
             "stage_arn": self.wanted.stage_arn,
             "session_id": self.wanted.session_id,
             "participant_id": self.wanted.participant_id,
-            "recording_started_at": _iso(self.started_at),
+            "recording_started_at": iso_utc_ms(self.started_at),
             "recording_status": status,
             "media": media,
             **extra,
@@ -203,16 +203,12 @@ class Recording:
 
     def _finish(self) -> None:
         summary = self.recorder.finish()
-        extra = {"recording_ended_at": _iso(self.emulator.clock.now())}
+        extra = {"recording_ended_at": iso_utc_ms(self.emulator.clock.now())}
         if self.media_types != "NONE":
             extra["hls"] = {"duration_ms": int(summary.duration * 1000)}
             if summary.width:
                 extra["rendition"] = {"resolution_width": summary.width, "resolution_height": summary.height}
         self._put("events/recording-ended.json", self._metadata("RECORDING_ENDED", **extra), "application/json")
-
-
-def _iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def keep_recordings(live, publication: Publication) -> None:

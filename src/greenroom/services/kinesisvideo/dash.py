@@ -39,9 +39,9 @@ timestamp, epoch seconds) / ``kvs:fn`` attributes to each ``S`` element, in the 
 """
 from __future__ import annotations
 
-import datetime as dt
 from xml.sax.saxutils import quoteattr
 
+from ...core.clock import iso_utc_ms
 from ...core.context import RequestContext
 from ...core.operations import operation
 from ...core.routes import http_route
@@ -70,10 +70,6 @@ def get_dash_streaming_session_url(ctx: RequestContext, req: dict) -> dict:
 
 def _duration(ms: int) -> str:
     return f"PT{ms / 1000:.3f}S"
-
-
-def _iso(seconds: float) -> str:
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _timeline(fragments: list[storage.Fragment], anchor_ms: int | None) -> list[tuple[storage.Fragment, int]]:
@@ -149,11 +145,11 @@ def _manifest(ctx, session: dict, stream: dict, token: str) -> str:
         offset_ms = anchor["Producer"] if anchor else first_ms
         available_from = anchor["Server"] / 1000 if anchor else ctx.now - (last_end_ms - first_ms) / 1000
         depth_ms = max(last_end_ms - first_ms, longest_ms)
-        attributes += ['type="dynamic"', 'minimumUpdatePeriod="PT1S"', f'publishTime="{_iso(ctx.now)}"',
-                       f'availabilityStartTime="{_iso(available_from)}"',
+        attributes += ['type="dynamic"', 'minimumUpdatePeriod="PT1S"', f'publishTime="{iso_utc_ms(ctx.now)}"',
+                       f'availabilityStartTime="{iso_utc_ms(available_from)}"',
                        f'timeShiftBufferDepth="{_duration(depth_ms)}"',
                        f'suggestedPresentationDelay="{_duration(min(3 * longest_ms, depth_ms))}"']
-        utc_timing = [f'  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014" value="{_iso(ctx.now)}"/>']
+        utc_timing = [f'  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014" value="{iso_utc_ms(ctx.now)}"/>']
     tracks = session_tracks(ctx, session, timeline[-1][0]) if timeline else []
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', f"<MPD {' '.join(attributes)}>",
              '  <Period id="0" start="PT0S">']
