@@ -61,6 +61,18 @@ resources = scoped_table(
     sqlite_autoincrement=True,
 )
 
+# How many resources of each kind an (account, region) holds, kept by Resources.insert/delete in
+# the same transaction as the row: a quota check (Resources.require_room) reads one row instead of
+# stepping over the kind's index entries up to the quota (linear in what is stored).
+resource_counts = sa.Table(
+    "resource_counts",
+    metadata,
+    sa.Column("account", sa.String(12), primary_key=True),
+    sa.Column("region", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(64), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
 # Scheduled lifecycle transitions (see core.lifecycle).
 transitions = scoped_table(
     "transitions",
@@ -408,19 +420,25 @@ _IDENTITY = sa.and_(
 _GET_ONE = sa.select(resources.c.data).where(_IDENTITY)
 _INSERT_ONE = resources.insert().values(
     {name: sa.bindparam(name) for name in ("account", "region", "kind", "id", "parent", "data")})
-_COUNT_KIND_UP_TO = sa.select(sa.func.count()).select_from(
-    sa.select(resources.c.pk).where(resources.c.account == sa.bindparam("key_account"),
-                                    resources.c.region == sa.bindparam("key_region"),
-                                    resources.c.kind == sa.bindparam("key_kind"))
-    .limit(sa.bindparam("at_most")).subquery())
-# Whether a kind (of an account and region) has a row at 0-based position :skip, i.e. holds
-# more than :skip rows: a quota check steps over the index entries without counting them through
-# a subquery (half the cost of _COUNT_KIND_UP_TO at 1,000 rows) and stops at the first one after.
-_KIND_HAS_MORE_THAN = sa.select(sa.exists(
-    sa.select(resources.c.pk).where(resources.c.account == sa.bindparam("key_account"),
-                                    resources.c.region == sa.bindparam("key_region"),
-                                    resources.c.kind == sa.bindparam("key_kind"))
-    .order_by(resources.c.pk).offset(sa.bindparam("skip"))))
+_KIND_IDENTITY = sa.and_(
+    resource_counts.c.account == sa.bindparam("key_account"),
+    resource_counts.c.region == sa.bindparam("key_region"),
+    resource_counts.c.kind == sa.bindparam("key_kind"),
+)
+_KIND_COUNT = sa.select(resource_counts.c.count).where(_KIND_IDENTITY)
+_COUNT_DOWN = resource_counts.update().where(_KIND_IDENTITY).values(count=resource_counts.c.count - 1)
+
+
+@functools.cache
+def _count_up(dialect_name: str):
+    """The kind's count plus one, its row made by the first insert (an upsert: concurrent
+    first inserts of a kind on PostgreSQL both count)."""
+    return (dialect_insert(dialect_name, resource_counts)
+            .values(account=sa.bindparam("key_account"), region=sa.bindparam("key_region"),
+                    kind=sa.bindparam("key_kind"), count=1)
+            .on_conflict_do_update(index_elements=[resource_counts.c.account, resource_counts.c.region,
+                                                   resource_counts.c.kind],
+                                   set_={"count": resource_counts.c.count + 1}))
 _UPDATE_ONE = resources.update().where(_IDENTITY).values(data=sa.bindparam("new_data", type_=sa.JSON))
 _DELETE_ONE = resources.delete().where(_IDENTITY)
 # PostgreSQL: the same, with the row version (xmin, as text) read and compared.
@@ -532,10 +550,15 @@ class Resources:
         data = row[0]
         return json.loads(data) if isinstance(data, (str, bytes)) else data  # SQLite: text
 
+    def _kind_key(self, kind: str) -> dict:
+        return {"key_account": self.account, "key_region": self.region, "key_kind": kind}
+
     def insert(self, kind: str, id: str, data: dict, *, parent: str = "") -> None:
         write(self.conn, _INSERT_ONE, {"account": self.account, "region": self.region,
                                        "kind": kind, "id": id, "parent": parent, "data": data},
               json_params=("data",))
+        # After the row: an insert refused as a duplicate counts nothing.
+        write(self.conn, _count_up(self.conn.dialect.name), self._kind_key(kind))
 
     def update(self, kind: str, id: str, data: dict) -> None:
         if not self._versioned:
@@ -560,9 +583,11 @@ class Resources:
         self.conn.execute(_DELETE_TRANSITIONS, self._one(kind, id))
         seen = _versions(self.conn).pop(self._version_key(kind, id), None) if self._versioned else None
         if seen is None:
-            return self.conn.execute(_DELETE_ONE, self._one(kind, id)).rowcount > 0
-        if self.conn.execute(_DELETE_IF_SAME, {**self._one(kind, id), "seen_version": seen}).rowcount == 0:
+            if self.conn.execute(_DELETE_ONE, self._one(kind, id)).rowcount == 0:
+                return False
+        elif self.conn.execute(_DELETE_IF_SAME, {**self._one(kind, id), "seen_version": seen}).rowcount == 0:
             raise Conflict(f"{kind} {id} changed since this request read it")
+        write(self.conn, _COUNT_DOWN, self._kind_key(kind))
         return True
 
     def _select(self, columns, kind: str, parent: str | None, where: dict[str, Any] | None,
@@ -628,26 +653,23 @@ class Resources:
     def require_room(self, kind: str, limit: int, error: Callable[[int], Exception], *,
                      parent: str | None = None, where: dict[str, Any] | None = None) -> None:
         """A quota before an insert: raise ``error(limit)`` when ``limit`` of a kind (under
-        ``parent``, matching ``where``) are there already; atomic as ``count`` is, and reading
-        no more than ``limit`` rows whatever the store holds."""
-        if parent is None and not where and limit > 0:  # the common case: one statement built once
-            lock_collection(self.conn, self.account, self.region, kind, "")
-            full = _run_compiled(self.conn, _KIND_HAS_MORE_THAN, {
-                "key_account": self.account, "key_region": self.region, "key_kind": kind,
-                "skip": limit - 1}).fetchone()[0]
-        else:
-            full = self.count(kind, parent=parent, where=where, at_most=limit) >= limit
-        if full:
+        ``parent``, matching ``where``) are there already; atomic as ``count`` is. A kind-wide
+        quota reads the kind's count (one row); under a parent or with ``where``, no more than
+        ``limit`` rows are read whatever the store holds."""
+        if self.count(kind, parent=parent, where=where, at_most=limit) >= limit:
             raise error(limit)
 
     def count(self, kind: str, *, parent: str | None = None, where: dict[str, Any] | None = None,
               at_most: int | None = None) -> int:
         """How many of a kind (under ``parent``, matching ``where``); locks the collection, so a
-        count-then-insert (a quota) is atomic across processes. ``at_most``: count no further
-        (a quota check reads at most the quota's rows, whatever the store holds)."""
+        count-then-insert (a quota) is atomic across processes. A whole kind's is its kept count
+        (``resource_counts``, one row); ``at_most``: count no further (under a parent or with
+        ``where`` no more than that many rows are read, whatever the store holds)."""
         lock_collection(self.conn, self.account, self.region, kind, parent or "")
-        if at_most is not None and parent is None and not where:  # a quota: the common case, built once
-            return self.conn.execute(_COUNT_KIND_UP_TO, {**self._one(kind, ""), "at_most": at_most}).scalar_one()
+        if parent is None and not where:  # a whole kind (quotas): its kept count, one row
+            row = _run_compiled(self.conn, _KIND_COUNT, self._kind_key(kind)).fetchone()
+            total = row[0] if row is not None else 0
+            return total if at_most is None else min(total, at_most)
         if at_most is None:
             return self.conn.execute(self._select((sa.func.count(),), kind, parent, where)).scalar_one()
         rows = self._select((resources.c.pk,), kind, parent, where).limit(at_most).subquery()
@@ -711,6 +733,16 @@ def rewrite_rows(conn: Connection, table: sa.Table, change: Callable, where=sa.t
         changed = change(row)
         if changed is not None:
             conn.execute(table.update().where(table.c.pk == row.pk).values({column: changed}))
+
+
+@upgrade("store.resource-counts")
+def _count_stored_resources(conn: Connection) -> None:
+    """Stores made before kinds were counted: count what they hold, once."""
+    conn.execute(resource_counts.delete())
+    conn.execute(resource_counts.insert().from_select(
+        ["account", "region", "kind", "count"],
+        sa.select(resources.c.account, resources.c.region, resources.c.kind, sa.func.count())
+        .group_by(resources.c.account, resources.c.region, resources.c.kind)))
 
 
 def documents(conn: Connection, kind: str) -> Iterator[dict]:
