@@ -1,6 +1,7 @@
 """What a handler gets besides its request: who is calling, where, when, and the store."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -27,7 +28,7 @@ class RequestContext:
     conn: Connection        # the request's transaction
     base_url: str           # where URLs handed to this caller point (core.public_url)
 
-    @property
+    @functools.cached_property
     def resources(self) -> Resources:
         return Resources(self.conn, self.account, self.region, self.emulator.scheduler)
 

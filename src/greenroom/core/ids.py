@@ -1,6 +1,7 @@
 """Identifiers and ARNs in the services' own formats; seedable so tests can predict them."""
 from __future__ import annotations
 
+import functools
 import random
 import re
 import secrets
@@ -52,13 +53,20 @@ def _system_chars(alphabet: str, length: int) -> str:
     """Uniform characters from the system's randomness, one read for all of them (choice() read
     it once per character: a CreateStream's version string cost 20 reads): bytes at or above the
     largest multiple of the alphabet's size are dropped, so every character is equally likely."""
+    table, dropped = _byte_table(alphabet)
+    found = b""
+    while len(found) < length:
+        found += secrets.token_bytes(length + length // 2 + 4).translate(table, dropped)
+    return found[:length].decode("ascii")
+
+
+@functools.cache
+def _byte_table(alphabet: str) -> tuple[bytes, bytes]:
+    """``bytes.translate`` arguments mapping a random byte to a character of ``alphabet`` (an
+    ASCII one): byte % size, the bytes past the last whole multiple of size dropped."""
     size = len(alphabet)
     usable = 256 - 256 % size
-    found: list[str] = []
-    while len(found) < length:
-        found.extend(alphabet[byte % size] for byte in secrets.token_bytes(length + length // 2 + 4)
-                     if byte < usable)
-    return "".join(found[:length])
+    return bytes(ord(alphabet[byte % size]) for byte in range(256)), bytes(range(usable, 256))
 
 
 def arn(service: str, region: str, account: str, resource: str, partition: str = "aws") -> str:

@@ -471,7 +471,7 @@ def _run_compiled(conn: Connection, statement, params: dict):
     sql, positions, own = _compiled(statement, conn.dialect)
     if own:
         params = {**own, **params}
-    driver = conn.connection.driver_connection
+    driver = conn.connection.dbapi_connection  # the driver's own (no adapter on these dialects)
     if positions is not None:
         params = tuple(params[name] for name in positions)
     try:
