@@ -194,3 +194,34 @@ def test_racing_inserts_count_every_row_and_never_overshoot_a_quota(postgres_url
         assert here.count(KIND) == 40 == len(here.list(KIND))
         assert here.count("test:quota") == 25 == len(here.list("test:quota"))
     store.engine.dispose()
+
+
+def test_ids_starting_with_a_prefix_list_in_creation_order_page_by_page(db_url):
+    """``id_prefix`` (a range of the identity index) lists exactly the ids starting with the
+    prefix, in code point order's sense of "starting with" (case counts; characters beyond
+    ASCII too), in creation order and newest first, page by page through the keyset."""
+    store = _filled(db_url)
+    ids = ["ab1", "AB2", "ab", "abé", "ac", "aa", "ab\U0010ffff", "a", "abz", "b", "ab-", "é", "éa", "ab2"]
+    with store.transaction() as conn:
+        here = Resources(conn, "111111111111", "us-east-1")
+        for name in ids:
+            here.insert(KIND, name, {"id": name})
+        Resources(conn, "222222222222", "us-east-1").insert(KIND, "ab-elsewhere", {"id": "ab-elsewhere"})
+        here.insert("test:other", "ab-other", {"id": "ab-other"})
+    for prefix in ("ab", "a", "é", "ab\U0010ffff", "abc", "A"):
+        expected = [name for name in ids if name.startswith(prefix)]
+        with store.reading() as conn:
+            here = Resources(conn, "111111111111", "us-east-1")
+            assert [d["id"] for _, d in here.list(KIND, id_prefix=prefix)] == expected, prefix
+            assert [d["id"] for _, d in here.list(KIND, id_prefix=prefix, newest_first=True)] == expected[::-1]
+            pages, after = [], None
+            while True:
+                page = here.list(KIND, id_prefix=prefix, after=after, limit=2)
+                pages.extend(d["id"] for _, d in page)
+                if len(page) < 2:
+                    break
+                after = page[-1][0]
+            assert pages == expected, prefix
+    assert store_module._after_prefix("ab") == "ac" and store_module._after_prefix("\U0010ffff") is None
+    assert store_module._after_prefix("a\U0010ffff") == "b" and store_module._after_prefix("\ud7ff") == "\ue000"
+    store.engine.dispose()

@@ -60,10 +60,10 @@ class RequestContext:
 
     def list_answer(self, kind: str, req: dict, *, default_size: int | None = None, page_size: int | None = None,
                     view: Callable[[dict], Any] = dict, parent: str | None = None, where: dict | None = None,
-                    starts_with: dict | None = None, keep: Callable[[dict], bool] | None = None,
+                    id_prefix: str | None = None, keep: Callable[[dict], bool] | None = None,
                     filters: dict | None = None, newest_first: bool = False, equal: dict | None = None) -> dict:
         """The answer of a list operation over a kind's documents (under ``parent``, matching
-        ``where`` and ``starts_with``, and ``keep`` for what the store cannot filter), each shown
+        ``where``, ids starting with ``id_prefix``, and ``keep`` for what the store cannot filter), each shown
         by ``view``. Its token, size and result members are the model's paginator's (the size
         asked, else ``default_size``; or ``page_size`` where the service decides it); the token
         is bound to ``filters`` (the request's filter members). ``equal``: optional filters of the
@@ -77,7 +77,7 @@ class RequestContext:
 
         def fetch(after, limit):
             if keep is None:
-                found = self.resources.list(kind, parent=parent, where=where, starts_with=starts_with,
+                found = self.resources.list(kind, parent=parent, where=where, id_prefix=id_prefix,
                                             after=after, limit=limit, newest_first=newest_first)
             else:
                 found = self.resources.scan(kind, parent=parent, where=where, after=after, limit=limit, keep=keep)

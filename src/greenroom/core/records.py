@@ -76,8 +76,9 @@ class Record:
                        **options) -> None:
         """Register the list operation of this kind, shown as ``brief``: ``ctx.list_answer(kind,
         req, **options)`` (its page size), with what ``query(ctx, req)`` adds for this request
-        (its parent, filters; it raises the service's not-found error for a missing parent)."""
+        (its parent, filters; it raises the service's not-found error for a missing parent; it
+        only reads, as the operation runs without a transaction)."""
 
-        @operation(service, name)
+        @operation(service, name, read_only=True)
         def list_all(ctx, req: dict) -> dict:
             return ctx.list_answer(self.kind, req, view=self.brief, **options, **(query(ctx, req) if query else {}))

@@ -397,8 +397,10 @@ _LOCK_READS = "greenroom.store.lock_reads"  # ... True: get() locks the row (wor
 
 def lock_collection(conn: Connection, *key: str) -> None:
     """Hold a lock on a collection (anything a count or a list reads: ``key`` names it) until
-    the transaction ends; on PostgreSQL only. Services' own tables call it before counting."""
-    if conn.dialect.name == "postgresql":
+    the transaction ends; on PostgreSQL only. Services' own tables call it before counting.
+    Not in ``Store.reading``: a read-only operation writes nothing after its count, and has no
+    transaction to hold the lock (it cost a round trip per list)."""
+    if conn.dialect.name == "postgresql" and not conn.info.get(_READ_ONLY):
         conn.execute(_LOCK_COLLECTION, {"key": "\x1f".join(key)})
 
 
@@ -591,19 +593,24 @@ class Resources:
         return True
 
     def _select(self, columns, kind: str, parent: str | None, where: dict[str, Any] | None,
-                starts_with: dict[str, str] | None = None):
-        """A query over one kind, filtered on its parent and on top-level fields: ``where``
-        compares typed values (a bool, int or float as the JSON value, anything else as text)."""
+                id_prefix: str | None = None):
+        """A query over one kind, filtered on its parent, on top-level fields (``where``
+        compares typed values: a bool, int or float as the JSON value, anything else as text)
+        and on how ids start (a range of the identity index)."""
         query = sa.select(*columns).select_from(resources).where(self._scope(kind))
         if parent is not None:
             query = query.where(resources.c.parent == parent)
         for field, value in (where or {}).items():
             query = query.where(_typed(resources.c.data[field], value) == value)
-        for field, prefix in (starts_with or {}).items():
-            # Not LIKE: SQLite's LIKE ignores ASCII case, so SQLite and PostgreSQL disagreed.
-            # substr counts characters on both, as len() does.
-            value = resources.c.data[field].as_string()
-            query = query.where(sa.func.substr(value, 1, len(prefix)) == prefix)
+        if id_prefix:
+            # Ids between the prefix and the first text after every id starting with it. Not
+            # LIKE (SQLite's ignores ASCII case) and in code point order on both: SQLite compares
+            # text as UTF-8 bytes, PostgreSQL does so under the "C" collation.
+            column = resources.c.id if self.conn.dialect.name == "sqlite" else resources.c.id.collate("C")
+            query = query.where(column >= id_prefix)
+            end = _after_prefix(id_prefix)
+            if end is not None:
+                query = query.where(column < end)
         return query
 
     def list(
@@ -612,22 +619,38 @@ class Resources:
         *,
         parent: str | None = None,
         where: dict[str, Any] | None = None,
-        starts_with: dict[str, str] | None = None,
+        id_prefix: str | None = None,
         after: int | None = None,
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[tuple[int, dict]]:
         """(pk, data) in creation order (``newest_first``: the reverse, ``after`` then being the
-        keyset to go below); ``where`` and ``starts_with`` test top-level fields. Locks the
-        collection (kind, parent) for the transaction (see "concurrency")."""
+        keyset to go below); ``where`` tests top-level fields, ``id_prefix`` how ids start.
+        Locks the collection (kind, parent) for the transaction (see "concurrency")."""
         lock_collection(self.conn, self.account, self.region, kind, parent or "")
         columns = (resources.c.pk, resources.c.data) + ((resources.c.id, _XMIN) if self._versioned else ())
-        query = self._select(columns, kind, parent, where, starts_with)
-        if after is not None:
-            query = query.where(resources.c.pk < after if newest_first else resources.c.pk > after)
-        query = query.order_by(resources.c.pk.desc() if newest_first else resources.c.pk)
-        if limit is not None:
-            query = query.limit(limit)
+        order = resources.c.pk.desc() if newest_first else resources.c.pk
+        if id_prefix:
+            # The ids of a prefix are one stretch of the identity index (account, region, kind,
+            # id), and SQLite keeps the pk in each of its entries: the page's pks are picked and
+            # ordered there, reading no row, then only the page's rows are read. Its cost follows
+            # the ids in the prefix, not the kind's rows (the kind's index in pk order, read row
+            # by row, reached a sparse prefix's page after reading every row before it). pk + 0:
+            # a keyset that is a plain range of pk makes SQLite walk that index instead.
+            keys = self._select((resources.c.pk,), kind, parent, where, id_prefix)
+            if after is not None:
+                keys = keys.where(resources.c.pk + 0 < after if newest_first else resources.c.pk + 0 > after)
+            keys = keys.order_by(order)
+            if limit is not None:
+                keys = keys.limit(limit)
+            query = sa.select(*columns).where(resources.c.pk.in_(keys.scalar_subquery())).order_by(order)
+        else:
+            query = self._select(columns, kind, parent, where)
+            if after is not None:
+                query = query.where(resources.c.pk < after if newest_first else resources.c.pk > after)
+            query = query.order_by(order)
+            if limit is not None:
+                query = query.limit(limit)
         rows = self.conn.execute(query).all()
         if self._versioned:  # what is listed may be written back: the same rule as get
             versions = _versions(self.conn)
@@ -674,6 +697,21 @@ class Resources:
             return self.conn.execute(self._select((sa.func.count(),), kind, parent, where)).scalar_one()
         rows = self._select((resources.c.pk,), kind, parent, where).limit(at_most).subquery()
         return self.conn.execute(sa.select(sa.func.count()).select_from(rows)).scalar_one()
+
+
+def _after_prefix(prefix: str) -> str | None:
+    """The first text (in code point order) after every text starting with ``prefix``; None when
+    there is none (a prefix of U+10FFFF only)."""
+    chars = list(prefix)
+    while chars:
+        code = ord(chars[-1]) + 1
+        if code == 0xD800:  # surrogates are no text: the next code point is U+E000
+            code = 0xE000
+        if code <= 0x10FFFF:
+            chars[-1] = chr(code)
+            return "".join(chars)
+        chars.pop()
+    return None
 
 
 def _typed(element, value):

@@ -85,6 +85,6 @@ class Tagging:
             ctx.resources.update(kind, resource_id, document)
             return {}
 
-        @operation(self.service, list_tags)
+        @operation(self.service, list_tags, read_only=True)
         def list_tags_for_resource(ctx: RequestContext, req: dict) -> dict:
             return {tags: find(ctx, req)[2].get(TAGS) or {}}

@@ -120,12 +120,12 @@ def become_ready(resources, kind, app_id, args, due_at) -> None:
     resources.update(APPLICATION, app_id, app)
 
 
-@operation(SERVICE, "GetApplication")
+@operation(SERVICE, "GetApplication", read_only=True)
 def get_application(ctx: RequestContext, req: dict) -> dict:
     return describe(find_application(ctx, req["Identifier"]))
 
 
-@operation(SERVICE, "ListApplicationShaderCaches")
+@operation(SERVICE, "ListApplicationShaderCaches", read_only=True)
 def list_application_shader_caches(ctx: RequestContext, req: dict) -> dict:
     """Shader caches hold the shaders an application's sessions compiled on the stream hosts'
     GPUs; greenroom runs no application and compiles none, so an application has none."""

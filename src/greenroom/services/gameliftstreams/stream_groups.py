@@ -138,7 +138,7 @@ def expired(resources, kind, group_id, args, due_at) -> None:
         resources.update(STREAM_GROUP, group_id, {**group, "Status": "EXPIRED", "LastUpdatedAt": due_at})
 
 
-@operation(SERVICE, "GetStreamGroup")
+@operation(SERVICE, "GetStreamGroup", read_only=True)
 def get_stream_group(ctx: RequestContext, req: dict) -> dict:
     return describe(ctx, find_stream_group(ctx, req["Identifier"]))
 

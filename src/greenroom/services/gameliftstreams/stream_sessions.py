@@ -123,7 +123,7 @@ def start_stream_session(ctx: RequestContext, req: dict) -> dict:
     return describe(session)
 
 
-@operation(SERVICE, "GetStreamSession")
+@operation(SERVICE, "GetStreamSession", read_only=True)
 def get_stream_session(ctx: RequestContext, req: dict) -> dict:
     group = find_stream_group(ctx, req["Identifier"])
     return describe(find_session(ctx, group, req["StreamSessionIdentifier"]))
@@ -138,7 +138,7 @@ def _filters(req: dict) -> dict:
     return where
 
 
-@operation(SERVICE, "ListStreamSessions")
+@operation(SERVICE, "ListStreamSessions", read_only=True)
 def list_stream_sessions(ctx: RequestContext, req: dict) -> dict:
     group = find_stream_group(ctx, req["Identifier"])
     where = _filters(req)
@@ -146,7 +146,7 @@ def list_stream_sessions(ctx: RequestContext, req: dict) -> dict:
                            where=where, filters={"group": group["Id"], **where})
 
 
-@operation(SERVICE, "ListStreamSessionsByAccount")
+@operation(SERVICE, "ListStreamSessionsByAccount", read_only=True)
 def list_stream_sessions_by_account(ctx: RequestContext, req: dict) -> dict:
     where = _filters(req)
     return ctx.list_answer(SESSION, req, default_size=DEFAULT_PAGE_SIZE, view=account_summary, where=where,

@@ -155,7 +155,7 @@ def _summary(composition: dict) -> dict:
     }
 
 
-@operation(SERVICE, "ListCompositions")
+@operation(SERVICE, "ListCompositions", read_only=True)
 def list_compositions(ctx: RequestContext, req: dict) -> dict:
     stage_arn = req.get("filterByStageArn")
     encoder_arn = req.get("filterByEncoderConfigurationArn")

@@ -82,7 +82,7 @@ INGEST_CONFIGURATION_RECORD.get_operation(
     lambda ctx, req: find(ctx, INGEST_CONFIGURATION, "ingest-configuration", req["arn"])[1])
 
 
-@operation(SERVICE, "ListIngestConfigurations")
+@operation(SERVICE, "ListIngestConfigurations", read_only=True)
 def list_ingest_configurations(ctx: RequestContext, req: dict) -> dict:
     where = {}
     if req.get("filterByStageArn"):

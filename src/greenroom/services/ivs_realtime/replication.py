@@ -129,7 +129,7 @@ def stop_participant_replication(ctx: RequestContext, req: dict) -> dict:
                                   f"to stage {req['destinationStageArn']}")
 
 
-@operation(SERVICE, "ListParticipantReplicas")
+@operation(SERVICE, "ListParticipantReplicas", read_only=True)
 def list_participant_replicas(ctx: RequestContext, req: dict) -> dict:
     """Replicas of a participant, active and stopped, in the order they were started. An
     unknown stage lists none (the operation has no ResourceNotFoundException)."""

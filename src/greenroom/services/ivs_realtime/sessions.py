@@ -38,7 +38,7 @@ def _session_of_stage(ctx: RequestContext, stage_id: str | None, session_id: str
     return session if session is not None and session["_"]["stageId"] == stage_id else None
 
 
-@operation(SERVICE, "GetStageSession")
+@operation(SERVICE, "GetStageSession", read_only=True)
 def get_stage_session(ctx: RequestContext, req: dict) -> dict:
     stage_id, _ = find_stage(ctx, req["stageArn"])
     session = _session_of_stage(ctx, stage_id, req["sessionId"])
@@ -47,14 +47,14 @@ def get_stage_session(ctx: RequestContext, req: dict) -> dict:
     return {"stageSession": SESSION_RECORD.view(session)}
 
 
-@operation(SERVICE, "ListStageSessions")
+@operation(SERVICE, "ListStageSessions", read_only=True)
 def list_stage_sessions(ctx: RequestContext, req: dict) -> dict:
     stage_id = arn_id(ctx, req["stageArn"], "stage") or ""
     return ctx.list_answer(SESSION, req, default_size=DEFAULT_PAGE_SIZE, view=SESSION_RECORD.brief,
                            parent=stage_id, newest_first=True, filters={"stage": req["stageArn"]})
 
 
-@operation(SERVICE, "GetParticipant")
+@operation(SERVICE, "GetParticipant", read_only=True)
 def get_participant(ctx: RequestContext, req: dict) -> dict:
     stage_id, _ = find_stage(ctx, req["stageArn"])
     session = _session_of_stage(ctx, stage_id, req["sessionId"])
@@ -66,7 +66,7 @@ def get_participant(ctx: RequestContext, req: dict) -> dict:
     return {"participant": view(participant)}
 
 
-@operation(SERVICE, "ListParticipants")
+@operation(SERVICE, "ListParticipants", read_only=True)
 def list_participants(ctx: RequestContext, req: dict) -> dict:
     given = {name: req[name] for name in PARTICIPANT_FILTERS if req.get(name) is not None}
     if len(given) > 1:
@@ -88,7 +88,7 @@ def list_participants(ctx: RequestContext, req: dict) -> dict:
     return {"participants": page.items, "nextToken": page.next_token}
 
 
-@operation(SERVICE, "ListParticipantEvents")
+@operation(SERVICE, "ListParticipantEvents", read_only=True)
 def list_participant_events(ctx: RequestContext, req: dict) -> dict:
     stage_id = arn_id(ctx, req["stageArn"], "stage")
     session = _session_of_stage(ctx, stage_id, req["sessionId"])

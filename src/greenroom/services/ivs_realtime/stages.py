@@ -78,7 +78,7 @@ def create_stage(ctx: RequestContext, req: dict) -> dict:
     return {"stage": describe(ctx, stage), "participantTokens": tokens}
 
 
-@operation(SERVICE, "GetStage")
+@operation(SERVICE, "GetStage", read_only=True)
 def get_stage(ctx: RequestContext, req: dict) -> dict:
     _, stage = find_stage(ctx, req["arn"])
     return {"stage": describe(ctx, stage)}

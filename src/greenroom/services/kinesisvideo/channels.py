@@ -53,7 +53,7 @@ CHANNEL_RECORD.get_operation(
 
 
 CHANNEL_RECORD.list_operation("kinesisvideo", "ListSignalingChannels",
-                              name_prefix("ChannelNameCondition", "ChannelName"), default_size=DEFAULT_LIST_PAGE_SIZE)
+                              name_prefix("ChannelNameCondition"), default_size=DEFAULT_LIST_PAGE_SIZE)
 
 
 @operation("kinesisvideo", "UpdateSignalingChannel")
@@ -102,7 +102,7 @@ def remove_channel(resources, kind, resource_id, args, due_at) -> None:
                 resources.update(STREAM, stream["StreamName"], stream)
 
 
-@operation("kinesisvideo", "GetSignalingChannelEndpoint")
+@operation("kinesisvideo", "GetSignalingChannelEndpoint", read_only=True)
 def get_signaling_channel_endpoint(ctx: RequestContext, req: dict) -> dict:
     """Endpoints point at greenroom itself (wss/ws for WSS, its base URL for HTTPS and WEBRTC).
 

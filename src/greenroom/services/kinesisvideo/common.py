@@ -49,12 +49,13 @@ errors = Errors(
 tagging = Tagging("kinesisvideo", invalid=errors.InvalidArgument, too_many=errors.TagsPerResourceExceededLimit)
 
 
-def name_prefix(condition: str, field: str) -> Callable[[RequestContext, dict], dict]:
+def name_prefix(condition: str) -> Callable[[RequestContext, dict], dict]:
     """The query of ListStreams/ListSignalingChannels (``Record.list_operation``): the names
-    starting with the ``condition``'s ComparisonValue, if it has one."""
+    starting with the ``condition``'s ComparisonValue, if it has one (a stream's or a channel's
+    id is its name)."""
     def query(ctx: RequestContext, req: dict) -> dict:
         prefix = (req.get(condition) or {}).get("ComparisonValue")
-        return {"starts_with": {field: prefix} if prefix else None, "filters": {"prefix": prefix}}
+        return {"id_prefix": prefix or None, "filters": {"prefix": prefix}}
     return query
 
 

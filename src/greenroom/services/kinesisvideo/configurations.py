@@ -69,7 +69,7 @@ def update_image_generation_configuration(ctx: RequestContext, req: dict) -> dic
     return _configure(ctx, req, "ImageGenerationConfiguration", "image generation", _check_image_generation)
 
 
-@operation("kinesisvideo", "DescribeImageGenerationConfiguration")
+@operation("kinesisvideo", "DescribeImageGenerationConfiguration", read_only=True)
 def describe_image_generation_configuration(ctx: RequestContext, req: dict) -> dict:
     return _configuration(ctx, req, "ImageGenerationConfiguration")
 
@@ -81,7 +81,7 @@ def update_notification_configuration(ctx: RequestContext, req: dict) -> dict:
     return _configure(ctx, req, "NotificationConfiguration", "notifications")
 
 
-@operation("kinesisvideo", "DescribeNotificationConfiguration")
+@operation("kinesisvideo", "DescribeNotificationConfiguration", read_only=True)
 def describe_notification_configuration(ctx: RequestContext, req: dict) -> dict:
     return _configuration(ctx, req, "NotificationConfiguration")
 
@@ -99,7 +99,7 @@ def update_stream_storage_configuration(ctx: RequestContext, req: dict) -> dict:
     return {}
 
 
-@operation("kinesisvideo", "DescribeStreamStorageConfiguration")
+@operation("kinesisvideo", "DescribeStreamStorageConfiguration", read_only=True)
 def describe_stream_storage_configuration(ctx: RequestContext, req: dict) -> dict:
     stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))
     return {"StreamName": stream["StreamName"], "StreamARN": stream["StreamARN"],
@@ -147,13 +147,13 @@ def _unmap(ctx: RequestContext, stream_arn: str, channel_arn: str) -> None:
         save_stream(ctx, stream)
 
 
-@operation("kinesisvideo", "DescribeMediaStorageConfiguration")
+@operation("kinesisvideo", "DescribeMediaStorageConfiguration", read_only=True)
 def describe_media_storage_configuration(ctx: RequestContext, req: dict) -> dict:
     channel = find_channel(ctx, req.get("ChannelName"), req.get("ChannelARN"))
     return {"MediaStorageConfiguration": channel["MediaStorage"]}
 
 
-@operation("kinesisvideo", "DescribeMappedResourceConfiguration")
+@operation("kinesisvideo", "DescribeMappedResourceConfiguration", read_only=True)
 def describe_mapped_resource_configuration(ctx: RequestContext, req: dict) -> dict:
     """The signaling channel whose media this stream stores (at most one: MaxResults is 1)."""
     stream = find_stream(ctx, req.get("StreamName"), req.get("StreamARN"))

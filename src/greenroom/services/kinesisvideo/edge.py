@@ -55,7 +55,7 @@ def start_edge_configuration_update(ctx: RequestContext, req: dict) -> dict:
     return _describe(updated)
 
 
-@operation("kinesisvideo", "DescribeEdgeConfiguration")
+@operation("kinesisvideo", "DescribeEdgeConfiguration", read_only=True)
 def describe_edge_configuration(ctx: RequestContext, req: dict) -> dict:
     return _describe(_find(ctx, req)[1])
 
@@ -78,7 +78,7 @@ def remove_edge_configuration(resources, kind, resource_id, args, due_at) -> Non
         resources.delete(kind, resource_id)
 
 
-@operation("kinesisvideo", "ListEdgeAgentConfigurations")
+@operation("kinesisvideo", "ListEdgeAgentConfigurations", read_only=True)
 def list_edge_agent_configurations(ctx: RequestContext, req: dict) -> dict:
     hub = req["HubDeviceArn"]
     return ctx.list_answer(EDGE, req, default_size=DEFAULT_LIST_PAGE_SIZE, view=_describe,

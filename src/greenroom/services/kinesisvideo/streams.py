@@ -56,7 +56,7 @@ STREAM_RECORD.get_operation(
     lambda ctx, req: find_stream(ctx, req.get("StreamName"), req.get("StreamARN")))
 
 
-STREAM_RECORD.list_operation("kinesisvideo", "ListStreams", name_prefix("StreamNameCondition", "StreamName"),
+STREAM_RECORD.list_operation("kinesisvideo", "ListStreams", name_prefix("StreamNameCondition"),
                              default_size=DEFAULT_LIST_PAGE_SIZE)
 
 
@@ -128,7 +128,7 @@ def remove_stream(resources, kind, resource_id, args, due_at) -> None:
     storage.drop_stream(resources.conn, stream)
 
 
-@operation("kinesisvideo", "GetDataEndpoint")
+@operation("kinesisvideo", "GetDataEndpoint", read_only=True)
 def get_data_endpoint(ctx: RequestContext, req: dict) -> dict:
     """Every data-plane API is served by greenroom itself: the endpoint is how this caller
     reached it (core.public_url: a base URL with no path; clients append /putMedia, /getMedia, ...)."""

@@ -51,7 +51,7 @@ def accepted_eula_ids(ctx: RequestContext, studio_id: str) -> set[str]:
     return {a["eulaId"] for _, a in ctx.resources.list(EULA_ACCEPTANCE, parent=studio_id)}
 
 
-@operation("nimble", "GetEula")
+@operation("nimble", "GetEula", read_only=True)
 def get_eula(ctx: RequestContext, req: dict) -> dict:
     eula = EULAS_BY_ID.get(req["eulaId"])
     if eula is None:
@@ -59,7 +59,7 @@ def get_eula(ctx: RequestContext, req: dict) -> dict:
     return {"eula": eula}
 
 
-@operation("nimble", "ListEulas")
+@operation("nimble", "ListEulas", read_only=True)
 def list_eulas(ctx: RequestContext, req: dict) -> dict:
     """All EULAs, or those named in ``eulaIds`` (unknown ids are simply not listed)."""
     wanted = req.get("eulaIds") or None
@@ -101,7 +101,7 @@ def accept_eulas(ctx: RequestContext, req: dict) -> dict:
     return {"eulaAcceptances": [EULA_ACCEPTANCE_RECORD.view(acceptance) for acceptance in acceptances]}
 
 
-@operation("nimble", "ListEulaAcceptances")
+@operation("nimble", "ListEulaAcceptances", read_only=True)
 def list_eula_acceptances(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     find_studio(ctx, studio_id)

@@ -55,7 +55,7 @@ LAUNCH_PROFILE_MEMBER_RECORD.get_operation("nimble", "GetLaunchProfileMember", "
                                            lambda ctx, req: find_member(ctx, req["studioId"], req["launchProfileId"], req["principalId"]))
 
 
-@operation("nimble", "ListLaunchProfileMembers")
+@operation("nimble", "ListLaunchProfileMembers", read_only=True)
 def list_launch_profile_members(ctx: RequestContext, req: dict) -> dict:
     studio_id, profile_id = req["studioId"], req["launchProfileId"]
     find_launch_profile(ctx, studio_id, profile_id)

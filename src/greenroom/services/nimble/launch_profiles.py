@@ -259,7 +259,7 @@ LAUNCH_PROFILE_RECORD.get_operation("nimble", "GetLaunchProfile", "launchProfile
                                     lambda ctx, req: find_launch_profile(ctx, req["studioId"], req["launchProfileId"]))
 
 
-@operation("nimble", "ListLaunchProfiles")
+@operation("nimble", "ListLaunchProfiles", read_only=True)
 def list_launch_profiles(ctx: RequestContext, req: dict) -> dict:
     """The studio's launch profiles; ``states`` filters by state, ``principalId`` keeps those
     the principal is a member of."""
@@ -326,7 +326,7 @@ def component_summary(component: dict) -> dict:
         "createdAt", "createdBy", "updatedAt", "updatedBy")}
 
 
-@operation("nimble", "GetLaunchProfileDetails")
+@operation("nimble", "GetLaunchProfileDetails", read_only=True)
 def get_launch_profile_details(ctx: RequestContext, req: dict) -> dict:
     """The launch profile with its streaming images and summaries of its studio components
     (those that still exist)."""
@@ -343,7 +343,7 @@ def get_launch_profile_details(ctx: RequestContext, req: dict) -> dict:
     }
 
 
-@operation("nimble", "GetLaunchProfileInitialization")
+@operation("nimble", "GetLaunchProfileInitialization", read_only=True)
 def get_launch_profile_initialization(ctx: RequestContext, req: dict) -> dict:
     """What a workstation of ``platform`` needs to join the launch profile: its Active
     Directory, security groups and the initialization scripts of its studio components for

@@ -60,7 +60,7 @@ def create_streaming_session_stream(ctx: RequestContext, req: dict) -> dict:
     return {"stream": SESSION_STREAM_RECORD.view(stream)}
 
 
-@operation("nimble", "GetStreamingSessionStream")
+@operation("nimble", "GetStreamingSessionStream", read_only=True)
 def get_streaming_session_stream(ctx: RequestContext, req: dict) -> dict:
     studio_id, session_id, stream_id = req["studioId"], req["sessionId"], req["streamId"]
     find_studio(ctx, studio_id)

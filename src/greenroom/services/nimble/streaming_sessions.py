@@ -216,7 +216,7 @@ STREAMING_SESSION_RECORD.get_operation("nimble", "GetStreamingSession", "session
                                        lambda ctx, req: find_session(ctx, req["studioId"], req["sessionId"]))
 
 
-@operation("nimble", "ListStreamingSessions")
+@operation("nimble", "ListStreamingSessions", read_only=True)
 def list_streaming_sessions(ctx: RequestContext, req: dict) -> dict:
     """The studio's sessions, optionally only those ``createdBy`` or ``ownedBy`` a user and
     only the ``sessionIds`` given (a comma-separated list); filters combine."""

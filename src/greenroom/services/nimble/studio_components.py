@@ -144,7 +144,7 @@ STUDIO_COMPONENT_RECORD.get_operation("nimble", "GetStudioComponent", "studioCom
                                       lambda ctx, req: find_component(ctx, req["studioId"], req["studioComponentId"]))
 
 
-@operation("nimble", "ListStudioComponents")
+@operation("nimble", "ListStudioComponents", read_only=True)
 def list_studio_components(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     find_studio(ctx, studio_id)

@@ -53,7 +53,7 @@ STUDIO_MEMBER_RECORD.get_operation("nimble", "GetStudioMember", "member",
                                    lambda ctx, req: find_member(ctx, req["studioId"], req["principalId"]))
 
 
-@operation("nimble", "ListStudioMembers")
+@operation("nimble", "ListStudioMembers", read_only=True)
 def list_studio_members(ctx: RequestContext, req: dict) -> dict:
     studio_id = req["studioId"]
     find_studio(ctx, studio_id)
