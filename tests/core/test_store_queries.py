@@ -151,6 +151,9 @@ def test_a_kind_count_follows_inserts_and_deletes_and_is_made_for_an_older_store
             here = Resources(conn, "111111111111", "us-east-1")
             return here.count(KIND), here.count(KIND, at_most=2), Resources(conn, "111111111111", "eu-west-1").count(KIND)
     assert counts() == (4, 2, 1)
+    assert store.inventory() == [  # the console's, from the same counts
+        {"account": "111111111111", "region": "eu-west-1", "kind": KIND, "count": 1},
+        {"account": "111111111111", "region": "us-east-1", "kind": KIND, "count": 4}]
 
     with store.transaction() as conn:  # as an earlier release left it: no counts
         conn.execute(store_module.resource_counts.delete())

@@ -352,10 +352,12 @@ class Store:
         """What the store holds, for the console: ``{"account", "region", "kind", "count"}`` per
         kind of resource of each (account, region), sorted."""
         with self.transaction() as conn:
+            # The kept counts (one row per kind), not a count of every row the store holds.
             rows = conn.execute(
-                sa.select(resources.c.account, resources.c.region, resources.c.kind, sa.func.count())
-                .group_by(resources.c.account, resources.c.region, resources.c.kind)
-                .order_by(resources.c.account, resources.c.region, resources.c.kind)).all()
+                sa.select(resource_counts.c.account, resource_counts.c.region, resource_counts.c.kind,
+                          resource_counts.c.count)
+                .where(resource_counts.c.count > 0)
+                .order_by(resource_counts.c.account, resource_counts.c.region, resource_counts.c.kind)).all()
         return [{"account": a, "region": r, "kind": k, "count": n} for a, r, k, n in rows]
 
     def setting(self, name: str, default_factory) -> str:
