@@ -7,12 +7,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import re
 import secrets
 import threading
-import uuid
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import unquote
 
 from .core import lifecycle, notify, public_url, routes
@@ -179,21 +179,22 @@ class Emulator:
     # ------------------------------------------------------------------ requests
     @contextlib.contextmanager
     def context(self, service: str, operation: str, account: str, region: str,
-                base_url: str = "", request_id: str | None = None, *,
+                base_url: str | Callable[[], str] = "", request_id: str | None = None, *,
                 read_only: bool = False) -> Iterator[RequestContext]:
         """A request's context in its own transaction (``read_only``: without one, writes
         refused), after due transitions were applied; for model operations and for the routes
-        no model describes alike."""
+        no model describes alike. ``base_url``: the caller's (core.public_url), or a function
+        giving it when a handler first asks."""
         check_region(region)
         now = self.clock.now()
         # Transitions are events in time: they apply whatever this request's outcome.
         self.apply_due_transitions()
         with (self.store.reading() if read_only else self.store.transaction()) as conn:
             yield RequestContext(self, service, operation, account, region,
-                                 request_id or str(uuid.uuid4()), now, conn, base_url)
+                                 request_id or new_request_id(), now, conn, base_url)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         if request.public_urls is None:
             request.public_urls = self.public_urls
         service, operation_name = None, None
@@ -260,10 +261,12 @@ class Emulator:
         if handler is None:
             raise NotImplementedOperation(service, operation.name)
         read_only = (service, operation.name) in READ_ONLY
+        # Worked out only if the handler hands out a URL (most never do).
+        base_url = functools.partial(public_url.base_url, request)
 
         def attempt() -> dict:
             with self.context(service, operation.name, caller.account, caller.region,
-                              public_url.base_url(request), request_id, read_only=read_only) as ctx:
+                              base_url, request_id, read_only=read_only) as ctx:
                 return handler(ctx, params) or {}
 
         try:
@@ -279,6 +282,16 @@ class Emulator:
                 f"Internal error in greenroom while handling {operation.name} (request {request_id})",
                 status=500,
             ) from None
+
+
+def new_request_id() -> str:
+    """A request id as AWS's look (a random UUID, version 4), without the uuid module's work."""
+    digits = os.urandom(16).hex()
+    return (f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{_UUID_VARIANT[int(digits[16], 16) & 3]}"
+            f"{digits[17:20]}-{digits[20:]}")
+
+
+_UUID_VARIANT = "89ab"  # RFC 4122's variant: the top two bits of the clock_seq byte are 10
 
 
 def internal_error(service: str | None, operation_name: str | None, request_id: str):
