@@ -73,14 +73,14 @@ class App:
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
             # Every HTTP answer goes through _send, which adds the CORS headers (protocol.cors)
-            # and notes in ``started`` that the answer is under way.
-            started = [False]
+            # and notes in ``sent`` that the answer is under way.
+            sent = [False]
             try:
-                await self._http(scope, receive, send, started)
+                await self._http(scope, receive, send, sent)
             except Exception:
                 # Anything the emulator did not answer itself: JSON, never uvicorn's plain text.
                 log.exception("%s %s failed", scope.get("method"), scope.get("path", "")[:200])
-                if started[0]:
+                if sent[0]:
                     raise  # the answer is under way: the connection can only be cut
                 await _send(send, HttpResponse(500, {"Content-Type": "application/json"}, json.dumps(
                     {"message": "Internal error in greenroom"}).encode()))
