@@ -29,7 +29,7 @@ from botocore.awsrequest import AWSResponse, HeadersDict
 import greenroom
 from _common import source_state
 
-TARGET = 1.25
+TARGET = 1.15
 STREAM = "bench-stream"
 CLIENT_OPTIONS = dict(region_name="us-east-1", aws_access_key_id="greenroomtesting",
                       aws_secret_access_key="greenroomtesting")

@@ -4,15 +4,14 @@ HTTP request -> route -> parse -> validate -> context -> handler -> serialize ->
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
+import os
 import re
 import secrets
 import threading
-import uuid
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable
 from urllib.parse import unquote
 
 from .core import lifecycle, notify, public_url, routes
@@ -95,7 +94,8 @@ class Emulator:
         self.public_urls = public_urls or PublicUrls()  # the one source of URLs handed out
         # The last requests the HTTP server answered (server.py); the request log and the clock
         # wake live readers (console, `greenroom logs`) through this process's notifier.
-        self.requests = RequestLog(on_record=lambda: self.store.notifier.deliver(notify.REQUESTS))
+        notifier = self.store.notifier  # the store's for its whole life
+        self.requests = RequestLog(on_record=lambda: notifier.deliver(notify.REQUESTS))
         self.clock.watch(lambda: self.store.notifier.deliver(notify.CLOCK))
         self.verifier = SignatureVerifier(load_credentials(credentials)) if credentials is not None else None
         self.admin_token = admin_token
@@ -177,23 +177,17 @@ class Emulator:
         return restjson.validation_error_code(models.service_model(service))
 
     # ------------------------------------------------------------------ requests
-    @contextlib.contextmanager
     def context(self, service: str, operation: str, account: str, region: str,
-                base_url: str = "", request_id: str | None = None, *,
-                read_only: bool = False) -> Iterator[RequestContext]:
-        """A request's context in its own transaction (``read_only``: without one, writes
-        refused), after due transitions were applied; for model operations and for the routes
-        no model describes alike."""
-        check_region(region)
-        now = self.clock.now()
-        # Transitions are events in time: they apply whatever this request's outcome.
-        self.apply_due_transitions()
-        with (self.store.reading() if read_only else self.store.transaction()) as conn:
-            yield RequestContext(self, service, operation, account, region,
-                                 request_id or str(uuid.uuid4()), now, conn, base_url)
+                base_url: str | Callable[[], str] = "", request_id: str | None = None, *,
+                read_only: bool = False) -> "_ContextScope":
+        """``with emulator.context(...) as ctx``: a request's RequestContext in its own transaction
+        (``read_only``: without one, writes refused), after due transitions were applied; for
+        model operations and for the routes no model describes alike. ``base_url``: the
+        caller's (core.public_url), or a function giving it when a handler first asks."""
+        return _ContextScope(self, service, operation, account, region, base_url, request_id, read_only)
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         if request.public_urls is None:
             request.public_urls = self.public_urls
         service, operation_name = None, None
@@ -248,22 +242,24 @@ class Emulator:
         service, operation = match.service, match.operation
         params, unreadable = restjson.parse_request(
             operation, match.uri_params, query, request.headers, request.body)
-        problems = [constraint_problem(text, member, f"Member must be of type {kind}")
-                    for member, text, kind in unreadable]
-        if operation.input_shape is not None:
+        problems = validate(operation.input_shape, params) if operation.input_shape is not None else []
+        if unreadable:  # named once, as unreadable: not again by what validation makes of them
             unreadable_members = {member for member, _, _ in unreadable}
-            problems += [p for p in validate(operation.input_shape, params)
-                         if _problem_member(p) not in unreadable_members]
+            problems = [constraint_problem(text, member, f"Member must be of type {kind}")
+                        for member, text, kind in unreadable] + \
+                [p for p in problems if _problem_member(p) not in unreadable_members]
         if problems:
             raise ServiceError(self.validation_error_code(service), validation_message(problems))
         handler = HANDLERS.get((service, operation.name))
         if handler is None:
             raise NotImplementedOperation(service, operation.name)
         read_only = (service, operation.name) in READ_ONLY
+        # Worked out only if the handler hands out a URL (most never do).
+        base_url = functools.partial(public_url.base_url, request)
 
         def attempt() -> dict:
             with self.context(service, operation.name, caller.account, caller.region,
-                              public_url.base_url(request), request_id, read_only=read_only) as ctx:
+                              base_url, request_id, read_only=read_only) as ctx:
                 return handler(ctx, params) or {}
 
         try:
@@ -279,6 +275,50 @@ class Emulator:
                 f"Internal error in greenroom while handling {operation.name} (request {request_id})",
                 status=500,
             ) from None
+
+
+class _ContextScope:
+    """``Emulator.context``'s context manager: a class rather than a generator, as every request
+    enters one (a generator's context manager costs more than the rest of it)."""
+
+    __slots__ = ("emulator", "args", "base_url", "request_id", "read_only", "store_scope")
+
+    def __init__(self, emulator: Emulator, service: str, operation: str, account: str, region: str,
+                 base_url, request_id: str | None, read_only: bool):
+        self.emulator = emulator
+        self.args = (service, operation, account, region)
+        self.base_url = base_url
+        self.request_id = request_id
+        self.read_only = read_only
+
+    def __enter__(self) -> RequestContext:
+        emulator = self.emulator
+        service, operation, account, region = self.args
+        check_region(region)
+        now = emulator.clock.now()
+        # Transitions are events in time: they apply whatever this request's outcome.
+        emulator.apply_due_transitions()
+        self.store_scope = emulator.store.reading() if self.read_only else emulator.store.transaction()
+        conn = self.store_scope.__enter__()
+        try:
+            return RequestContext(emulator, service, operation, account, region,
+                                  self.request_id or new_request_id(), now, conn, self.base_url)
+        except BaseException as error:
+            self.store_scope.__exit__(type(error), error, error.__traceback__)
+            raise
+
+    def __exit__(self, *exc_info):
+        return self.store_scope.__exit__(*exc_info)
+
+
+def new_request_id() -> str:
+    """A request id as AWS's look (a random UUID, version 4), without the uuid module's work."""
+    digits = os.urandom(16).hex()
+    return (f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{_UUID_VARIANT[int(digits[16], 16) & 3]}"
+            f"{digits[17:20]}-{digits[20:]}")
+
+
+_UUID_VARIANT = "89ab"  # RFC 4122's variant: the top two bits of the clock_seq byte are 10
 
 
 def internal_error(service: str | None, operation_name: str | None, request_id: str):

@@ -10,7 +10,7 @@ import threading
 from urllib.parse import urlsplit
 
 import botocore.session
-from botocore.awsrequest import AWSResponse, HeadersDict
+from botocore.awsrequest import AWSResponse
 
 from .core.public_url import IN_PROCESS
 from .emulator import Emulator
@@ -36,10 +36,20 @@ class _RawBody:
     """What botocore reads a response body from (``stream()`` and ``read()``, like urllib3's)."""
 
     def __init__(self, body):
-        self._chunks = iter([body] if isinstance(body, (bytes, bytearray)) else body)
+        if isinstance(body, (bytes, bytearray)):
+            self._whole: bytes | None = bytes(body)  # handed out as it is when read whole
+            self._chunks = iter(())
+        else:
+            self._whole = None
+            self._chunks = iter(body)
         self._buffer = bytearray()
 
     def read(self, amt=None, decode_content=True) -> bytes:
+        if self._whole is not None:
+            whole, self._whole = self._whole, None
+            if amt is None or len(whole) <= amt:
+                return whole
+            self._buffer += whole
         while amt is None or len(self._buffer) < amt:
             chunk = next(self._chunks, None)
             if chunk is None:
@@ -55,16 +65,28 @@ class _RawBody:
             yield chunk
 
 
+_UNREAD = object()
+
+
 class _BotocoreHeaders:
     """botocore's request headers as the engine reads them: by lower-case name, as text.
     (Copying them into a dict costs more than the rest of a request's routing.)"""
 
     def __init__(self, headers):
         self._headers = headers  # case-insensitive already; values are bytes or str
+        self._read: dict[str, str | None] = {}  # what was asked (a header is read more than once)
 
     def get(self, name: str, default=None):
-        value = self._headers.get(name, default)
-        return value.decode("utf-8") if isinstance(value, bytes) else value
+        value = self._read.get(name, _UNREAD)
+        if value is _UNREAD:
+            try:
+                value = self._headers[name]
+            except KeyError:
+                value = None
+            else:
+                value = value.decode("utf-8") if isinstance(value, bytes) else value
+            self._read[name] = value
+        return default if value is None else value
 
     def items(self):
         return ((name.lower(), self.get(name)) for name in self._headers)
@@ -174,12 +196,12 @@ class MockGreenroom:
     def _answer(self, request, service_name: str = "", event_name: str = "", **_) -> AWSResponse:
         url = urlsplit(request.url)
         operation = event_name.rsplit(".", 1)[-1]
-        if service_name in models.EMULATED_SERVICES and operation not in models.service_model(service_name).operation_names:
+        if service_name in models.EMULATED_SERVICES and operation not in _operation_names(service_name):
             # The client's model is newer than greenroom's: its event names the operation.
             status, headers, body = restjson.serialize_error(
                 models.service_model(service_name), operation_not_in_models(service_name, operation))
             headers["Content-Length"] = str(len(body))
-            return AWSResponse(request.url, status, HeadersDict(headers), _RawBody(body))
+            return AWSResponse(request.url, status, headers, _RawBody(body))
         response = self.emulator.handle(HttpRequest(
             method=request.method.upper(),
             raw_path=url.path or "/",
@@ -192,10 +214,16 @@ class MockGreenroom:
         if response.headers.get("x-amzn-ErrorType") == "UnrecognizedService":
             # The caller's protocol may not be rest-json (S3 speaks XML): refuse in Python.
             raise NotEmulatedError(response.json_body()["message"])
-        response_headers = HeadersDict(response.headers)
+        # AWSResponse makes its own HeadersDict of these (a fresh dict of this response alone).
+        response_headers = response.headers
         if isinstance(response.body, (bytes, bytearray)):
             response_headers["Content-Length"] = str(len(response.body))
         return AWSResponse(request.url, response.status, response_headers, _RawBody(response.body))
+
+
+@functools.cache
+def _operation_names(service_name: str) -> frozenset[str]:
+    return frozenset(models.service_model(service_name).operation_names)
 
 
 def _make_models_loadable(session: botocore.session.Session) -> None:

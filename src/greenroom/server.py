@@ -17,11 +17,10 @@ import json
 import logging
 import sys
 import time
-import uuid
 
 from .core import requestlog, routes
 from .core.errors import ServiceError
-from .emulator import Emulator
+from .emulator import Emulator, new_request_id
 from .protocol import cors, restjson
 from .protocol.http import HttpRequest, HttpResponse
 from .protocol.websocket import INTERNAL_ERROR, POLICY_VIOLATION, WebSocket, WebSocketClosed
@@ -73,37 +72,32 @@ class App:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
-            send = _with_cors(send)
-            started = False
-
-            async def tracked_send(message):
-                nonlocal started
-                started = started or message["type"] == "http.response.start"
-                await send(message)
-
+            # Every HTTP answer goes through _send, which adds the CORS headers (protocol.cors)
+            # and notes in ``sent`` that the answer is under way.
+            sent = [False]
             try:
-                await self._http(scope, receive, tracked_send)
+                await self._http(scope, receive, send, sent)
             except Exception:
                 # Anything the emulator did not answer itself: JSON, never uvicorn's plain text.
                 log.exception("%s %s failed", scope.get("method"), scope.get("path", "")[:200])
-                if started:
+                if sent[0]:
                     raise  # the answer is under way: the connection can only be cut
                 await _send(send, HttpResponse(500, {"Content-Type": "application/json"}, json.dumps(
                     {"message": "Internal error in greenroom"}).encode()))
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
 
-    def _request(self, scope, body: bytes = b"") -> HttpRequest:
+    def _request(self, scope, body: bytes = b"", raw_path: str | None = None) -> HttpRequest:
         """The HttpRequest of an ASGI scope (with the emulator's core.public_url settings)."""
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         scheme = scope.get("scheme", "http")
         return HttpRequest(
             method=scope.get("method", "GET"),
-            raw_path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
+            raw_path=raw_path if raw_path is not None else _raw_path(scope),
             query_string=scope["query_string"].decode("latin-1"),
             headers=headers,
             body=body,
-            scheme={"ws": "http", "wss": "https"}.get(scheme, scheme),
+            scheme=_HTTP_SCHEMES.get(scheme, scheme),
             host=headers.get("host", ""),
             client=(scope.get("client") or ("",))[0],
             server=scope.get("server"),
@@ -137,20 +131,20 @@ class App:
             if self.access_log is not None:
                 self.access_log.flush()
 
-    async def _http(self, scope, receive, send):
+    async def _http(self, scope, receive, send, sent: list[bool]):
         started = time.perf_counter()
-        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        if scope["method"] == "OPTIONS" and await self._preflight(scope, send, started):
+        raw_path = _raw_path(scope)
+        if scope["method"] == "OPTIONS" and await self._preflight(scope, send, started, sent):
             return
         streaming = routes.find_streaming(scope["method"], raw_path)
         if streaming is not None:
-            await self._stream(scope, receive, send, raw_path, *streaming)
+            await self._stream(scope, receive, send, sent, raw_path, *streaming)
             return
-        request = self._request(scope)
+        request = self._request(scope, b"", raw_path)
         body = await _read_body(receive, request.headers)
         if body is None:
             response = _too_large()
-            await _send(send, response)
+            await _send(send, response, None, sent)
             self._log(request, response, started)
             return
         request.body = body
@@ -159,7 +153,7 @@ class App:
         else:
             response = self.emulator.handle(request)
         watch = (lambda: self._unless_stopping(receive)) if self._stopping is not None else receive
-        await _send(send, response, watch)
+        await _send(send, response, watch, sent)
         self._log(request, response, started)
 
     async def _unless_stopping(self, receive):
@@ -181,10 +175,11 @@ class App:
         following.cancel()
         return None
 
-    async def _stream(self, scope, receive, send, raw_path: str, route: routes.HttpRoute, params: dict):
+    async def _stream(self, scope, receive, send, sent: list[bool], raw_path: str, route: routes.HttpRoute,
+                      params: dict):
         """A streaming route: the handler reads the body as it arrives (see core.routes)."""
         started = time.perf_counter()
-        request = self._request(scope)
+        request = self._request(scope, b"", raw_path)
 
         # uvicorn answers "Expect: 100-continue" on the app's first receive(), and never once the
         # response has started: a handler that answers before it reads (PutMedia sends 200, then
@@ -220,7 +215,7 @@ class App:
             log.exception("streaming route %s %s failed", route.method, route.template)
             response = HttpResponse(500, {"Content-Type": "application/json"}, json.dumps(
                 {"message": f"Internal error in greenroom at {route.method} {route.template}"}).encode())
-        response.headers.setdefault("x-amzn-RequestId", str(uuid.uuid4()))
+        response.headers.setdefault("x-amzn-RequestId", new_request_id())
         if response.label == "-":
             response.label = routes.label(route)
         if 200 <= response.status < 300 and request.headers.get("expect", "").lower() == "100-continue":
@@ -228,19 +223,19 @@ class App:
             await asyncio.sleep(0)  # let it run: it writes "100 Continue" before the response
         # The request body belongs to the handler: no disconnect watch on ``receive`` here.
         try:
-            await _send(send, response)
+            await _send(send, response, None, sent)
         finally:
             for unread in first_receive:  # the handler answered without reading the body
                 unread.cancel()
         self._log(request, response, started)
 
-    async def _preflight(self, scope, send, started: float) -> bool:
+    async def _preflight(self, scope, send, started: float, sent: list[bool]) -> bool:
         """Answer a CORS preflight (protocol.cors), on any path; False if it is not one."""
         request = self._request(scope)
         if not cors.is_preflight(request.method, request.headers):
             return False
         response = HttpResponse(200, cors.preflight_headers(request.headers), b"", "- CORS preflight")
-        await _send(send, response)
+        await _send(send, response, None, sent)
         self._log(request, response, started)
         return True
 
@@ -291,13 +286,11 @@ class App:
             self.access_log.write(logged)
 
 
-def _with_cors(send):
-    """``send`` adding the CORS headers (protocol.cors) to every HTTP answer, errors included."""
-    async def send_with_cors(message):
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": cors.add_to(list(message.get("headers", ())))}
-        await send(message)
-    return send_with_cors
+_HTTP_SCHEMES = {"ws": "http", "wss": "https"}  # a WebSocket request's scheme as HTTP's
+
+
+def _raw_path(scope) -> str:
+    return (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
 
 
 async def _read_body(receive, headers: dict[str, str]) -> bytes | None:
@@ -305,14 +298,18 @@ async def _read_body(receive, headers: dict[str, str]) -> bytes | None:
     declared = headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_REQUEST_BODY_BYTES:
         return None
+    message = await receive()
+    if not message.get("more_body"):  # the whole body in one message (small requests)
+        body = message.get("body", b"")
+        return bytes(body) if len(body) <= MAX_REQUEST_BODY_BYTES else None
     body = bytearray()
     while True:
-        message = await receive()
         body += message.get("body", b"")
         if len(body) > MAX_REQUEST_BODY_BYTES:
             return None
         if not message.get("more_body"):
             return bytes(body)
+        message = await receive()
 
 
 def _too_large() -> HttpResponse:
@@ -322,9 +319,11 @@ def _too_large() -> HttpResponse:
                         json.dumps({"message": message, "Message": message}).encode(), "- too large")
 
 
-async def _send(send, response: HttpResponse, receive=None) -> None:
+async def _send(send, response: HttpResponse, receive=None, sent: list[bool] | None = None) -> None:
     """Send a response whose body is bytes, an iterable of bytes, or an async iterable of bytes
-    (preferred when the body offers both: a live tail waits without blocking the loop).
+    (preferred when the body offers both: a live tail waits without blocking the loop), with the
+    CORS headers (protocol.cors) every HTTP answer carries, errors included; ``sent[0]`` is set
+    once the answer is under way.
 
     With ``receive`` (the request body already read), a client that disconnects ends an async
     body: the iterator is closed, so a live tail stops waiting for data nobody will read."""
@@ -333,9 +332,15 @@ async def _send(send, response: HttpResponse, receive=None) -> None:
     if isinstance(body, (bytes, bytearray)):
         if response.status not in (204, 304):  # these carry no body, nor a length for one
             headers.append((b"content-length", str(len(body)).encode()))
+        cors.add_to(headers)
+        if sent is not None:
+            sent[0] = True
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": bytes(body)})
         return
+    cors.add_to(headers)
+    if sent is not None:
+        sent[0] = True
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     if hasattr(body, "__aiter__"):
         await _send_async_body(send, body, receive)
@@ -349,6 +354,8 @@ def _header_bytes(value) -> bytes:
     """A header name or value as HTTP can carry it: latin-1, else UTF-8; no control characters
     (a value echoing input must not end the header or the connection). [inferred] encoding"""
     text = str(value)
+    if text.isascii() and text.isprintable():  # nearly every header: nothing to replace
+        return text.encode("ascii")
     if not text.isprintable():
         text = "".join(char if char.isprintable() else "?" for char in text)
     try:

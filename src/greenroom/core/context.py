@@ -1,8 +1,6 @@
 """What a handler gets besides its request: who is calling, where, when, and the store."""
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from sqlalchemy.engine import Connection
@@ -16,21 +14,37 @@ if TYPE_CHECKING:
     from ..emulator import Emulator
 
 
-@dataclass
 class RequestContext:
-    emulator: "Emulator"
-    service: str
-    operation: str
-    account: str
-    region: str
-    request_id: str
-    now: float              # epoch seconds, fixed for the whole request
-    conn: Connection        # the request's transaction
-    base_url: str           # where URLs handed to this caller point (core.public_url)
+    __slots__ = ("emulator", "service", "operation", "account", "region", "request_id", "now", "conn",
+                 "_base_url", "_resources")
 
-    @functools.cached_property
+    def __init__(self, emulator: "Emulator", service: str, operation: str, account: str, region: str,
+                 request_id: str, now: float, conn: Connection, base_url: str | Callable[[], str] = ""):
+        self.emulator = emulator
+        self.service = service
+        self.operation = operation
+        self.account = account
+        self.region = region
+        self.request_id = request_id
+        self.now = now          # epoch seconds, fixed for the whole request
+        self.conn = conn        # the request's transaction
+        self._base_url = base_url
+        self._resources: Resources | None = None
+
+    @property
+    def base_url(self) -> str:
+        """Where URLs handed to this caller point (core.public_url); given as a function, it is
+        worked out when first asked (most requests hand out no URL)."""
+        if callable(self._base_url):
+            self._base_url = self._base_url()
+        return self._base_url
+
+    @property
     def resources(self) -> Resources:
-        return Resources(self.conn, self.account, self.region, self.emulator.scheduler)
+        # One per request: it holds nothing but the request's connection, account and region.
+        if self._resources is None:
+            self._resources = Resources(self.conn, self.account, self.region, self.emulator.scheduler)
+        return self._resources
 
     @property
     def ids(self):

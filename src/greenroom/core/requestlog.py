@@ -17,7 +17,8 @@ def entry(request: HttpRequest, response: HttpResponse, started: float) -> dict:
     """One request as the log keeps it; ``started`` is its ``time.perf_counter()``."""
     service, _, rest = response.label.partition(" ")
     operation = rest.split(" ", 1)[0] if rest else "-"
-    return {"time": time.time(), "method": request.method, "path": request.raw_path,
+    # "id" is set by RequestLog.record (first, as the request log has always shown it).
+    return {"id": None, "time": time.time(), "method": request.method, "path": request.raw_path,
             "service": service, "operation": operation, "label": response.label, "status": response.status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             "error": error_message(response) if response.status >= 400 else None}
@@ -49,8 +50,10 @@ class RequestLog:
         self._on_record = on_record  # called after each record (wakes live readers)
 
     def record(self, logged: dict) -> None:
+        """Keep ``logged`` (an ``entry``), numbered: its ``id`` is set in place."""
         with self._lock:
-            self._entries.append({"id": next(self._ids), **logged})
+            logged["id"] = next(self._ids)
+            self._entries.append(logged)
         if self._on_record is not None:
             self._on_record()
 
@@ -64,9 +67,19 @@ class RequestLog:
 
 
 def text_line(logged: dict) -> str:
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(logged["time"]))
-    return (f"{stamp} {logged['method']} {logged['path']} {logged['label']} "
+    return (f"{_local_stamp(int(logged['time']))} {logged['method']} {logged['path']} {logged['label']} "
             f"{logged['status']} {logged['duration_ms']:.1f}ms\n")
+
+
+_last_stamp: tuple[int, str] = (-1, "")  # (epoch second, its local time): most lines share a second
+
+
+def _local_stamp(second: int) -> str:
+    global _last_stamp
+    last = _last_stamp
+    if last[0] != second:
+        last = _last_stamp = (second, time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second)))
+    return last[1]
 
 
 def json_line(logged: dict) -> str:

@@ -49,10 +49,16 @@ def preflight_headers(headers: dict[str, str]) -> dict[str, str]:
 
 
 def add_to(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """``headers`` (ASGI pairs) plus the CORS headers it does not already have (a handler that
-    sets one keeps its own: a header repeated with two values would make browsers refuse)."""
-    present = {name.lower() for name, _ in headers}
-    return headers + [(name, value) for name, value in _RESPONSE_HEADERS() if name not in present]
+    """Append to ``headers`` (ASGI pairs) the CORS headers it does not already have (a handler
+    that sets one keeps its own: a header repeated with two values would make browsers refuse);
+    returns ``headers``."""
+    for name, _ in headers:
+        if name[:15].lower() == b"access-control-":
+            present = {name.lower() for name, _ in headers}
+            headers += [(name, value) for name, value in _RESPONSE_HEADERS() if name not in present]
+            return headers
+    headers += _RESPONSE_HEADERS()  # the common case: none of them set
+    return headers
 
 
 @functools.cache

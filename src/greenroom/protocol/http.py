@@ -26,7 +26,7 @@ class HttpRequest:
     public_urls: Any = None       # core.public_url.PublicUrls of the emulator (None: defaults)
 
     def query(self) -> dict[str, list[str]]:
-        return parse_qs(self.query_string, keep_blank_values=True)
+        return parse_qs(self.query_string, keep_blank_values=True) if self.query_string else {}
 
     def json_object(self) -> dict:
         """The body as a JSON object ({} when empty), for the routes no model describes."""

@@ -8,10 +8,10 @@ import json
 import math
 import re
 from email.utils import format_datetime, parsedate_to_datetime
-from typing import Any
+from typing import Any, Callable, Iterable, Sequence
 from urllib.parse import parse_qs
 
-from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
+from botocore.model import ListShape, OperationModel, ServiceModel, Shape, StructureShape
 
 from . import quirks
 from .errors import ServiceError
@@ -258,6 +258,7 @@ class _RequestPlan:
         self.payload_name = shape.serialization.get("payload") if shape is not None else None
         self.payload: Shape | None = shape.members[self.payload_name] if self.payload_name else None
         self.payload_convert = _from_json_function(self.payload) if self.payload is not None else None
+        self.body_only = False
         if shape is None:
             return
         for name, member in shape.members.items():
@@ -282,6 +283,9 @@ class _RequestPlan:
                 self.headers.append((name, wire_name.lower()))
             elif location is None and name != self.payload_name:
                 self.body.append((name, wire_name, _from_json_function(member)))
+        # Nothing but JSON body members (most operations): parse_request reads the body alone.
+        self.body_only = bool(self.body) and not (self.uri or self.query or self.query_map or self.header
+                                                 or self.headers or self.payload is not None)
 
 
 _PLANS: dict[int, tuple[OperationModel, _RequestPlan]] = {}
@@ -308,6 +312,9 @@ def parse_request(
         return {}, []
     params: dict[str, Any] = {}
     problems: list[tuple[str, str, str]] = []
+    if plan.body_only:  # most operations: everything in the JSON body
+        _read_body(plan, body, params)
+        return params, problems
 
     def read(name: str, member: Shape, text: str, timestamp_default: str):
         try:
@@ -370,15 +377,20 @@ def parse_request(
                 convert = plan.payload_convert
                 params[payload_name] = decoded if convert is None else convert(decoded)
     elif plan.body:
-        decoded = _decode_json_body(body)
-        if decoded is not None:
-            if not isinstance(decoded, dict):
-                raise ServiceError("SerializationException", "The request body must be a JSON object", status=400)
-            for name, wire_name, convert in plan.body:
-                item = decoded.get(wire_name)
-                if item is not None:  # an explicit null is an absent member
-                    params[name] = item if convert is None else convert(item)
+        _read_body(plan, body, params)
     return params, problems
+
+
+def _read_body(plan: _RequestPlan, body: bytes, params: dict) -> None:
+    """The members a JSON object body carries, into ``params``."""
+    decoded = _decode_json_body(body)
+    if decoded is not None:
+        if not isinstance(decoded, dict):
+            raise ServiceError("SerializationException", "The request body must be a JSON object", status=400)
+        for name, wire_name, convert in plan.body:
+            item = decoded.get(wire_name)
+            if item is not None:  # an explicit null is an absent member
+                params[name] = item if convert is None else convert(item)
 
 
 def _split_header_list(text: str, item_shape: Shape) -> list[str]:
@@ -413,9 +425,16 @@ def _decode_json_body(body: bytes) -> Any:
 
 def load_json(text: bytes | str) -> Any:
     """Strict JSON: NaN, Infinity and numbers beyond a double (1e400) are no JSON numbers and
-    could be neither stored nor answered; nesting too deep to read is invalid too (ValueError)."""
+    could be neither stored nor answered; nesting too deep to read is invalid too (ValueError).
+    What ``json.loads`` does with these options, with its decoder built once (json.loads builds
+    one for every call given options)."""
+    if isinstance(text, str):
+        if text.startswith("\ufeff"):
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    else:
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        return _STRICT_DECODER.decode(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 
@@ -429,6 +448,9 @@ def _finite_float(text: str) -> float:
     if value in (float("inf"), float("-inf")):
         raise ValueError(f"{text} is out of range")
     return value
+
+
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
 
 
 # ---------------------------------------------------------------------------- serialization
@@ -451,14 +473,18 @@ def _build_to_json(shape: Shape):
         return structure
     if kind == "list":
         convert = _to_json_function(shape.member)
-        return (lambda value: [item for item in value]) if convert is None else \
-            (lambda value: [convert(item) for item in value])
+        # JsonItems (made by items_to_json) are already in their JSON form.
+        return (lambda value: value if type(value) is JsonItems else [item for item in value]) if convert is None \
+            else (lambda value: value if type(value) is JsonItems else [convert(item) for item in value])
     if kind == "map":
         convert = _to_json_function(shape.value)
         return (lambda value: {key: item for key, item in value.items()}) if convert is None else \
             (lambda value: {key: convert(item) for key, item in value.items()})
     if kind == "timestamp":
         timestamp_format = _timestamp_format(shape, BODY_TIMESTAMP_FORMAT)
+        if timestamp_format == "unixTimestamp":  # format_timestamp's own fast path, one call less
+            return lambda value: _epoch_seconds(value) if type(value) in (int, float) and \
+                0 <= value < _FAST_EPOCH_END else format_timestamp(value, "unixTimestamp")
         return lambda value: format_timestamp(value, timestamp_format)
     if kind == "blob":
         return lambda value: base64.b64encode(value).decode() if isinstance(value, (bytes, bytearray)) else value
@@ -472,6 +498,70 @@ def _to_json_function(shape: Shape):
 def _to_json(value: Any, shape: Shape) -> Any:
     convert = _to_json_function(shape)
     return value if convert is None else convert(value)
+
+
+class JsonItems(list):
+    """The items of a list member already in their JSON form (made by ``items_to_json``): the
+    serializer keeps them as they are."""
+
+
+def items_to_json(shape: ListShape, members: tuple[str, ...]) -> Callable[[Iterable[Sequence]], JsonItems]:
+    """A fast path for long lists of structures (a page of 1,000 KVS fragments): a function
+    turning rows that hold the values of ``members`` of the list's structure (in that order;
+    timestamps as integer epoch milliseconds; None: absent) into the list's JSON form, what the
+    serializer makes of the same items given as mappings (timestamps as ms / 1000). Generated
+    once from the shape: one dict display per row instead of a walk of the members per item,
+    epoch seconds without a datetime (the walk cost twice the JSON encoding)."""
+    item = shape.member
+    unknown = set(members) - set(item.members)
+    if unknown:
+        raise ValueError(f"{sorted(unknown)} are no members of {item.name}")
+    names = [f"v{index}" for index in range(len(members))]
+    namespace: dict[str, Any] = {"JsonItems": JsonItems, "MS_EXACT_END": _MS_EXACT_END}
+    display, general = [], []
+    for name, member in item.members.items():
+        if name not in members or member.serialization.get("location") is not None:
+            continue
+        wire_name, value = member.serialization.get("name", name), names[members.index(name)]
+        convert = _timestamp_from_ms(_timestamp_format(member, BODY_TIMESTAMP_FORMAT)) \
+            if member.type_name == "timestamp" else _to_json_function(member)
+        namespace[f"convert_{value}"] = convert
+        general.append(f"({wire_name!r}, {value}, convert_{value})")
+        if convert is None:
+            display.append(f"{wire_name!r}: {value}")
+        elif member.type_name == "timestamp" and _timestamp_format(member, BODY_TIMESTAMP_FORMAT) == "unixTimestamp":
+            # _timestamp_from_ms's fast branch, written out (two calls a row saved).
+            display.append(f"{wire_name!r}: ({value} / 1000 if {value} % 1000 else {value} // 1000) "
+                           f"if type({value}) is int and 0 <= {value} < MS_EXACT_END else convert_{value}({value})")
+        else:
+            display.append(f"{wire_name!r}: convert_{value}({value})")
+    # A row holding a None takes the general form (absent members left out).
+    source = (
+        "def items(rows):\n"
+        f"    return JsonItems([{{{', '.join(display)}}}\n"
+        f"                      if {' and '.join(f'{value} is not None' for value in names)}\n"
+        f"                      else absent({', '.join(names)})\n"
+        f"                      for {', '.join(names)}, in rows])\n"
+        f"def absent({', '.join(names)}):\n"
+        "    return {key: value if convert is None else convert(value)\n"
+        f"            for key, value, convert in ({', '.join(general)},) if value is not None}}\n")
+    exec(compile(source, f"<items_to_json {item.name}>", "exec"), namespace)
+    return namespace["items"]
+
+
+# Below 2^33 s (year 2242) a double's spacing is under a microsecond: ms / 1000 is what
+# format_timestamp answers for it (_epoch_seconds recovers the same milliseconds).
+_MS_EXACT_END = 2**33 * 1000
+
+
+def _timestamp_from_ms(timestamp_format: str):
+    """format_timestamp(ms / 1000, timestamp_format) of integer epoch milliseconds; epoch
+    seconds without a datetime: whole seconds as ints, others ms / 1000."""
+    def timestamp(ms):
+        if timestamp_format == "unixTimestamp" and type(ms) is int and 0 <= ms < _MS_EXACT_END:
+            return ms / 1000 if ms % 1000 else ms // 1000
+        return format_timestamp(ms / 1000, timestamp_format)
+    return timestamp
 
 
 def _header_text(value: Any, shape: Shape) -> str:
@@ -489,12 +579,17 @@ def _header_text(value: Any, shape: Shape) -> str:
     return str(value)
 
 
+# Built once: json.dumps builds an encoder for every call given options.
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_COMPACT_ASCII = json.JSONEncoder(separators=(",", ":"))
+
+
 def dump_json(document: Any) -> bytes:
     try:
-        return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+        return _COMPACT.encode(document).encode()
     except UnicodeEncodeError:
         # Text holding a lone surrogate (an echoed input) has no UTF-8 form: \u escapes do.
-        return json.dumps(document, separators=(",", ":")).encode()
+        return _COMPACT_ASCII.encode(document).encode()
 
 
 class _ResponsePlan:
@@ -511,8 +606,16 @@ class _ResponsePlan:
         self.to_json = _to_json_function(self.payload if self.payload is not None else shape)
 
 
+_RESPONSE_PLANS: dict[int, tuple[StructureShape, _ResponsePlan]] = {}
+
+
 def _response_plan(shape: StructureShape) -> _ResponsePlan:
-    return _compiled("response", shape, _ResponsePlan)
+    # By the shape object first (an operation's output shape lives as long as its model; the
+    # entry keeps it, so its id is not reused): _compiled's key costs more than the body.
+    found = _RESPONSE_PLANS.get(id(shape))
+    if found is None or found[0] is not shape:
+        found = _RESPONSE_PLANS[id(shape)] = (shape, _compiled("response", shape, _ResponsePlan))
+    return found[1]
 
 
 def serialize_structure(shape: StructureShape | None, output: dict) -> tuple[int | None, dict[str, str], Any]:
@@ -546,16 +649,42 @@ def serialize_structure(shape: StructureShape | None, output: dict) -> tuple[int
     return status, headers, body
 
 
+class _OutputPlan:
+    """What serialize_output needs of an operation, worked out once."""
+
+    def __init__(self, operation: OperationModel):
+        shape = operation.output_shape
+        self.status = operation.http.get("responseCode", 200)
+        self.content_type = _default_content_type(shape)
+        plan = _response_plan(shape) if shape is not None else None
+        # Everything in the JSON body (most operations): no header, status or payload member.
+        self.body_only = plan is not None and not plan.located and plan.payload is None \
+            and self.status not in (204, 304)
+        self.to_json = plan.to_json if plan is not None else None
+
+
+_OUTPUT_PLANS: dict[int, tuple[OperationModel, _OutputPlan]] = {}
+
+
 def serialize_output(operation: OperationModel, output: dict) -> tuple[int, dict[str, str], Any]:
+    found = _OUTPUT_PLANS.get(id(operation))
+    if found is None or found[0] is not operation:
+        found = _OUTPUT_PLANS[id(operation)] = (operation, _OutputPlan(operation))
+    plan = found[1]
+    if plan.body_only:
+        convert = plan.to_json
+        output = output or {}
+        return plan.status, {"Content-Type": plan.content_type}, \
+            dump_json(output if convert is None else convert(output))
     status, headers, body = serialize_structure(operation.output_shape, output or {})
     # The payload's own Content-Type member (GetMedia's ContentType) wins, whatever its case;
     # without one, a media payload must not claim to be JSON (botocore shows the header as
     # ContentType): blob and string payloads default as in Smithy's rest-json protocol.
-    status = status or operation.http.get("responseCode", 200)
+    status = status or plan.status
     if status in (204, 304):
         return status, headers, b""  # these answers have no body (RFC 9110), not even {}
     if not any(name.lower() == "content-type" for name in headers):
-        headers["Content-Type"] = _default_content_type(operation.output_shape)
+        headers["Content-Type"] = plan.content_type
     return status, headers, body
 
 

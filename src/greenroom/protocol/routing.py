@@ -82,6 +82,9 @@ def _first_segment(route: Route) -> str | None:
     return None if "{" in first else first
 
 
+_RESOLVED_KEPT = 1024  # [inferred] more than the fixed paths of every model greenroom ships
+
+
 class Router:
     def __init__(self, services: tuple[str, ...] = models.EMULATED_SERVICES,
                  recognised_only: tuple[str, ...] = models.RECOGNISED_ONLY):
@@ -92,6 +95,7 @@ class Router:
         self.unanchored: dict[tuple[str, str], list[Route]] = {}   # first segment a label
         self.services_by_endpoint_prefix: dict[str, list[str]] = {}
         self.services_by_signing_name: dict[str, list[str]] = {}
+        self.all_services = tuple(services + recognised_only)
         for name in services + recognised_only:
             model: ServiceModel = models.service_model(name)
             self.routes_by_service[name] = [
@@ -111,6 +115,9 @@ class Router:
                         route for route in of_method if _first_segment(route) in (first, None)]
             self.services_by_endpoint_prefix.setdefault(model.metadata["endpointPrefix"], []).append(name)
             self.services_by_signing_name.setdefault(models.signing_name(model), []).append(name)
+        # What a path no label or query decides resolved to, by (candidate services, method,
+        # path): the same answer whatever the request's query, host or headers.
+        self._resolved: dict[tuple[tuple[str, ...], str, str], Match] = {}
 
     def candidate_services(self, host: str, signing_name: str | None) -> list[str]:
         prefix = host.split(".", 1)[0].lower()
@@ -125,12 +132,17 @@ class Router:
                     status=501,
                 )
             return self.services_by_signing_name[signing_name]
-        return list(self.routes_by_service)
+        return self.all_services
 
     def resolve(self, method: str, raw_path: str, query: dict[str, list[str]], host: str,
                 signing_name: str | None, headers=None) -> Match:
-        matches = []
         candidates = self.candidate_services(host, signing_name)
+        key = (tuple(candidates), method, raw_path)
+        found = self._resolved.get(key)
+        if found is not None:
+            return found
+        matches = []
+        query_decides = False  # a route that asks for query parameters matched the path
         first = raw_path.split("/", 2)[1] if raw_path.startswith("/") else None
         for service in candidates:
             fixed = self.fixed_paths.get((service, method, raw_path.rstrip("/") or "/"))
@@ -142,13 +154,23 @@ class Router:
                 tried = self.unanchored.get((service, method), ())
             for route in tried:
                 found = route.path.fullmatch(raw_path)
-                if not found or not all(
-                    key in query and (value is None or value in query[key])
-                    for key, value in route.required_query
-                ):
+                if not found:
+                    continue
+                query_decides = query_decides or bool(route.required_query)
+                if not all(key in query and (value is None or value in query[key])
+                           for key, value in route.required_query):
                     continue
                 uri_params = {label: unquote(value) for label, value in zip(route.labels, found.groups())}
                 matches.append((route, uri_params))
+        match = self._best(matches, candidates, method, raw_path, signing_name, headers)
+        if len(matches) == 1 and not match.uri_params and not query_decides \
+                and not raw_path.endswith("/") and len(self._resolved) < _RESOLVED_KEPT:
+            self._resolved[key] = match
+        return match
+
+    def _best(self, matches: list, candidates, method: str, raw_path: str, signing_name: str | None,
+              headers) -> Match:
+        """The most specific of the routes that matched (an error when none did)."""
         if not matches:
             if signing_name or len(candidates) < len(self.routes_by_service):
                 raise not_in_models(candidates, method, raw_path, headers)
