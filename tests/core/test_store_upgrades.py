@@ -206,6 +206,22 @@ def test_an_index_added_since_a_database_was_made_is_created_when_it_opens(tmp_p
         reopened.engine.dispose()
 
 
+def test_a_new_store_records_every_upgrade_done_without_running_it(tmp_path, monkeypatch):
+    """A store made now holds nothing an earlier release wrote: its upgrades are recorded as
+    done, not run; a store that lacks one (made before it existed) runs it when it opens."""
+    ran = []
+    monkeypatch.setitem(store_module._UPGRADES, "test.new-rewrite", lambda conn: ran.append("run"))
+    db_url = f"sqlite:///{tmp_path / 'new.db'}"
+    Store(db_url).engine.dispose()
+    assert ran == []
+    with sa.create_engine(db_url).connect() as conn:
+        names = set(conn.execute(sa.select(store_module.settings.c.name)).scalars())
+    assert {f"upgrade:{name}" for name in store_module._UPGRADES} | {"schema_version"} <= names
+    _make_old(db_url, lambda conn: None)
+    Store(db_url).engine.dispose()
+    assert ran == ["run"]
+
+
 def test_an_ivs_composition_idle_stop_guarded_by_idle_since_is_its_idle_lane(tmp_path):
     db_url = f"sqlite:///{tmp_path / 'old.db'}"
     composition = {"arn": "arn:aws:ivs:us-east-1:000000000000:composition/c1", "state": "ACTIVE",

@@ -201,16 +201,31 @@ class Store:
                 # pg_type_typname_nsp_index, "relation already exists"): serialize upgrades
                 # with a transaction-scoped advisory lock, released at commit.
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK})
-            metadata.create_all(conn)
-            # create_all makes missing tables only: indexes added since a database was made
-            # are created here (idempotent), so stored databases stay readable and fast.
+            # One look at what exists instead of a check per table and per index (a new store
+            # asked about each of them: a third of `serve --data-dir`'s store start-up).
+            inspector = sa.inspect(conn)
+            existing = set(inspector.get_table_names()) & set(metadata.tables)
+            metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t.name not in existing],
+                                checkfirst=False)
+            # create_all makes missing tables with their indexes; indexes added since a database
+            # was made are created here, so stored databases stay readable and fast.
             for table in metadata.sorted_tables:
-                for index in table.indexes:
-                    index.create(conn, checkfirst=True)
-            if self._setting(conn, "schema_version") is None:
+                if table.name in existing:
+                    present = {index["name"] for index in inspector.get_indexes(table.name)}
+                    for index in table.indexes:
+                        if index.name not in present:
+                            index.create(conn)
+            done = dict(conn.execute(sa.select(settings.c.name, settings.c.value)).all())
+            if not existing:
+                # A new store holds nothing an earlier release wrote: every upgrade is done.
+                conn.execute(dialect_insert(conn, settings).values(
+                    [{"name": "schema_version", "value": SCHEMA_VERSION}]
+                    + [{"name": f"upgrade:{name}", "value": "done"} for name in _UPGRADES]).on_conflict_do_nothing())
+                return
+            if "schema_version" not in done:
                 self._put_setting(conn, "schema_version", SCHEMA_VERSION)
             for name, rewrite in _UPGRADES.items():
-                if self._setting(conn, f"upgrade:{name}") is None:
+                if f"upgrade:{name}" not in done:
                     rewrite(conn)
                     self._put_setting(conn, f"upgrade:{name}", "done")
 

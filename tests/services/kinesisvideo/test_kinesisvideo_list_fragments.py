@@ -4,6 +4,7 @@ clock (fragments disappear from every reader, and from the store)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 import sqlalchemy as sa
@@ -11,6 +12,8 @@ import sqlalchemy as sa
 from kvs_support import EVERYTHING, fake_cluster, header
 
 BASE_MS = 1_700_000_000_000
+AUTHORIZATION = ("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/kinesisvideo/aws4_request, "
+                 "SignedHeaders=host, Signature=0")
 
 
 def at(ms: int) -> dt.datetime:
@@ -115,6 +118,36 @@ def test_default_page_is_a_hundred(kvs):
     page = kvs.client("kinesis-video-archived-media").list_fragments(
         StreamName="cam", FragmentSelector=selector("PRODUCER_TIMESTAMP", *EVERYTHING.values()))
     assert len(page["Fragments"]) == 100 and page["NextToken"]
+
+
+def test_page_bytes_are_the_generic_serializers(kvs):
+    """A page is written by restjson's compiled fast path: its bytes are what the generic
+    serializer writes for the stored fragments given as mappings (epoch seconds)."""
+    if kvs.emulator is None:
+        pytest.skip("reads the store (in process only)")
+    from greenroom.protocol import models, restjson
+    from greenroom.services.kinesisvideo import storage
+    kvs.create_active_stream()
+    put_fragments(kvs, 3)
+    put_fragments(kvs, 4, first=3, start_ms=BASE_MS + 250)   # fractional producer timestamps
+    kvs.advance(0.5)
+    put_fragments(kvs, 2, first=7)                             # and server ones
+    document = {"StreamName": "cam", "MaxResults": 6,
+                "FragmentSelector": selector("SERVER_TIMESTAMP", BASE_MS / 1000, 4_000_000_000)}
+    status, _, body = kvs.request("POST", "/listFragments", json.dumps(document).encode(),
+                                  headers={"authorization": AUTHORIZATION})
+    assert status == 200, body
+    with kvs.emulator.store.transaction() as conn:
+        rows = conn.execute(sa.select(*storage.LISTED_COLUMNS).order_by(storage.fragments.c.server_ms,
+                                                                         storage.fragments.c.seq).limit(6)).all()
+    assert len({row.producer_ms % 1000 for row in rows} | {row.server_ms % 1000 for row in rows}) > 1
+    mappings = [{"FragmentNumber": storage.fragment_number(row.server_ms, row.seq), "FragmentSizeInBytes": row.size,
+                 "ProducerTimestamp": row.producer_ms / 1000, "ServerTimestamp": row.server_ms / 1000,
+                 "FragmentLengthInMilliseconds": row.duration_ms} for row in rows]
+    operation = models.operation_model("kinesis-video-archived-media", "ListFragments")
+    _, _, expected = restjson.serialize_output(
+        operation, {"Fragments": mappings, "NextToken": json.loads(body)["NextToken"]})
+    assert body == expected
 
 
 # ---------------------------------------------------------------------------- retention
