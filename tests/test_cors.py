@@ -1,6 +1,7 @@
 """CORS, wire level: every model operation and media route answers a preflight, and every answer
-(errors included, streaming routes included) carries Access-Control-Allow-Origin and
-Access-Control-Expose-Headers, once. A real browser checks the same in
+to a request with Origin (errors included, streaming routes included) carries
+Access-Control-Allow-Origin and Access-Control-Expose-Headers, once; an answer to a request
+without Origin carries neither (a GET's says Vary: Origin). A real browser checks the same in
 tests/services/kinesisvideo/test_kinesisvideo_cors.py."""
 from __future__ import annotations
 
@@ -88,13 +89,43 @@ def test_every_answer_carries_cors_headers(server):
                                                                    "x-amzn-stream-name": "nope"}, timeout=10)
     assert refused.status_code >= 400
     assert_cors(refused)
-    playlist = requests.get(f"{base}/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken=expired", timeout=10)
+    playlist = requests.get(f"{base}/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken=expired",
+                            headers={"Origin": ORIGIN}, timeout=10)
     assert playlist.status_code >= 400
     assert_cors(playlist)
 
 
+def assert_no_cors(answer: requests.Response, method: str) -> None:
+    names = {name.lower() for name in answer.raw.headers}
+    assert not {name for name in names if name.startswith("access-control-")}, answer.headers
+    assert answer.raw.headers.getlist("Vary") == (["Origin"] if method in ("GET", "HEAD") else []), answer.headers
+
+
+def test_answers_without_origin_carry_no_cors_headers(server):
+    """Not a CORS request: SDKs and tools, and a browser's same-origin requests."""
+    base = server.base_url
+    server.client("kinesisvideo").create_stream(StreamName="cam")
+    without_origin = {key: value for key, value in signed("kinesisvideo").items() if key != "Origin"}
+    ok = requests.post(f"{base}/describeStream", json={"StreamName": "cam"}, headers=without_origin, timeout=10)
+    assert ok.status_code == 200
+    assert_no_cors(ok, "POST")
+    missing = requests.post(f"{base}/describeStream", json={"StreamName": "nope"}, headers=without_origin,
+                            timeout=10)
+    assert missing.status_code == 404
+    assert_no_cors(missing, "POST")
+    refused = requests.post(f"{base}/putMedia", data=b"", headers={**without_origin, "x-amzn-stream-name": "nope"},
+                            timeout=10)
+    assert refused.status_code >= 400
+    assert_no_cors(refused, "POST")
+    for method, path in (("GET", "/_greenroom/health"), ("GET", "/no/such/path"),
+                         ("GET", "/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken=expired"),
+                         ("HEAD", "/_greenroom/health"), ("DELETE", "/_greenroom/health")):
+        answer = requests.request(method, base + path, timeout=10)
+        assert_no_cors(answer, method)
+
+
 def test_options_without_preflight_headers_is_routed_as_usual(server):
     """Only a browser's preflight is answered as one; a bare OPTIONS is an ordinary request."""
-    answer = requests.options(server.base_url + "/_greenroom/health", timeout=10)
+    answer = requests.options(server.base_url + "/_greenroom/health", headers={"Origin": ORIGIN}, timeout=10)
     assert answer.status_code == 405
     assert_cors(answer)

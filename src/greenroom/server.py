@@ -73,7 +73,7 @@ class App:
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
             # Every HTTP answer goes through _send, which adds the CORS headers (protocol.cors)
-            # and notes in ``sent`` that the answer is under way.
+            # when the request has an Origin, and notes in ``sent`` that the answer is under way.
             sent = [False]
             try:
                 await self._http(scope, receive, send, sent)
@@ -83,7 +83,8 @@ class App:
                 if sent[0]:
                     raise  # the answer is under way: the connection can only be cut
                 await _send(send, HttpResponse(500, {"Content-Type": "application/json"}, json.dumps(
-                    {"message": "Internal error in greenroom"}).encode()))
+                    {"message": "Internal error in greenroom"}).encode()),
+                    any(name.lower() == b"origin" for name, _ in scope["headers"]), scope["method"])
         elif scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
 
@@ -144,7 +145,7 @@ class App:
         body = await _read_body(receive, request.headers)
         if body is None:
             response = _too_large()
-            await _send(send, response, None, sent)
+            await _send(send, response, "origin" in request.headers, request.method, None, sent)
             self._log(request, response, started)
             return
         request.body = body
@@ -153,7 +154,7 @@ class App:
         else:
             response = self.emulator.handle(request)
         watch = (lambda: self._unless_stopping(receive)) if self._stopping is not None else receive
-        await _send(send, response, watch, sent)
+        await _send(send, response, "origin" in request.headers, request.method, watch, sent)
         self._log(request, response, started)
 
     async def _unless_stopping(self, receive):
@@ -223,7 +224,7 @@ class App:
             await asyncio.sleep(0)  # let it run: it writes "100 Continue" before the response
         # The request body belongs to the handler: no disconnect watch on ``receive`` here.
         try:
-            await _send(send, response, None, sent)
+            await _send(send, response, "origin" in request.headers, request.method, None, sent)
         finally:
             for unread in first_receive:  # the handler answered without reading the body
                 unread.cancel()
@@ -235,7 +236,7 @@ class App:
         if not cors.is_preflight(request.method, request.headers):
             return False
         response = HttpResponse(200, cors.preflight_headers(request.headers), b"", "- CORS preflight")
-        await _send(send, response, None, sent)
+        await _send(send, response, True, request.method, None, sent)
         self._log(request, response, started)
         return True
 
@@ -319,11 +320,12 @@ def _too_large() -> HttpResponse:
                         json.dumps({"message": message, "Message": message}).encode(), "- too large")
 
 
-async def _send(send, response: HttpResponse, receive=None, sent: list[bool] | None = None) -> None:
+async def _send(send, response: HttpResponse, origin: bool, method: str, receive=None,
+                sent: list[bool] | None = None) -> None:
     """Send a response whose body is bytes, an iterable of bytes, or an async iterable of bytes
     (preferred when the body offers both: a live tail waits without blocking the loop), with the
-    CORS headers (protocol.cors) every HTTP answer carries, errors included; ``sent[0]`` is set
-    once the answer is under way.
+    CORS headers (protocol.cors) every HTTP answer to a ``method`` request with ``origin`` (an
+    Origin header) carries, errors included; ``sent[0]`` is set once the answer is under way.
 
     With ``receive`` (the request body already read), a client that disconnects ends an async
     body: the iterator is closed, so a live tail stops waiting for data nobody will read."""
@@ -332,13 +334,13 @@ async def _send(send, response: HttpResponse, receive=None, sent: list[bool] | N
     if isinstance(body, (bytes, bytearray)):
         if response.status not in (204, 304):  # these carry no body, nor a length for one
             headers.append((b"content-length", str(len(body)).encode()))
-        cors.add_to(headers)
+        cors.add_to(headers, origin, method)
         if sent is not None:
             sent[0] = True
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
         await send({"type": "http.response.body", "body": bytes(body)})
         return
-    cors.add_to(headers)
+    cors.add_to(headers, origin, method)
     if sent is not None:
         sent[0] = True
     await send({"type": "http.response.start", "status": response.status, "headers": headers})

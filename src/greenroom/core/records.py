@@ -23,7 +23,7 @@ RECORDS: dict[str, "Record"] = {}   # kind -> its Record: the test suite checks 
 
 def public(document: dict, fields: Iterable[str] | None = None) -> dict:
     if fields is not None:
-        return {field: document[field] for field in fields if document.get(field) is not None}
+        return {field: value for field in fields if (value := document.get(field)) is not None}
     return {key: value for key, value in document.items() if not key.startswith("_") and value is not None}
 
 

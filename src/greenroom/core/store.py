@@ -410,6 +410,9 @@ def lock_collection(conn: Connection, *key: str) -> None:
 _LOCK_COLLECTION = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
+_DOCUMENT = json.JSONDecoder().raw_decode  # a stored document's JSON text: (value, end)
+
+
 def _versions(conn: Connection) -> dict:
     return conn.info.setdefault(_VERSIONS, {})
 
@@ -472,13 +475,16 @@ def _compiled(statement, dialect) -> tuple[str, tuple[str, ...] | None, dict]:
     return str(compiled), (tuple(compiled.positiontup) if compiled.positional else None), own
 
 
-def _run_compiled(conn: Connection, statement, params: dict):
+def _run_compiled(conn: Connection, statement, params: dict | tuple):
+    """``params`` by name, or a tuple already in the statement's positional order (a statement
+    that binds no value of its own, on a positional paramstyle: SQLite)."""
     sql, positions, own = _compiled(statement, conn.dialect)
-    if own:
-        params = {**own, **params}
+    if type(params) is dict:
+        if own:
+            params = {**own, **params}
+        if positions is not None:
+            params = tuple(params[name] for name in positions)
     driver = conn.connection.dbapi_connection  # the driver's own (no adapter on these dialects)
-    if positions is not None:
-        params = tuple(params[name] for name in positions)
     try:
         return driver.execute(sql, params)
     except conn.dialect.loaded_dbapi.Error as error:
@@ -595,11 +601,15 @@ class Resources:
                 return None
             _versions(self.conn)[self._version_key(kind, id)] = row[1]
             return row[0]
-        row = _run_compiled(self.conn, _GET_ONE, self._one(kind, id)).fetchone()
+        # SQLite: the identity in _IDENTITY's order; the document is text as sa.JSON (json.dumps)
+        # wrote it, one JSON value with nothing around it, which raw_decode reads whole.
+        row = _run_compiled(self.conn, _GET_ONE, (self.account, self.region, kind, id)).fetchone()
         if row is None:
             return None
         data = row[0]
-        return json.loads(data) if isinstance(data, (str, bytes)) else data  # SQLite: text
+        if type(data) is str:
+            return _DOCUMENT(data)[0]
+        return json.loads(data) if isinstance(data, bytes) else data
 
     def _kind_key(self, kind: str) -> dict:
         return {"key_account": self.account, "key_region": self.region, "key_kind": kind}

@@ -1,17 +1,24 @@
 """CORS for browser clients (the AWS SDK for JavaScript in a page, hls.js/dash.js fetching
-segments): applied once, by the server, to every answer; no route or handler deals with it.
+segments): applied once, by the server, to every answer to a request that carries ``Origin``; no
+route or handler deals with it.
 
 - A preflight (``OPTIONS`` with ``Origin`` and ``Access-Control-Request-Method``) on any path is
   answered 200 at once, allowing the usual methods and the request headers AWS clients send
   (``authorization``, ``content-type``, ``range``, ``x-amz-*``, ``x-amzn-*``, ``x-stages-*``,
   ``amz-sdk-*``); a requested header outside those is left out, so the browser refuses it as it
   would against AWS.
-- Every other answer, errors included, carries ``Access-Control-Allow-Origin: *`` and
-  ``Access-Control-Expose-Headers`` naming the AWS headers a client reads (request id, error
-  type, ``Location``, ``Link``, ``ETag``, and every response header the models describe).
-  [inferred] ``*`` as AWS's API endpoints send it (the IVS Real-Time model even lists
-  ``Access-Control-Allow-Origin`` among StartParticipantReplication's output headers); AWS
-  clients make no credentialed requests, which ``*`` would not allow.
+- Every other answer to a request with ``Origin``, errors included, carries
+  ``Access-Control-Allow-Origin: *`` and ``Access-Control-Expose-Headers`` naming the AWS headers
+  a client reads (request id, error type, ``Location``, ``Link``, ``ETag``, and every response
+  header the models describe). [inferred] ``*`` as AWS's API endpoints send it (the IVS
+  Real-Time model even lists ``Access-Control-Allow-Origin`` among StartParticipantReplication's
+  output headers); AWS clients make no credentialed requests, which ``*`` would not allow.
+- A request without ``Origin`` is not a CORS request (browsers send ``Origin`` on every
+  cross-origin fetch, preflighted or not), so its answer goes without them: SDKs and tools never
+  read them, and a server checks every header it sends (uvicorn: two regular expressions each).
+  A ``GET`` or ``HEAD`` answer without them says ``Vary: Origin``, so a browser's cache does not
+  hand it to a later cross-origin fetch of the same URL. [inferred] as S3 does for its CORS.
+  Operations whose model declares CORS headers as output members set them in their handlers.
 """
 from __future__ import annotations
 
@@ -48,10 +55,15 @@ def preflight_headers(headers: dict[str, str]) -> dict[str, str]:
     return answer
 
 
-def add_to(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """Append to ``headers`` (ASGI pairs) the CORS headers it does not already have (a handler
+def add_to(headers: list[tuple[bytes, bytes]], origin: bool, method: str) -> list[tuple[bytes, bytes]]:
+    """Append to ``headers`` (ASGI pairs) of the answer to a ``method`` request, which carried
+    ``Origin`` or not: with it, the CORS headers ``headers`` does not already have (a handler
     that sets one keeps its own: a header repeated with two values would make browsers refuse);
-    returns ``headers``."""
+    without it, ``Vary: Origin`` on a GET or HEAD answer that has no Vary. Returns ``headers``."""
+    if not origin:
+        if method in ("GET", "HEAD") and not any(name.lower() == b"vary" for name, _ in headers):
+            headers.append((b"vary", b"Origin"))
+        return headers
     for name, _ in headers:
         if name[:15].lower() == b"access-control-":
             present = {name.lower() for name, _ in headers}
@@ -59,6 +71,11 @@ def add_to(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
             return headers
     headers += _RESPONSE_HEADERS()  # the common case: none of them set
     return headers
+
+
+def exposed_headers() -> str:
+    """The value of ``Access-Control-Expose-Headers`` on CORS answers."""
+    return _RESPONSE_HEADERS()[1][1].decode("latin-1")
 
 
 @functools.cache

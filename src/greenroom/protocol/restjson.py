@@ -431,10 +431,18 @@ def load_json(text: bytes | str) -> Any:
     if isinstance(text, str):
         if text.startswith("\ufeff"):
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    elif text[:1] == b"{" and text[1:2] != b"\x00":
+        text = text.decode("utf-8", "surrogatepass")  # what detect_encoding says of such a start
     else:
         text = text.decode(json.detect_encoding(text), "surrogatepass")
     try:
-        return _STRICT_DECODER.decode(text)
+        # The usual body is one object, nothing around it: raw_decode reads it without decode's
+        # two whitespace matches; anything else is read again by decode (its value or error).
+        try:
+            value, end = _STRICT_DECODER.raw_decode(text)
+        except ValueError:
+            end = -1
+        return value if end == len(text) else _STRICT_DECODER.decode(text)
     except RecursionError:
         raise ValueError("JSON nested too deeply") from None
 

@@ -17,7 +17,7 @@ from ...core.ids import parse_arn
 from ...core.lifecycle import Moment
 from ...core.store import Resources
 from ...core.tagging import Tagging
-from ...protocol import quirks
+from ...protocol import cors, quirks
 
 SERVICE = "ivs-realtime"
 ARN_SERVICE = "ivs"
@@ -101,6 +101,13 @@ def security_headers(**members: str) -> dict:
     """The security headers some answers carry [inferred from the real service's], with ``members``."""
     return {"strictTransportSecurity": "max-age=47304000; includeSubDomains", "xContentTypeOptions": "nosniff",
             "xFrameOptions": "DENY", **members}
+
+
+def cors_members() -> dict:
+    """The CORS headers of the answers whose model declares them as output members, with the
+    server's values (protocol.cors), sent whether or not the request has an Origin: the server
+    adds them only when it has one. [inferred] AWS sends what the model declares."""
+    return {"accessControlAllowOrigin": "*", "accessControlExposeHeaders": cors.exposed_headers()}
 
 
 # ------------------------------------------------------------------------- ARNs

@@ -21,12 +21,10 @@ from __future__ import annotations
 from ...core.context import RequestContext
 from ...core.operations import operation
 from .common import (DEFAULT_PAGE_SIZE, INGEST_CONFIGURATION, INGEST_CONFIGURATION_RECORD, SERVICE, STAGE,
-    arn_id, check_attributes, env, errors, find, new_id, resource_arn, security_headers, tagging)
+    arn_id, check_attributes, cors_members, env, errors, find, new_id, resource_arn, security_headers, tagging)
 from .participation import CONNECTED, disconnect, get_participant
 
 SECRET_LENGTH = 32
-# The two Access-Control-* members are the server's CORS headers (protocol/cors.py), sent on
-# every answer over HTTP; the handler sets only the others.
 SECURITY_HEADERS = security_headers(cacheControl="no-store, no-cache",
                                     contentSecurityPolicy="default-src 'self'; upgrade-insecure-requests;")
 
@@ -74,7 +72,7 @@ def create_ingest_configuration(ctx: RequestContext, req: dict) -> dict:
         "_": {"publishers": []},
     }
     ctx.resources.insert(INGEST_CONFIGURATION, configuration_id, document)
-    return {"ingestConfiguration": INGEST_CONFIGURATION_RECORD.view(document), **SECURITY_HEADERS}
+    return {"ingestConfiguration": INGEST_CONFIGURATION_RECORD.view(document), **SECURITY_HEADERS, **cors_members()}
 
 
 INGEST_CONFIGURATION_RECORD.get_operation(
@@ -107,7 +105,7 @@ def update_ingest_configuration(ctx: RequestContext, req: dict) -> dict:
         document["redundantIngestCredentials"] = (
             _backup_credentials(ctx, configuration_id) if req["redundantIngest"] else None)
     ctx.resources.update(INGEST_CONFIGURATION, configuration_id, document)
-    return {"ingestConfiguration": INGEST_CONFIGURATION_RECORD.view(document), **SECURITY_HEADERS}
+    return {"ingestConfiguration": INGEST_CONFIGURATION_RECORD.view(document), **SECURITY_HEADERS, **cors_members()}
 
 
 @operation(SERVICE, "DeleteIngestConfiguration")

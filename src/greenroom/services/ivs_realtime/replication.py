@@ -23,7 +23,7 @@ from ...core.context import RequestContext
 from ...core.lifecycle import Step, applies, transition
 from ...core.operations import operation
 from .common import (DEFAULT_PAGE_SIZE, REPLICA, REPLICA_RECORD, SERVICE, STAGE, arn_id, check_attributes,
-    env, Env, errors, events, find_stage, security_headers, transition_env)
+    cors_members, env, Env, errors, events, find_stage, security_headers, transition_env)
 from . import tables
 from .participation import (
     CONNECTED, LEAVE, active_session, disconnect, get_participant, hold_session, is_replica, joined,
@@ -32,7 +32,7 @@ from .participation import (
 from .quotas import quota
 
 # [inferred] The real service answers these two operations with CORS and security headers.
-RESPONSE_HEADERS = security_headers(accessControlAllowOrigin="*", cacheControl="no-store")
+RESPONSE_HEADERS = security_headers(cacheControl="no-store")
 
 # A replica whose source left ends after its reconnect window, unless the source rejoined (a new
 # revision of the source's "leave" lane) or is connected.
@@ -112,7 +112,7 @@ def start_participant_replication(ctx: RequestContext, req: dict) -> dict:
         ctx.resources.insert(REPLICA, replica_id, document, parent=_parent(source_id, participant_id))
     else:
         ctx.resources.update(REPLICA, replica_id, document)
-    return dict(RESPONSE_HEADERS)
+    return {**RESPONSE_HEADERS, **cors_members()}
 
 
 @operation(SERVICE, "StopParticipantReplication")
@@ -124,7 +124,7 @@ def stop_participant_replication(ctx: RequestContext, req: dict) -> dict:
             REPLICA, parent=_parent(source_id, participant_id),
             where={"replicationState": "ACTIVE", "destinationStageArn": req["destinationStageArn"]}):
         stop_replica(env(ctx), replica)
-        return dict(RESPONSE_HEADERS)
+        return {**RESPONSE_HEADERS, **cors_members()}
     raise errors.ResourceNotFound(f"Participant {participant_id} of stage {req['sourceStageArn']} is not replicated "
                                   f"to stage {req['destinationStageArn']}")
 
