@@ -165,12 +165,11 @@ def test_a_kind_count_follows_inserts_and_deletes_and_is_made_for_an_older_store
     store.engine.dispose()
 
 
-def test_racing_inserts_count_every_row_and_never_overshoot_a_quota(postgres_url):
-    """Threads inserting one kind at once on a shared store, each through Store.run as requests
-    are: the kind's count is the number of rows, and a quota checked by each insert is reached,
-    never passed. (PostgreSQL only: on a SQLite file the quota holds only because one process
-    answers its requests one at a time; threads racing there overshoot it, counted or not.)"""
-    store = _filled(postgres_url)
+def test_racing_inserts_count_every_row_and_never_overshoot_a_quota(db_url):
+    """Threads inserting one kind at once, each through Store.run as requests are (the server
+    answers large requests, and every request on PostgreSQL, on worker threads): the kind's
+    count is the number of rows, and a quota checked by each insert is reached, never passed."""
+    store = _filled(db_url)
 
     class Full(Exception):
         pass

@@ -195,6 +195,10 @@ class Store:
         # another's unfinished request and a failing request's rollback undid acknowledged
         # writes (threads using the in-process mock). One transaction at a time there.
         self._serial = threading.RLock() if url is None else contextlib.nullcontext()
+        # A SQLite file: pysqlite begins a transaction at its first write, so a read-check-write
+        # (a quota's count, then the insert) on two threads could both pass the check. SQLite
+        # takes one writer at a time anyway: this process's write transactions take turns here.
+        self._writing = threading.RLock() if url is not None and not self.shared else contextlib.nullcontext()
         self._thread_connections = threading.local()
         self.retries = 0  # transactions run again after a conflict (see run); benchmarks read it
         self._attempt = threading.local()  # .again: this thread's work is being run again
@@ -247,7 +251,7 @@ class Store:
         back only if nobody changed them meanwhile (``Resources``: else ``Conflict``, and
         whoever runs it in ``run`` starts over). Topics ``notify.publish``-ed in it are
         notified when it commits."""
-        with self._serial:
+        with self._serial, self._writing:
             if self.shared:  # PostgreSQL: a pooled connection for each transaction
                 with self.engine.connect() as conn:
                     notify.take_pending(conn)  # nothing left over from the connection's last use
