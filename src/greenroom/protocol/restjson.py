@@ -481,9 +481,9 @@ def _build_to_json(shape: Shape):
         return structure
     if kind == "list":
         convert = _to_json_function(shape.member)
-        # JsonItems (made by items_to_json) are already in their JSON form.
-        return (lambda value: value if type(value) is JsonItems else [item for item in value]) if convert is None \
-            else (lambda value: value if type(value) is JsonItems else [convert(item) for item in value])
+        # JsonText (made by items_to_json) is already in its JSON form.
+        return (lambda value: value if type(value) is JsonText else [item for item in value]) if convert is None \
+            else (lambda value: value if type(value) is JsonText else [convert(item) for item in value])
     if kind == "map":
         convert = _to_json_function(shape.value)
         return (lambda value: {key: item for key, item in value.items()}) if convert is None else \
@@ -508,48 +508,66 @@ def _to_json(value: Any, shape: Shape) -> Any:
     return value if convert is None else convert(value)
 
 
-class JsonItems(list):
-    """The items of a list member already in their JSON form (made by ``items_to_json``): the
-    serializer keeps them as they are."""
+class JsonText:
+    """A value already written as JSON text (made by ``items_to_json``): the serializer keeps it,
+    dump_json writes its text where the value goes."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
 
 
-def items_to_json(shape: ListShape, members: tuple[str, ...]) -> Callable[[Iterable[Sequence]], JsonItems]:
+def items_to_json(shape: ListShape, members: tuple[str, ...]) -> Callable[[Iterable[Sequence]], JsonText]:
     """A fast path for long lists of structures (a page of 1,000 KVS fragments): a function
     turning rows that hold the values of ``members`` of the list's structure (in that order;
-    timestamps as integer epoch milliseconds; None: absent) into the list's JSON form, what the
-    serializer makes of the same items given as mappings (timestamps as ms / 1000). Generated
-    once from the shape: one dict display per row instead of a walk of the members per item,
-    epoch seconds without a datetime (the walk cost twice the JSON encoding)."""
+    timestamps as integer epoch milliseconds; None: absent) into the list's JSON text, what
+    dump_json writes of the serializer's form of the same items given as mappings (timestamps
+    as ms / 1000). Generated once from the shape: one f-string per row instead of a walk of the
+    members per item, a dict per item and the encoder's walk of them; epoch seconds without a
+    datetime. A row's strings, ints and unixTimestamp milliseconds are written here exactly as
+    the encoder writes them (encode_basestring: the encoder's own function without ensure_ascii;
+    int's and float's repr); a row holding anything else goes through the encoder."""
     item = shape.member
     unknown = set(members) - set(item.members)
     if unknown:
         raise ValueError(f"{sorted(unknown)} are no members of {item.name}")
     names = [f"v{index}" for index in range(len(members))]
-    namespace: dict[str, Any] = {"JsonItems": JsonItems, "MS_EXACT_END": _MS_EXACT_END}
-    display, general = [], []
+    namespace: dict[str, Any] = {"JsonText": JsonText, "MS_EXACT_END": _MS_EXACT_END, "DECIMALS": _DECIMALS,
+                                 "quoted": json.encoder.encode_basestring, "encode": _COMPACT.encode}
+    template, fast, general = [], [], []
     for name, member in item.members.items():
         if name not in members or member.serialization.get("location") is not None:
             continue
         wire_name, value = member.serialization.get("name", name), names[members.index(name)]
-        convert = _timestamp_from_ms(_timestamp_format(member, BODY_TIMESTAMP_FORMAT)) \
-            if member.type_name == "timestamp" else _to_json_function(member)
+        key = ("," if template else "") + json.encoder.encode_basestring(wire_name) + ":"
+        template.append(key.replace("{", "{{").replace("}", "}}"))
+        timestamp_format = _timestamp_format(member, BODY_TIMESTAMP_FORMAT) if member.type_name == "timestamp" else None
+        convert = _timestamp_from_ms(timestamp_format) if timestamp_format else _to_json_function(member)
         namespace[f"convert_{value}"] = convert
         general.append(f"({wire_name!r}, {value}, convert_{value})")
-        if convert is None:
-            display.append(f"{wire_name!r}: {value}")
-        elif member.type_name == "timestamp" and _timestamp_format(member, BODY_TIMESTAMP_FORMAT) == "unixTimestamp":
-            # _timestamp_from_ms's fast branch, written out (two calls a row saved).
-            display.append(f"{wire_name!r}: ({value} / 1000 if {value} % 1000 else {value} // 1000) "
-                           f"if type({value}) is int and 0 <= {value} < MS_EXACT_END else convert_{value}({value})")
+        if timestamp_format == "unixTimestamp":
+            # _timestamp_from_ms's fast branch (an int of whole seconds, else ms / 1000) as the
+            # encoder writes it: the seconds, then the milliseconds' decimals (see _DECIMALS).
+            fast.append(f"type({value}) is int and 0 <= {value} < MS_EXACT_END")
+            template.append(f"{{{value} // 1000}}{{DECIMALS[{value} % 1000]}}")
+        elif convert is None and member.type_name == "string":
+            fast.append(f"type({value}) is str")
+            template.append(f"{{quoted({value})}}")
+        elif convert is None and member.type_name in ("integer", "long"):
+            fast.append(f"type({value}) is int")
+            template.append(f"{{{value}!r}}")
         else:
-            display.append(f"{wire_name!r}: convert_{value}({value})")
-    # A row holding a None takes the general form (absent members left out).
+            fast.append(f"{value} is not None")
+            template.append(f"{{encode({value})}}" if convert is None else f"{{encode(convert_{value}({value}))}}")
+    row = "f" + repr("{{" + "".join(template) + "}}")
+    # A row holding a None (absent members left out) or a value of another type: the encoder.
     source = (
         "def items(rows):\n"
-        f"    return JsonItems([{{{', '.join(display)}}}\n"
-        f"                      if {' and '.join(f'{value} is not None' for value in names)}\n"
-        f"                      else absent({', '.join(names)})\n"
-        f"                      for {', '.join(names)}, in rows])\n"
+        f"    return JsonText('[' + ','.join([{row}\n"
+        f"                                    if {' and '.join(fast)}\n"
+        f"                                    else encode(absent({', '.join(names)}))\n"
+        f"                                    for {', '.join(names)}, in rows]) + ']')\n"
         f"def absent({', '.join(names)}):\n"
         "    return {key: value if convert is None else convert(value)\n"
         f"            for key, value, convert in ({', '.join(general)},) if value is not None}}\n")
@@ -560,6 +578,15 @@ def items_to_json(shape: ListShape, members: tuple[str, ...]) -> Callable[[Itera
 # Below 2^33 s (year 2242) a double's spacing is under a microsecond: ms / 1000 is what
 # format_timestamp answers for it (_epoch_seconds recovers the same milliseconds).
 _MS_EXACT_END = 2**33 * 1000
+
+
+# The decimals that repr(ms / 1000) writes after the whole seconds (ms // 1000), by ms % 1000, for
+# ms in [0, _MS_EXACT_END): ms / 1000 is the double nearest to the decimal "seconds.mmm", which
+# therefore reads back as it (trailing zeros dropped); any shorter or other decimal of as many
+# digits is 0.001 or more away, where doubles are under 2e-6 apart, so reads back as another
+# double; and these magnitudes (0.001 to 2^33) repr writes without an exponent. Whole seconds
+# are an int: no decimals.
+_DECIMALS = tuple("." + f"{ms:03d}".rstrip("0") if ms else "" for ms in range(1000))
 
 
 def _timestamp_from_ms(timestamp_format: str):
@@ -587,13 +614,27 @@ def _header_text(value: Any, shape: Shape) -> str:
     return str(value)
 
 
+def _json_text_value(value):
+    """The encoders' hook for a JsonText they meet below a document's top level: its value
+    (what loads of the text gives back is what it was written from, so the same text)."""
+    if type(value) is JsonText:
+        return json.loads(value.text)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 # Built once: json.dumps builds an encoder for every call given options.
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-_COMPACT_ASCII = json.JSONEncoder(separators=(",", ":"))
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_json_text_value)
+_COMPACT_ASCII = json.JSONEncoder(separators=(",", ":"), default=_json_text_value)
 
 
 def dump_json(document: Any) -> bytes:
     try:
+        if type(document) is dict and JsonText in map(type, document.values()):
+            # A member already written (a long list): the other members encoded around its text
+            # (the keys are a structure's wire names: strings).
+            encode = _COMPACT.encode
+            return ("{" + ",".join(f"{encode(key)}:{value.text if type(value) is JsonText else encode(value)}"
+                                   for key, value in document.items()) + "}").encode()
         return _COMPACT.encode(document).encode()
     except UnicodeEncodeError:
         # Text holding a lone surrogate (an echoed input) has no UTF-8 form: \u escapes do.
