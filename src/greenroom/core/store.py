@@ -496,6 +496,13 @@ def _run_compiled(conn: Connection, statement, params: dict | tuple):
         raise sa.exc.DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error) from error
 
 
+def read(conn: Connection, statement, params: dict):
+    """A hot read built once with its bind parameters, run on the DBAPI connection (SQLAlchemy's
+    statement building, compiling and execution cost as much as a page of a thousand rows): the
+    driver's cursor, its rows plain tuples."""
+    return _run_compiled(conn, statement, params)
+
+
 def write(conn: Connection, statement, params: dict, *, json_params: tuple[str, ...] = ()) -> None:
     """A hot write built once with its bind parameters: on SQLite run on the DBAPI connection
     (SQLAlchemy's execution machinery cost three times the INSERT itself), the ``json_params``

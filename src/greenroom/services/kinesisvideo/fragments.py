@@ -13,6 +13,7 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from ...core import store
 from ...core.context import RequestContext
 from ...core.operations import operation
 from ...protocol import models, restjson
@@ -43,6 +44,28 @@ def fragment_rows(rows) -> list[tuple]:
             for seq, server_ms, producer_ms, duration_ms, size in rows]
 
 
+def _listing(producer: bool, continued: bool):
+    """A page's statement, built once per selector type (producer or server timestamps) and first or continued page, with bind
+    parameters: stream, lower (the page's lower bound on the column; on server_ms also the
+    retention bound, merged as storage.archived merges them), persisted_from (producer_ms only),
+    end, limit; a continued page: after_ms, after_seq (the position the page starts after)."""
+    fragments = storage.fragments
+    column = fragments.c.producer_ms if producer else fragments.c.server_ms
+    conditions = [fragments.c.stream == sa.bindparam("stream"), fragments.c.persisted.is_(True),
+                  column >= sa.bindparam("lower"), column <= sa.bindparam("end")]
+    if producer:
+        conditions.insert(2, fragments.c.server_ms >= sa.bindparam("persisted_from"))
+    if continued:
+        conditions.append(sa.tuple_(column, fragments.c.seq) > sa.tuple_(sa.bindparam("after_ms"),
+                                                                        sa.bindparam("after_seq")))
+    return (sa.select(*storage.LISTED_COLUMNS).where(*conditions).order_by(column, fragments.c.seq)
+            .limit(sa.bindparam("limit")))
+
+
+_LISTINGS = {(producer, continued): _listing(producer, continued)
+             for producer in (True, False) for continued in (False, True)}
+
+
 def _selector(selector: dict) -> list:
     """[type, start_ms, end_ms] of a FragmentSelector, checked."""
     time_range = selector["TimestampRange"]
@@ -67,15 +90,20 @@ def list_fragments(ctx: RequestContext, req: dict) -> dict:
                 raise errors.InvalidArgument("The NextToken belongs to a different FragmentSelector.")
             selector = after[:3]
         kind, start, end = selector
-        column = storage.fragments.c.producer_ms if kind == "PRODUCER_TIMESTAMP" else storage.fragments.c.server_ms
+        persisted_from, _ = storage.windows(stream, ctx.now)
         # One lower bound on the column (the later of start and the page's position): the index
         # range opens there instead of at the selector's start.
-        condition = storage.archived(stream, ctx.now, column, start if after is None else max(start, after[3]), end)
+        lower = start if after is None else max(start, after[3])
+        params = {"stream": stream["_media_key"], "end": end, "limit": limit}
+        producer = kind == "PRODUCER_TIMESTAMP"
+        if producer:
+            params.update(lower=lower, persisted_from=persisted_from)
+        else:
+            params["lower"] = max(persisted_from, lower)
         if after is not None:
-            condition = sa.and_(condition, sa.tuple_(column, storage.fragments.c.seq) > sa.tuple_(after[3], after[4]))
-        rows = ctx.conn.execute(sa.select(*storage.LISTED_COLUMNS).where(condition)
-                                .order_by(column, storage.fragments.c.seq).limit(limit)).all()
-        timestamp = 2 if kind == "PRODUCER_TIMESTAMP" else 1   # its index in LISTED_COLUMNS
+            params.update(after_ms=after[3], after_seq=after[4])
+        rows = store.read(ctx.conn, _LISTINGS[producer, after is not None], params).fetchall()
+        timestamp = 2 if producer else 1   # its index in LISTED_COLUMNS
         return [([kind, start, end, row[timestamp], row[0]], row) for row in rows]
 
     page = ctx.page(filters={"stream": stream["_media_key"]}, token=req.get("NextToken"),
