@@ -250,3 +250,29 @@ def test_max_results_at_the_model_bounds_is_accepted(emulated):
     create(kv, "a", "b")
     assert page(kv, MaxResults=1)[0] == ["a"]
     assert page(kv, MaxResults=10000) == (["a", "b"], None)
+
+
+def test_items_with_a_key_page_as_sort_key_pairs():
+    """Paginator.page given ``key`` (fetch returning the items alone) answers the same pages and
+    tokens as with (sort key, item) pairs."""
+    from greenroom.core.pagination import Paginator
+
+    paginator = Paginator(b"k" * 32)
+    items = [(number, f"item {number}") for number in range(7)]
+
+    def pairs(after, limit):
+        return [(item[0], item) for item in items if after is None or item[0] > after][:limit]
+
+    def alone(after, limit):
+        return [item for item in items if after is None or item[0] > after][:limit]
+
+    for page_size in (1, 3, 7, 8):
+        tokens = [None, None]
+        while True:
+            by_pairs = paginator.page(query={"op": "x"}, token=tokens[0], page_size=page_size, fetch=pairs)
+            by_key = paginator.page(query={"op": "x"}, token=tokens[1], page_size=page_size, fetch=alone,
+                                    key=lambda item: item[0])
+            assert (by_key.items, by_key.next_token) == (by_pairs.items, by_pairs.next_token)
+            if by_pairs.next_token is None:
+                break
+            tokens = [by_pairs.next_token, by_key.next_token]

@@ -101,11 +101,12 @@ class RequestContext:
         return {names["result_key"]: page.items, names["output_token"]: page.next_token}
 
     def page(self, *, filters: dict, token: str | None, page_size: int,
-             fetch: Callable[[Any, int], list[tuple[Any, Any]]]) -> Page:
-        """A page of a list operation; the token is bound to this operation, scope and filters."""
+             fetch: Callable[[Any, int], list], key: Callable[[Any], Any] | None = None) -> Page:
+        """A page of a list operation; the token is bound to this operation, scope and filters
+        (``fetch`` and ``key``: see Paginator.page)."""
         query = {"op": f"{self.service}:{self.operation}", "account": self.account,
                  "region": self.region, **filters}
         return self.emulator.paginator.page(
             query=query, token=token, page_size=page_size, fetch=fetch,
-            error_code=self.emulator.validation_error_code(self.service),
+            error_code=self.emulator.validation_error_code(self.service), key=key,
         )

@@ -63,18 +63,24 @@ class Paginator:
         query: dict,
         token: str | None,
         page_size: int,
-        fetch: Callable[[Any, int], list[tuple[Any, Any]]],
+        fetch: Callable[[Any, int], list],
         error_code: str = "ValidationException",
+        key: Callable[[Any], Any] | None = None,
     ) -> Page:
         """One page of results.
 
         ``query`` names the request (operation, scope, filters) the token is bound to;
         ``fetch(after, limit)`` returns up to ``limit`` (sort key, item) pairs whose sort key
         comes after ``after`` (None: from the start), in sort-key order. Sort keys must be
-        JSON-serializable and unique.
+        JSON-serializable and unique. Given ``key`` (an item's sort key), ``fetch`` returns the
+        items alone: a long page (a thousand rows) then makes no pair per item, and the one key
+        the token needs is the page's last item's.
         """
         after = self.decode(query, token, error_code) if token else None
         rows = fetch(after, page_size + 1)
+        if key is not None:
+            next_token = self.encode(query, key(rows[page_size - 1])) if len(rows) > page_size else None
+            return Page(rows[:page_size], next_token)
         items = [item for _, item in rows[:page_size]]
         next_token = self.encode(query, rows[page_size - 1][0]) if len(rows) > page_size else None
         return Page(items, next_token)

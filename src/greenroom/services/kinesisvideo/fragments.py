@@ -82,9 +82,11 @@ def list_fragments(ctx: RequestContext, req: dict) -> dict:
     if requested is None and not req.get("NextToken"):
         raise errors.InvalidArgument("FragmentSelector is required unless NextToken is given.")
 
+    selector = requested   # the page's: the request's, or its NextToken's
+
     def fetch(after, limit):
         # The position is [type, start_ms, end_ms, timestamp, seq]: the token keeps the selector.
-        selector = requested
+        nonlocal selector
         if after is not None:
             if requested is not None and requested != after[:3]:
                 raise errors.InvalidArgument("The NextToken belongs to a different FragmentSelector.")
@@ -102,10 +104,12 @@ def list_fragments(ctx: RequestContext, req: dict) -> dict:
             params["lower"] = max(persisted_from, lower)
         if after is not None:
             params.update(after_ms=after[3], after_seq=after[4])
-        rows = store.read(ctx.conn, _LISTINGS[producer, after is not None], params).fetchall()
-        timestamp = 2 if producer else 1   # its index in LISTED_COLUMNS
-        return [([kind, start, end, row[timestamp], row[0]], row) for row in rows]
+        return store.read(ctx.conn, _LISTINGS[producer, after is not None], params).fetchall()
+
+    def key(row) -> list:
+        # row: LISTED_COLUMNS (seq, server_ms, producer_ms, ...)
+        return [*selector, row[2] if selector[0] == "PRODUCER_TIMESTAMP" else row[1], row[0]]
 
     page = ctx.page(filters={"stream": stream["_media_key"]}, token=req.get("NextToken"),
-                    page_size=req.get("MaxResults", DEFAULT_MAX_RESULTS), fetch=fetch)
+                    page_size=req.get("MaxResults", DEFAULT_MAX_RESULTS), fetch=fetch, key=key)
     return {"Fragments": _fragments_json(fragment_rows(page.items)), "NextToken": page.next_token}
