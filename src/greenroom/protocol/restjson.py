@@ -527,7 +527,8 @@ def items_to_json(shape: ListShape, members: tuple[str, ...]) -> Callable[[Itera
     members per item, a dict per item and the encoder's walk of them; epoch seconds without a
     datetime. A row's strings, ints and unixTimestamp milliseconds are written here exactly as
     the encoder writes them (encode_basestring: the encoder's own function without ensure_ascii;
-    int's and float's repr); a row holding anything else goes through the encoder."""
+    int's repr; epoch seconds as repr writes ms / 1000, from the milliseconds' digits); a row
+    holding anything else goes through the encoder."""
     item = shape.member
     unknown = set(members) - set(item.members)
     if unknown:
