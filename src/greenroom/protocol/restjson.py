@@ -288,14 +288,21 @@ class _RequestPlan:
                                                  or self.headers or self.payload is not None)
 
 
-_PLANS: dict[int, tuple[OperationModel, _RequestPlan]] = {}
+def _kept_by_object(build):
+    """``build(model_object)``, worked out once per object and kept by its id (the entry holds
+    the object, so its id is not reused): looked up for every request, where _compiled's key
+    would cost more than the work it saves."""
+    kept: dict[int, tuple[Any, Any]] = {}
+
+    def get(model_object):
+        found = kept.get(id(model_object))
+        if found is None or found[0] is not model_object:
+            found = kept[id(model_object)] = (model_object, build(model_object))
+        return found[1]
+    return get
 
 
-def _plan(operation: OperationModel) -> _RequestPlan:
-    found = _PLANS.get(id(operation))
-    if found is None or found[0] is not operation:
-        found = _PLANS[id(operation)] = (operation, _RequestPlan(operation))
-    return found[1]
+_plan = _kept_by_object(_RequestPlan)
 
 
 def parse_request(
@@ -656,16 +663,7 @@ class _ResponsePlan:
         self.to_json = _to_json_function(self.payload if self.payload is not None else shape)
 
 
-_RESPONSE_PLANS: dict[int, tuple[StructureShape, _ResponsePlan]] = {}
-
-
-def _response_plan(shape: StructureShape) -> _ResponsePlan:
-    # By the shape object first (an operation's output shape lives as long as its model; the
-    # entry keeps it, so its id is not reused): _compiled's key costs more than the body.
-    found = _RESPONSE_PLANS.get(id(shape))
-    if found is None or found[0] is not shape:
-        found = _RESPONSE_PLANS[id(shape)] = (shape, _compiled("response", shape, _ResponsePlan))
-    return found[1]
+_response_plan = _kept_by_object(lambda shape: _compiled("response", shape, _ResponsePlan))
 
 
 def serialize_structure(shape: StructureShape | None, output: dict) -> tuple[int | None, dict[str, str], Any]:
@@ -713,14 +711,11 @@ class _OutputPlan:
         self.to_json = plan.to_json if plan is not None else None
 
 
-_OUTPUT_PLANS: dict[int, tuple[OperationModel, _OutputPlan]] = {}
+_output_plan = _kept_by_object(_OutputPlan)
 
 
 def serialize_output(operation: OperationModel, output: dict) -> tuple[int, dict[str, str], Any]:
-    found = _OUTPUT_PLANS.get(id(operation))
-    if found is None or found[0] is not operation:
-        found = _OUTPUT_PLANS[id(operation)] = (operation, _OutputPlan(operation))
-    plan = found[1]
+    plan = _output_plan(operation)
     if plan.body_only:
         convert = plan.to_json
         output = output or {}

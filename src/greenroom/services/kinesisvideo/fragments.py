@@ -47,7 +47,7 @@ def fragment_rows(rows) -> list[tuple]:
 def _listing(producer: bool, continued: bool):
     """A page's statement, built once per selector type (producer or server timestamps) and first or continued page, with bind
     parameters: stream, lower (the page's lower bound on the column; on server_ms also the
-    retention bound, merged as storage.archived merges them), persisted_from (producer_ms only),
+    retention bound: storage.archived_from), persisted_from (producer_ms only),
     end, limit; a continued page: after_ms, after_seq (the position the page starts after)."""
     fragments = storage.fragments
     column = fragments.c.producer_ms if producer else fragments.c.server_ms
@@ -92,16 +92,16 @@ def list_fragments(ctx: RequestContext, req: dict) -> dict:
                 raise errors.InvalidArgument("The NextToken belongs to a different FragmentSelector.")
             selector = after[:3]
         kind, start, end = selector
-        persisted_from, _ = storage.windows(stream, ctx.now)
         # One lower bound on the column (the later of start and the page's position): the index
         # range opens there instead of at the selector's start.
         lower = start if after is None else max(start, after[3])
         params = {"stream": stream["_media_key"], "end": end, "limit": limit}
         producer = kind == "PRODUCER_TIMESTAMP"
+        server_from, producer_from = storage.archived_from(stream, ctx.now, not producer, lower)
         if producer:
-            params.update(lower=lower, persisted_from=persisted_from)
+            params.update(lower=producer_from, persisted_from=server_from)
         else:
-            params["lower"] = max(persisted_from, lower)
+            params["lower"] = server_from
         if after is not None:
             params.update(after_ms=after[3], after_seq=after[4])
         return store.read(ctx.conn, _LISTINGS[producer, after is not None], params).fetchall()

@@ -548,20 +548,26 @@ def windows(stream: dict, now: float) -> tuple[int, int]:
     return now_ms - stream["DataRetentionInHours"] * 3_600_000, now_ms - BUFFER_SECONDS * 1000
 
 
+def archived_from(stream: dict, now: float, on_server_ms: bool, start_ms: int | None) -> tuple[int, int | None]:
+    """The lower bounds of archived fragments from ``start_ms``: (on server_ms, on the other
+    column or None). On server_ms the retention bound and ``start_ms`` are one bound."""
+    persisted_from, _ = windows(stream, now)
+    if on_server_ms:
+        return (persisted_from if start_ms is None else max(persisted_from, start_ms)), None
+    return persisted_from, start_ms
+
+
 def archived(stream: dict, now: float, column=None, start_ms: int | None = None, end_ms: int | None = None):
     """The condition for fragments the archived-media APIs see (persisted, within retention),
     optionally within [start_ms, end_ms] of ``column`` (producer_ms or server_ms). On server_ms
     the retention bound and ``start_ms`` are merged into one lower bound: with two, SQLite opens
     the index range at the first and scans the whole retention window."""
-    persisted_from, _ = windows(stream, now)
     column = fragments.c.server_ms if column is None else column
-    conditions = [fragments.c.stream == stream["_media_key"], fragments.c.persisted.is_(True)]
-    if column is fragments.c.server_ms:
-        conditions.append(column >= (persisted_from if start_ms is None else max(persisted_from, start_ms)))
-    else:
-        conditions.append(fragments.c.server_ms >= persisted_from)
-        if start_ms is not None:
-            conditions.append(column >= start_ms)
+    server_from, column_from = archived_from(stream, now, column is fragments.c.server_ms, start_ms)
+    conditions = [fragments.c.stream == stream["_media_key"], fragments.c.persisted.is_(True),
+                  fragments.c.server_ms >= server_from]
+    if column_from is not None:
+        conditions.append(column >= column_from)
     if end_ms is not None:
         conditions.append(column <= end_ms)
     return sa.and_(*conditions)
